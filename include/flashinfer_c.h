@@ -1,0 +1,364 @@
+/*
+ * flashinfer_c.h - the one public header of flashinfer-c.
+ *
+ * flashinfer-c runs FlashInfer's prebuilt CUDA kernels from native code with no
+ * Python: it extracts the kernel modules and libtvm_ffi.so from the pinned
+ * wheels into a cache, loads them, and calls their TVM-FFI "safe call" entry
+ * points with DLPack tensors that describe the caller's device memory.
+ *
+ * Conventions (all of them, everywhere):
+ *   - Every public symbol starts with `fic_` (types, functions) or `FIC_`
+ *     (macros, enum values).
+ *   - Every function that can fail returns an `fic_status` (FIC_OK is 0);
+ *     the error accessors and fic_status_string() return strings and never fail. On failure a
+ *     thread-local record holds the detail: fic_last_error_message(),
+ *     fic_last_error_kind(), fic_last_error_backtrace(). The record is
+ *     overwritten by the next failing call on the same thread and is left
+ *     untouched by successful calls.
+ *   - No CUDA header is needed: streams are `void *` (a cudaStream_t; NULL is
+ *     the legacy default stream). The library does not link libcudart.
+ *   - Strings returned by the library stay valid until the next call that
+ *     fails on the same thread (error strings) or for the life of the process
+ *     (status strings), unless documented otherwise.
+ *
+ * Thread safety: an fic_runtime may be used by many threads at once for
+ * kernel calls, function look-ups and preloads. fic_runtime_open() may be
+ * called concurrently from many threads and processes (they share the cache
+ * safely). fic_runtime_close() must not race with calls on the same runtime.
+ */
+#ifndef FLASHINFER_C_H
+#define FLASHINFER_C_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(FIC_STATIC_DEFINE)
+#define FIC_API
+#elif defined(FIC_BUILDING_LIBRARY)
+#define FIC_API __attribute__((visibility("default")))
+#else
+#define FIC_API
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Status codes and the thread-local error record                           */
+/* ------------------------------------------------------------------------ */
+
+typedef enum fic_status {
+  FIC_OK = 0,
+  FIC_ERR_INVALID_ARGUMENT = 1,  /* NULL pointer, bad dtype/shape/stride/device, bad option */
+  FIC_ERR_NO_MEMORY = 2,         /* host allocation failed */
+  FIC_ERR_IO = 3,                /* read/write/fsync/rename/mkdir failed */
+  FIC_ERR_DISK_FULL = 4,         /* ENOSPC or EDQUOT while writing the cache */
+  FIC_ERR_PERMISSION = 5,        /* cache dir or file not writable/readable */
+  FIC_ERR_NOT_FOUND = 6,         /* a wheel, member, module or function does not exist */
+  FIC_ERR_ZIP = 7,               /* malformed, truncated or unsupported archive */
+  FIC_ERR_UNSAFE_MEMBER = 8,     /* path traversal, symlink, absurd size in an archive */
+  FIC_ERR_CHECKSUM = 9,          /* SHA-256 or CRC-32 mismatch */
+  FIC_ERR_NETWORK = 10,          /* download failed (HTTP error, timeout, DNS ...) */
+  FIC_ERR_OFFLINE = 11,          /* a download was needed but offline mode is on */
+  FIC_ERR_LOCK_TIMEOUT = 12,     /* another process held the cache lock too long */
+  FIC_ERR_CACHE_CORRUPT = 13,    /* a published cache entry failed verification */
+  FIC_ERR_DLOPEN = 14,           /* dlopen of libtvm_ffi or a kernel module failed */
+  FIC_ERR_SYMBOL = 15,           /* an expected symbol is missing from a library */
+  FIC_ERR_VERSION = 16,          /* incompatible tvm-ffi runtime already loaded or found */
+  FIC_ERR_CUDART_NOT_FOUND = 17, /* libcudart.so.13 could not be found; see the message */
+  FIC_ERR_ABI = 18,              /* call does not match the known signature (arity, kinds) */
+  FIC_ERR_KERNEL = 19,           /* the kernel wrapper raised; see fic_last_error_kind() */
+  FIC_ERR_CUDA = 20,             /* a CUDA runtime call made by the library failed */
+  FIC_ERR_CAPTURING = 21,        /* a module load was needed during CUDA graph capture */
+  FIC_ERR_UNSUPPORTED = 22,      /* platform, GPU or configuration not supported */
+  FIC_ERR_INTERNAL = 23          /* a bug in flashinfer-c; please report it */
+} fic_status;
+
+#define FIC_STATUS_COUNT 24
+
+/* A short, static description of a status ("invalid argument"). Never NULL;
+ * an unknown value gives "unknown status". */
+FIC_API const char *fic_status_string(fic_status status);
+
+/* The status of the last failing call on this thread (FIC_OK if none). */
+FIC_API fic_status fic_last_error_status(void);
+/* A human-readable message for the last failure on this thread ("" if none). */
+FIC_API const char *fic_last_error_message(void);
+/* For FIC_ERR_KERNEL: the TVM-FFI error kind raised by the kernel wrapper
+ * ("TypeError", "ValueError", "InternalError", ...); "" otherwise. */
+FIC_API const char *fic_last_error_kind(void);
+/* For FIC_ERR_KERNEL: the backtrace carried by the TVM-FFI error, most recent
+ * call first ("" if none or not applicable). */
+FIC_API const char *fic_last_error_backtrace(void);
+/* For FIC_ERR_INVALID_ARGUMENT raised by argument validation: the name of the
+ * offending argument ("q", "weight" ...); "" otherwise. */
+FIC_API const char *fic_last_error_argument(void);
+/* Forget the last error on this thread. */
+FIC_API fic_status fic_clear_error(void);
+
+/* ------------------------------------------------------------------------ */
+/* Version                                                                  */
+/* ------------------------------------------------------------------------ */
+
+#define FIC_VERSION_MAJOR 0
+#define FIC_VERSION_MINOR 1
+#define FIC_VERSION_PATCH 0
+#define FIC_VERSION_NUMBER (FIC_VERSION_MAJOR * 10000 + FIC_VERSION_MINOR * 100 + FIC_VERSION_PATCH)
+
+/* The library's version as a number (MAJOR*10000 + MINOR*100 + PATCH) and a
+ * string such as "0.1.0". Either pointer may be NULL. */
+FIC_API fic_status fic_version(unsigned *number, const char **string);
+
+/* ------------------------------------------------------------------------ */
+/* Tensors: a DLPack-compatible descriptor                                  */
+/* ------------------------------------------------------------------------ */
+
+/* DLPack device types and data type codes used by FlashInfer. */
+enum { FIC_DEVICE_CPU = 1, FIC_DEVICE_CUDA = 2 };
+enum { FIC_DTYPE_INT = 0, FIC_DTYPE_UINT = 1, FIC_DTYPE_FLOAT = 2, FIC_DTYPE_BFLOAT = 4, FIC_DTYPE_BOOL = 6 };
+
+typedef struct fic_dtype {
+  uint8_t code;   /* FIC_DTYPE_* (DLPack DLDataTypeCode) */
+  uint8_t bits;   /* 16 for f16/bf16, 32 for f32 ... */
+  uint16_t lanes; /* 1 */
+} fic_dtype;
+
+typedef struct fic_device {
+  int32_t device_type; /* FIC_DEVICE_CUDA for kernels */
+  int32_t device_id;   /* CUDA ordinal */
+} fic_device;
+
+/* Describes memory the caller owns. Layout-compatible with DLPack's DLTensor
+ * (checked at build time), so a `DLTensor *` may be passed by casting it.
+ * `shape` and `strides` are counted in elements; `strides` may be NULL for a
+ * contiguous row-major tensor (the library fills them in before the call,
+ * because FlashInfer reads strides unconditionally). `byte_offset` must be 0:
+ * FlashInfer ignores it, so the library rejects a non-zero value rather than
+ * let the kernel silently read the wrong bytes. */
+typedef struct fic_tensor {
+  void *data;
+  fic_device device;
+  int32_t ndim;
+  fic_dtype dtype;
+  const int64_t *shape;
+  const int64_t *strides;
+  uint64_t byte_offset;
+} fic_tensor;
+
+#define FIC_F16 ((fic_dtype){FIC_DTYPE_FLOAT, 16, 1})
+#define FIC_BF16 ((fic_dtype){FIC_DTYPE_BFLOAT, 16, 1})
+#define FIC_F32 ((fic_dtype){FIC_DTYPE_FLOAT, 32, 1})
+#define FIC_I32 ((fic_dtype){FIC_DTYPE_INT, 32, 1})
+#define FIC_I64 ((fic_dtype){FIC_DTYPE_INT, 64, 1})
+#define FIC_U8 ((fic_dtype){FIC_DTYPE_UINT, 8, 1})
+
+/* ------------------------------------------------------------------------ */
+/* Runtime: artifacts, cache, loading                                       */
+/* ------------------------------------------------------------------------ */
+
+typedef struct fic_runtime fic_runtime;
+
+/* Download progress: bytes received so far and the total (0 if unknown).
+ * Return non-zero to abort the download (the call then fails with
+ * FIC_ERR_NETWORK and nothing is published). */
+typedef int (*fic_progress_fn)(void *user, const char *what, uint64_t done, uint64_t total);
+
+/* Options for fic_runtime_open(). Initialise with fic_config_init(); every
+ * NULL/0 field means "use the default", which reads the environment:
+ *   FLASHINFER_C_CACHE_DIR        (alias FLASHINFER_RS_CACHE_DIR)
+ *   FLASHINFER_C_JIT_CACHE_WHEEL  (alias FLASHINFER_RS_JIT_CACHE_WHEEL)
+ *   FLASHINFER_C_TVMFFI_WHEEL     (alias FLASHINFER_RS_TVMFFI_WHEEL)
+ *   FLASHINFER_C_OFFLINE=1        never download
+ *   FLASHINFER_C_SEED_DIRS        ':'-separated read-only wheel directories
+ * An explicit field always wins over the environment. */
+typedef struct fic_config {
+  size_t struct_size;           /* sizeof(fic_config): set by fic_config_init */
+  const char *cache_dir;        /* root of the cache */
+  const char *jit_cache_wheel;  /* path of a local flashinfer_jit_cache wheel */
+  const char *tvmffi_wheel;     /* path of a local apache_tvm_ffi wheel */
+  const char *seed_dirs;        /* ':'-separated read-only directories holding wheels */
+  const char *const *modules;   /* module names to extract, NULL-terminated; NULL = {"norm", "gdn_prefill_sm90"} */
+  int offline;                  /* 1: never download; 0: use FLASHINFER_C_OFFLINE */
+  int verify_wheel_sha256;      /* 1: check a wheel given by path against the pinned hash (default 0: a local wheel is trusted) */
+  double lock_timeout_s;        /* how long to wait for another process's extraction (default 600) */
+  fic_progress_fn progress;     /* optional download progress callback */
+  void *progress_user;
+} fic_config;
+
+FIC_API fic_status fic_config_init(fic_config *config);
+
+/* Prepare the artifacts (find or download the wheels, extract the modules
+ * into the cache under a lock, or reuse a completed cache entry in O(1)),
+ * load libtvm_ffi.so (or reuse one already in the process after a version
+ * check) and return a runtime. Kernel modules are loaded lazily on first use
+ * or by fic_runtime_preload(). `config` may be NULL for all defaults. */
+FIC_API fic_status fic_runtime_open(const fic_config *config, fic_runtime **out);
+
+/* Release the runtime. Kernel modules and libtvm_ffi stay loaded for the life
+ * of the process (unloading a CUDA module with work in flight is unsafe).
+ * NULL is accepted. */
+FIC_API fic_status fic_runtime_close(fic_runtime *rt);
+
+/* Load the named kernel modules now (NULL-terminated list; NULL = every
+ * configured module), so that later calls, including those made during CUDA
+ * graph capture, never trigger loading. */
+FIC_API fic_status fic_runtime_preload(fic_runtime *rt, const char *const *modules);
+
+/* Paths of what the runtime uses. `what` is one of "cache_root",
+ * "artifact_dir", "libtvm_ffi", "libcudart", "jit_cache_wheel",
+ * "tvmffi_wheel", or a module name ("norm") for its extracted .so. The string
+ * lives as long as the runtime. */
+FIC_API fic_status fic_runtime_path(const fic_runtime *rt, const char *what, const char **out);
+
+/* Write a human-readable diagnosis (library and tvm-ffi versions, cudart path
+ * and version, driver version, each GPU's compute capability, cache paths and
+ * every path tried) into buf (NUL-terminated, truncated to size). `rt` may be
+ * NULL to diagnose without opening a runtime. *needed (may be NULL) receives
+ * the full length. */
+FIC_API fic_status fic_diagnose(const fic_runtime *rt, char *buf, size_t size, size_t *needed);
+
+/* ------------------------------------------------------------------------ */
+/* Generic calls: any exported function of any module                       */
+/* ------------------------------------------------------------------------ */
+
+/* Argument/result kinds. The values are TVM-FFI type indices (stable since
+ * tvm-ffi 0.1.0); only these may be passed. */
+typedef enum fic_kind {
+  FIC_KIND_NONE = 0,
+  FIC_KIND_INT = 1,
+  FIC_KIND_BOOL = 2,
+  FIC_KIND_FLOAT = 3,
+  FIC_KIND_DTYPE = 5,
+  FIC_KIND_DEVICE = 6,
+  FIC_KIND_TENSOR = 7,  /* a borrowed fic_tensor / DLTensor pointer */
+  FIC_KIND_STRING = 8,  /* a borrowed NUL-terminated string (argument only) */
+  FIC_KIND_SMALL_STRING = 11, /* result only */
+  FIC_KIND_OBJECT = 64  /* result only: any TVM-FFI object (String 65, Array 71 ...) */
+} fic_kind;
+
+/* One argument: 16 bytes, the layout of TVM-FFI's TVMFFIAny. Build it with
+ * the fic_arg_* constructors below, which cannot fail. */
+typedef struct fic_arg {
+  int32_t kind;
+  uint32_t reserved; /* 0 */
+  union {
+    int64_t i;
+    double f;
+    const void *p;
+    const char *s;
+    fic_dtype dtype;
+    fic_device device;
+  } v;
+} fic_arg;
+
+static inline fic_arg fic_arg_none(void) { fic_arg a = {FIC_KIND_NONE, 0, {0}}; return a; }
+static inline fic_arg fic_arg_int(int64_t x) { fic_arg a = {FIC_KIND_INT, 0, {0}}; a.v.i = x; return a; }
+static inline fic_arg fic_arg_bool(int x) { fic_arg a = {FIC_KIND_BOOL, 0, {0}}; a.v.i = x ? 1 : 0; return a; }
+static inline fic_arg fic_arg_float(double x) { fic_arg a = {FIC_KIND_FLOAT, 0, {0}}; a.v.f = x; return a; }
+static inline fic_arg fic_arg_tensor(const fic_tensor *t) { fic_arg a = {FIC_KIND_TENSOR, 0, {0}}; a.v.p = t; return a; }
+/* A NULL tensor passes None: for Optional<Tensor> parameters. */
+static inline fic_arg fic_arg_opt_tensor(const fic_tensor *t) { return t ? fic_arg_tensor(t) : fic_arg_none(); }
+static inline fic_arg fic_arg_string(const char *s) { fic_arg a = {FIC_KIND_STRING, 0, {0}}; a.v.s = s; return a; }
+static inline fic_arg fic_arg_dtype(fic_dtype d) { fic_arg a = {FIC_KIND_DTYPE, 0, {0}}; a.v.dtype = d; return a; }
+static inline fic_arg fic_arg_device(fic_device d) { fic_arg a = {FIC_KIND_DEVICE, 0, {0}}; a.v.device = d; return a; }
+
+/* What a call returned. Owns at most one object reference: release it with
+ * fic_result_release() exactly once (a no-op for plain values). */
+typedef struct fic_result {
+  int32_t kind;      /* FIC_KIND_NONE, _INT, _BOOL, _FLOAT, _DTYPE, _DEVICE, _SMALL_STRING, or >= 64 */
+  uint32_t reserved; /* for a small string: its length */
+  union {
+    int64_t i;
+    double f;
+    void *obj;
+    char small[8];
+    fic_dtype dtype;
+    fic_device device;
+  } v;
+} fic_result;
+
+/* A resolved exported function; owned by the runtime, valid until it closes. */
+typedef struct fic_function fic_function;
+
+/* Look up `__tvm_ffi_<name>` in module `module` (loading it if needed, which
+ * is refused with FIC_ERR_CAPTURING while `stream` is capturing a CUDA
+ * graph). The result is cached: later look-ups take no lock. */
+FIC_API fic_status fic_function_get(fic_runtime *rt, const char *module, const char *name, void *stream,
+                                     fic_function **out);
+
+/* Call a function. For the duration of the call the TVM-FFI environment
+ * stream of CUDA device `device_id` is `stream` on this thread; the previous
+ * stream is restored on every path. device_id = -1 takes the device of the
+ * first CUDA tensor argument (and leaves the streams alone if there is
+ * none). `result` may be NULL if the function returns nothing; otherwise it
+ * is overwritten (not released) and must be released by the caller. */
+FIC_API fic_status fic_function_call(const fic_function *fn, const fic_arg *args, int32_t num_args,
+                                      int32_t device_id, void *stream, fic_result *result);
+
+/* If the result is a string (small or object), point *data/*size at it. The
+ * bytes live as long as the result. */
+FIC_API fic_status fic_result_string(const fic_result *result, const char **data, size_t *size);
+/* Release the object a result holds, if any, and reset it to None. NULL ok. */
+FIC_API fic_status fic_result_release(fic_result *result);
+
+/* ------------------------------------------------------------------------ */
+/* Kernels of FlashInfer 0.6.3 (norm.so and gdn_prefill_sm90.so)            */
+/* ------------------------------------------------------------------------ */
+/* Each validates its arguments before the call (non-NULL, ndim, shapes,
+ * dtypes, contiguity, same CUDA device) and names the offending argument in
+ * the error; then the FlashInfer wrapper runs its own checks, whose failures
+ * come back as FIC_ERR_KERNEL with the decoded kind and message. All
+ * tensors must be CUDA tensors on one device; the kernel is enqueued on
+ * `stream` and the call returns without synchronising. */
+
+/* out[b,h] = input[b,h] / rms(input[b,:]) * weight[h]; input/out [batch, hidden]
+ * or [batch, heads, head_dim] (per-head form, weight [head_dim]); f16/bf16. */
+FIC_API fic_status fic_rmsnorm(fic_runtime *rt, const fic_tensor *out, const fic_tensor *input,
+                               const fic_tensor *weight, double eps, int enable_pdl, void *stream);
+/* As rmsnorm with weight replaced by (1 + weight). */
+FIC_API fic_status fic_gemma_rmsnorm(fic_runtime *rt, const fic_tensor *out, const fic_tensor *input,
+                                     const fic_tensor *weight, double eps, int enable_pdl, void *stream);
+/* In place: residual += input; input = rmsnorm(residual) * weight. */
+FIC_API fic_status fic_fused_add_rmsnorm(fic_runtime *rt, const fic_tensor *input, const fic_tensor *residual,
+                                         const fic_tensor *weight, double eps, int enable_pdl, void *stream);
+/* In place: residual += input; input = rmsnorm(residual) * (1 + weight). */
+FIC_API fic_status fic_gemma_fused_add_rmsnorm(fic_runtime *rt, const fic_tensor *input,
+                                               const fic_tensor *residual, const fic_tensor *weight,
+                                               double eps, int enable_pdl, void *stream);
+/* out (fp8 e4m3) = clamp(rmsnorm(input) * weight / scale). */
+FIC_API fic_status fic_rmsnorm_quant(fic_runtime *rt, const fic_tensor *out, const fic_tensor *input,
+                                     const fic_tensor *weight, double scale, double eps, int enable_pdl,
+                                     void *stream);
+/* residual += input; output (fp8 e4m3) = rmsnorm(residual) * weight / scale. */
+FIC_API fic_status fic_fused_add_rmsnorm_quant(fic_runtime *rt, const fic_tensor *output,
+                                               const fic_tensor *input, const fic_tensor *residual,
+                                               const fic_tensor *weight, double scale, double eps,
+                                               int enable_pdl, void *stream);
+/* out = (input - mean) / sqrt(var + eps) * gamma + beta; input/out [batch,
+ * hidden] bf16, gamma/beta [hidden] f32 (as FlashInfer 0.6.3 requires). */
+FIC_API fic_status fic_layernorm(fic_runtime *rt, const fic_tensor *out, const fic_tensor *input,
+                                 const fic_tensor *gamma, const fic_tensor *beta, double eps, void *stream);
+
+/* Gated delta rule prefill (FlashInfer 0.6.3, SM90 only: on another GPU the
+ * wrapper's error comes back as FIC_ERR_KERNEL). Shapes, with T the total
+ * number of tokens, N sequences, H = max(q heads, v heads), D the head size:
+ *   output [T, H, D] f16/bf16; output_state [N, H, D, D] f32;
+ *   q [T, Hq, D], k [T, Hk, D], v [T, Hv, D] (dtype of output);
+ *   cu_seqlens [N+1] i64; input_state [N, H, D, D] f32 or NULL;
+ *   alpha, beta [T, H] f32 or NULL; scale 0 means 1/sqrt(D);
+ *   workspace u8, at least fic_gdn_prefill_workspace_size() bytes.
+ * Heads: GQA (Hq >= Hv: Hk == Hv, Hq multiple of Hv) or GVA (Hq == Hk,
+ * Hv multiple of Hq). */
+FIC_API fic_status fic_gdn_prefill(fic_runtime *rt, const fic_tensor *output, const fic_tensor *output_state,
+                                   const fic_tensor *q, const fic_tensor *k, const fic_tensor *v,
+                                   const fic_tensor *cu_seqlens, const fic_tensor *input_state,
+                                   const fic_tensor *alpha, const fic_tensor *beta, double scale,
+                                   const fic_tensor *workspace, void *stream);
+/* The workspace size gdn_prefill needs on a GPU with `sm_count` SMs. */
+FIC_API fic_status fic_gdn_prefill_workspace_size(int32_t sm_count, size_t *bytes);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FLASHINFER_C_H */

@@ -1,0 +1,74 @@
+/* Artifact layer: from wheels to extracted, verified shared objects in the
+ * cache. Nothing in this layer knows about TVM-FFI or CUDA.
+ *
+ * Cache layout (root = FLASHINFER_C_CACHE_DIR | $XDG_CACHE_HOME/flashinfer-c |
+ * ~/.cache/flashinfer-c):
+ *   <root>/wheels/<sha256>-<filename>      downloaded or adopted wheels
+ *   <root>/<artifact-hash>/                one extraction, published atomically
+ *       tvm_ffi/lib/libtvm_ffi.so
+ *       flashinfer_jit_cache/jit_cache/<m>/<m>.so
+ *       COMPLETE                            marker: sizes + SHA-256 of every file
+ *   <root>/<artifact-hash>.lock             flock()ed while extracting; holds the pid
+ */
+#ifndef FIC_ARTIFACTS_H
+#define FIC_ARTIFACTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flashinfer_c.h"
+
+#define FIC_PATH_MAX 4096
+#define FIC_MAX_MODULES 32
+#define FIC_MODULE_NAME_MAX 256
+
+/* Member paths inside the wheels. */
+#define FIC_TVMFFI_MEMBER "tvm_ffi/lib/libtvm_ffi.so"
+#define FIC_JIT_MEMBER_FMT "flashinfer_jit_cache/jit_cache/%s/%s.so"
+
+/* What fic__artifacts_prepare() produced. Heap-allocate it (it is large). */
+typedef struct fic_artifacts {
+  char cache_root[FIC_PATH_MAX];
+  char artifact_dir[FIC_PATH_MAX];    /* <root>/<artifact-hash> */
+  char jit_cache_wheel[FIC_PATH_MAX]; /* wheel used, "" when a warm start needed none */
+  char tvmffi_wheel[FIC_PATH_MAX];
+  char libtvm_ffi[FIC_PATH_MAX]; /* absolute path of the extracted libtvm_ffi.so */
+  size_t num_modules;
+  char module_names[FIC_MAX_MODULES][FIC_MODULE_NAME_MAX];
+  char module_paths[FIC_MAX_MODULES][FIC_PATH_MAX];
+  int cache_hit; /* 1 when a completed entry was reused without extraction */
+} fic_artifacts;
+
+/* Resolve the cache root: explicit dir, else the environment, else XDG, else
+ * HOME. Fails with FIC_ERR_NOT_FOUND if none can be determined. */
+fic_status fic__cache_root(const char *explicit_dir, char *out, size_t size);
+
+/* Find or fetch the wheels named by `cfg` (a fully initialised config; NULL
+ * fields fall back to the environment), extract `cfg->modules` and
+ * libtvm_ffi.so under the lock unless a complete entry exists, and fill
+ * `out`. Safe to call from many threads and processes at once. */
+fic_status fic__artifacts_prepare(const fic_config *cfg, fic_artifacts *out);
+
+/* Deep verification: re-hash every extracted file against the marker. */
+fic_status fic__artifacts_verify(const fic_artifacts *a);
+
+/* Call `fn` for every module (<m> of flashinfer_jit_cache/jit_cache/<m>/<m>.so)
+ * found in the wheel at `wheel_path`. A non-zero return from fn stops. */
+typedef int (*fic_module_visitor)(void *user, const char *module, uint64_t size);
+fic_status fic__wheel_list_modules(const char *wheel_path, fic_module_visitor fn, void *user);
+
+/* Remove artifact directories under `root` other than `keep_dir` (may be
+ * NULL) that are not locked by a live process, and stale temp files.
+ * Reports bytes freed and bytes remaining. */
+fic_status fic__cache_gc(const char *root, const char *keep_dir, int dry_run, uint64_t *freed, uint64_t *remaining);
+
+/* Download `url` to `dest` (final path; published only when the SHA-256
+ * equals `sha256_hex`), resuming `dest`.part if present, retrying with
+ * backoff, honouring proxy variables. `what` names it for progress. */
+fic_status fic__download(const char *url, const char *dest, const char *sha256_hex, const char *what,
+                         fic_progress_fn progress, void *progress_user);
+
+/* SHA-256 of a file as 64 lowercase hex chars + NUL. */
+fic_status fic__sha256_file(const char *path, char out_hex[65]);
+
+#endif

@@ -1,0 +1,33 @@
+/* Internal error helpers: every failing path records its detail in the
+ * thread-local record and returns the status, in one statement:
+ *     return fic__fail(FIC_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+ */
+#ifndef FIC_COMMON_ERROR_H
+#define FIC_COMMON_ERROR_H
+
+#include "flashinfer_c.h"
+
+#if defined(__GNUC__)
+#define FIC_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define FIC_PRINTF(a, b)
+#endif
+
+/* Record `status` with a formatted message; returns `status`. */
+fic_status fic__fail(fic_status status, const char *fmt, ...) FIC_PRINTF(2, 3);
+/* Same, naming the offending argument (FIC_ERR_INVALID_ARGUMENT). */
+fic_status fic__fail_arg(const char *arg_name, const char *fmt, ...) FIC_PRINTF(2, 3);
+/* Record an error raised by a kernel wrapper: kind, message and backtrace
+ * are copied (each given as pointer + length; NULL/0 allowed). */
+fic_status fic__fail_kernel(const char *kind, size_t kind_len, const char *msg, size_t msg_len, const char *bt,
+                            size_t bt_len);
+/* Prefix the current message with "<context>: " (keeps status and kind). */
+fic_status fic__fail_context(const char *fmt, ...) FIC_PRINTF(1, 2);
+/* Map an errno from a write path to a status: ENOSPC/EDQUOT -> DISK_FULL,
+ * EACCES/EPERM/EROFS -> PERMISSION, ENOENT -> NOT_FOUND, ENOMEM -> NO_MEMORY,
+ * else IO. */
+fic_status fic__status_from_errno(int err);
+/* fic__fail(fic__status_from_errno(errno), "<what> <path>: <strerror>"). */
+fic_status fic__fail_errno(const char *what, const char *path);
+
+#endif

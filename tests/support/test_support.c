@@ -1,0 +1,34 @@
+#include "test_support.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *fic_test_env(const char *name) {
+  const char *v = getenv(name);
+  if (!v || !*v) fail_msg("environment variable %s is not set (run the tests through ctest)", name);
+  return v;
+}
+
+char *fic_test_mkdtemp(const char *tag) {
+  const char *tmp = getenv("TMPDIR");
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s/fic-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", tag);
+  char *dir = mkdtemp(buf);
+  assert_non_null(dir);
+  return strdup(dir);
+}
+
+int fic_test_sh(const char *fmt, ...) {
+  char cmd[8192];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(cmd, sizeof cmd, fmt, ap);
+  va_end(ap);
+  int rc = system(cmd);
+  return rc == -1 ? -1 : (rc >> 8) & 0xff;
+}
+
+void fic_test_rmtree(const char *path) {
+  if (path && *path) fic_test_sh("rm -rf '%s'", path);
+}

@@ -1,0 +1,386 @@
+#!/usr/bin/env bash
+# Build FlashInfer 0.6.3 TVM-FFI kernel modules (norm, gdn_prefill_sm90) for
+# sm_90a from the flashinfer-python wheel sources, with FlashInfer's own JIT
+# flags (flashinfer/jit/{core,cpp_ext,norm,gdn}.py), and pack them into a test
+# flashinfer_jit_cache wheel.  Everything is written OUTSIDE the repo.
+# See README.md in this folder.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+FI_VERSION=0.6.3
+TVM_FFI_HDR_VERSION=0.1.8.post2   # headers the modules are compiled against
+TVM_FFI_RT_VERSION=0.1.3          # pinned runtime; used for the import check
+declare -A WHEEL_SHA256=(
+  [flashinfer_python-$FI_VERSION]=0fe2de934a4b3690c543dafb03f38d7bb4a762431abe8ae4f7292d6fef10c65d
+  [apache_tvm_ffi-$TVM_FFI_HDR_VERSION]=ef922ef3ed971a4e161a0385ef9f67af379d52b0d83d62c08b79f6707b6660b5
+  [apache_tvm_ffi-$TVM_FFI_RT_VERSION]=48ad3df2224f1b0943344895c6cba2f3f0a53bc67ddafdd3e9d7a34f56100aa9
+)
+ALL_MODULES="norm gdn_prefill_sm90"
+
+CACHE_ROOT=${FLASHINFER_C_DEV_CACHE:-$HOME/.cache/flashinfer-c-dev}
+WHEELS=$CACHE_ROOT/wheels
+OUT=
+JOBS=$(nproc 2>/dev/null || echo 1)
+MODULES=$ALL_MODULES
+KEEP_BUILD=0
+NO_WHEEL=0
+CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
+CXX=${CXX:-c++}
+NVCC=$CUDA_HOME/bin/nvcc
+
+usage() {
+  cat <<EOF
+usage: $0 [--wheels DIR] [--out DIR] [--jobs N] [--modules "norm gdn_prefill_sm90"]
+          [--keep-build] [--no-wheel]
+
+  --wheels DIR   wheel directory (default \$FLASHINFER_C_DEV_CACHE/wheels =
+                 $WHEELS). Missing wheels are fetched with 'pip download';
+                 with all three wheels present no network is used.
+  --out DIR      output dir (default \$FLASHINFER_C_DEV_CACHE/modules/<key>)
+  --jobs N       parallel nvcc processes (default: nproc = $JOBS)
+  --modules L    space-separated subset of: $ALL_MODULES (default: all)
+  --keep-build   keep objects/logs in OUT/.build after a successful link
+  --no-wheel     do not (re)pack the flashinfer_jit_cache wheel
+Env: CUDA_HOME (default /usr/local/cuda), CXX (default c++), FLASHINFER_C_DEV_CACHE.
+EOF
+}
+
+die() { echo "build.sh: ERROR: $*" >&2; exit 1; }
+log() { echo "build.sh: $*" >&2; }
+
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --wheels) WHEELS=${2:?--wheels needs a value}; shift 2 ;;
+    --wheels=*) WHEELS=${1#*=}; shift ;;
+    --out) OUT=${2:?--out needs a value}; shift 2 ;;
+    --out=*) OUT=${1#*=}; shift ;;
+    --jobs|-j) JOBS=${2:?--jobs needs a value}; shift 2 ;;
+    --jobs=*) JOBS=${1#*=}; shift ;;
+    --modules) MODULES=${2:?--modules needs a value}; shift 2 ;;
+    --modules=*) MODULES=${1#*=}; shift ;;
+    --keep-build) KEEP_BUILD=1; shift ;;
+    --no-wheel) NO_WHEEL=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument: $1" ;;
+  esac
+done
+[[ $JOBS =~ ^[1-9][0-9]*$ ]] || die "--jobs must be a positive integer (got '$JOBS')"
+for m in $MODULES; do
+  [[ " $ALL_MODULES " == *" $m "* ]] || die "unknown module '$m' (known: $ALL_MODULES)"
+done
+[[ -n ${MODULES// /} ]] || die "--modules is empty"
+
+# ---------------------------------------------------------------- toolchain
+[[ -x $NVCC ]] || die "nvcc not found at $NVCC (set CUDA_HOME)"
+command -v "$CXX" >/dev/null || die "host compiler '$CXX' not found (set CXX)"
+command -v python3 >/dev/null || die "python3 not found"
+command -v nm >/dev/null || die "nm (binutils) not found"
+NVCC_VERSION_TXT=$("$NVCC" --version)
+NVCC_RELEASE=$(sed -n 's/.*release \([0-9]*\.[0-9]*\),.*/\1/p' <<<"$NVCC_VERSION_TXT")
+NVCC_FULL=$(sed -n 's/.*, V\([0-9.]*\).*/\1/p' <<<"$NVCC_VERSION_TXT")
+[[ -n $NVCC_RELEASE && -n $NVCC_FULL ]] || die "cannot parse 'nvcc --version' output"
+# FlashInfer adds -static-global-template-stub=false only for CUDA >= 12.8
+# (cpp_ext.build_cuda_cflags); sm_90a needs >= 12.3 anyway (aot.detect_sm_capabilities).
+NVCC_MAJ=${NVCC_RELEASE%%.*}; NVCC_MIN=${NVCC_RELEASE#*.}
+(( NVCC_MAJ > 12 || (NVCC_MAJ == 12 && NVCC_MIN >= 8) )) \
+  || die "nvcc $NVCC_RELEASE is too old (this script assumes CUDA >= 12.8)"
+CU_TAG=cu${NVCC_MAJ}${NVCC_MIN}                        # 13.0 -> cu130
+CXX_VERSION=$("$CXX" --version | head -n1)
+PY_INCLUDE=$(python3 -c 'import sysconfig; print(sysconfig.get_path("include"))')
+
+# ------------------------------------------------------------------- wheels
+sha256_of() { python3 -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest())' "$1"; }
+
+pip_cmd() {
+  if command -v pip >/dev/null; then pip "$@"; else python3 -m pip "$@"; fi
+}
+
+# find_wheel DIST VERSION -> prints path; downloads when missing; verifies sha256
+find_wheel() {
+  local dist=$1 ver=$2 f=
+  local key=$dist-$ver
+  shopt -s nullglob
+  local cands=("$WHEELS/$dist-$ver-"*.whl)
+  shopt -u nullglob
+  for c in "${cands[@]}"; do
+    case $c in *-py3-none-any.whl|*manylinux*x86_64*.whl) f=$c; break ;; esac
+  done
+  if [[ -z $f ]]; then
+    mkdir -p "$WHEELS"
+    local pkg=${dist//_/-}
+    log "wheel $key not in $WHEELS; running pip download ..."
+    if [[ $dist == apache_tvm_ffi ]]; then
+      pip_cmd download --no-deps --only-binary=:all: --platform manylinux_2_28_x86_64 \
+        --python-version 3.10 "$pkg==$ver" -d "$WHEELS" >&2 \
+        || die "pip download $pkg==$ver failed (no network? put the wheel into $WHEELS or pass --wheels DIR)"
+    else
+      pip_cmd download --no-deps "$pkg==$ver" -d "$WHEELS" >&2 \
+        || die "pip download $pkg==$ver failed (no network? put the wheel into $WHEELS or pass --wheels DIR)"
+    fi
+    shopt -s nullglob
+    cands=("$WHEELS/$dist-$ver-"*.whl)
+    shopt -u nullglob
+    for c in "${cands[@]}"; do
+      case $c in *-py3-none-any.whl|*manylinux*x86_64*.whl) f=$c; break ;; esac
+    done
+    [[ -n $f ]] || die "pip download did not produce a $key wheel in $WHEELS"
+  fi
+  local want=${WHEEL_SHA256[$key]} got
+  got=$(sha256_of "$f")
+  [[ $got == "$want" ]] || die "sha256 mismatch for $f: got $got, expected $want"
+  echo "$f"
+}
+
+FI_WHEEL=$(find_wheel flashinfer_python "$FI_VERSION")
+HDR_WHEEL=$(find_wheel apache_tvm_ffi "$TVM_FFI_HDR_VERSION")
+RT_WHEEL=$(find_wheel apache_tvm_ffi "$TVM_FFI_RT_VERSION")
+log "flashinfer wheel : $FI_WHEEL"
+log "tvm-ffi headers  : $HDR_WHEEL"
+log "tvm-ffi runtime  : $RT_WHEEL (sha256 verified)"
+
+# ------------------------------------------------------- temp source tree
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/fi-kmod.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+case $TMP in "$HERE"*|"$(cd "$HERE/../.." && pwd)"*) die "temp dir $TMP is inside the repo; set TMPDIR" ;; esac
+FI_DATA=$TMP/src/flashinfer/data       # == flashinfer.jit.env.FLASHINFER_DATA
+TVMFFI_INC=$TMP/src/tvm_ffi/include    # == tvm_ffi.libinfo.find_include_path()
+GEN=$TMP/generated                     # == FLASHINFER_GEN_SRC_DIR
+
+# ------------------------------------------------------------------ flags
+# cpp_ext.get_system_includes + build_common_cflags
+common_cflags=(
+  -DPy_LIMITED_API=0x03090000            # not Py_GIL_DISABLED
+  -D_GLIBCXX_USE_CXX11_ABI=1             # torch._C._GLIBCXX_USE_CXX11_ABI (torch>=2.7 wheels)
+  -isystem "$PY_INCLUDE"                 # sysconfig.get_path("include")
+  -isystem "$CUDA_HOME/include"
+  -isystem "$CUDA_HOME/include/cccl"
+  -isystem "$TVMFFI_INC"                 # tvm_ffi.libinfo.find_include_path()
+  -isystem "$TVMFFI_INC"                 # tvm_ffi.libinfo.find_dlpack_include_path() (same dir in wheel)
+  -isystem "$FI_DATA/include"            # FLASHINFER_INCLUDE_DIR
+  -isystem "$FI_DATA/csrc"               # FLASHINFER_CSRC_DIR
+  -isystem "$FI_DATA/cutlass/include"    # CUTLASS_INCLUDE_DIRS[0]
+  -isystem "$FI_DATA/cutlass/tools/util/include"  # CUTLASS_INCLUDE_DIRS[1]
+  -isystem "$FI_DATA/spdlog/include"     # SPDLOG_INCLUDE_DIR
+)
+# cpp_ext.build_cuda_cflags (CC unset -> no -ccbin)
+cuda_base=("${common_cflags[@]}" --compiler-options=-fPIC --expt-relaxed-constexpr
+           -static-global-template-stub=false)
+# CompilationContext.get_nvcc_flags_list() with FLASHINFER_CUDA_ARCH_LIST="9.0a"
+global_arch=(-gencode=arch=compute_90a,code=sm_90a)
+global_common=(-DFLASHINFER_ENABLE_FP8_E8M0 -DFLASHINFER_ENABLE_FP4_E2M1)
+# core.gen_jit_spec (non-debug; FLASHINFER_NVCC_THREADS unset -> 1)
+jit_spec=(--threads=1 -use_fast_math -DFLASHINFER_ENABLE_F16 -DFLASHINFER_ENABLE_BF16
+          -DFLASHINFER_ENABLE_FP8_E4M3 -DFLASHINFER_ENABLE_FP8_E5M2 -DNDEBUG -O3)
+# core.sm90a_nvcc_flags
+sm90a_nvcc_flags=(-gencode=arch=compute_90a,code=sm_90a -DCUTE_SM90_EXTENDED_MMA_SHAPES_ENABLED
+                  "${global_common[@]}")
+
+# norm.gen_norm_module: no -gencode/-std in module flags -> global flags (arch
+# included) + "-std=c++17" prepended to the jit_spec list.
+norm_cuda_cflags=("${cuda_base[@]}" "${global_arch[@]}" "${global_common[@]}"
+                  -std=c++17 "${jit_spec[@]}" -DENABLE_BF16 -DENABLE_FP8)
+# gdn.gen_gdn_prefill_sm90_module: module has -gencode -> global non-arch flags
+# only; module has -std -> no -std=c++17.
+gdn_prefill_sm90_cuda_cflags=("${cuda_base[@]}" "${global_common[@]}" "${jit_spec[@]}"
+                  "${sm90a_nvcc_flags[@]}" -DFLAT_SM90A_ENABLED -std=c++20)
+
+# cpp_ext.generate_ninja_build_for_op (rule link: $cxx $in $ldflags -o $out)
+ldflags=(-shared "-L$CUDA_HOME/lib64" "-L$CUDA_HOME/lib64/stubs" -lcudart -lcuda)
+
+# Source lists (basenames, in FlashInfer's order).
+norm_sources=(norm.cu flashinfer_norm_binding.cu)
+gdn_prefill_sm90_sources=()
+for dtype_name in half bf16; do
+  for g in 0 1; do for b in 0 1; do for a in 0 1; do for i in 0 1; do
+    gdn_prefill_sm90_sources+=("gdn_prefill_kernel_${dtype_name}_g${g}b${b}a${a}i${i}.cu")
+  done; done; done; done
+done
+gdn_prefill_sm90_sources+=(gdn_prefill_launcher.cu prefill_kernel_delta_rule_sm90.cu)
+
+# ---------------------------------------------------------- cache key
+# Hash of everything that determines the binaries, with machine-specific
+# paths replaced by placeholders.
+canon() { sed -e "s#$TMP#<tmp>#g" -e "s#$CUDA_HOME#<cuda>#g" -e "s#$PY_INCLUDE#<py_include>#g"; }
+manifest_module() {
+  local -n fl=$1_cuda_cflags srcs=$1_sources
+  echo "[$1] cuda_cflags: ${fl[*]}"
+  echo "[$1] sources: ${srcs[*]}"
+}
+manifest() {
+  echo "flashinfer_python $FI_VERSION ${WHEEL_SHA256[flashinfer_python-$FI_VERSION]}"
+  echo "tvm_ffi_headers $TVM_FFI_HDR_VERSION ${WHEEL_SHA256[apache_tvm_ffi-$TVM_FFI_HDR_VERSION]}"
+  echo "nvcc $NVCC_FULL"
+  echo "cxx $CXX_VERSION"
+  for m in $ALL_MODULES; do manifest_module "$m"; done
+  echo "ldflags: ${ldflags[*]}"
+  sha256_of "$HERE/render_jinja.py" | sed 's/^/render_jinja.py /'
+}
+MANIFEST=$(manifest | canon)
+FLAGS_HASH=$(printf '%s\n' "$MANIFEST" | python3 -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:12])')
+KEY=fi${FI_VERSION}-tvmffi${TVM_FFI_HDR_VERSION}-nvcc${NVCC_FULL}-sm90a-${FLAGS_HASH}
+OUT=${OUT:-$CACHE_ROOT/modules/$KEY}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+REPO_ROOT=$(cd "$HERE/../.." && pwd)
+case $OUT/ in "$REPO_ROOT"/*) die "output dir $OUT is inside the repo" ;; esac
+if [[ -f $OUT/flags-manifest.txt ]]; then
+  [[ $(cat "$OUT/flags-manifest.txt") == "$MANIFEST" ]] \
+    || die "$OUT holds modules built with a different flag set/toolchain (see its flags-manifest.txt); use another --out"
+else
+  printf '%s\n' "$MANIFEST" > "$OUT/flags-manifest.txt"
+fi
+log "cache key        : $KEY"
+log "output dir       : $OUT"
+
+# ---------------------------------------------------------- unpack sources
+unpacked=0
+unpack_sources() {
+  (( unpacked )) && return 0
+  log "unpacking sources to $TMP/src ..."
+  python3 - "$FI_WHEEL" "$HDR_WHEEL" "$TMP/src" <<'PY'
+import sys, zipfile
+fi, hdr, dest = sys.argv[1:4]
+with zipfile.ZipFile(fi) as z:
+    z.extractall(dest, [n for n in z.namelist() if n.startswith("flashinfer/data/")
+                        and n.split("/")[2] in ("csrc", "include", "cutlass", "spdlog")])
+with zipfile.ZipFile(hdr) as z:
+    z.extractall(dest, [n for n in z.namelist() if n.startswith("tvm_ffi/include/")])
+PY
+  [[ -f $TVMFFI_INC/tvm/ffi/extra/cuda/device_guard.h ]] \
+    || die "tvm-ffi $TVM_FFI_HDR_VERSION headers lack tvm/ffi/extra/cuda/device_guard.h"
+  unpacked=1
+}
+
+# prepare_sources MODULE -> fills SRC_PATHS
+prepare_sources() {
+  local m=$1
+  SRC_PATHS=()
+  case $m in
+    norm)
+      for s in "${norm_sources[@]}"; do SRC_PATHS+=("$FI_DATA/csrc/$s"); done ;;
+    gdn_prefill_sm90)
+      # gdn.gen_gdn_prefill_sm90_module: render 32 instantiations + copy 2 files
+      local gd=$GEN/$m tmpl=$FI_DATA/csrc/gdn_prefill_sm90_kernel_inst.jinja
+      mkdir -p "$gd"
+      local dtype_name dtype g b a i tf=(false true)
+      for dtype_name in half bf16; do
+        [[ $dtype_name == half ]] && dtype=half || dtype=nv_bfloat16
+        for g in 0 1; do for b in 0 1; do for a in 0 1; do for i in 0 1; do
+          local f=$gd/gdn_prefill_kernel_${dtype_name}_g${g}b${b}a${a}i${i}.cu
+          python3 "$HERE/render_jinja.py" "$tmpl" "$f" dtype=$dtype is_gva=${tf[$g]} \
+            needs_beta=${tf[$b]} needs_alpha=${tf[$a]} init_state=${tf[$i]} \
+            || die "rendering $f failed"
+          SRC_PATHS+=("$f")
+        done; done; done; done
+      done
+      for s in gdn_prefill_launcher.cu prefill_kernel_delta_rule_sm90.cu; do
+        cp "$FI_DATA/csrc/$s" "$gd/$s"; SRC_PATHS+=("$gd/$s")
+      done ;;
+  esac
+  local -n want=${m}_sources
+  (( ${#SRC_PATHS[@]} == ${#want[@]} )) || die "internal: $m source count mismatch"
+}
+
+# ---------------------------------------------------------------- build
+now() { date +%s; }
+build_module() {
+  local m=$1 so=$OUT/$1/$1.so
+  if [[ -f $so ]]; then
+    log "[$m] cache hit: $so"
+    return 0
+  fi
+  unpack_sources
+  prepare_sources "$m"
+  local -n cflags=${m}_cuda_cflags
+  local bdir=$OUT/.build/$m
+  mkdir -p "$bdir/cmds" "$OUT/$m"
+  rm -f "$bdir"/cmds/*.sh
+  local objs=() n=0 s obj t0
+  for s in "${SRC_PATHS[@]}"; do
+    obj=$bdir/$(basename "${s%.cu}").cuda.o          # JitSpec.get_object_paths naming
+    objs+=("$obj")
+    n=$((n + 1))
+    if [[ -f $obj ]]; then continue; fi                 # resume an interrupted build
+    local tmpo=${obj%.cuda.o}.tmp.cuda.o name
+    name=$(basename "$s")
+    {
+      echo "#!/usr/bin/env bash"
+      printf 't0=$(date +%%s)\n'
+      printf 'if '; printf '%q ' "$NVCC" --generate-dependencies-with-compile \
+        --dependency-output "$obj.d" "${cflags[@]}" -c "$s" -o "$tmpo"
+      printf '> %q 2>&1; then\n' "$bdir/$name.log"
+      printf '  mv %q %q\n' "$tmpo" "$obj"
+      printf '  echo "build.sh: [%s] compiled %s ($(( $(date +%%s) - t0 ))s)" >&2\n' "$m" "$name"
+      printf 'else\n  echo "build.sh: [%s] FAILED to compile %s:" >&2; cat %q >&2; exit 255\nfi\n' \
+        "$m" "$name" "$bdir/$name.log"
+    } > "$bdir/cmds/$(printf '%03d' "$n")-$name.sh"
+  done
+  local todo
+  todo=$(find "$bdir/cmds" -name '*.sh' | wc -l)
+  log "[$m] compiling $todo of ${#SRC_PATHS[@]} translation units with $JOBS jobs ..."
+  t0=$(now)
+  if (( todo > 0 )); then
+    find "$bdir/cmds" -name '*.sh' -print0 | sort -z \
+      | xargs -0 -n1 -P "$JOBS" bash \
+      || die "[$m] compilation failed (logs in $bdir; finished objects are kept and reused on rerun)"
+  fi
+  local tc=$(( $(now) - t0 ))
+  log "[$m] linking ..."
+  local link=("$CXX" "${objs[@]}" "${ldflags[@]}" -o "$so.tmp")
+  "${link[@]}" > "$bdir/link.log" 2>&1 || { cat "$bdir/link.log" >&2; die "[$m] link failed"; }
+  mv "$so.tmp" "$so"
+  {
+    echo "module: $m"
+    echo "key: $KEY"
+    echo "built: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname) ($(nproc) cores, --jobs $JOBS)"
+    echo "compile wall time: ${tc}s for $todo TUs"
+    echo "nvcc: $NVCC_FULL; cxx: $CXX_VERSION"
+    echo "compile command (per TU):"
+    printf '  %q' "$NVCC" --generate-dependencies-with-compile --dependency-output '<obj>.d' \
+      "${cflags[@]}" -c '<src>' -o '<obj>'; echo
+    echo "link command:"; printf '  %q' "${link[@]}"; echo
+    echo "exports:"; nm -D --defined-only "$so" | awk '$NF ~ /^__tvm_ffi_/ {print "  " $NF}'
+  } | canon > "$OUT/$m/build-info.txt"
+  (( KEEP_BUILD )) || rm -rf "$bdir"
+  log "[$m] built $so ($(stat -c %s "$so") bytes) in $(( $(now) - t0 ))s"
+}
+
+T_START=$(now)
+for m in $MODULES; do build_module "$m"; done
+rmdir "$OUT/.build" 2>/dev/null || true
+
+# --------------------------------------------------- import check vs 0.1.3
+RT_DIR=$CACHE_ROOT/tvm-ffi-$TVM_FFI_RT_VERSION
+RT_LIB=$RT_DIR/libtvm_ffi.so
+if [[ ! -f $RT_LIB ]]; then
+  mkdir -p "$RT_DIR"
+  python3 - "$RT_WHEEL" "$RT_LIB" <<'PY' || die "cannot extract libtvm_ffi.so from $RT_WHEEL"
+import sys, zipfile, os
+whl, dst = sys.argv[1:3]
+with zipfile.ZipFile(whl) as z, open(dst + ".tmp", "wb") as f:
+    f.write(z.read("tvm_ffi/lib/libtvm_ffi.so"))
+os.replace(dst + ".tmp", dst)
+PY
+fi
+for m in $MODULES; do
+  "$HERE/check_imports.sh" "$OUT/$m/$m.so" "$RT_LIB" >&2 \
+    || die "[$m] imports TVMFFI symbols missing from tvm-ffi $TVM_FFI_RT_VERSION runtime"
+done
+
+# ------------------------------------------------------------------ wheel
+WHEEL_VERSION=$FI_VERSION+$CU_TAG
+if (( ! NO_WHEEL )); then
+  python3 "$HERE/make_wheel.py" --modules-dir "$OUT" --version "$WHEEL_VERSION" >&2 \
+    || die "packing the wheel failed"
+fi
+
+echo "key: $KEY"
+echo "out: $OUT"
+for m in $ALL_MODULES; do
+  [[ -f $OUT/$m/$m.so ]] && echo "module: $OUT/$m/$m.so ($(stat -c %s "$OUT/$m/$m.so") bytes)"
+done
+WHL=$OUT/flashinfer_jit_cache-$WHEEL_VERSION-cp39-abi3-manylinux_2_28_x86_64.whl
+[[ -f $WHL ]] && echo "wheel: $WHL ($(stat -c %s "$WHL") bytes)"
+echo "tvm-ffi $TVM_FFI_RT_VERSION runtime: $RT_LIB"
+log "done in $(( $(now) - T_START ))s"
