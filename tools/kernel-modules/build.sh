@@ -25,6 +25,7 @@ JOBS=$(nproc 2>/dev/null || echo 1)
 MODULES=$ALL_MODULES
 KEEP_BUILD=0
 NO_WHEEL=0
+ONLY=
 CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
 CXX=${CXX:-c++}
 NVCC=$CUDA_HOME/bin/nvcc
@@ -42,6 +43,9 @@ usage: $0 [--wheels DIR] [--out DIR] [--jobs N] [--modules "norm gdn_prefill_sm9
   --modules L    space-separated subset of: $ALL_MODULES (default: all)
   --keep-build   keep objects/logs in OUT/.build after a successful link
   --no-wheel     do not (re)pack the flashinfer_jit_cache wheel
+  --only GLOB    test mode: compile only the TUs whose basename matches GLOB
+                 (e.g. 'gdn_prefill_kernel_bf16_g0b0a0i0.cu'); no link, no
+                 wheel; objects stay in OUT/.build and are reused later
 Env: CUDA_HOME (default /usr/local/cuda), CXX (default c++), FLASHINFER_C_DEV_CACHE.
 EOF
 }
@@ -61,6 +65,7 @@ while [[ $# -gt 0 ]]; do
     --modules=*) MODULES=${1#*=}; shift ;;
     --keep-build) KEEP_BUILD=1; shift ;;
     --no-wheel) NO_WHEEL=1; shift ;;
+    --only) ONLY=${2:?--only needs a value}; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
   esac
@@ -286,7 +291,7 @@ prepare_sources() {
 now() { date +%s; }
 build_module() {
   local m=$1 so=$OUT/$1/$1.so
-  if [[ -f $so ]]; then
+  if [[ -f $so && -z $ONLY ]]; then
     log "[$m] cache hit: $so"
     return 0
   fi
@@ -301,9 +306,11 @@ build_module() {
     obj=$bdir/$(basename "${s%.cu}").cuda.o          # JitSpec.get_object_paths naming
     objs+=("$obj")
     n=$((n + 1))
-    if [[ -f $obj ]]; then continue; fi                 # resume an interrupted build
     local tmpo=${obj%.cuda.o}.tmp.cuda.o name
     name=$(basename "$s")
+    # shellcheck disable=SC2053
+    if [[ -n $ONLY && $name != $ONLY ]]; then continue; fi
+    if [[ -f $obj ]]; then continue; fi                 # resume an interrupted build
     {
       echo "#!/usr/bin/env bash"
       printf 't0=$(date +%%s)\n'
@@ -326,6 +333,10 @@ build_module() {
       || die "[$m] compilation failed (logs in $bdir; finished objects are kept and reused on rerun)"
   fi
   local tc=$(( $(now) - t0 ))
+  if [[ -n $ONLY ]]; then
+    log "[$m] --only: compiled $todo TU(s) in ${tc}s; objects in $bdir (not linked)"
+    return 0
+  fi
   log "[$m] linking ..."
   local link=("$CXX" "${objs[@]}" "${ldflags[@]}" -o "$so.tmp")
   "${link[@]}" > "$bdir/link.log" 2>&1 || { cat "$bdir/link.log" >&2; die "[$m] link failed"; }
@@ -337,9 +348,9 @@ build_module() {
     echo "compile wall time: ${tc}s for $todo TUs"
     echo "nvcc: $NVCC_FULL; cxx: $CXX_VERSION"
     echo "compile command (per TU):"
-    printf '  %q' "$NVCC" --generate-dependencies-with-compile --dependency-output '<obj>.d' \
+    printf ' %q' "$NVCC" --generate-dependencies-with-compile --dependency-output '<obj>.d' \
       "${cflags[@]}" -c '<src>' -o '<obj>'; echo
-    echo "link command:"; printf '  %q' "${link[@]}"; echo
+    echo "link command:"; printf ' %q' "${link[@]}"; echo
     echo "exports:"; nm -D --defined-only "$so" | awk '$NF ~ /^__tvm_ffi_/ {print "  " $NF}'
   } | canon > "$OUT/$m/build-info.txt"
   (( KEEP_BUILD )) || rm -rf "$bdir"
@@ -348,6 +359,7 @@ build_module() {
 
 T_START=$(now)
 for m in $MODULES; do build_module "$m"; done
+if [[ -n $ONLY ]]; then log "--only given: skipping import check and wheel"; exit 0; fi
 rmdir "$OUT/.build" 2>/dev/null || true
 
 # --------------------------------------------------- import check vs 0.1.3

@@ -1,0 +1,65 @@
+/* The runtime object and the internal call path shared by the generic API
+ * (src/ffi) and the typed kernels (src/kernels). */
+#ifndef FIC_RUNTIME_H
+#define FIC_RUNTIME_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "artifacts/artifacts.h"
+#include "ffi/tvm_ffi_abi.h"
+#include "flashinfer_c.h"
+
+/* Slots for functions the typed kernel API resolves once and then reads
+ * without a lock (see fic__kernel_function). */
+#define FIC_KERNEL_SLOTS 32
+
+struct fic_function {
+  fic_safe_call_fn call; /* __tvm_ffi_<name> in its module */
+  const char *module;    /* module name, owned by the runtime */
+  char name[FIC_MODULE_NAME_MAX];
+};
+
+typedef struct fic_module {
+  char name[FIC_MODULE_NAME_MAX];
+  char path[FIC_PATH_MAX];
+  void *handle; /* dlopen handle; never closed */
+} fic_module;
+
+/* Resolved functions, by (module, name); a linked list, prepended under the lock
+ * and read with acquire loads, so a look-up that hits takes no lock. */
+typedef struct fic_function_node {
+  struct fic_function fn;
+  struct fic_function_node *next;
+} fic_function_node;
+
+struct fic_runtime {
+  fic_artifacts *artifacts;
+  const fic_tvm_api *tvm; /* process-global, never unloaded */
+  pthread_mutex_t lock;   /* guards loading modules and resolving functions */
+  size_t num_modules;
+  fic_module modules[FIC_MAX_MODULES];
+  _Atomic(fic_function_node *) functions;
+  _Atomic(const struct fic_function *) kernel_slots[FIC_KERNEL_SLOTS];
+};
+
+/* Resolve `name` in `module` once per runtime and cache it in `slot`; the
+ * second and later calls are one atomic load. */
+fic_status fic__kernel_function(fic_runtime *rt, int slot, const char *module, const char *name, void *stream,
+                                const struct fic_function **out);
+
+/* The call path: set the env stream of (CUDA, device_id) to `stream` (when
+ * device_id >= 0), make device_id current if the CUDA runtime is loaded,
+ * call, restore both, decode an error. `args` must hold only registered type
+ * indices. `result` (may be NULL) is zeroed first; the caller releases it. */
+fic_status fic__call(const struct fic_function *fn, const fic_any *args, int32_t num_args, int32_t device_id,
+                     void *stream, fic_any *result);
+
+/* For parameters typed `Tensor` (an owning object, e.g. norm's layernorm):
+ * wrap a caller's tensor in a TVM-FFI Tensor object that borrows its memory.
+ * `storage` must outlive the object; release it with fic__object_release. */
+fic_status fic__tensor_object(const fic_runtime *rt, const fic_tensor *t, fic_dl_managed_versioned *storage,
+                              fic_any *out);
+void fic__object_release(const fic_runtime *rt, fic_any *value);
+
+#endif
