@@ -296,7 +296,7 @@ FIC_API fic_status fic_function_get(fic_runtime *rt, const char *module, const c
 FIC_API fic_status fic_function_call(const fic_function *fn, const fic_arg *args, int32_t num_args,
                                       int32_t device_id, void *stream, fic_result *result);
 
-/* If the result is a string (small or object), point *data/*size at it. The
+/* If the result is a string (small or object), point *data and *size at it. The
  * bytes live as long as the result. */
 FIC_API fic_status fic_result_string(const fic_result *result, const char **data, size_t *size);
 /* Release the object a result holds, if any, and reset it to None. NULL ok. */

@@ -119,7 +119,13 @@ fic_status fic__fail_context(const char *fmt, ...) {
   vsnprintf(prefix, sizeof prefix, fmt, ap);
   va_end(ap);
   memcpy(old, tls_error.message, sizeof old);
-  snprintf(tls_error.message, sizeof tls_error.message, "%s: %s", prefix, old);
+  /* Truncation is fine here: the message is for people, and bounded. */
+  size_t plen = strlen(prefix);
+  copy_bounded(tls_error.message, sizeof tls_error.message, prefix, plen);
+  if (plen + 2 < sizeof tls_error.message) {
+    memcpy(tls_error.message + plen, ": ", 2);
+    copy_bounded(tls_error.message + plen + 2, sizeof tls_error.message - plen - 2, old, strlen(old));
+  }
   return tls_error.status;
 }
 

@@ -17,6 +17,7 @@
 struct fic_function {
   fic_safe_call_fn call; /* __tvm_ffi_<name> in its module */
   const char *module;    /* module name, owned by the runtime */
+  int32_t arity;         /* parameter count from the signature table, -1 if unknown */
   char name[FIC_MODULE_NAME_MAX];
 };
 

@@ -1,0 +1,205 @@
+/* flashinfer-c: the command-line tool. Verbs map one-to-one onto library
+ * calls so the tool doubles as their demonstration. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "artifacts/artifacts.h"
+#include "cli/cli.h"
+#include "runtime/runtime.h"
+
+static const char k_usage[] =
+    "usage: flashinfer-c <verb> [options]\n"
+    "\n"
+    "verbs:\n"
+    "  run              the main job: prepare the artifacts, run gemma_rmsnorm and gdn_prefill\n"
+    "                   on random data and check them against float64 CPU references\n"
+    "  fetch            find or download the pinned wheels and extract the modules into the cache\n"
+    "  verify           re-hash every extracted file against the cache's completion marker\n"
+    "  info             what is where: versions, paths, sizes\n"
+    "  list [WHEEL]     modules in a jit-cache wheel (default: the configured one)\n"
+    "  gc [--dry-run]   remove artifact directories other than the current one\n"
+    "  diagnose         versions, CUDA runtime and driver, GPUs, cache paths, every path tried\n"
+    "\n"
+    "options (any verb): --offline  never download\n"
+    "                    --cache-dir DIR, --jit-cache-wheel FILE, --tvmffi-wheel FILE\n"
+    "environment: FLASHINFER_C_CACHE_DIR, FLASHINFER_C_JIT_CACHE_WHEEL, FLASHINFER_C_TVMFFI_WHEEL,\n"
+    "             FLASHINFER_C_OFFLINE, FLASHINFER_C_SEED_DIRS (FLASHINFER_RS_* accepted as aliases)\n";
+
+int fic_cli_report(const char *what, fic_status st) {
+  fprintf(stderr, "flashinfer-c: %s: %s: %s\n", what, fic_status_string(st), fic_last_error_message());
+  const char *kind = fic_last_error_kind();
+  if (*kind) fprintf(stderr, "  kind: %s\n", kind);
+  return 1;
+}
+
+int fic_cli_progress(void *user, const char *what, uint64_t done, uint64_t total) {
+  (void)user;
+  if (!isatty(STDERR_FILENO)) return 0;
+  if (total) {
+    int pct = (int)(done * 100 / total);
+    int bars = pct / 4;
+    fprintf(stderr, "\r%-40.40s [%-25.*s] %3d%% %8.1f MiB", what, bars, "#########################", pct,
+            (double)done / (1 << 20));
+  } else {
+    fprintf(stderr, "\r%-40.40s %8.1f MiB", what, (double)done / (1 << 20));
+  }
+  if (total && done >= total) fputc('\n', stderr);
+  return 0;
+}
+
+/* Options shared by every verb; the rest of argv stays for the verb. */
+static int parse_common(int *argc, char **argv, fic_config *cfg) {
+  int out = 1;
+  for (int i = 1; i < *argc; ++i) {
+    const char *a = argv[i];
+    const char **slot = NULL;
+    if (strcmp(a, "--offline") == 0) {
+      cfg->offline = 1;
+      continue;
+    }
+    if (strcmp(a, "--cache-dir") == 0) slot = &cfg->cache_dir;
+    else if (strcmp(a, "--jit-cache-wheel") == 0) slot = &cfg->jit_cache_wheel;
+    else if (strcmp(a, "--tvmffi-wheel") == 0) slot = &cfg->tvmffi_wheel;
+    if (slot) {
+      if (i + 1 >= *argc) {
+        fprintf(stderr, "flashinfer-c: %s needs a value\n", a);
+        return -1;
+      }
+      *slot = argv[++i];
+      continue;
+    }
+    argv[out++] = argv[i];
+  }
+  *argc = out;
+  return 0;
+}
+
+static int open_runtime(const fic_config *cfg, fic_runtime **rt) {
+  fic_status st = fic_runtime_open(cfg, rt);
+  return st == FIC_OK ? 0 : fic_cli_report("preparing artifacts", st);
+}
+
+static int print_sizes(const fic_runtime *rt) {
+  const char *names[] = {"cache_root", "artifact_dir", "jit_cache_wheel", "tvmffi_wheel", "libtvm_ffi"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; ++i) {
+    const char *p = NULL;
+    if (fic_runtime_path(rt, names[i], &p) == FIC_OK) printf("%-16s %s\n", names[i], *p ? p : "(not needed)");
+  }
+  return 0;
+}
+
+static int verb_fetch(const fic_config *cfg) {
+  fic_runtime *rt = NULL;
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  if (open_runtime(cfg, &rt)) return 1;
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  print_sizes(rt);
+  printf("ready in %.1f ms\n", (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+  fic_runtime_close(rt);
+  return 0;
+}
+
+static int verb_info(const fic_config *cfg) {
+  fic_runtime *rt = NULL;
+  if (open_runtime(cfg, &rt)) return 1;
+  print_sizes(rt);
+  char buf[16384];
+  fic_diagnose(rt, buf, sizeof buf, NULL);
+  fputs(buf, stdout);
+  fic_runtime_close(rt);
+  return 0;
+}
+
+static int verb_diagnose(const fic_config *cfg) {
+  fic_runtime *rt = NULL;
+  fic_status st = fic_runtime_open(cfg, &rt);
+  if (st != FIC_OK) fic_cli_report("opening the runtime (diagnosing without it)", st);
+  char buf[16384];
+  fic_diagnose(rt, buf, sizeof buf, NULL);
+  fputs(buf, stdout);
+  fic_runtime_close(rt);
+  return 0;
+}
+
+static int verb_verify(const fic_config *cfg) {
+  fic_runtime *rt = NULL;
+  if (open_runtime(cfg, &rt)) return 1;
+  const char *dir = NULL;
+  fic_runtime_path(rt, "artifact_dir", &dir);
+  /* Internal call: the CLI links the static library. */
+  fic_status st = fic__artifacts_verify(rt->artifacts);
+  fic_runtime_close(rt);
+  if (st != FIC_OK) return fic_cli_report("verify", st);
+  printf("ok: %s matches its marker\n", dir);
+  return 0;
+}
+
+static int print_module(void *user, const char *module, uint64_t size) {
+  (void)user;
+  printf("%-48s %10" PRIu64 "\n", module, size);
+  return 0;
+}
+
+static int verb_list(const fic_config *cfg, int argc, char **argv) {
+  const char *wheel = argc > 2 ? argv[2] : cfg->jit_cache_wheel;
+  if (!wheel) wheel = getenv("FLASHINFER_C_JIT_CACHE_WHEEL");
+  if (!wheel) wheel = getenv("FLASHINFER_RS_JIT_CACHE_WHEEL");
+  if (!wheel) {
+    fprintf(stderr, "flashinfer-c: list: give a wheel path or set FLASHINFER_C_JIT_CACHE_WHEEL\n");
+    return 2;
+  }
+  fic_status st = fic__wheel_list_modules(wheel, print_module, NULL);
+  return st == FIC_OK ? 0 : fic_cli_report("list", st);
+}
+
+static int verb_gc(const fic_config *cfg, int argc, char **argv) {
+  int dry = argc > 2 && strcmp(argv[2], "--dry-run") == 0;
+  fic_runtime *rt = NULL;
+  const char *keep = NULL;
+  char root[FIC_PATH_MAX];
+  fic_status st = fic__cache_root(cfg->cache_dir, root, sizeof root);
+  if (st != FIC_OK) return fic_cli_report("gc", st);
+  /* Keep the entry the current configuration uses, if it can be prepared offline. */
+  fic_config offline = *cfg;
+  offline.offline = 1;
+  if (fic_runtime_open(&offline, &rt) == FIC_OK) fic_runtime_path(rt, "artifact_dir", &keep);
+  uint64_t freed = 0, remaining = 0;
+  st = fic__cache_gc(root, keep, dry, &freed, &remaining);
+  fic_runtime_close(rt);
+  if (st != FIC_OK) return fic_cli_report("gc", st);
+  printf("%s %.1f MiB; cache now %.1f MiB (%s)\n", dry ? "would free" : "freed", (double)freed / (1 << 20),
+         (double)remaining / (1 << 20), root);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  fic_config cfg;
+  fic_config_init(&cfg);
+  cfg.progress = fic_cli_progress;
+  if (parse_common(&argc, argv, &cfg) != 0) return 2;
+  if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+    fputs(k_usage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const char *verb = argv[1];
+  if (strcmp(verb, "run") == 0) return fic_cli_selftest(argc - 1, argv + 1);
+  if (strcmp(verb, "fetch") == 0) return verb_fetch(&cfg);
+  if (strcmp(verb, "verify") == 0) return verb_verify(&cfg);
+  if (strcmp(verb, "info") == 0) return verb_info(&cfg);
+  if (strcmp(verb, "list") == 0) return verb_list(&cfg, argc, argv);
+  if (strcmp(verb, "gc") == 0) return verb_gc(&cfg, argc, argv);
+  if (strcmp(verb, "diagnose") == 0) return verb_diagnose(&cfg);
+  if (strcmp(verb, "--version") == 0 || strcmp(verb, "version") == 0) {
+    const char *v = "";
+    fic_version(NULL, &v);
+    printf("flashinfer-c %s\n", v);
+    return 0;
+  }
+  fprintf(stderr, "flashinfer-c: unknown verb '%s'\n\n%s", verb, k_usage);
+  return 2;
+}

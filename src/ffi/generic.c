@@ -1,0 +1,113 @@
+/* The generic call API: any exported function, arguments built with the
+ * fic_arg_* constructors. Arguments are checked here, before the wrapper
+ * sees them, because a wrong type index or a malformed tensor can crash the
+ * process inside TVM-FFI (an unregistered index makes TVMFFIGetTypeInfo call
+ * exit(); NULL strides are dereferenced by TensorView::stride()). */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "loader/loader.h"
+#include "runtime/runtime.h"
+
+#define FIC_MAX_ARGS 64
+#define FIC_MAX_FILLED_DIMS 8 /* rank up to which NULL strides are filled in */
+
+/* fic_arg/fic_result and fic_any must be the same 16 bytes. */
+_Static_assert(sizeof(fic_arg) == sizeof(fic_any), "fic_arg layout");
+_Static_assert(sizeof(fic_result) == sizeof(fic_any), "fic_result layout");
+_Static_assert(offsetof(fic_arg, v) == offsetof(fic_any, v), "fic_arg payload offset");
+_Static_assert(offsetof(fic_result, v) == offsetof(fic_any, v), "fic_result payload offset");
+
+static fic_status check_tensor(const fic_tensor *t, int index) {
+  char arg[32];
+  snprintf(arg, sizeof arg, "args[%d]", index);
+  if (!t) return fic__fail_arg(arg, "%s is a tensor argument with a NULL pointer", arg);
+  if (t->ndim < 0 || t->ndim > 64) return fic__fail_arg(arg, "%s has ndim %d", arg, (int)t->ndim);
+  if (t->ndim > 0 && !t->shape) return fic__fail_arg(arg, "%s has ndim %d but a NULL shape", arg, (int)t->ndim);
+  if (t->byte_offset != 0)
+    return fic__fail_arg(arg, "%s has byte_offset %llu; fold the offset into data (FlashInfer ignores it)", arg,
+                         (unsigned long long)t->byte_offset);
+  if (!t->strides && t->ndim > FIC_MAX_FILLED_DIMS)
+    return fic__fail_arg(arg, "%s has NULL strides and rank %d; pass strides explicitly", arg, (int)t->ndim);
+  return FIC_OK;
+}
+
+fic_status fic_function_call(const fic_function *fn, const fic_arg *args, int32_t num_args, int32_t device_id,
+                             void *stream, fic_result *result) {
+  if (!fn) return fic__fail_arg("fn", "fn is NULL");
+  if (num_args < 0 || num_args > FIC_MAX_ARGS)
+    return fic__fail_arg("num_args", "num_args is %d (0..%d)", (int)num_args, FIC_MAX_ARGS);
+  if (num_args > 0 && !args) return fic__fail_arg("args", "args is NULL");
+  if (device_id < -1) return fic__fail_arg("device_id", "device_id is %d (-1 or a CUDA ordinal)", (int)device_id);
+
+  fic_any anys[FIC_MAX_ARGS];
+  /* Copies of tensors whose strides were NULL, with row-major strides. */
+  fic_dl_tensor filled[FIC_MAX_ARGS];
+  int64_t filled_strides[FIC_MAX_ARGS][FIC_MAX_FILLED_DIMS];
+  int32_t dev = device_id;
+  for (int32_t i = 0; i < num_args; ++i) {
+    memcpy(&anys[i], &args[i], sizeof anys[i]);
+    switch (args[i].kind) {
+      case FIC_KIND_NONE:
+      case FIC_KIND_INT:
+      case FIC_KIND_BOOL:
+      case FIC_KIND_FLOAT:
+      case FIC_KIND_DTYPE:
+      case FIC_KIND_DEVICE:
+        break;
+      case FIC_KIND_STRING:
+        if (!args[i].v.s) return fic__fail_arg("args", "args[%d] is a string argument with a NULL pointer", (int)i);
+        break;
+      case FIC_KIND_TENSOR: {
+        const fic_tensor *t = args[i].v.p;
+        fic_status st = check_tensor(t, (int)i);
+        if (st != FIC_OK) return st;
+        if (dev < 0 && t->device.device_type == FIC_DEVICE_CUDA) dev = t->device.device_id;
+        if (!t->strides && t->ndim > 0) {
+          memcpy(&filled[i], t, sizeof filled[i]);
+          int64_t stride = 1;
+          for (int32_t d = t->ndim - 1; d >= 0; --d) {
+            filled_strides[i][d] = stride;
+            stride *= t->shape[d];
+          }
+          filled[i].strides = filled_strides[i];
+          anys[i].v.v_ptr = &filled[i];
+        }
+        break;
+      }
+      default:
+        return fic__fail_arg("args", "args[%d] has kind %d, which is not an argument kind", (int)i,
+                             (int)args[i].kind);
+    }
+    anys[i].small_len = 0;
+  }
+  return fic__call((const struct fic_function *)fn, anys, num_args, dev, stream, (fic_any *)result);
+}
+
+fic_status fic_result_string(const fic_result *result, const char **data, size_t *size) {
+  if (!result || !data || !size) return fic__fail_arg("result", "result, data and size must not be NULL");
+  if (result->kind == FIC_KIND_SMALL_STRING) {
+    *data = result->v.small;
+    *size = result->reserved;
+    return FIC_OK;
+  }
+  if (result->kind == FIC_TI_STR && result->v.obj) {
+    const char *base = (const char *)result->v.obj;
+    memcpy(data, base + FIC_STR_DATA_OFFSET, sizeof *data);
+    memcpy(size, base + FIC_STR_DATA_OFFSET + sizeof(const char *), sizeof *size);
+    return FIC_OK;
+  }
+  return fic__fail_arg("result", "result holds kind %d, not a string", (int)result->kind);
+}
+
+fic_status fic_result_release(fic_result *result) {
+  if (!result) return FIC_OK;
+  if (result->kind >= FIC_KIND_OBJECT && result->v.obj) {
+    const fic_tvm_api *api = fic__tvmffi_api();
+    if (!api) return fic__fail(FIC_ERR_INTERNAL, "result holds an object but libtvm_ffi is not loaded");
+    api->ObjectDecRef(result->v.obj);
+  }
+  memset(result, 0, sizeof *result);
+  return FIC_OK;
+}

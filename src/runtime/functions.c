@@ -1,0 +1,139 @@
+/* Loading modules and resolving functions. Slow paths take rt->lock; hits
+ * are lock-free (acquire loads of pointers published with release stores). */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "loader/loader.h"
+#include "runtime/runtime.h"
+#include "runtime/signatures.h"
+
+#define CAPTURE_STATUS_NONE 0
+
+static fic_module *find_module(fic_runtime *rt, const char *name) {
+  for (size_t i = 0; i < rt->num_modules; ++i)
+    if (strcmp(rt->modules[i].name, name) == 0) return &rt->modules[i];
+  return NULL;
+}
+
+/* A module load inside CUDA graph capture would run module constructors and
+ * cudart initialisation during capture; refuse it with a specific error. */
+static fic_status refuse_if_capturing(const char *module, void *stream) {
+  const fic_cudart_api *cudart = fic__cudart();
+  if (!cudart) return FIC_OK;
+  int status = CAPTURE_STATUS_NONE;
+  if (cudart->StreamIsCapturing(stream, &status) == 0 && status != CAPTURE_STATUS_NONE)
+    return fic__fail(FIC_ERR_CAPTURING,
+                     "module %s is not loaded and stream %p is capturing a CUDA graph; call "
+                     "fic_runtime_preload() before capture",
+                     module, stream);
+  return FIC_OK;
+}
+
+/* Caller holds rt->lock. */
+static fic_status load_module_locked(fic_runtime *rt, fic_module *m, void *stream) {
+  if (m->handle) return FIC_OK;
+  fic_status st = refuse_if_capturing(m->name, stream);
+  if (st != FIC_OK) return st;
+  /* Kernel modules need libcudart.so.13; a module that does not (the test
+   * module) still loads when it is absent, so only a failed dlopen reports it. */
+  if (!fic__cudart()) {
+    fic__cudart_load(NULL);
+    fic_clear_error();
+  }
+  return fic__module_open(m->path, &m->handle);
+}
+
+fic_status fic_runtime_preload(fic_runtime *rt, const char *const *modules) {
+  if (!rt) return fic__fail_arg("rt", "rt is NULL");
+  pthread_mutex_lock(&rt->lock);
+  fic_status st = FIC_OK;
+  if (!modules) {
+    for (size_t i = 0; st == FIC_OK && i < rt->num_modules; ++i) st = load_module_locked(rt, &rt->modules[i], NULL);
+  } else {
+    for (size_t i = 0; st == FIC_OK && modules[i]; ++i) {
+      fic_module *m = find_module(rt, modules[i]);
+      st = m ? load_module_locked(rt, m, NULL)
+             : fic__fail(FIC_ERR_NOT_FOUND, "module %s is not in this runtime's module list", modules[i]);
+    }
+  }
+  pthread_mutex_unlock(&rt->lock);
+  return st;
+}
+
+static const struct fic_function *find_function(fic_runtime *rt, const char *module, const char *name) {
+  for (fic_function_node *n = atomic_load_explicit(&rt->functions, memory_order_acquire); n; n = n->next)
+    if (strcmp(n->fn.module, module) == 0 && strcmp(n->fn.name, name) == 0) return &n->fn;
+  return NULL;
+}
+
+static fic_status resolve_locked(fic_runtime *rt, const char *module, const char *name, void *stream,
+                                 const struct fic_function **out) {
+  const struct fic_function *hit = find_function(rt, module, name);
+  if (hit) {
+    *out = hit;
+    return FIC_OK;
+  }
+  fic_module *m = find_module(rt, module);
+  if (!m) return fic__fail(FIC_ERR_NOT_FOUND, "module %s is not in this runtime's module list", module);
+  fic_status st = load_module_locked(rt, m, stream);
+  if (st != FIC_OK) return st;
+  char symbol[FIC_MODULE_NAME_MAX + 16];
+  if (snprintf(symbol, sizeof symbol, "__tvm_ffi_%s", name) >= (int)sizeof symbol)
+    return fic__fail_arg("name", "function name too long");
+  dlerror();
+  void *sym = dlsym(m->handle, symbol); /* through the module's own handle: names repeat across modules */
+  if (!sym) return fic__fail(FIC_ERR_NOT_FOUND, "module %s (%s) exports no %s", module, m->path, symbol);
+  fic_function_node *node = calloc(1, sizeof *node);
+  if (!node) return fic__fail(FIC_ERR_NO_MEMORY, "allocating a function record");
+  *(void **)&node->fn.call = sym;
+  node->fn.module = m->name;
+  node->fn.arity = fic__signature_arity(module, name);
+  snprintf(node->fn.name, sizeof node->fn.name, "%s", name);
+  node->next = atomic_load_explicit(&rt->functions, memory_order_relaxed);
+  atomic_store_explicit(&rt->functions, node, memory_order_release);
+  *out = &node->fn;
+  return FIC_OK;
+}
+
+static fic_status resolve(fic_runtime *rt, const char *module, const char *name, void *stream,
+                          const struct fic_function **out) {
+  const struct fic_function *hit = find_function(rt, module, name);
+  if (hit) {
+    *out = hit;
+    return FIC_OK;
+  }
+  pthread_mutex_lock(&rt->lock);
+  fic_status st = resolve_locked(rt, module, name, stream, out);
+  pthread_mutex_unlock(&rt->lock);
+  return st;
+}
+
+fic_status fic_function_get(fic_runtime *rt, const char *module, const char *name, void *stream,
+                            fic_function **out) {
+  if (!out) return fic__fail_arg("out", "out is NULL");
+  *out = NULL;
+  if (!rt) return fic__fail_arg("rt", "rt is NULL");
+  if (!module || !*module) return fic__fail_arg("module", "module name is NULL or empty");
+  if (!name || !*name) return fic__fail_arg("name", "function name is NULL or empty");
+  const struct fic_function *fn = NULL;
+  fic_status st = resolve(rt, module, name, stream, &fn);
+  if (st == FIC_OK) *out = (fic_function *)fn;
+  return st;
+}
+
+fic_status fic__kernel_function(fic_runtime *rt, int slot, const char *module, const char *name, void *stream,
+                                const struct fic_function **out) {
+  const struct fic_function *fn = atomic_load_explicit(&rt->kernel_slots[slot], memory_order_acquire);
+  if (fn) {
+    *out = fn;
+    return FIC_OK;
+  }
+  fic_status st = resolve(rt, module, name, stream, &fn);
+  if (st != FIC_OK) return st;
+  atomic_store_explicit(&rt->kernel_slots[slot], fn, memory_order_release);
+  *out = fn;
+  return FIC_OK;
+}

@@ -1,0 +1,100 @@
+/* fic_runtime: ties the layers together. open = artifacts, then libtvm_ffi;
+ * modules load lazily (functions.c). */
+#include "runtime/runtime.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "loader/loader.h"
+
+fic_status fic_config_init(fic_config *config) {
+  if (!config) return fic__fail_arg("config", "config is NULL");
+  memset(config, 0, sizeof *config);
+  config->struct_size = sizeof *config;
+  config->lock_timeout_s = 600.0;
+  return FIC_OK;
+}
+
+/* Copy what the caller's (possibly older, smaller) struct holds. */
+static fic_status copy_config(const fic_config *in, fic_config *out) {
+  fic_config_init(out);
+  if (!in) return FIC_OK;
+  if (in->struct_size < offsetof(fic_config, lock_timeout_s) || in->struct_size > sizeof *out)
+    return fic__fail_arg("config", "config->struct_size is %zu; initialise the config with fic_config_init()",
+                         in->struct_size);
+  memcpy(out, in, in->struct_size);
+  out->struct_size = sizeof *out;
+  if (out->lock_timeout_s <= 0) out->lock_timeout_s = 600.0;
+  return FIC_OK;
+}
+
+fic_status fic_runtime_open(const fic_config *config, fic_runtime **out) {
+  if (!out) return fic__fail_arg("out", "out is NULL");
+  *out = NULL;
+  fic_config cfg;
+  fic_status st = copy_config(config, &cfg);
+  if (st != FIC_OK) return st;
+
+  fic_runtime *rt = calloc(1, sizeof *rt);
+  fic_artifacts *art = calloc(1, sizeof *art);
+  if (!rt || !art) {
+    free(rt);
+    free(art);
+    return fic__fail(FIC_ERR_NO_MEMORY, "allocating the runtime");
+  }
+  rt->artifacts = art;
+  st = fic__artifacts_prepare(&cfg, art);
+  if (st == FIC_OK) st = fic__tvmffi_load(art->libtvm_ffi, &rt->tvm);
+  if (st != FIC_OK) {
+    free(art);
+    free(rt);
+    return st;
+  }
+  rt->num_modules = art->num_modules;
+  for (size_t i = 0; i < art->num_modules; ++i) {
+    memcpy(rt->modules[i].name, art->module_names[i], sizeof rt->modules[i].name);
+    memcpy(rt->modules[i].path, art->module_paths[i], sizeof rt->modules[i].path);
+  }
+  pthread_mutex_init(&rt->lock, NULL);
+  *out = rt;
+  return FIC_OK;
+}
+
+fic_status fic_runtime_close(fic_runtime *rt) {
+  if (!rt) return FIC_OK;
+  /* Module handles stay open on purpose (see fic_runtime_close in the header). */
+  fic_function_node *n = atomic_load_explicit(&rt->functions, memory_order_acquire);
+  while (n) {
+    fic_function_node *next = n->next;
+    free(n);
+    n = next;
+  }
+  pthread_mutex_destroy(&rt->lock);
+  free(rt->artifacts);
+  free(rt);
+  return FIC_OK;
+}
+
+fic_status fic_runtime_path(const fic_runtime *rt, const char *what, const char **out) {
+  if (!out) return fic__fail_arg("out", "out is NULL");
+  *out = NULL;
+  if (!rt) return fic__fail_arg("rt", "rt is NULL");
+  if (!what) return fic__fail_arg("what", "what is NULL");
+  const fic_artifacts *a = rt->artifacts;
+  if (strcmp(what, "cache_root") == 0) *out = a->cache_root;
+  else if (strcmp(what, "artifact_dir") == 0) *out = a->artifact_dir;
+  else if (strcmp(what, "libtvm_ffi") == 0) fic__tvmffi_info(NULL, out, NULL);
+  else if (strcmp(what, "jit_cache_wheel") == 0) *out = a->jit_cache_wheel;
+  else if (strcmp(what, "tvmffi_wheel") == 0) *out = a->tvmffi_wheel;
+  else if (strcmp(what, "libcudart") == 0) {
+    fic_status st = fic__cudart_load(NULL);
+    if (st != FIC_OK) return st;
+    fic__cudart_info(out, NULL);
+  } else {
+    for (size_t i = 0; i < rt->num_modules; ++i)
+      if (strcmp(rt->modules[i].name, what) == 0) *out = rt->modules[i].path;
+  }
+  if (!*out) return fic__fail(FIC_ERR_NOT_FOUND, "no path named '%s'", what);
+  return FIC_OK;
+}
