@@ -4,6 +4,7 @@
 # flags (flashinfer/jit/{core,cpp_ext,norm,gdn}.py), and pack them into a test
 # flashinfer_jit_cache wheel.  Everything is written OUTSIDE the repo.
 # See README.md in this folder.
+# shellcheck disable=SC2054,SC2034,SC2016  # commas in -gencode, namerefs, literal $( ) in generated scripts
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -273,8 +274,8 @@ prepare_sources() {
         [[ $dtype_name == half ]] && dtype=half || dtype=nv_bfloat16
         for g in 0 1; do for b in 0 1; do for a in 0 1; do for i in 0 1; do
           local f=$gd/gdn_prefill_kernel_${dtype_name}_g${g}b${b}a${a}i${i}.cu
-          python3 "$HERE/render_jinja.py" "$tmpl" "$f" dtype=$dtype is_gva=${tf[$g]} \
-            needs_beta=${tf[$b]} needs_alpha=${tf[$a]} init_state=${tf[$i]} \
+          python3 "$HERE/render_jinja.py" "$tmpl" "$f" dtype=$dtype is_gva="${tf[$g]}" \
+            needs_beta="${tf[$b]}" needs_alpha="${tf[$a]}" init_state="${tf[$i]}" \
             || die "rendering $f failed"
           SRC_PATHS+=("$f")
         done; done; done; done
@@ -299,7 +300,7 @@ build_module() {
   prepare_sources "$m"
   local -n cflags=${m}_cuda_cflags
   local bdir=$OUT/.build/$m
-  mkdir -p "$bdir/cmds" "$OUT/$m"
+  mkdir -p "$bdir/cmds"
   rm -f "$bdir"/cmds/*.sh
   local objs=() n=0 s obj t0
   for s in "${SRC_PATHS[@]}"; do
@@ -338,6 +339,7 @@ build_module() {
     return 0
   fi
   log "[$m] linking ..."
+  mkdir -p "$OUT/$m"
   local link=("$CXX" "${objs[@]}" "${ldflags[@]}" -o "$so.tmp")
   "${link[@]}" > "$bdir/link.log" 2>&1 || { cat "$bdir/link.log" >&2; die "[$m] link failed"; }
   mv "$so.tmp" "$so"
