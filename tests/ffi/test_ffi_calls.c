@@ -2,6 +2,7 @@
  * argument kind round-trips, results are owned and released once, errors
  * raised by the real runtime are decoded. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
