@@ -13,8 +13,9 @@ typedef struct fic_pinned_wheel {
   const char *version;   /* "0.6.3+cu130" */
   const char *filename;  /* exact wheel file name */
   const char *sha256;    /* lowercase hex */
-  const char *base_urls; /* '\n'-separated URL prefixes to try (filename appended), or NULL: use the
-                            Python package index from the user's pip configuration */
+  const char *base_urls; /* '\n'-separated sources tried in order: a URL prefix (the %-encoded filename is
+                            appended), or "index:<url>" for an HTML index page searched for the filename.
+                            NULL: the Python package index from the user's pip configuration */
 } fic_pinned_wheel;
 
 /* The pinned wheel of `kind` for this machine's architecture (or `arch` if

@@ -75,6 +75,7 @@ static void copy_bounded(char *dst, size_t cap, const char *src, size_t len) {
   dst[len] = '\0';
 }
 
+static fic_status record(fic_status status, const char *arg, const char *fmt, va_list ap) FIC_PRINTF(3, 0);
 static fic_status record(fic_status status, const char *arg, const char *fmt, va_list ap) {
   fic_clear_error();
   tls_error.status = status;

@@ -18,7 +18,7 @@ char *fic_test_mkdtemp(const char *tag);
 /* rm -rf. */
 void fic_test_rmtree(const char *path);
 /* Run a shell command; returns its exit status. */
-int fic_test_sh(const char *fmt, ...);
+int fic_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Assert a status with the error message in the failure output. */
 #define FIC_ASSERT_OK(expr)                                                                             \
   do {                                                                                                  \

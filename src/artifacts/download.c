@@ -1,0 +1,716 @@
+/* fic__download(): one URL to one verified file, with libcurl.
+ *
+ *  - The bytes go to <dest>.part, which is flock()ed for the whole transfer:
+ *    a second process (or thread) downloading the same dest waits for the
+ *    first, then finds dest published and returns. A .part is only ever
+ *    truncated, resumed or unlinked by the holder of its lock.
+ *  - An existing .part is resumed: its bytes are hashed first, then a Range
+ *    request asks for the rest. A server that ignores the Range (200, or 416)
+ *    makes the download restart from zero.
+ *  - SHA-256 is computed while streaming (no second pass). A mismatch after a
+ *    resume restarts once from zero (the old prefix may have been stale); a
+ *    mismatch of a fresh download deletes the .part and fails.
+ *  - Success: fsync(.part), rename(.part, dest), fsync(directory).
+ *  - Transient failures (connect/timeout/5xx/408/429/short reads) are retried
+ *    with exponential backoff; a retry continues from the bytes already
+ *    written. Proxy variables (http_proxy, https_proxy, no_proxy, ...) are
+ *    honoured by libcurl itself: nothing here overrides them.
+ *
+ * Environment (all optional):
+ *   FLASHINFER_C_DOWNLOAD_RETRIES       retries after the first try (default 3)
+ *   FLASHINFER_C_DOWNLOAD_TIMEOUT_S     connect timeout, and how long a transfer may
+ *                                       stay under 1 KiB/s before it is abandoned (30)
+ *   FLASHINFER_C_DOWNLOAD_LOCK_TIMEOUT_S how long to wait for another process's
+ *                                       download of the same file (3600)
+ *   FLASHINFER_C_DOWNLOAD_BACKOFF_MS    first backoff delay, doubled per retry (500;
+ *                                       tests set it to a few ms)
+ */
+#include <ctype.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "artifacts/artifacts.h"
+#include "artifacts/pip_index.h"
+#include "common/error.h"
+
+#define DL_LOW_SPEED_LIMIT 1024L /* bytes/s */
+#define DL_MAX_BACKOFF_MS 30000L
+#define DL_MAX_REDIRECTS 10L
+
+/* ---- libcurl, initialised once ------------------------------------------ */
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc = CURLE_FAILED_INIT;
+
+static void curl_init_once(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+static fic_status ensure_curl(void) {
+  if (pthread_once(&curl_once, curl_init_once) != 0)
+    return fic__fail(FIC_ERR_INTERNAL, "pthread_once failed for curl_global_init");
+  if (curl_init_rc != CURLE_OK)
+    return fic__fail(FIC_ERR_NETWORK, "curl_global_init failed: %s", curl_easy_strerror(curl_init_rc));
+  return FIC_OK;
+}
+
+/* ---- settings ------------------------------------------------------------ */
+
+typedef struct dl_settings {
+  long retries;
+  long timeout_s;
+  long backoff_ms;
+  double lock_timeout_s;
+} dl_settings;
+
+static fic_status env_long(const char *name, long def, long min, long max, long *out) {
+  const char *v = getenv(name);
+  *out = def;
+  if (!v || !*v) return FIC_OK;
+  char *end = NULL;
+  errno = 0;
+  long x = strtol(v, &end, 10);
+  while (end && isspace((unsigned char)*end)) end++;
+  if (errno || !end || *end || x < min || x > max)
+    return fic__fail(FIC_ERR_INVALID_ARGUMENT, "%s=\"%s\" is not an integer in [%ld, %ld]", name, v, min, max);
+  *out = x;
+  return FIC_OK;
+}
+
+static fic_status load_settings(dl_settings *s) {
+  fic_status st;
+  long lock_s = 0;
+  if ((st = env_long("FLASHINFER_C_DOWNLOAD_RETRIES", 3, 0, 100, &s->retries)) != FIC_OK) return st;
+  if ((st = env_long("FLASHINFER_C_DOWNLOAD_TIMEOUT_S", 30, 1, 3600, &s->timeout_s)) != FIC_OK) return st;
+  if ((st = env_long("FLASHINFER_C_DOWNLOAD_BACKOFF_MS", 500, 0, 60000, &s->backoff_ms)) != FIC_OK) return st;
+  if ((st = env_long("FLASHINFER_C_DOWNLOAD_LOCK_TIMEOUT_S", 3600, 0, 86400 * 7, &lock_s)) != FIC_OK) return st;
+  s->lock_timeout_s = (double)lock_s;
+  return FIC_OK;
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+static long backoff_for(const dl_settings *s, int attempt /* 1-based, the one that failed */) {
+  long ms = s->backoff_ms;
+  for (int i = 1; i < attempt && ms < DL_MAX_BACKOFF_MS; i++) ms *= 2;
+  return ms > DL_MAX_BACKOFF_MS ? DL_MAX_BACKOFF_MS : ms;
+}
+
+/* ---- URL redaction ------------------------------------------------------- */
+
+void fic__url_redact(const char *url, char *out, size_t size) {
+  if (!out || !size) return;
+  if (!url) url = "";
+  const char *auth = strstr(url, "://");
+  const char *at = NULL;
+  if (auth) {
+    auth += 3;
+    size_t alen = strcspn(auth, "/?#");
+    for (size_t i = 0; i < alen; i++)
+      if (auth[i] == '@') at = auth + i;
+  }
+  if (!at) {
+    snprintf(out, size, "%s", url);
+    return;
+  }
+  snprintf(out, size, "%.*s***%s", (int)(auth - url), url, at);
+}
+
+/* ---- one easy handle, common options ------------------------------------- */
+
+static fic_status setup_common(CURL *c, const char *url, const dl_settings *s, char *errbuf) {
+  CURLcode rc = CURLE_OK;
+#define SET(opt, val)                                       \
+  do {                                                      \
+    if (rc == CURLE_OK) rc = curl_easy_setopt(c, opt, val); \
+  } while (0)
+  SET(CURLOPT_URL, url);
+  SET(CURLOPT_ERRORBUFFER, errbuf);
+  SET(CURLOPT_NOSIGNAL, 1L);
+  SET(CURLOPT_FOLLOWLOCATION, 1L);
+  SET(CURLOPT_MAXREDIRS, DL_MAX_REDIRECTS);
+#if LIBCURL_VERSION_NUM >= 0x075500
+  SET(CURLOPT_PROTOCOLS_STR, "http,https");
+  SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+  SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+  SET(CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+  SET(CURLOPT_CONNECTTIMEOUT, s->timeout_s);
+  SET(CURLOPT_LOW_SPEED_LIMIT, DL_LOW_SPEED_LIMIT);
+  SET(CURLOPT_LOW_SPEED_TIME, s->timeout_s);
+  SET(CURLOPT_FAILONERROR, 1L);
+  SET(CURLOPT_TCP_KEEPALIVE, 1L);
+  SET(CURLOPT_USERAGENT, "flashinfer-c/0.1 (libcurl)");
+  /* No CURLOPT_PROXY / CURLOPT_NOPROXY: libcurl reads http_proxy,
+   * https_proxy, all_proxy and no_proxy from the environment by default. */
+#undef SET
+  if (rc != CURLE_OK) return fic__fail(FIC_ERR_NETWORK, "curl_easy_setopt failed: %s", curl_easy_strerror(rc));
+  return FIC_OK;
+}
+
+/* Whether a failed transfer is worth another try. */
+static int retryable_curl(CURLcode rc) {
+  switch (rc) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_NOT_BUILT_IN:
+    case CURLE_TOO_MANY_REDIRECTS:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_LOGIN_DENIED:
+    case CURLE_WRITE_ERROR:
+    case CURLE_OUT_OF_MEMORY:
+    case CURLE_ABORTED_BY_CALLBACK:
+    case CURLE_FILESIZE_EXCEEDED:
+      return 0;
+    default:
+      return 1;
+  }
+}
+
+static int retryable_http(long code) { return code >= 500 || code == 408 || code == 429; }
+
+/* ---- SHA-256 of a file --------------------------------------------------- */
+
+static void hex_digest(const unsigned char *md, unsigned n, char out[65]) {
+  static const char hx[] = "0123456789abcdef";
+  for (unsigned i = 0; i < n && i < 32; i++) {
+    out[2 * i] = hx[md[i] >> 4];
+    out[2 * i + 1] = hx[md[i] & 15];
+  }
+  out[64] = '\0';
+}
+
+/* Feed `len` bytes of fd from offset 0 into md. */
+static fic_status hash_fd_prefix(int fd, uint64_t len, EVP_MD_CTX *md, const char *path) {
+  unsigned char buf[1 << 16];
+  uint64_t off = 0;
+  while (off < len) {
+    size_t want = len - off < sizeof buf ? (size_t)(len - off) : sizeof buf;
+    ssize_t n = pread(fd, buf, want, (off_t)off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fic__fail_errno("cannot read", path);
+    if (n == 0) return fic__fail(FIC_ERR_IO, "cannot read %s: file shrank while hashing", path);
+    if (EVP_DigestUpdate(md, buf, (size_t)n) != 1) return fic__fail(FIC_ERR_INTERNAL, "EVP_DigestUpdate failed");
+    off += (uint64_t)n;
+  }
+  return FIC_OK;
+}
+
+fic_status fic__dl_sha256_path(const char *path, char out_hex[65]) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fic__fail_errno("cannot open", path);
+  struct stat sb;
+  if (fstat(fd, &sb) != 0) {
+    fic_status st = fic__fail_errno("cannot stat", path);
+    close(fd);
+    return st;
+  }
+  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+    EVP_MD_CTX_free(md);
+    close(fd);
+    return fic__fail(FIC_ERR_NO_MEMORY, "cannot create a SHA-256 context");
+  }
+  fic_status st = hash_fd_prefix(fd, (uint64_t)sb.st_size, md, path);
+  close(fd);
+  if (st == FIC_OK) {
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned n = 0;
+    if (EVP_DigestFinal_ex(md, d, &n) != 1 || n != 32)
+      st = fic__fail(FIC_ERR_INTERNAL, "EVP_DigestFinal_ex failed");
+    else
+      hex_digest(d, n, out_hex);
+  }
+  EVP_MD_CTX_free(md);
+  return st;
+}
+
+/* ---- the transfer state -------------------------------------------------- */
+
+typedef struct dl_xfer {
+  CURL *curl;
+  int fd;
+  const char *part;
+  EVP_MD_CTX *md;
+  uint64_t offset;     /* bytes in the .part, all hashed */
+  uint64_t body_base;  /* file offset at which this response's body starts */
+  int first_write;     /* no body byte seen yet in this response */
+  int write_errno;     /* errno of a failed write, 0 if none */
+  int used_old_prefix; /* the result includes bytes that were in the .part before this call */
+  /* progress */
+  fic_progress_fn progress;
+  void *user;
+  const char *what;
+  int aborted;
+  int reported;
+  uint64_t last_done;
+  double last_report;
+} dl_xfer;
+
+/* Back to an empty .part and a fresh hash. */
+static fic_status reset_part(dl_xfer *x) {
+  if (ftruncate(x->fd, 0) != 0) return fic__fail_errno("cannot truncate", x->part);
+  if (EVP_DigestInit_ex(x->md, EVP_sha256(), NULL) != 1) return fic__fail(FIC_ERR_INTERNAL, "EVP_DigestInit_ex failed");
+  x->offset = 0;
+  x->body_base = 0;
+  x->used_old_prefix = 0;
+  return FIC_OK;
+}
+
+static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud) {
+  dl_xfer *x = ud;
+  size_t n = size * nmemb;
+  if (x->first_write) {
+    x->first_write = 0;
+    long code = 0;
+    curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &code);
+    if (x->offset > 0 && code == 200) {
+      /* We asked for a range; the server sent the whole file. Start over. */
+      if (ftruncate(x->fd, 0) != 0 || EVP_DigestInit_ex(x->md, EVP_sha256(), NULL) != 1) {
+        x->write_errno = errno ? errno : EIO;
+        return 0;
+      }
+      x->offset = 0;
+      x->body_base = 0;
+      x->used_old_prefix = 0;
+    }
+  }
+  size_t done = 0;
+  while (done < n) {
+    ssize_t w = pwrite(x->fd, ptr + done, n - done, (off_t)(x->offset + done));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      x->write_errno = w < 0 ? errno : EIO;
+      return 0;
+    }
+    done += (size_t)w;
+  }
+  if (EVP_DigestUpdate(x->md, ptr, n) != 1) {
+    x->write_errno = EIO;
+    return 0;
+  }
+  x->offset += n;
+  return n;
+}
+
+static int report(dl_xfer *x, uint64_t done, uint64_t total) {
+  x->reported = 1;
+  x->last_done = done;
+  x->last_report = now_s();
+  return x->progress(x->user, x->what, done, total);
+}
+
+static int on_xferinfo(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+  dl_xfer *x = ud;
+  (void)dlnow;
+  (void)ultotal;
+  (void)ulnow;
+  if (!x->progress) return 0;
+  uint64_t total = dltotal > 0 ? x->body_base + (uint64_t)dltotal : 0;
+  uint64_t done = x->offset;
+  /* Called often by libcurl: report when bytes arrived, or every half second
+   * while stalled (so that the callback can still abort). */
+  if (x->reported && done == x->last_done && now_s() - x->last_report < 0.5) return 0;
+  if (report(x, done, total) != 0) {
+    x->aborted = 1;
+    return 1;
+  }
+  return 0;
+}
+
+/* One transfer with retries, appending to the .part from x->offset. */
+static fic_status transfer(dl_xfer *x, const char *url, const dl_settings *s) {
+  char errbuf[CURL_ERROR_SIZE];
+  char shown[1024];
+  fic__url_redact(url, shown, sizeof shown);
+  int tries = (int)s->retries + 1;
+  int range_restarts = 0;
+  for (int attempt = 1;; attempt++) {
+    curl_easy_reset(x->curl);
+    errbuf[0] = '\0';
+    fic_status st = setup_common(x->curl, url, s, errbuf);
+    if (st != FIC_OK) return st;
+    curl_easy_setopt(x->curl, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(x->curl, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(x->curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(x->curl, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
+    curl_easy_setopt(x->curl, CURLOPT_XFERINFODATA, x);
+    curl_easy_setopt(x->curl, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)x->offset);
+    x->body_base = x->offset;
+    x->first_write = 1;
+    x->write_errno = 0;
+    x->aborted = 0;
+
+    CURLcode rc = curl_easy_perform(x->curl);
+    long code = 0;
+    curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &code);
+
+    if (rc == CURLE_OK && code == 416 && x->offset > 0 && range_restarts++ < 2) {
+      /* "Range not satisfiable": the .part is not a prefix of this file. */
+      if ((st = reset_part(x)) != FIC_OK) return st;
+      attempt--;
+      continue;
+    }
+    if (rc == CURLE_OK && (code == 0 || (code >= 200 && code < 300))) return FIC_OK;
+    if (x->aborted || rc == CURLE_ABORTED_BY_CALLBACK)
+      return fic__fail(FIC_ERR_NETWORK, "download of %s from %s aborted by the progress callback", x->what, shown);
+    if (x->write_errno) {
+      errno = x->write_errno;
+      return fic__fail(fic__status_from_errno(x->write_errno), "cannot write %s: %s", x->part,
+                       strerror(x->write_errno));
+    }
+    if (rc == CURLE_RANGE_ERROR && range_restarts++ < 2) {
+      /* The server does not do byte ranges: download from zero. */
+      if ((st = reset_part(x)) != FIC_OK) return st;
+      attempt--;
+      continue;
+    }
+
+    char why[CURL_ERROR_SIZE + 128];
+    int retry;
+    if (rc == CURLE_HTTP_RETURNED_ERROR || (rc == CURLE_OK && code >= 300)) {
+      if (code == 416 && x->offset > 0 && range_restarts++ < 2) {
+        if ((st = reset_part(x)) != FIC_OK) return st;
+        attempt--;
+        continue;
+      }
+      snprintf(why, sizeof why, "HTTP %ld", code);
+      retry = retryable_http(code);
+    } else if (rc == CURLE_OPERATION_TIMEDOUT) {
+      snprintf(why, sizeof why, "timed out (%s)", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+      retry = 1;
+    } else {
+      snprintf(why, sizeof why, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+      retry = retryable_curl(rc);
+    }
+    if (!retry || attempt >= tries)
+      return fic__fail(FIC_ERR_NETWORK, "download of %s from %s failed: %s (%d attempt%s)", x->what, shown, why,
+                       attempt, attempt == 1 ? "" : "s");
+    sleep_ms(backoff_for(s, attempt));
+  }
+}
+
+/* ---- locking the .part --------------------------------------------------- */
+
+/* Open and flock <dest>.part; retry if the file we locked is no longer the one
+ * at that path (its holder published or deleted it meanwhile). */
+static fic_status open_locked_part(const char *part, double timeout_s, int *out_fd) {
+  double deadline = now_s() + timeout_s;
+  for (int round = 0; round < 1000; round++) {
+    int fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return fic__fail_errno("cannot create", part);
+    long delay_ms = 10;
+    for (;;) {
+      if (flock(fd, LOCK_EX | LOCK_NB) == 0) break;
+      if (errno == EINTR) continue;
+      if (errno != EWOULDBLOCK) {
+        fic_status st = fic__fail_errno("cannot lock", part);
+        close(fd);
+        return st;
+      }
+      if (now_s() >= deadline) {
+        close(fd);
+        return fic__fail(FIC_ERR_LOCK_TIMEOUT,
+                         "another process has been downloading %s for more than %.0f s "
+                         "(FLASHINFER_C_DOWNLOAD_LOCK_TIMEOUT_S)",
+                         part, timeout_s);
+      }
+      sleep_ms(delay_ms);
+      if (delay_ms < 200) delay_ms *= 2;
+    }
+    struct stat a, b;
+    if (fstat(fd, &a) == 0 && stat(part, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+      *out_fd = fd;
+      return FIC_OK;
+    }
+    close(fd); /* stale: renamed to dest or unlinked by its previous holder */
+  }
+  return fic__fail(FIC_ERR_IO, "cannot get a stable lock on %s", part);
+}
+
+static fic_status fsync_parent_dir(const char *path) {
+  char dir[FIC_PATH_MAX];
+  const char *slash = strrchr(path, '/');
+  if (!slash) {
+    snprintf(dir, sizeof dir, ".");
+  } else if (slash == path) {
+    snprintf(dir, sizeof dir, "/");
+  } else {
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+  }
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return fic__fail_errno("cannot open directory", dir);
+  int rc = fsync(fd);
+  int err = errno;
+  close(fd);
+  if (rc != 0 && err != EINVAL && err != EROFS) {
+    errno = err;
+    return fic__fail_errno("cannot fsync directory", dir);
+  }
+  return FIC_OK;
+}
+
+/* mkdir -p of the directory holding `path`. */
+static fic_status make_parent_dirs(const char *path) {
+  char dir[FIC_PATH_MAX];
+  const char *slash = strrchr(path, '/');
+  if (!slash || slash == path) return FIC_OK;
+  snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+  struct stat sb;
+  if (stat(dir, &sb) == 0) return S_ISDIR(sb.st_mode) ? FIC_OK : fic__fail(FIC_ERR_IO, "%s is not a directory", dir);
+  for (char *p = dir + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) return fic__fail_errno("cannot create directory", dir);
+    *p = '/';
+  }
+  if (mkdir(dir, 0755) != 0 && errno != EEXIST) return fic__fail_errno("cannot create directory", dir);
+  return FIC_OK;
+}
+
+static int is_sha256_hex(const char *s) {
+  if (!s || strlen(s) != 64) return 0;
+  for (int i = 0; i < 64; i++)
+    if (!isxdigit((unsigned char)s[i])) return 0;
+  return 1;
+}
+
+/* ---- fic__download ------------------------------------------------------- */
+
+static fic_status download_locked(dl_xfer *x, const char *url, const char *dest, const char *want,
+                                  const dl_settings *s) {
+  fic_status st;
+  /* Published meanwhile (by whoever held the lock before us)? */
+  struct stat sb;
+  if (stat(dest, &sb) == 0 && S_ISREG(sb.st_mode)) {
+    char have[65];
+    if (fic__dl_sha256_path(dest, have) == FIC_OK && strcmp(have, want) == 0) {
+      unlink(x->part); /* ours: we hold its lock */
+      if (x->progress) (void)x->progress(x->user, x->what, (uint64_t)sb.st_size, (uint64_t)sb.st_size);
+      return FIC_OK;
+    }
+    fic_clear_error();
+  }
+
+  /* Resume: hash what is already there. */
+  if (fstat(x->fd, &sb) != 0) return fic__fail_errno("cannot stat", x->part);
+  if (sb.st_size > 0) {
+    if ((st = hash_fd_prefix(x->fd, (uint64_t)sb.st_size, x->md, x->part)) != FIC_OK) return st;
+    x->offset = (uint64_t)sb.st_size;
+    x->used_old_prefix = 1;
+  }
+
+  char got[65];
+  for (;;) {
+    if ((st = transfer(x, url, s)) != FIC_OK) return st; /* the .part stays: a later call resumes it */
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned n = 0;
+    if (EVP_DigestFinal_ex(x->md, d, &n) != 1 || n != 32)
+      return fic__fail(FIC_ERR_INTERNAL, "EVP_DigestFinal_ex failed");
+    hex_digest(d, n, got);
+    if (strcmp(got, want) == 0) break;
+    if (!x->used_old_prefix) break;
+    /* The old prefix may have belonged to another file: once more, from zero. */
+    if ((st = reset_part(x)) != FIC_OK) return st;
+  }
+  if (strcmp(got, want) != 0) {
+    char shown[1024];
+    fic__url_redact(url, shown, sizeof shown);
+    unlink(x->part);
+    return fic__fail(FIC_ERR_CHECKSUM, "SHA-256 mismatch for %s downloaded from %s: expected %s, got %s", x->what,
+                     shown, want, got);
+  }
+
+  if (x->progress && (!x->reported || x->last_done != x->offset)) (void)report(x, x->offset, x->offset);
+  if (fsync(x->fd) != 0) return fic__fail_errno("cannot fsync", x->part);
+  if (rename(x->part, dest) != 0) return fic__fail_errno("cannot rename the download to", dest);
+  return fsync_parent_dir(dest);
+}
+
+fic_status fic__download_ex(const char *url, const char *dest, const char *sha256_hex, const char *what,
+                            fic_progress_fn progress, void *progress_user, int *aborted) {
+  if (aborted) *aborted = 0;
+  if (!url || !*url) return fic__fail_arg("url", "no URL to download");
+  if (!dest || !*dest) return fic__fail_arg("dest", "no destination path");
+  if (!is_sha256_hex(sha256_hex)) return fic__fail_arg("sha256", "expected SHA-256 is not 64 hex digits");
+  char want[65];
+  for (int i = 0; i < 64; i++) want[i] = (char)tolower((unsigned char)sha256_hex[i]);
+  want[64] = '\0';
+
+  char part[FIC_PATH_MAX];
+  if ((size_t)snprintf(part, sizeof part, "%s.part", dest) >= sizeof part)
+    return fic__fail_arg("dest", "destination path is too long");
+  if (!what || !*what) {
+    const char *slash = strrchr(dest, '/');
+    what = slash ? slash + 1 : dest;
+  }
+
+  dl_settings s;
+  fic_status st;
+  if ((st = load_settings(&s)) != FIC_OK) return st;
+  if ((st = ensure_curl()) != FIC_OK) return st;
+  if ((st = make_parent_dirs(dest)) != FIC_OK) return st;
+
+  dl_xfer x;
+  memset(&x, 0, sizeof x);
+  x.part = part;
+  x.what = what;
+  x.progress = progress;
+  x.user = progress_user;
+  x.fd = -1;
+  x.md = EVP_MD_CTX_new();
+  x.curl = curl_easy_init();
+  if (!x.md || !x.curl || EVP_DigestInit_ex(x.md, EVP_sha256(), NULL) != 1) {
+    st = fic__fail(FIC_ERR_NO_MEMORY, "cannot create a curl handle or SHA-256 context");
+  } else if ((st = open_locked_part(part, s.lock_timeout_s, &x.fd)) == FIC_OK) {
+    st = download_locked(&x, url, dest, want, &s);
+    close(x.fd); /* releases the lock */
+  }
+  if (aborted) *aborted = x.aborted;
+  if (x.curl) curl_easy_cleanup(x.curl);
+  EVP_MD_CTX_free(x.md);
+  return st;
+}
+
+fic_status fic__download(const char *url, const char *dest, const char *sha256_hex, const char *what,
+                         fic_progress_fn progress, void *progress_user) {
+  return fic__download_ex(url, dest, sha256_hex, what, progress, progress_user, NULL);
+}
+
+/* ---- GET into memory ----------------------------------------------------- */
+
+typedef struct mem_buf {
+  char *data;
+  size_t len, cap, max;
+  int too_big, no_mem;
+} mem_buf;
+
+static size_t on_write_mem(char *ptr, size_t size, size_t nmemb, void *ud) {
+  mem_buf *b = ud;
+  size_t n = size * nmemb;
+  if (b->len + n > b->max) {
+    b->too_big = 1;
+    return 0;
+  }
+  if (b->len + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 65536;
+    while (cap < b->len + n + 1) cap *= 2;
+    char *p = realloc(b->data, cap);
+    if (!p) {
+      b->no_mem = 1;
+      return 0;
+    }
+    b->data = p;
+    b->cap = cap;
+  }
+  memcpy(b->data + b->len, ptr, n);
+  b->len += n;
+  b->data[b->len] = '\0';
+  return n;
+}
+
+fic_status fic__http_get(const char *url, size_t max_bytes, char **body, size_t *len, char *effective_url,
+                         size_t effective_size) {
+  if (!url || !*url || !body) return fic__fail_arg("url", "no URL to fetch");
+  *body = NULL;
+  if (len) *len = 0;
+  dl_settings s;
+  fic_status st;
+  if ((st = load_settings(&s)) != FIC_OK) return st;
+  if ((st = ensure_curl()) != FIC_OK) return st;
+  CURL *c = curl_easy_init();
+  if (!c) return fic__fail(FIC_ERR_NO_MEMORY, "cannot create a curl handle");
+
+  char shown[1024];
+  fic__url_redact(url, shown, sizeof shown);
+  char errbuf[CURL_ERROR_SIZE];
+  mem_buf b = {NULL, 0, 0, max_bytes, 0, 0};
+  int tries = (int)s.retries + 1;
+  struct curl_slist *hdrs = curl_slist_append(NULL, "Accept: text/html");
+  st = FIC_OK;
+  for (int attempt = 1;; attempt++) {
+    curl_easy_reset(c);
+    errbuf[0] = '\0';
+    b.len = 0;
+    b.too_big = b.no_mem = 0;
+    if ((st = setup_common(c, url, &s, errbuf)) != FIC_OK) break;
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write_mem);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+    if (hdrs) curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    CURLcode rc = curl_easy_perform(c);
+    long code = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    if (rc == CURLE_OK && (code == 0 || (code >= 200 && code < 300))) {
+      if (!b.data) { /* empty body */
+        b.data = malloc(1);
+        if (!b.data) {
+          st = fic__fail(FIC_ERR_NO_MEMORY, "out of memory");
+          break;
+        }
+        b.data[0] = '\0';
+      }
+      if (effective_url && effective_size) {
+        char *eff = NULL;
+        curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &eff);
+        snprintf(effective_url, effective_size, "%s", eff ? eff : url);
+      }
+      *body = b.data;
+      if (len) *len = b.len;
+      b.data = NULL;
+      st = FIC_OK;
+      break;
+    }
+    if (b.no_mem) {
+      st = fic__fail(FIC_ERR_NO_MEMORY, "out of memory reading %s", shown);
+      break;
+    }
+    if (b.too_big) {
+      st = fic__fail(FIC_ERR_NETWORK, "%s is larger than %zu bytes", shown, max_bytes);
+      break;
+    }
+    char why[CURL_ERROR_SIZE + 128];
+    int retry;
+    if (rc == CURLE_HTTP_RETURNED_ERROR || rc == CURLE_OK) {
+      snprintf(why, sizeof why, "HTTP %ld", code);
+      retry = retryable_http(code);
+    } else if (rc == CURLE_OPERATION_TIMEDOUT) {
+      snprintf(why, sizeof why, "timed out (%s)", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+      retry = 1;
+    } else {
+      snprintf(why, sizeof why, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+      retry = retryable_curl(rc);
+    }
+    if (!retry || attempt >= tries) {
+      st = fic__fail(FIC_ERR_NETWORK, "GET %s failed: %s (%d attempt%s)", shown, why, attempt, attempt == 1 ? "" : "s");
+      break;
+    }
+    sleep_ms(backoff_for(&s, attempt));
+  }
+  curl_slist_free_all(hdrs);
+  free(b.data);
+  curl_easy_cleanup(c);
+  return st;
+}

@@ -1,0 +1,703 @@
+/* Resolving a wheel through a Python package index, the way pip would.
+ *
+ *  - The index is the one the user's pip configuration names: PIP_INDEX_URL,
+ *    else index-url in the pip configuration files (pip's own precedence).
+ *    No registry host is written anywhere in this library.
+ *  - The project page <index>/<normalized name>/ (PEP 503 HTML) is fetched,
+ *    the anchor for the exact file name found, its href resolved against the
+ *    page URL, and a "#sha256=" fragment checked against the pin.
+ *  - With no index configured, `python3 -m pip download` fetches the file
+ *    (pip knows its default index); the file is verified and moved in.
+ */
+#include "artifacts/pip_index.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "artifacts/artifacts.h"
+#include "common/error.h"
+
+extern char **environ;
+
+#define INDEX_PAGE_MAX ((size_t)64 << 20)
+#define URL_MAX 8192
+
+/* ---- small string helpers ------------------------------------------------ */
+
+static int put(char *out, size_t size, size_t *pos, const char *s, size_t n) {
+  if (*pos + n + 1 > size) return -1;
+  memcpy(out + *pos, s, n);
+  *pos += n;
+  out[*pos] = '\0';
+  return 0;
+}
+
+static int hexval(int c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* Percent-decode n bytes of s into out (NUL-terminated). */
+static void pct_decode(const char *s, size_t n, char *out, size_t size) {
+  size_t o = 0;
+  for (size_t i = 0; i < n && o + 1 < size; i++) {
+    if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+      out[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+      i += 2;
+    } else {
+      out[o++] = s[i];
+    }
+  }
+  out[o] = '\0';
+}
+
+/* Decode the HTML character references an index page uses in attributes
+ * and text (&amp; &lt; &gt; &quot; &apos; &#NN; &#xHH;). */
+static void html_unescape(const char *s, size_t n, char *out, size_t size) {
+  static const struct {
+    const char *name;
+    char c;
+  } named[] = {{"amp;", '&'}, {"lt;", '<'}, {"gt;", '>'}, {"quot;", '"'}, {"apos;", '\''}};
+  size_t o = 0;
+  for (size_t i = 0; i < n && o + 1 < size; i++) {
+    if (s[i] != '&') {
+      out[o++] = s[i];
+      continue;
+    }
+    int done = 0;
+    for (size_t k = 0; k < sizeof named / sizeof named[0] && !done; k++) {
+      size_t l = strlen(named[k].name);
+      if (i + 1 + l <= n && strncmp(s + i + 1, named[k].name, l) == 0) {
+        out[o++] = named[k].c;
+        i += l;
+        done = 1;
+      }
+    }
+    if (!done && i + 2 < n && s[i + 1] == '#') {
+      size_t j = i + 2;
+      long v = 0;
+      int base = 10, digits = 0;
+      if (s[j] == 'x' || s[j] == 'X') {
+        base = 16;
+        j++;
+      }
+      for (; j < n && digits < 8; j++, digits++) {
+        int h = hexval(s[j]);
+        if (h < 0 || h >= base) break;
+        v = v * base + h;
+      }
+      if (digits && j < n && s[j] == ';' && v > 0 && v < 128) {
+        out[o++] = (char)v;
+        i = j;
+        done = 1;
+      }
+    }
+    if (!done) out[o++] = '&';
+  }
+  out[o] = '\0';
+}
+
+static void trim(char *s) {
+  size_t n = strlen(s);
+  while (n && isspace((unsigned char)s[n - 1])) s[--n] = '\0';
+  size_t k = 0;
+  while (s[k] && isspace((unsigned char)s[k])) k++;
+  if (k) memmove(s, s + k, n - k + 1);
+}
+
+/* ---- URLs ---------------------------------------------------------------- */
+
+fic_status fic__url_encode_segment(const char *segment, char *out, size_t size) {
+  static const char hx[] = "0123456789ABCDEF";
+  size_t o = 0;
+  for (const unsigned char *p = (const unsigned char *)segment; *p; p++) {
+    if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+      if (o + 2 > size) goto too_long;
+      out[o++] = (char)*p;
+    } else {
+      if (o + 4 > size) goto too_long;
+      out[o++] = '%';
+      out[o++] = hx[*p >> 4];
+      out[o++] = hx[*p & 15];
+    }
+  }
+  if (!size) goto too_long;
+  out[o] = '\0';
+  return FIC_OK;
+too_long:
+  return fic__fail(FIC_ERR_INVALID_ARGUMENT, "URL segment too long: %s", segment);
+}
+
+/* Length of a URI scheme at the start of s ("https"), 0 if none. */
+static size_t scheme_len(const char *s) {
+  if (!isalpha((unsigned char)s[0])) return 0;
+  size_t i = 1;
+  while (isalnum((unsigned char)s[i]) || s[i] == '+' || s[i] == '-' || s[i] == '.') i++;
+  return s[i] == ':' ? i : 0;
+}
+
+/* RFC 3986 5.2.4 on `path` (in place). */
+static void remove_dot_segments(char *path) {
+  char buf[URL_MAX];
+  snprintf(buf, sizeof buf, "%s", path);
+  char *in = buf;
+  size_t o = 0;
+  while (*in) {
+    if (strncmp(in, "../", 3) == 0) {
+      in += 3;
+    } else if (strncmp(in, "./", 2) == 0) {
+      in += 2;
+    } else if (strncmp(in, "/./", 3) == 0) {
+      in += 2;
+    } else if (strcmp(in, "/.") == 0) {
+      in[1] = '\0';
+    } else if (strncmp(in, "/../", 4) == 0 || strcmp(in, "/..") == 0) {
+      if (in[3] == '/') {
+        in += 3; /* "/../x" -> "/x" */
+      } else {
+        in += 2; /* "/.." -> "/" */
+        in[0] = '/';
+      }
+      while (o > 0 && path[o - 1] != '/') o--;
+      if (o > 0) o--;
+    } else if (strcmp(in, ".") == 0 || strcmp(in, "..") == 0) {
+      in += strlen(in);
+    } else {
+      size_t n = in[0] == '/' ? 1 + strcspn(in + 1, "/") : strcspn(in, "/");
+      memmove(path + o, in, n);
+      o += n;
+      in += n;
+    }
+  }
+  path[o] = '\0';
+}
+
+fic_status fic__url_join(const char *base, const char *ref, char *out, size_t size) {
+  char buf[URL_MAX];
+  size_t bs = scheme_len(base);
+  if (!bs || strncmp(base + bs, "://", 3) != 0)
+    return fic__fail(FIC_ERR_INVALID_ARGUMENT, "not an absolute URL: %s", base);
+  const char *auth = base + bs + 3;
+  size_t alen = strcspn(auth, "/?#");
+  const char *bpath = auth + alen;
+  size_t bplen = strcspn(bpath, "?#");
+
+  /* Split ref into path and "?query" (the fragment was stripped by the caller,
+   * but be safe). */
+  size_t rlen = strcspn(ref, "#");
+  int n;
+  if (scheme_len(ref)) {
+    n = snprintf(buf, sizeof buf, "%.*s", (int)rlen, ref);
+  } else if (ref[0] == '/' && ref[1] == '/') {
+    n = snprintf(buf, sizeof buf, "%.*s:%.*s", (int)bs, base, (int)rlen, ref);
+  } else if (ref[0] == '/') {
+    n = snprintf(buf, sizeof buf, "%.*s%.*s", (int)(bpath - base), base, (int)rlen, ref);
+  } else if (rlen == 0) {
+    n = snprintf(buf, sizeof buf, "%.*s", (int)(bpath - base + bplen), base);
+  } else if (ref[0] == '?') {
+    n = snprintf(buf, sizeof buf, "%.*s%.*s", (int)(bpath - base + bplen), base, (int)rlen, ref);
+  } else {
+    /* Merge: the base path up to its last '/', then ref. */
+    size_t dir = bplen;
+    while (dir > 0 && bpath[dir - 1] != '/') dir--;
+    if (dir == 0)
+      n = snprintf(buf, sizeof buf, "%.*s/%.*s", (int)(bpath - base), base, (int)rlen, ref);
+    else
+      n = snprintf(buf, sizeof buf, "%.*s%.*s", (int)(bpath - base + dir), base, (int)rlen, ref);
+  }
+  if (n < 0 || (size_t)n >= sizeof buf) return fic__fail(FIC_ERR_INVALID_ARGUMENT, "URL too long: %s", ref);
+
+  /* Normalise the path of the result and escape what must be escaped. */
+  size_t rs = scheme_len(buf);
+  if (!rs || strncmp(buf + rs, "://", 3) != 0) return fic__fail(FIC_ERR_INVALID_ARGUMENT, "bad URL: %s", buf);
+  char *rauth = buf + rs + 3;
+  char *rpath = rauth + strcspn(rauth, "/?#");
+  size_t rplen = strcspn(rpath, "?#");
+  char path[URL_MAX], tail[URL_MAX];
+  snprintf(tail, sizeof tail, "%s", rpath + rplen);
+  snprintf(path, sizeof path, "%.*s", (int)rplen, rpath);
+  remove_dot_segments(path);
+
+  static const char hx[] = "0123456789ABCDEF";
+  size_t pos = 0;
+  if (put(out, size, &pos, buf, (size_t)(rpath - buf)) != 0) goto too_long;
+  if (path[0] != '/' && put(out, size, &pos, "/", 1) != 0) goto too_long;
+  for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+    if (*p == '+' || *p <= 0x20 || *p >= 0x7f || *p == '"' || *p == '<' || *p == '>') {
+      char e[3] = {'%', hx[*p >> 4], hx[*p & 15]};
+      if (put(out, size, &pos, e, 3) != 0) goto too_long;
+    } else if (put(out, size, &pos, (const char *)p, 1) != 0) {
+      goto too_long;
+    }
+  }
+  if (put(out, size, &pos, tail, strlen(tail)) != 0) goto too_long;
+  return FIC_OK;
+too_long:
+  return fic__fail(FIC_ERR_INVALID_ARGUMENT, "URL too long: %s", buf);
+}
+
+fic_status fic__pip_project_url(const char *index_url, const char *project, char *out, size_t size) {
+  if (!index_url || !*index_url || !project || !*project)
+    return fic__fail(FIC_ERR_INVALID_ARGUMENT, "no index URL or project name");
+  /* PEP 503 normalisation: lower case, runs of -_. become one '-'. */
+  char norm[256];
+  size_t o = 0;
+  for (const char *p = project; *p && o + 1 < sizeof norm; p++) {
+    if (*p == '-' || *p == '_' || *p == '.') {
+      if (o == 0 || norm[o - 1] != '-') norm[o++] = '-';
+    } else {
+      norm[o++] = (char)tolower((unsigned char)*p);
+    }
+  }
+  norm[o] = '\0';
+  size_t n = strlen(index_url);
+  while (n > 0 && index_url[n - 1] == '/') n--;
+  if ((size_t)snprintf(out, size, "%.*s/%s/", (int)n, index_url, norm) >= size)
+    return fic__fail(FIC_ERR_INVALID_ARGUMENT, "index URL too long: %s", index_url);
+  return FIC_OK;
+}
+
+/* ---- pip configuration --------------------------------------------------- */
+
+/* index-url of one pip.conf: [download] (the command we mimic) beats
+ * [global]. Keys are normalised as pip does ('_' == '-', case-insensitive). */
+static void read_pip_conf(const char *path, char *dl, size_t dl_size, char *gl, size_t gl_size) {
+  dl[0] = gl[0] = '\0';
+  FILE *f = fopen(path, "re");
+  if (!f) return;
+  char line[URL_MAX];
+  char section[128] = "";
+  char *pending = NULL; /* a value given on the continuation line */
+  size_t pending_size = 0;
+  while (fgets(line, sizeof line, f)) {
+    int indented = line[0] == ' ' || line[0] == '\t';
+    trim(line);
+    if (!line[0] || line[0] == '#' || line[0] == ';') continue;
+    if (indented && pending) {
+      snprintf(pending, pending_size, "%s", line);
+      pending = NULL;
+      continue;
+    }
+    pending = NULL;
+    if (line[0] == '[') {
+      char *end = strchr(line, ']');
+      if (end) *end = '\0';
+      if ((size_t)snprintf(section, sizeof section, "%s", line + 1) >= sizeof section) section[0] = '\0';
+      trim(section);
+      continue;
+    }
+    size_t k = strcspn(line, "=:");
+    if (!line[k]) continue;
+    char key[128];
+    snprintf(key, sizeof key, "%.*s", (int)k, line);
+    trim(key);
+    for (char *p = key; *p; p++) *p = *p == '_' ? '-' : (char)tolower((unsigned char)*p);
+    if (strcmp(key, "index-url") != 0) continue;
+    char *val = line + k + 1;
+    trim(val);
+    char *dst = NULL;
+    size_t dsz = 0;
+    if (strcmp(section, "download") == 0) {
+      dst = dl;
+      dsz = dl_size;
+    } else if (strcmp(section, "global") == 0) {
+      dst = gl;
+      dsz = gl_size;
+    }
+    if (!dst) continue;
+    snprintf(dst, dsz, "%s", val);
+    if (!val[0]) {
+      pending = dst;
+      pending_size = dsz;
+    }
+  }
+  fclose(f);
+}
+
+static int add_path(char paths[][FIC_PATH_MAX], int n, int max, const char *a, const char *b) {
+  if (n >= max || !a || !*a) return n;
+  if ((size_t)snprintf(paths[n], FIC_PATH_MAX, "%s%s", a, b ? b : "") >= FIC_PATH_MAX) return n;
+  return n + 1;
+}
+
+fic_status fic__pip_index_url(char *out, size_t size, char *origin, size_t origin_size) {
+  const char *env = getenv("PIP_INDEX_URL");
+  if (env && *env) {
+    if ((size_t)snprintf(out, size, "%s", env) >= size)
+      return fic__fail(FIC_ERR_INVALID_ARGUMENT, "PIP_INDEX_URL too long");
+    if (origin) snprintf(origin, origin_size, "PIP_INDEX_URL");
+    return FIC_OK;
+  }
+
+  /* Highest priority first (pip loads them the other way round, later
+   * files overriding earlier ones). */
+  enum { MAXP = 16 };
+  char(*tpaths)[FIC_PATH_MAX] = malloc(sizeof(char[MAXP][FIC_PATH_MAX]));
+  if (!tpaths) return fic__fail(FIC_ERR_NO_MEMORY, "out of memory");
+  fic_status st = FIC_OK;
+  int n = 0;
+  const char *cfg = getenv("PIP_CONFIG_FILE");
+  if (cfg && strcmp(cfg, "/dev/null") == 0) goto none; /* pip: no configuration files at all */
+  struct stat sb;
+  int cfg_exists = cfg && *cfg && stat(cfg, &sb) == 0;
+  n = add_path(tpaths, n, MAXP, cfg, NULL);
+  n = add_path(tpaths, n, MAXP, getenv("VIRTUAL_ENV"), "/pip.conf");
+  if (!cfg_exists) { /* pip skips the user files when PIP_CONFIG_FILE exists */
+    const char *xdg = getenv("XDG_CONFIG_HOME");
+    const char *home = getenv("HOME");
+    if (xdg && *xdg)
+      n = add_path(tpaths, n, MAXP, xdg, "/pip/pip.conf");
+    else
+      n = add_path(tpaths, n, MAXP, home, "/.config/pip/pip.conf");
+    n = add_path(tpaths, n, MAXP, home, "/.pip/pip.conf");
+  }
+  n = add_path(tpaths, n, MAXP, "/etc/pip.conf", NULL);
+  {
+    const char *dirs = getenv("XDG_CONFIG_DIRS");
+    if (!dirs || !*dirs) dirs = "/etc/xdg";
+    /* Later entries of XDG_CONFIG_DIRS have lower priority for pip too. */
+    char list[FIC_PATH_MAX];
+    snprintf(list, sizeof list, "%s", dirs);
+    char *save = NULL;
+    /* pip reads XDG_CONFIG_DIRS entries, then /etc (which overrides them). */
+    for (char *d = strtok_r(list, ":", &save); d; d = strtok_r(NULL, ":", &save))
+      n = add_path(tpaths, n, MAXP, d, "/pip/pip.conf");
+  }
+
+  {
+    char dl[URL_MAX], gl[URL_MAX];
+    int gl_from = -1;
+    char gl_val[URL_MAX] = "";
+    for (int i = 0; i < n; i++) {
+      read_pip_conf(tpaths[i], dl, sizeof dl, gl, sizeof gl);
+      if (dl[0]) {
+        if ((size_t)snprintf(out, size, "%s", dl) >= size)
+          st = fic__fail(FIC_ERR_INVALID_ARGUMENT, "index-url too long");
+        else if (origin)
+          snprintf(origin, origin_size, "%s [download] index-url", tpaths[i]);
+        free(tpaths);
+        return st;
+      }
+      if (gl[0] && gl_from < 0) {
+        gl_from = i;
+        snprintf(gl_val, sizeof gl_val, "%s", gl);
+      }
+    }
+    if (gl_from >= 0) {
+      if ((size_t)snprintf(out, size, "%s", gl_val) >= size)
+        st = fic__fail(FIC_ERR_INVALID_ARGUMENT, "index-url too long");
+      else if (origin)
+        snprintf(origin, origin_size, "%s [global] index-url", tpaths[gl_from]);
+      free(tpaths);
+      return st;
+    }
+  }
+none:
+  free(tpaths);
+  if (size) out[0] = '\0';
+  return fic__fail(FIC_ERR_NOT_FOUND, "no Python package index configured (PIP_INDEX_URL or index-url in pip.conf)");
+}
+
+/* ---- index pages --------------------------------------------------------- */
+
+static const char *find_ci(const char *s, const char *end, const char *needle) {
+  size_t n = strlen(needle);
+  for (; s + n <= end; s++)
+    if (strncasecmp(s, needle, n) == 0) return s;
+  return NULL;
+}
+
+fic_status fic__index_find_link(const char *html, size_t len, const char *page_url, const char *filename,
+                                const char *sha256_hex, char *out, size_t size) {
+  const char *p = html, *end = html + len;
+  char shown[1024];
+  fic__url_redact(page_url, shown, sizeof shown);
+  while ((p = find_ci(p, end, "<a")) != NULL) {
+    p += 2;
+    if (p < end && !isspace((unsigned char)*p) && *p != '>') continue;
+    /* Attributes up to '>', honouring quotes. */
+    const char *href = NULL;
+    size_t href_len = 0;
+    while (p < end && *p != '>') {
+      while (p < end && (isspace((unsigned char)*p) || *p == '/')) p++;
+      const char *name = p;
+      while (p < end && !isspace((unsigned char)*p) && *p != '=' && *p != '>') p++;
+      size_t name_len = (size_t)(p - name);
+      while (p < end && isspace((unsigned char)*p)) p++;
+      const char *val = NULL;
+      size_t val_len = 0;
+      if (p < end && *p == '=') {
+        p++;
+        while (p < end && isspace((unsigned char)*p)) p++;
+        if (p < end && (*p == '"' || *p == '\'')) {
+          char q = *p++;
+          val = p;
+          while (p < end && *p != q) p++;
+          val_len = (size_t)(p - val);
+          if (p < end) p++;
+        } else {
+          val = p;
+          while (p < end && !isspace((unsigned char)*p) && *p != '>') p++;
+          val_len = (size_t)(p - val);
+        }
+      }
+      if (name_len == 4 && strncasecmp(name, "href", 4) == 0 && val) {
+        href = val;
+        href_len = val_len;
+      }
+      if (name_len == 0 && !val && p < end && *p != '>') p++; /* stray byte */
+    }
+    if (p >= end) break;
+    p++; /* '>' */
+    const char *text = p;
+    const char *close = find_ci(p, end, "</a");
+    size_t text_len = (size_t)((close ? close : end) - text);
+    if (!href) continue;
+
+    char h[URL_MAX], t[1024], seg[1024];
+    html_unescape(href, href_len, h, sizeof h);
+    html_unescape(text, text_len < 4096 ? text_len : 4096, t, sizeof t);
+    trim(h);
+    trim(t);
+    char *frag = strchr(h, '#');
+    if (frag) *frag++ = '\0';
+    size_t plen = strcspn(h, "?");
+    size_t s0 = plen;
+    while (s0 > 0 && h[s0 - 1] != '/') s0--;
+    pct_decode(h + s0, plen - s0, seg, sizeof seg);
+    if (strcmp(t, filename) != 0 && strcmp(seg, filename) != 0) continue;
+
+    if (frag && strncasecmp(frag, "sha256=", 7) == 0 && sha256_hex && strcasecmp(frag + 7, sha256_hex) != 0)
+      return fic__fail(FIC_ERR_CHECKSUM, "the index page %s lists %s with sha256 %s, but the pinned sha256 is %s",
+                       shown, filename, frag + 7, sha256_hex);
+    return fic__url_join(page_url, h, out, size);
+  }
+  return fic__fail(FIC_ERR_NOT_FOUND, "no link to %s on the index page %s", filename, shown);
+}
+
+fic_status fic__index_resolve(const char *page_url, const char *filename, const char *sha256_hex, char *out,
+                              size_t size) {
+  char *body = NULL;
+  size_t len = 0;
+  char eff[URL_MAX];
+  fic_status st = fic__http_get(page_url, INDEX_PAGE_MAX, &body, &len, eff, sizeof eff);
+  if (st != FIC_OK) return st;
+  st = fic__index_find_link(body, len, eff, filename, sha256_hex, out, size);
+  free(body);
+  return st;
+}
+
+/* ---- pip download fallback ----------------------------------------------- */
+
+static void rm_dir_flat(const char *dir) {
+  DIR *d = opendir(dir);
+  if (d) {
+    struct dirent *e;
+    char p[FIC_PATH_MAX];
+    while ((e = readdir(d)) != NULL) {
+      if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+      if ((size_t)snprintf(p, sizeof p, "%s/%s", dir, e->d_name) < sizeof p) unlink(p);
+    }
+    closedir(d);
+  }
+  rmdir(dir);
+}
+
+/* The last `max` bytes of a text file, one line. */
+static void file_tail(const char *path, char *out, size_t max) {
+  out[0] = '\0';
+  FILE *f = fopen(path, "re");
+  if (!f) return;
+  if (fseek(f, 0, SEEK_END) == 0) {
+    long sz = ftell(f);
+    long from = sz > (long)max - 1 ? sz - (long)max + 1 : 0;
+    if (fseek(f, from, SEEK_SET) == 0) {
+      size_t n = fread(out, 1, max - 1, f);
+      out[n] = '\0';
+      for (size_t i = 0; i < n; i++)
+        if (out[i] == '\n' || out[i] == '\r') out[i] = ' ';
+      trim(out);
+    }
+  }
+  fclose(f);
+}
+
+/* "cp310" -> "3.10"; the last platform tag of the file name
+ * ("manylinux_2_28_x86_64"). */
+static void wheel_tags(const char *filename, char *pyver, size_t pv_size, char *plat, size_t pl_size) {
+  snprintf(pyver, pv_size, "3.10");
+  plat[0] = '\0';
+  char name[512];
+  snprintf(name, sizeof name, "%s", filename);
+  size_t n = strlen(name);
+  if (n > 4 && strcmp(name + n - 4, ".whl") == 0) name[n - 4] = '\0';
+  char *parts[8];
+  int np = 0;
+  char *save = NULL;
+  for (char *t = strtok_r(name, "-", &save); t && np < 8; t = strtok_r(NULL, "-", &save)) parts[np++] = t;
+  if (np < 5) return;
+  const char *py = parts[np - 3];
+  if (strncmp(py, "cp", 2) == 0 && isdigit((unsigned char)py[2]) && isdigit((unsigned char)py[3]))
+    snprintf(pyver, pv_size, "%c.%s", py[2], py + 3);
+  const char *pl = strrchr(parts[np - 1], '.');
+  snprintf(plat, pl_size, "%s", pl ? pl + 1 : parts[np - 1]);
+}
+
+static fic_status pip_download(const fic_pinned_wheel *w, const char *dest, fic_progress_fn progress, void *user) {
+  const char *python = getenv("FLASHINFER_C_PYTHON");
+  if (!python || !*python) python = "python3";
+  if (!w->project || !w->version)
+    return fic__fail(FIC_ERR_INTERNAL, "pinned wheel %s has no project name or version", w->filename);
+
+  char tmpl[FIC_PATH_MAX];
+  if ((size_t)snprintf(tmpl, sizeof tmpl, "%s.pip-XXXXXX", dest) >= sizeof tmpl)
+    return fic__fail_arg("dest", "destination path is too long");
+  {
+    /* The directory of dest must exist for mkdtemp. */
+    char dir[FIC_PATH_MAX];
+    const char *slash = strrchr(dest, '/');
+    if (slash && slash != dest) {
+      snprintf(dir, sizeof dir, "%.*s", (int)(slash - dest), dest);
+      for (char *q = dir + 1; *q; q++) {
+        if (*q != '/') continue;
+        *q = '\0';
+        mkdir(dir, 0755);
+        *q = '/';
+      }
+      mkdir(dir, 0755);
+    }
+  }
+  if (!mkdtemp(tmpl)) return fic__fail_errno("cannot create a temporary directory", tmpl);
+
+  char pyver[16], plat[128], req[256], log[FIC_PATH_MAX], file[FIC_PATH_MAX];
+  wheel_tags(w->filename, pyver, sizeof pyver, plat, sizeof plat);
+  if (!plat[0]) snprintf(plat, sizeof plat, "manylinux_2_28_%s", w->arch);
+  snprintf(req, sizeof req, "%s==%s", w->project, w->version);
+  if ((size_t)snprintf(log, sizeof log, "%s/pip.log", tmpl) >= sizeof log ||
+      (size_t)snprintf(file, sizeof file, "%s/%s", tmpl, w->filename) >= sizeof file) {
+    rm_dir_flat(tmpl);
+    return fic__fail_arg("dest", "destination path is too long");
+  }
+
+  char *argv[] = {(char *)python,
+                  "-m",
+                  "pip",
+                  "download",
+                  "--no-deps",
+                  "--only-binary=:all:",
+                  "--platform",
+                  plat,
+                  "--python-version",
+                  pyver,
+                  "--disable-pip-version-check",
+                  "--no-input",
+                  "-d",
+                  tmpl,
+                  req,
+                  NULL};
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  if (progress) (void)progress(user, w->filename, 0, 0);
+  pid_t pid;
+  int err = posix_spawnp(&pid, python, &fa, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  fic_status st = FIC_OK;
+  if (err != 0) {
+    st = fic__fail(FIC_ERR_NOT_FOUND,
+                   "no Python package index is configured (PIP_INDEX_URL or index-url in pip.conf) and "
+                   "\"%s -m pip\" cannot be run: %s; set PIP_INDEX_URL or pass the %s wheel by path",
+                   python, strerror(err), w->filename);
+    goto out;
+  }
+  int status = 0;
+  pid_t r;
+  while ((r = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
+  }
+  int exited_ok = r == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  int no_status = r < 0 && errno == ECHILD; /* SIGCHLD ignored by the application */
+  struct stat sb;
+  if (!exited_ok && !no_status) {
+    char tail[512];
+    file_tail(log, tail, sizeof tail);
+    int code = r == pid && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (code == 127 && !tail[0]) { /* exec failed in the child (some posix_spawn implementations) */
+      st = fic__fail(FIC_ERR_NOT_FOUND,
+                     "no Python package index is configured (PIP_INDEX_URL or index-url in pip.conf) and "
+                     "\"%s -m pip\" cannot be run; set PIP_INDEX_URL or pass the %s wheel by path",
+                     python, w->filename);
+      goto out;
+    }
+    st = fic__fail(FIC_ERR_NETWORK, "\"%s -m pip download %s\" failed (exit %d): %s", python, req, code,
+                   tail[0] ? tail : "(no output)");
+    goto out;
+  }
+  if (stat(file, &sb) != 0) {
+    st = fic__fail(FIC_ERR_NOT_FOUND, "\"%s -m pip download %s\" did not produce %s", python, req, w->filename);
+    goto out;
+  }
+  char got[65];
+  if ((st = fic__dl_sha256_path(file, got)) != FIC_OK) goto out;
+  if (strcasecmp(got, w->sha256) != 0) {
+    st = fic__fail(FIC_ERR_CHECKSUM, "SHA-256 mismatch for %s fetched by pip: expected %s, got %s", w->filename,
+                   w->sha256, got);
+    goto out;
+  }
+  {
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      (void)fsync(fd);
+      close(fd);
+    }
+  }
+  if (rename(file, dest) != 0) {
+    st = fic__fail_errno("cannot move the downloaded wheel to", dest);
+    goto out;
+  }
+  {
+    char dir[FIC_PATH_MAX];
+    const char *slash = strrchr(dest, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - dest) : 1, slash ? dest : ".");
+    if (slash == dest) snprintf(dir, sizeof dir, "/");
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      (void)fsync(dfd);
+      close(dfd);
+    }
+  }
+  if (progress) (void)progress(user, w->filename, (uint64_t)sb.st_size, (uint64_t)sb.st_size);
+out:
+  rm_dir_flat(tmpl);
+  return st;
+}
+
+fic_status fic__fetch_from_pip(const fic_pinned_wheel *w, const char *dest, fic_progress_fn progress, void *user,
+                               int *aborted) {
+  if (aborted) *aborted = 0;
+  char index[URL_MAX], origin[FIC_PATH_MAX + 64];
+  fic_status st = fic__pip_index_url(index, sizeof index, origin, sizeof origin);
+  if (st == FIC_ERR_NOT_FOUND) {
+    fic_clear_error();
+    return pip_download(w, dest, progress, user);
+  }
+  if (st != FIC_OK) return st;
+  char page[URL_MAX], url[URL_MAX];
+  if ((st = fic__pip_project_url(index, w->project, page, sizeof page)) != FIC_OK) return st;
+  if ((st = fic__index_resolve(page, w->filename, w->sha256, url, sizeof url)) != FIC_OK)
+    return fic__fail_context("resolving %s through the index from %s", w->filename, origin);
+  return fic__download_ex(url, dest, w->sha256, w->filename, progress, user, aborted);
+}

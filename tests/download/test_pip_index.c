@@ -1,0 +1,430 @@
+/* Python package index resolution: the pip configuration, PEP 503 pages
+ * (parsing, relative links, sha256 fragments), the pip download fallback
+ * (with a fake interpreter) and URL helpers. Local servers only. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "artifacts/artifacts.h"
+#include "artifacts/pinned.h"
+#include "artifacts/pip_index.h"
+#include "dl_support.h"
+
+#define TVM_FILE "apache_tvm_ffi-0.1.3-cp310-cp310-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl"
+#define WHEEL_SIZE ((size_t)300000)
+
+typedef struct fx {
+  dl_server srv;
+  char *tmp;
+  unsigned char *wheel;
+  char sha[65];
+  char dest[4096];
+  fic_pinned_wheel w;
+} fx;
+
+static void write_index(fx *f, const char *fragment_sha) {
+  char dir[4200], path[4300], html[8192];
+  snprintf(dir, sizeof dir, "%s/simple/apache-tvm-ffi", f->srv.root);
+  assert_int_equal(fic_test_sh("mkdir -p '%s'", dir), 0);
+  snprintf(path, sizeof path, "%s/index.html", dir);
+  snprintf(html, sizeof html,
+           "<!DOCTYPE html>\n<html><head><title>Links for apache-tvm-ffi</title></head><body>\n"
+           "<h1>Links for apache-tvm-ffi</h1>\n"
+           "<a href=\"../../packages/xx/apache_tvm_ffi-0.1.2-cp310-cp310-manylinux_2_28_x86_64.whl#sha256=%s\">"
+           "apache_tvm_ffi-0.1.2-cp310-cp310-manylinux_2_28_x86_64.whl</a><br />\n"
+           "<a href=\"../../packages/ab/cd/" TVM_FILE ".metadata\">" TVM_FILE
+           ".metadata</a><br />\n"
+           "<a href=\"../../packages/ab/cd/" TVM_FILE "#sha256=%s\" data-requires-python=\"&gt;=3.9\" >" TVM_FILE
+           "</a><br />\n</body></html>\n",
+           f->sha, fragment_sha);
+  dl_write_str(path, html);
+}
+
+static int setup(void **state) {
+  dl_env_reset();
+  fx *f = calloc(1, sizeof *f);
+  dl_server_start(&f->srv);
+  f->tmp = fic_test_mkdtemp("pipidx");
+  setenv("HOME", f->tmp, 1);
+  unsetenv("XDG_CONFIG_HOME");
+  f->wheel = dl_random(WHEEL_SIZE, 42);
+  dl_sha256_hex(f->wheel, WHEEL_SIZE, f->sha);
+  char p[4300];
+  snprintf(p, sizeof p, "%s/packages/ab/cd", f->srv.root);
+  assert_int_equal(fic_test_sh("mkdir -p '%s'", p), 0);
+  snprintf(p, sizeof p, "%s/packages/ab/cd/%s", f->srv.root, TVM_FILE);
+  dl_write(p, f->wheel, WHEEL_SIZE);
+  snprintf(f->dest, sizeof f->dest, "%s/wheels/%s-%s", f->tmp, f->sha, TVM_FILE);
+  f->w.kind = FIC_WHEEL_TVMFFI;
+  f->w.arch = "x86_64";
+  f->w.project = "apache-tvm-ffi";
+  f->w.version = "0.1.3";
+  f->w.filename = TVM_FILE;
+  f->w.sha256 = f->sha;
+  f->w.base_urls = NULL;
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fx *f = *state;
+  dl_server_stop(&f->srv);
+  fic_test_rmtree(f->tmp);
+  free(f->tmp);
+  free(f->wheel);
+  free(f);
+  return 0;
+}
+
+/* ---- resolution through a configured index -------------------------------- */
+
+static void test_index_via_pip_index_url(void **state) {
+  fx *f = *state;
+  write_index(f, f->sha);
+  char idx[256];
+  dl_url(&f->srv, idx, sizeof idx, "/simple"); /* no trailing slash: one is added */
+  setenv("PIP_INDEX_URL", idx, 1);
+  FIC_ASSERT_OK(fic__fetch_pinned(&f->w, f->dest, NULL, NULL));
+  assert_true(dl_file_equals(f->dest, f->wheel, WHEEL_SIZE));
+  assert_int_equal(dl_count(&f->srv, "GET /simple/apache-tvm-ffi/ "), 1);
+  assert_int_equal(dl_count(&f->srv, "GET /packages/ab/cd/" TVM_FILE " "), 1);
+  assert_int_equal(dl_count(&f->srv, NULL), 2);
+}
+
+static void test_index_via_pip_config_file(void **state) {
+  fx *f = *state;
+  write_index(f, f->sha);
+  char conf[4200], text[512], idx[256];
+  dl_url(&f->srv, idx, sizeof idx, "/simple/");
+  snprintf(conf, sizeof conf, "%s/my-pip.conf", f->tmp);
+  snprintf(text, sizeof text, "# test\n[global]\ntimeout = 60\nindex-url = %s\nextra-index-url = http://127.0.0.1:1/\n",
+           idx);
+  dl_write_str(conf, text);
+  setenv("PIP_CONFIG_FILE", conf, 1);
+  FIC_ASSERT_OK(fic__fetch_pinned(&f->w, f->dest, NULL, NULL));
+  assert_true(dl_file_equals(f->dest, f->wheel, WHEEL_SIZE));
+  assert_int_equal(dl_count(&f->srv, "GET /simple/apache-tvm-ffi/ "), 1);
+  assert_int_equal(dl_count(&f->srv, "GET /packages/ab/cd/" TVM_FILE " "), 1);
+}
+
+static void test_index_sha_fragment_mismatch_rejected(void **state) {
+  fx *f = *state;
+  const char *other = "1111111111111111111111111111111111111111111111111111111111111111";
+  write_index(f, other);
+  char idx[256];
+  dl_url(&f->srv, idx, sizeof idx, "/simple/");
+  setenv("PIP_INDEX_URL", idx, 1);
+  FIC_ASSERT_STATUS(fic__fetch_pinned(&f->w, f->dest, NULL, NULL), FIC_ERR_CHECKSUM);
+  assert_non_null(strstr(fic_last_error_message(), other));
+  assert_non_null(strstr(fic_last_error_message(), f->sha));
+  assert_int_equal(dl_count(&f->srv, "/packages/"), 0); /* the wheel was never requested */
+  assert_false(dl_exists(f->dest));
+}
+
+static void test_index_sha_fragment_mismatch_via_config_file(void **state) {
+  fx *f = *state;
+  write_index(f, "2222222222222222222222222222222222222222222222222222222222222222");
+  char conf[4200], text[512], idx[256];
+  dl_url(&f->srv, idx, sizeof idx, "/simple/");
+  snprintf(conf, sizeof conf, "%s/pip.conf", f->tmp);
+  snprintf(text, sizeof text, "[global]\nindex-url=%s\n", idx);
+  dl_write_str(conf, text);
+  setenv("PIP_CONFIG_FILE", conf, 1);
+  FIC_ASSERT_STATUS(fic__fetch_pinned(&f->w, f->dest, NULL, NULL), FIC_ERR_CHECKSUM);
+  assert_int_equal(dl_count(&f->srv, "/packages/"), 0);
+  assert_false(dl_exists(f->dest));
+}
+
+static void test_index_served_file_wrong_content(void **state) {
+  fx *f = *state;
+  write_index(f, f->sha);
+  char p[4300];
+  snprintf(p, sizeof p, "%s/packages/ab/cd/%s", f->srv.root, TVM_FILE);
+  dl_write_str(p, "tampered");
+  char idx[256];
+  dl_url(&f->srv, idx, sizeof idx, "/simple/");
+  setenv("PIP_INDEX_URL", idx, 1);
+  FIC_ASSERT_STATUS(fic__fetch_pinned(&f->w, f->dest, NULL, NULL), FIC_ERR_CHECKSUM);
+  assert_false(dl_exists(f->dest));
+  char part[4200];
+  snprintf(part, sizeof part, "%s.part", f->dest);
+  assert_false(dl_exists(part));
+}
+
+static void test_index_missing_link(void **state) {
+  fx *f = *state;
+  write_index(f, f->sha);
+  f->w.filename = "apache_tvm_ffi-0.1.3-cp310-cp310-manylinux_2_28_riscv64.whl";
+  char idx[256];
+  dl_url(&f->srv, idx, sizeof idx, "/simple/");
+  setenv("PIP_INDEX_URL", idx, 1);
+  FIC_ASSERT_STATUS(fic__fetch_pinned(&f->w, f->dest, NULL, NULL), FIC_ERR_NOT_FOUND);
+  assert_non_null(strstr(fic_last_error_message(), "riscv64"));
+  assert_non_null(strstr(fic_last_error_message(), "PIP_INDEX_URL"));
+}
+
+static void test_index_project_page_404(void **state) {
+  fx *f = *state;
+  char idx[256];
+  dl_url(&f->srv, idx, sizeof idx, "/nothing-here/");
+  setenv("PIP_INDEX_URL", idx, 1);
+  FIC_ASSERT_STATUS(fic__fetch_pinned(&f->w, f->dest, NULL, NULL), FIC_ERR_NETWORK);
+  assert_non_null(strstr(fic_last_error_message(), "HTTP 404"));
+  assert_int_equal(dl_count(&f->srv, "GET /nothing-here/apache-tvm-ffi/ "), 1);
+}
+
+/* ---- the pip configuration ------------------------------------------------ */
+
+static void conf_at(const char *path, const char *text) {
+  char dir[4200];
+  snprintf(dir, sizeof dir, "%s", path);
+  *strrchr(dir, '/') = '\0';
+  assert_int_equal(fic_test_sh("mkdir -p '%s'", dir), 0);
+  dl_write_str(path, text);
+}
+
+static void test_pip_config_precedence(void **state) {
+  fx *f = *state;
+  char out[1024], origin[4300], p[4200];
+  unsetenv("PIP_CONFIG_FILE");
+
+  /* Legacy user file. */
+  snprintf(p, sizeof p, "%s/.pip/pip.conf", f->tmp);
+  conf_at(p, "[global]\nindex-url = http://legacy.example/simple\n");
+  FIC_ASSERT_OK(fic__pip_index_url(out, sizeof out, origin, sizeof origin));
+  assert_string_equal(out, "http://legacy.example/simple");
+  assert_non_null(strstr(origin, ".pip/pip.conf"));
+
+  /* ~/.config/pip/pip.conf beats the legacy file. */
+  snprintf(p, sizeof p, "%s/.config/pip/pip.conf", f->tmp);
+  conf_at(p, "[global]\nindex_url: http://user.example/simple\n");
+  FIC_ASSERT_OK(fic__pip_index_url(out, sizeof out, origin, sizeof origin));
+  assert_string_equal(out, "http://user.example/simple");
+
+  /* XDG_CONFIG_HOME replaces ~/.config. */
+  snprintf(p, sizeof p, "%s/xdg/pip/pip.conf", f->tmp);
+  conf_at(p, "[global]\nINDEX-URL =\n    http://xdg.example/simple\n");
+  snprintf(p, sizeof p, "%s/xdg", f->tmp);
+  setenv("XDG_CONFIG_HOME", p, 1);
+  FIC_ASSERT_OK(fic__pip_index_url(out, sizeof out, origin, sizeof origin));
+  assert_string_equal(out, "http://xdg.example/simple");
+
+  /* [download] of a lower-priority file beats [global] of a higher one, as
+   * in pip (the command section overrides global across all files). */
+  snprintf(p, sizeof p, "%s/.pip/pip.conf", f->tmp);
+  conf_at(p, "[download]\nindex-url = http://download.example/simple\n[install]\nindex-url = http://no/\n");
+  FIC_ASSERT_OK(fic__pip_index_url(out, sizeof out, origin, sizeof origin));
+  assert_string_equal(out, "http://download.example/simple");
+  assert_non_null(strstr(origin, "[download]"));
+
+  /* PIP_CONFIG_FILE, when it exists, wins and hides the user files. */
+  snprintf(p, sizeof p, "%s/env.conf", f->tmp);
+  conf_at(p, "[global]\nindex-url = http://env-file.example/simple\n");
+  setenv("PIP_CONFIG_FILE", p, 1);
+  FIC_ASSERT_OK(fic__pip_index_url(out, sizeof out, origin, sizeof origin));
+  assert_string_equal(out, "http://env-file.example/simple");
+  assert_non_null(strstr(origin, "env.conf"));
+
+  /* PIP_INDEX_URL beats every file. */
+  setenv("PIP_INDEX_URL", "http://env.example/simple", 1);
+  FIC_ASSERT_OK(fic__pip_index_url(out, sizeof out, origin, sizeof origin));
+  assert_string_equal(out, "http://env.example/simple");
+  assert_string_equal(origin, "PIP_INDEX_URL");
+
+  /* PIP_CONFIG_FILE=/dev/null: no files at all. */
+  unsetenv("PIP_INDEX_URL");
+  setenv("PIP_CONFIG_FILE", "/dev/null", 1);
+  FIC_ASSERT_STATUS(fic__pip_index_url(out, sizeof out, origin, sizeof origin), FIC_ERR_NOT_FOUND);
+}
+
+static void test_pip_project_url(void **state) {
+  (void)state;
+  char out[512];
+  FIC_ASSERT_OK(fic__pip_project_url("https://idx.example/simple/", "Apache_TVM.-FFI", out, sizeof out));
+  assert_string_equal(out, "https://idx.example/simple/apache-tvm-ffi/");
+  FIC_ASSERT_OK(fic__pip_project_url("http://u:p@idx.example/root/pypi/+simple", "apache-tvm-ffi", out, sizeof out));
+  assert_string_equal(out, "http://u:p@idx.example/root/pypi/+simple/apache-tvm-ffi/");
+}
+
+/* ---- page parsing and URLs ------------------------------------------------ */
+
+static void test_index_find_link_forms(void **state) {
+  (void)state;
+  const char *sha = "abababababababababababababababababababababababababababababababab";
+  const char *page = "https://idx.example/simple/pkg/";
+  char out[2048];
+  char html[4096];
+
+  /* Absolute href, single quotes, upper-case tag, entity in the query. */
+  snprintf(html, sizeof html,
+           "<html><A class=x HREF='https://files.example/p/f-1.whl?a=1&amp;b=2#sha256=%s'>f-1.whl</A></html>", sha);
+  FIC_ASSERT_OK(fic__index_find_link(html, strlen(html), page, "f-1.whl", sha, out, sizeof out));
+  assert_string_equal(out, "https://files.example/p/f-1.whl?a=1&b=2");
+
+  /* Host-relative and scheme-relative hrefs. */
+  snprintf(html, sizeof html, "<a href=\"/packages/f-1.whl\">f-1.whl</a>");
+  FIC_ASSERT_OK(fic__index_find_link(html, strlen(html), page, "f-1.whl", sha, out, sizeof out));
+  assert_string_equal(out, "https://idx.example/packages/f-1.whl");
+  snprintf(html, sizeof html, "<a href=\"//cdn.example/f-1.whl\">f-1.whl</a>");
+  FIC_ASSERT_OK(fic__index_find_link(html, strlen(html), page, "f-1.whl", sha, out, sizeof out));
+  assert_string_equal(out, "https://cdn.example/f-1.whl");
+
+  /* Matched by the href's file name (text differs); '+' encoded, %2B kept. */
+  snprintf(html, sizeof html,
+           "<a href=\"../../whl/f-0.6.3+cu130-x.whl\">other text</a>"
+           "<a href=\"g/f-0.6.3%%2Bcu130-y.whl#md5=00\">f-0.6.3+cu130-y.whl</a>");
+  FIC_ASSERT_OK(fic__index_find_link(html, strlen(html), page, "f-0.6.3+cu130-x.whl", sha, out, sizeof out));
+  assert_string_equal(out, "https://idx.example/whl/f-0.6.3%2Bcu130-x.whl");
+  FIC_ASSERT_OK(fic__index_find_link(html, strlen(html), page, "f-0.6.3+cu130-y.whl", sha, out, sizeof out));
+  assert_string_equal(out, "https://idx.example/simple/pkg/g/f-0.6.3%2Bcu130-y.whl");
+
+  /* Prefix of a longer name is not a match; "<abbr>" is not an anchor. */
+  snprintf(html, sizeof html, "<abbr href=\"f-1.whl\">f-1.whl</abbr><a href=\"f-1.whl.metadata\">f-1.whl.metadata</a>");
+  FIC_ASSERT_STATUS(fic__index_find_link(html, strlen(html), page, "f-1.whl", sha, out, sizeof out), FIC_ERR_NOT_FOUND);
+
+  /* Fragment in upper case hex equal to the pin is fine; a different one fails. */
+  snprintf(html, sizeof html,
+           "<a href=\"f-1.whl#sha256=ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB\">f-1.whl</a>");
+  FIC_ASSERT_OK(fic__index_find_link(html, strlen(html), page, "f-1.whl", sha, out, sizeof out));
+  assert_string_equal(out, "https://idx.example/simple/pkg/f-1.whl");
+  snprintf(html, sizeof html, "<a href=\"f-1.whl#sha256=cdcd\">f-1.whl</a>");
+  FIC_ASSERT_STATUS(fic__index_find_link(html, strlen(html), page, "f-1.whl", sha, out, sizeof out), FIC_ERR_CHECKSUM);
+}
+
+static void test_url_join(void **state) {
+  (void)state;
+  static const char *const cases[][3] = {
+      {"http://h/a/b/c", "d", "http://h/a/b/d"},
+      {"http://h/a/b/c/", "../../x/y", "http://h/a/x/y"},
+      {"http://h/a/", "../../../x", "http://h/x"},
+      {"http://h:8080/a/b?q=1", "./c", "http://h:8080/a/c"},
+      {"http://h/a/b", "/r/./s/../t", "http://h/r/t"},
+      {"http://h/a/b", "https://o/x+y z", "https://o/x%2By%20z"},
+      {"http://h", "x", "http://h/x"},
+      {"http://h/a/b", "c?x=1+2", "http://h/a/c?x=1+2"},
+  };
+  char out[512];
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    FIC_ASSERT_OK(fic__url_join(cases[i][0], cases[i][1], out, sizeof out));
+    if (strcmp(out, cases[i][2]) != 0)
+      fail_msg("join(%s, %s) = %s, want %s", cases[i][0], cases[i][1], out, cases[i][2]);
+  }
+  FIC_ASSERT_STATUS(fic__url_join("not a url", "x", out, sizeof out), FIC_ERR_INVALID_ARGUMENT);
+  FIC_ASSERT_OK(fic__url_encode_segment("a-0.6.3+cu130_x~.whl", out, sizeof out));
+  assert_string_equal(out, "a-0.6.3%2Bcu130_x~.whl");
+  fic__url_redact("https://user:secret@idx.example/simple/", out, sizeof out);
+  assert_string_equal(out, "https://***@idx.example/simple/");
+}
+
+/* ---- the pip download fallback ------------------------------------------- */
+
+/* A fake interpreter: logs its arguments, then copies `src` (or fails). */
+static void fake_python(fx *f, const char *src, int exit_code) {
+  char script[4200], text[8192];
+  snprintf(script, sizeof script, "%s/fake-python", f->tmp);
+  snprintf(text, sizeof text,
+           "#!/bin/sh\n"
+           "printf '%%s\\n' \"$@\" > '%s/args'\n"
+           "d=''; prev=''\n"
+           "for a in \"$@\"; do [ \"$prev\" = -d ] && d=\"$a\"; prev=\"$a\"; done\n"
+           "if [ %d -ne 0 ]; then echo 'ERROR: No matching distribution found for apache-tvm-ffi==0.1.3' >&2; "
+           "exit %d; fi\n"
+           "cp '%s' \"$d/%s\"\n",
+           f->tmp, exit_code, exit_code, src, TVM_FILE);
+  dl_write_str(script, text);
+  assert_int_equal(chmod(script, 0755), 0);
+  setenv("FLASHINFER_C_PYTHON", script, 1);
+}
+
+static int leftover_tmpdirs(const fx *f) {
+  char dir[4200];
+  snprintf(dir, sizeof dir, "%s/wheels", f->tmp);
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL)
+    if (strstr(e->d_name, ".pip-")) n++;
+  closedir(d);
+  return n;
+}
+
+static void test_pip_fallback_when_no_index(void **state) {
+  fx *f = *state;
+  char src[4300];
+  snprintf(src, sizeof src, "%s/packages/ab/cd/%s", f->srv.root, TVM_FILE);
+  fake_python(f, src, 0);
+  FIC_ASSERT_OK(fic__fetch_pinned(&f->w, f->dest, NULL, NULL));
+  assert_true(dl_file_equals(f->dest, f->wheel, WHEEL_SIZE));
+  assert_int_equal(leftover_tmpdirs(f), 0);
+  char args[4200];
+  snprintf(args, sizeof args, "%s/args", f->tmp);
+  FILE *fp = fopen(args, "r");
+  assert_non_null(fp);
+  char buf[4096];
+  size_t n = fread(buf, 1, sizeof buf - 1, fp);
+  buf[n] = '\0';
+  fclose(fp);
+  const char *want[] = {
+      "-m\npip\ndownload\n",      "--no-deps\n", "--only-binary=:all:\n",    "--platform\nmanylinux_2_28_x86_64\n",
+      "--python-version\n3.10\n", "\n-d\n",      "\napache-tvm-ffi==0.1.3\n"};
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+    if (!strstr(buf, want[i])) fail_msg("pip arguments lack \"%s\":\n%s", want[i], buf);
+  assert_int_equal(dl_count(&f->srv, NULL), 0);
+}
+
+static void test_pip_fallback_wrong_sha(void **state) {
+  fx *f = *state;
+  char src[4200];
+  snprintf(src, sizeof src, "%s/other.whl", f->tmp);
+  dl_write_str(src, "not the pinned wheel");
+  fake_python(f, src, 0);
+  FIC_ASSERT_STATUS(fic__fetch_pinned(&f->w, f->dest, NULL, NULL), FIC_ERR_CHECKSUM);
+  assert_non_null(strstr(fic_last_error_message(), f->sha));
+  assert_false(dl_exists(f->dest));
+  assert_int_equal(leftover_tmpdirs(f), 0);
+}
+
+static void test_pip_fallback_pip_fails(void **state) {
+  fx *f = *state;
+  fake_python(f, "/nonexistent", 1);
+  FIC_ASSERT_STATUS(fic__fetch_pinned(&f->w, f->dest, NULL, NULL), FIC_ERR_NETWORK);
+  assert_non_null(strstr(fic_last_error_message(), "No matching distribution"));
+  assert_false(dl_exists(f->dest));
+  assert_int_equal(leftover_tmpdirs(f), 0);
+}
+
+static void test_pip_fallback_no_python(void **state) {
+  fx *f = *state;
+  setenv("FLASHINFER_C_PYTHON", "/nonexistent/python3", 1);
+  FIC_ASSERT_STATUS(fic__fetch_pinned(&f->w, f->dest, NULL, NULL), FIC_ERR_NOT_FOUND);
+  assert_non_null(strstr(fic_last_error_message(), "PIP_INDEX_URL"));
+  assert_false(dl_exists(f->dest));
+  assert_int_equal(leftover_tmpdirs(f), 0);
+}
+
+int main(void) {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+  const struct CMUnitTest tests[] = {
+      T(test_index_via_pip_index_url),
+      T(test_index_via_pip_config_file),
+      T(test_index_sha_fragment_mismatch_rejected),
+      T(test_index_sha_fragment_mismatch_via_config_file),
+      T(test_index_served_file_wrong_content),
+      T(test_index_missing_link),
+      T(test_index_project_page_404),
+      T(test_pip_config_precedence),
+      T(test_pip_project_url),
+      T(test_index_find_link_forms),
+      T(test_url_join),
+      T(test_pip_fallback_when_no_index),
+      T(test_pip_fallback_wrong_sha),
+      T(test_pip_fallback_pip_fails),
+      T(test_pip_fallback_no_python),
+  };
+#undef T
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
