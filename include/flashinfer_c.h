@@ -342,7 +342,8 @@ FIC_API fic_status fic_layernorm(fic_runtime *rt, const fic_tensor *out, const f
 
 /* Gated delta rule prefill (FlashInfer 0.6.3, SM90 only: on another GPU the
  * wrapper's error comes back as FIC_ERR_KERNEL). Shapes, with T the total
- * number of tokens, N sequences, H = max(q heads, v heads), D the head size:
+ * number of tokens, N sequences, H = max(q heads, v heads), D the head size
+ * (128: the kernel's state layout is fixed at 128x128, so other sizes are refused):
  *   output [T, H, D] f16/bf16; output_state [N, H, D, D] f32;
  *   q [T, Hq, D], k [T, Hk, D], v [T, Hv, D] (dtype of output);
  *   cu_seqlens [N+1] i64; input_state [N, H, D, D] f32 or NULL;

@@ -187,7 +187,7 @@ int main(int argc, char **argv) {
     return argc < 2 ? 2 : 0;
   }
   const char *verb = argv[1];
-  if (strcmp(verb, "run") == 0) return fic_cli_selftest(argc - 1, argv + 1);
+  if (strcmp(verb, "run") == 0) return fic_cli_selftest(&cfg, argc - 1, argv + 1);
   if (strcmp(verb, "fetch") == 0) return verb_fetch(&cfg);
   if (strcmp(verb, "verify") == 0) return verb_verify(&cfg);
   if (strcmp(verb, "info") == 0) return verb_info(&cfg);

@@ -1,0 +1,286 @@
+/* Float64 references and numeric helpers (see reference.h). Written for
+ * clarity, not speed: the GPU tests keep their problem sizes such that these
+ * loops take well under a second. */
+#include "cli/reference.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ RNG */
+
+static uint64_t splitmix64(uint64_t *x) {
+  uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+void fic_rng_seed(fic_rng *r, uint64_t seed) {
+  for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t fic_rng_next(fic_rng *r) {
+  uint64_t *s = r->s;
+  uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = rotl(s[3], 45);
+  return result;
+}
+
+double fic_rng_uniform(fic_rng *r) { return (double)(fic_rng_next(r) >> 11) * 0x1.0p-53; }
+
+double fic_rng_normal(fic_rng *r) {
+  /* Box-Muller; 1 - u keeps log() away from 0. */
+  double u = 1.0 - fic_rng_uniform(r), v = fic_rng_uniform(r);
+  return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
+}
+
+/* ---------------------------------------------------------- conversions */
+
+static uint32_t float_bits(float f) {
+  uint32_t x;
+  memcpy(&x, &f, sizeof x);
+  return x;
+}
+
+static float bits_float(uint32_t x) {
+  float f;
+  memcpy(&f, &x, sizeof f);
+  return f;
+}
+
+uint16_t fic_ref_f16_from_float(float f) {
+  uint32_t x = float_bits(f), sign = (x >> 16) & 0x8000u, a = x & 0x7fffffffu;
+  if (a >= 0x7f800000u) return (uint16_t)(sign | (a > 0x7f800000u ? 0x7e00u : 0x7c00u));
+  if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* >= 65520 rounds to inf */
+  if (a < 0x38800000u) {                                   /* below 2^-14: subnormal */
+    /* a * 2^24 is exact in float; rint rounds to nearest even. */
+    return (uint16_t)(sign | (uint32_t)lrintf(bits_float(a) * 16777216.0f));
+  }
+  uint32_t h = ((((a >> 23) - 127 + 15) << 10) | ((a & 0x7fffffu) >> 13));
+  uint32_t rem = a & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) h++;
+  return (uint16_t)(sign | h);
+}
+
+float fic_ref_f16_to_float(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+  if (e == 0) {
+    float v = (float)m * 0x1.0p-24f;
+    return sign ? -v : v;
+  }
+  if (e == 31) return bits_float(sign | 0x7f800000u | (m << 13));
+  return bits_float(sign | ((e - 15 + 127) << 23) | (m << 13));
+}
+
+uint16_t fic_ref_bf16_from_float(float f) {
+  uint32_t x = float_bits(f);
+  if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40u); /* quiet NaN */
+  x += 0x7fffu + ((x >> 16) & 1u);
+  return (uint16_t)(x >> 16);
+}
+
+float fic_ref_bf16_to_float(uint16_t h) { return bits_float((uint32_t)h << 16); }
+
+double fic_ref_fp8_e4m3fn_to_double(uint8_t b) {
+  int sign = b >> 7, e = (b >> 3) & 0xf, m = b & 7;
+  double v;
+  if (e == 15 && m == 7) return NAN; /* e4m3fn has no inf */
+  if (e == 0)
+    v = ldexp(m / 8.0, -6);
+  else
+    v = ldexp(1.0 + m / 8.0, e - 7);
+  return sign ? -v : v;
+}
+
+double fic_ref_fp8_e5m2_to_double(uint8_t b) {
+  int sign = b >> 7, e = (b >> 2) & 0x1f, m = b & 3;
+  double v;
+  if (e == 31)
+    v = m ? NAN : INFINITY;
+  else if (e == 0)
+    v = ldexp(m / 4.0, -14);
+  else
+    v = ldexp(1.0 + m / 4.0, e - 15);
+  return sign ? -v : v;
+}
+
+double fic_ref_fp8_ulp(double x, int e5m2) {
+  int mant_bits = e5m2 ? 2 : 3, min_exp = e5m2 ? -14 : -6;
+  double a = fabs(x);
+  int e = a > 0 ? ilogb(a) : min_exp;
+  if (e < min_exp) e = min_exp;
+  return ldexp(1.0, e - mant_bits);
+}
+
+const char *fic_ref_half_name(fic_ref_half kind) { return kind == FIC_REF_BF16 ? "bf16" : "f16"; }
+
+uint16_t fic_ref_half_from_double(fic_ref_half kind, double x) {
+  /* Via float: the double rounding this allows differs from a direct
+   * rounding only on exact float ties, which the tests never produce. */
+  return kind == FIC_REF_BF16 ? fic_ref_bf16_from_float((float)x) : fic_ref_f16_from_float((float)x);
+}
+
+double fic_ref_half_to_double(fic_ref_half kind, uint16_t h) {
+  return kind == FIC_REF_BF16 ? fic_ref_bf16_to_float(h) : fic_ref_f16_to_float(h);
+}
+
+void fic_ref_half_decode(fic_ref_half kind, const uint16_t *in, double *out, size_t n) {
+  for (size_t i = 0; i < n; i++) out[i] = fic_ref_half_to_double(kind, in[i]);
+}
+
+void fic_ref_half_random(fic_rng *r, fic_ref_half kind, uint16_t *bits, double *exact, size_t n, double mean,
+                         double stddev) {
+  for (size_t i = 0; i < n; i++) {
+    bits[i] = fic_ref_half_from_double(kind, mean + stddev * fic_rng_normal(r));
+    if (exact) exact[i] = fic_ref_half_to_double(kind, bits[i]);
+  }
+}
+
+void fic_ref_uniform(fic_rng *r, double *out, size_t n, double lo, double hi) {
+  for (size_t i = 0; i < n; i++) out[i] = lo + (hi - lo) * fic_rng_uniform(r);
+}
+
+/* --------------------------------------------------------------- errors */
+
+fic_ref_err fic_ref_compare(const double *got, const double *want, size_t n) {
+  fic_ref_err e = {0, 0, 0, 0};
+  double num = 0, den = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!isfinite(got[i])) {
+      e.nonfinite++;
+      continue;
+    }
+    double d = fabs(got[i] - want[i]);
+    if (d > e.max_abs) {
+      e.max_abs = d;
+      e.worst = i;
+    }
+    num += d * d;
+    den += want[i] * want[i];
+  }
+  e.rel_l2 = den > 0 ? sqrt(num / den) : sqrt(num);
+  if (e.nonfinite) e.rel_l2 = INFINITY;
+  return e;
+}
+
+size_t fic_ref_count_outside(const double *got, const double *want, size_t n, double atol, double rtol) {
+  size_t bad = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!(fabs(got[i] - want[i]) <= atol + rtol * fabs(want[i]))) bad++;
+  return bad;
+}
+
+/* ---------------------------------------------------------------- norms */
+
+void fic_ref_rmsnorm(const double *in, const double *w, double *out, size_t rows, size_t hidden, double eps,
+                     double weight_bias) {
+  for (size_t r = 0; r < rows; r++) {
+    const double *x = in + r * hidden;
+    double ss = 0;
+    for (size_t i = 0; i < hidden; i++) ss += x[i] * x[i];
+    double inv = 1.0 / sqrt(ss / (double)hidden + eps);
+    for (size_t i = 0; i < hidden; i++) out[r * hidden + i] = x[i] * inv * (weight_bias + w[i]);
+  }
+}
+
+void fic_ref_fused_add_rmsnorm(const double *in, const double *res, const double *w, double *out, double *res_out,
+                               size_t rows, size_t hidden, double eps, double weight_bias) {
+  for (size_t r = 0; r < rows; r++) {
+    double ss = 0;
+    for (size_t i = 0; i < hidden; i++) {
+      double x = in[r * hidden + i] + res[r * hidden + i];
+      res_out[r * hidden + i] = x;
+      ss += x * x;
+    }
+    double inv = 1.0 / sqrt(ss / (double)hidden + eps);
+    for (size_t i = 0; i < hidden; i++) out[r * hidden + i] = res_out[r * hidden + i] * inv * (weight_bias + w[i]);
+  }
+}
+
+void fic_ref_layernorm(const double *in, const double *gamma, const double *beta, double *out, size_t rows,
+                       size_t hidden, double eps) {
+  for (size_t r = 0; r < rows; r++) {
+    const double *x = in + r * hidden;
+    double mean = 0, var = 0;
+    for (size_t i = 0; i < hidden; i++) mean += x[i];
+    mean /= (double)hidden;
+    for (size_t i = 0; i < hidden; i++) var += (x[i] - mean) * (x[i] - mean);
+    var /= (double)hidden;
+    double inv = 1.0 / sqrt(var + eps);
+    for (size_t i = 0; i < hidden; i++) out[r * hidden + i] = (x[i] - mean) * inv * gamma[i] + beta[i];
+  }
+}
+
+void fic_ref_quant_clamp(const double *x, double *out, size_t n, double scale) {
+  for (size_t i = 0; i < n; i++) {
+    double y = x[i] / scale;
+    out[i] = y > 448.0 ? 448.0 : (y < -448.0 ? -448.0 : y);
+  }
+}
+
+/* ------------------------------------------------------ gated delta rule */
+
+void fic_ref_l2_normalize(double *x, size_t rows, size_t d) {
+  for (size_t r = 0; r < rows; r++) {
+    double ss = 0;
+    for (size_t i = 0; i < d; i++) ss += x[r * d + i] * x[r * d + i];
+    double inv = ss > 0 ? 1.0 / sqrt(ss) : 0;
+    for (size_t i = 0; i < d; i++) x[r * d + i] *= inv;
+  }
+}
+
+int fic_ref_gdn_prefill(const fic_ref_gdn *p, double *out, double *state) {
+  size_t hq = p->hq, hk = p->hk, hv = p->hv, d = p->d;
+  if (!hq || !hk || !hv || !d) return -1;
+  int gqa = hq >= hv;
+  if (gqa ? (hk != hv || hq % hv) : (hk != hq || hv % hq)) return -1;
+  size_t heads = gqa ? hq : hv, ratio = gqa ? hq / hv : hv / hq;
+  double scale = p->scale != 0 ? p->scale : 1.0 / sqrt((double)d);
+  if (p->cu_seqlens[0] != 0) return -1;
+  for (size_t n = 0; n < p->num_seqs; n++)
+    if (p->cu_seqlens[n + 1] < p->cu_seqlens[n]) return -1;
+
+  double *u = malloc(d * sizeof *u);
+  if (!u) return -1;
+  for (size_t n = 0; n < p->num_seqs; n++) {
+    for (size_t h = 0; h < heads; h++) {
+      size_t qh = gqa ? h : h / ratio, kh = h / ratio, vh = gqa ? h / ratio : h;
+      double *s = state + (n * heads + h) * d * d; /* s[v * d + k] */
+      if (p->input_state)
+        memcpy(s, p->input_state + (n * heads + h) * d * d, d * d * sizeof *s);
+      else
+        memset(s, 0, d * d * sizeof *s);
+      for (int64_t t = p->cu_seqlens[n]; t < p->cu_seqlens[n + 1]; t++) {
+        const double *qv = p->q + ((size_t)t * hq + qh) * d, *kv = p->k + ((size_t)t * hk + kh) * d,
+                     *vv = p->v + ((size_t)t * hv + vh) * d;
+        double a = p->alpha ? p->alpha[(size_t)t * heads + h] : 1.0;
+        double b = p->beta ? p->beta[(size_t)t * heads + h] : 1.0;
+        for (size_t i = 0; i < d * d; i++) s[i] *= a;
+        for (size_t vi = 0; vi < d; vi++) {
+          double sk = 0;
+          for (size_t ki = 0; ki < d; ki++) sk += s[vi * d + ki] * kv[ki];
+          u[vi] = b * (vv[vi] - sk);
+        }
+        double *o = out + ((size_t)t * heads + h) * d;
+        for (size_t vi = 0; vi < d; vi++) {
+          double sq = 0;
+          for (size_t ki = 0; ki < d; ki++) {
+            s[vi * d + ki] += u[vi] * kv[ki];
+            sq += s[vi * d + ki] * qv[ki];
+          }
+          o[vi] = scale * sq;
+        }
+      }
+    }
+  }
+  free(u);
+  return 0;
+}

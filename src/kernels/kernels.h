@@ -1,0 +1,62 @@
+/* The typed kernel layer: FlashInfer 0.6.3's norm.so and gdn_prefill_sm90.so
+ * behind fic_rmsnorm ... fic_gdn_prefill. Each function validates its
+ * arguments (validate.h), resolves its export once into a runtime slot and
+ * calls it through fic__call. */
+#ifndef FIC_KERNELS_H
+#define FIC_KERNELS_H
+
+#include "runtime/runtime.h"
+
+/* Module names, as in flashinfer_jit_cache/jit_cache/<m>/<m>.so. */
+#define FIC_MODULE_NORM "norm"
+#define FIC_MODULE_GDN_PREFILL "gdn_prefill_sm90"
+
+/* One cache slot per exported function (runtime.h: kernel_slots). */
+typedef enum fic_kernel_slot {
+  FIC_SLOT_RMSNORM = 0,
+  FIC_SLOT_GEMMA_RMSNORM,
+  FIC_SLOT_FUSED_ADD_RMSNORM,
+  FIC_SLOT_GEMMA_FUSED_ADD_RMSNORM,
+  FIC_SLOT_RMSNORM_QUANT,
+  FIC_SLOT_FUSED_ADD_RMSNORM_QUANT,
+  FIC_SLOT_LAYERNORM,
+  FIC_SLOT_GDN_PREFILL,
+  FIC_SLOT_COUNT
+} fic_kernel_slot;
+
+_Static_assert(FIC_SLOT_COUNT <= FIC_KERNEL_SLOTS, "raise FIC_KERNEL_SLOTS in runtime/runtime.h");
+
+/* Bytes of workspace gdn_prefill needs per SM: one 128-byte TMA descriptor
+ * (CollectiveStoreTma::get_workspace_size in FlashInfer 0.6.3). */
+#define FIC_GDN_WORKSPACE_PER_SM 128
+/* TMA descriptors must be 64-byte aligned. */
+#define FIC_GDN_WORKSPACE_ALIGN 64
+
+/* The SM count of CUDA device `device_id`, through the CUDA runtime the
+ * loader loaded; cached per device after the first query. 0 when unknown
+ * (no runtime yet, no such device, query failed): the caller then skips the
+ * checks that need it. */
+int fic__kernel_sm_count(int32_t device_id);
+
+/* Cells of the argument array; these cannot fail. */
+static inline fic_any fic__any_ptr_tensor(const void *dl) {
+  fic_any a = {FIC_TI_DLTENSOR_PTR, 0, {0}};
+  a.v.v_ptr = (void *)dl;
+  return a;
+}
+static inline fic_any fic__any_none(void) {
+  fic_any a = {FIC_TI_NONE, 0, {0}};
+  return a;
+}
+static inline fic_any fic__any_float(double x) {
+  fic_any a = {FIC_TI_FLOAT, 0, {0}};
+  a.v.v_float64 = x;
+  return a;
+}
+static inline fic_any fic__any_bool(int x) {
+  fic_any a = {FIC_TI_BOOL, 0, {0}};
+  a.v.v_int64 = x ? 1 : 0;
+  return a;
+}
+
+#endif

@@ -1,0 +1,87 @@
+/* Argument checks shared by the typed kernels. Every failure names the
+ * offending argument (fic_last_error_argument) and says what was expected
+ * and what was given.
+ *
+ * FlashInfer's wrappers check less than they read: they read strides
+ * unconditionally, ignore byte_offset, never check an output's dtype, and
+ * several kernels ignore strides altogether. The checks here close those
+ * holes before anything reaches the GPU, where a bad descriptor would be a
+ * silent wrong answer or a sticky "illegal address" that kills the context. */
+#ifndef FIC_KERNELS_VALIDATE_H
+#define FIC_KERNELS_VALIDATE_H
+
+#include <stdint.h>
+
+#include "common/error.h"
+#include "flashinfer_c.h"
+
+#define FIC_VT_MAX_NDIM 4
+
+/* Brace initialisers for static dtype tables (the public FIC_F16 ... are
+ * compound literals, which a static initialiser may not use). fp8 codes are
+ * DLPack's kDLFloat8_e4m3fn = 10 and kDLFloat8_e5m2 = 12. */
+// clang-format off
+#define FIC_DT_F16 {FIC_DTYPE_FLOAT, 16, 1}
+#define FIC_DT_BF16 {FIC_DTYPE_BFLOAT, 16, 1}
+#define FIC_DT_F32 {FIC_DTYPE_FLOAT, 32, 1}
+#define FIC_DT_I64 {FIC_DTYPE_INT, 64, 1}
+#define FIC_DT_U8 {FIC_DTYPE_UINT, 8, 1}
+#define FIC_DT_F8E4M3FN {10, 8, 1}
+#define FIC_DT_F8E5M2 {12, 8, 1}
+// clang-format on
+
+/* Evaluate a check; return its status from the enclosing function on failure. */
+#define FIC_CHECK(expr)                      \
+  do {                                       \
+    fic_status fic_chk_ = (expr);            \
+    if (fic_chk_ != FIC_OK) return fic_chk_; \
+  } while (0)
+
+/* A validated tensor: a stack copy of the caller's descriptor with strides
+ * always filled in (contiguous ones when the caller passed NULL), so the
+ * kernel never dereferences a NULL stride array. `t.strides` points into
+ * this struct: initialise it in place and never copy it by value. */
+typedef struct fic_vt {
+  fic_tensor t;
+  int64_t strides[FIC_VT_MAX_NDIM];
+  int64_t numel;
+  const char *name;
+} fic_vt;
+
+/* Check what every CUDA tensor argument needs and fill `vt`:
+ * non-NULL; min_ndim <= ndim <= max_ndim; shape present and non-negative;
+ * device_type CUDA and device_id >= 0; byte_offset 0; lanes 1; data non-NULL
+ * unless the tensor is empty; strides non-negative (filled in when NULL). */
+fic_status fic__vt_init(fic_vt *vt, const fic_tensor *t, const char *name, int32_t min_ndim, int32_t max_ndim);
+
+/* dtype is one of `allowed` (n entries). */
+fic_status fic__vt_dtype(const fic_vt *vt, const fic_dtype *allowed, int n);
+/* Same dtype / device / shape as `ref`. */
+fic_status fic__vt_same_dtype(const fic_vt *vt, const fic_vt *ref);
+fic_status fic__vt_same_device(const fic_vt *vt, const fic_vt *ref);
+fic_status fic__vt_same_shape(const fic_vt *vt, const fic_vt *ref);
+/* shape[dim] == want; `what` says where `want` comes from ("hidden size of input"). */
+fic_status fic__vt_dim(const fic_vt *vt, int dim, int64_t want, const char *what);
+/* shape[dim] > 0. */
+fic_status fic__vt_dim_positive(const fic_vt *vt, int dim, const char *what);
+/* stride[ndim-1] == 1 (or the last extent is <= 1). */
+fic_status fic__vt_last_contiguous(const fic_vt *vt);
+/* Row-major contiguous (strides of extent-1 dimensions are ignored). */
+fic_status fic__vt_contiguous(const fic_vt *vt);
+/* data is a multiple of `bytes`; `why` names the reason ("16-byte vector loads"). */
+fic_status fic__vt_aligned(const fic_vt *vt, unsigned bytes, const char *why);
+/* Every outer stride (dims 0..ndim-2 of extent > 1) is a multiple of `mult`
+ * elements, so each row starts as aligned as the base pointer. */
+fic_status fic__vt_outer_strides_multiple(const fic_vt *vt, int64_t mult, const char *why);
+/* The largest element offset the kernel forms, sum((shape[i]-1)*stride[i]),
+ * fits in `max` (FlashInfer's norm kernels index with 32-bit arithmetic). */
+fic_status fic__vt_offsets_fit(const fic_vt *vt, uint64_t max, const char *why);
+
+/* A finite double, and optionally >= 0 / != 0. */
+fic_status fic__check_finite(const char *name, double x, int nonnegative, int nonzero);
+
+/* "float16", "bfloat16", ..., or "dtype(code=C,bits=B,lanes=L)" written into buf. */
+const char *fic__dtype_name(fic_dtype d, char *buf, size_t size);
+int fic__dtype_eq(fic_dtype a, fic_dtype b);
+
+#endif

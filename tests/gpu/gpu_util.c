@@ -1,0 +1,113 @@
+#include "gpu_util.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+void gpu_check(cudaError_t e, const char *expr, int line) {
+  if (e != cudaSuccess) fail_msg("line %d: %s -> %s: %s", line, expr, cudaGetErrorName(e), cudaGetErrorString(e));
+}
+
+void gpu_require(void) {
+  int n = 0;
+  cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess || n == 0) {
+    print_message("SKIPPED: no CUDA GPU (%s)\n", e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
+    skip();
+  }
+  CK(cudaSetDevice(0));
+}
+
+int gpu_cc_major(void) {
+  int v = 0;
+  CK(cudaDeviceGetAttribute(&v, cudaDevAttrComputeCapabilityMajor, 0));
+  return v;
+}
+
+int gpu_sm_count(void) {
+  int v = 0;
+  CK(cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, 0));
+  return v;
+}
+
+uint64_t gpu_seed(const char *test) {
+  const char *env = getenv("FIC_TEST_SEED");
+  uint64_t seed = env && *env ? strtoull(env, NULL, 0) : ((uint64_t)time(NULL) * 2654435761u) ^ (uint64_t)clock();
+  print_message("%s: seed %" PRIu64 " (rerun with FIC_TEST_SEED=%" PRIu64 ")\n", test, seed, seed);
+  return seed;
+}
+
+void *gpu_alloc(size_t bytes) {
+  void *p = NULL;
+  CK(cudaMalloc(&p, bytes ? bytes : 1));
+  return p;
+}
+
+void *gpu_upload(const void *host, size_t bytes) {
+  void *p = gpu_alloc(bytes);
+  CK(cudaMemcpy(p, host, bytes, cudaMemcpyHostToDevice));
+  return p;
+}
+
+void gpu_download(void *host, const void *dev, size_t bytes) {
+  CK(cudaMemcpy(host, dev, bytes, cudaMemcpyDeviceToHost));
+}
+
+kt_desc gpu_desc(void *data, fic_dtype dtype, int32_t ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
+  return kt_cuda((uintptr_t)data, dtype, ndim, d0, d1, d2, d3);
+}
+
+kt_runtime *gpu_open_lazy(const char *const *modules) {
+  const char *wheel = kt_norm_wheel();
+  kt_runtime *k = wheel ? kt_try_open(wheel, modules) : NULL;
+  if (!k && wheel && fic_last_error_status() != FIC_ERR_NOT_FOUND)
+    fail_msg("fic_runtime_open: %s", fic_last_error_message()); /* a real failure, not a missing module */
+  if (!k) {
+    print_message("SKIPPED: no runtime with the real kernels (see above)\n");
+    skip();
+  }
+  return k;
+}
+
+kt_runtime *gpu_open(const char *const *modules) {
+  kt_runtime *k = gpu_open_lazy(modules);
+  FIC_ASSERT_OK(fic_runtime_preload(k->rt, NULL));
+  return k;
+}
+
+fic_dtype gpu_half_dtype(fic_ref_half kind) { return kind == FIC_REF_BF16 ? FIC_BF16 : FIC_F16; }
+
+void gpu_get_half(fic_ref_half kind, const void *dev, double *out, size_t n) {
+  uint16_t *h = malloc(n * 2 + 2);
+  assert_non_null(h);
+  gpu_download(h, dev, n * 2);
+  fic_ref_half_decode(kind, h, out, n);
+  free(h);
+}
+
+void gpu_get_f32(const void *dev, double *out, size_t n) {
+  float *f = malloc(n * 4 + 4);
+  assert_non_null(f);
+  gpu_download(f, dev, n * 4);
+  for (size_t i = 0; i < n; i++) out[i] = f[i];
+  free(f);
+}
+
+void *gpu_put_f32(const double *x, size_t n) {
+  float *f = malloc(n * 4 + 4);
+  assert_non_null(f);
+  for (size_t i = 0; i < n; i++) f[i] = (float)x[i];
+  void *p = gpu_upload(f, n * 4);
+  free(f);
+  return p;
+}
+
+void gpu_expect_close(const char *what, const double *got, const double *want, size_t n, double tol) {
+  fic_ref_err e = fic_ref_compare(got, want, n);
+  print_message("  %-48s max_abs %.3e rel_l2 %.3e (tol %.0e)%s\n", what, e.max_abs, e.rel_l2, tol,
+                e.nonfinite ? " NON-FINITE" : "");
+  if (e.nonfinite || !(e.rel_l2 <= tol))
+    fail_msg("%s: rel_l2 %.3e > %.0e (max_abs %.3e at %zu: got %g want %g, %zu non-finite)", what, e.rel_l2, tol,
+             e.max_abs, e.worst, got[e.worst], want[e.worst], e.nonfinite);
+}

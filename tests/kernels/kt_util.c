@@ -1,0 +1,107 @@
+#include "kt_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int kt_file_exists(const char *path) {
+  struct stat st;
+  return path && *path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static fic_status open_in_fresh_cache(const char *wheel, const char *const *modules, kt_runtime **out) {
+  kt_runtime *k = calloc(1, sizeof *k);
+  assert_non_null(k);
+  k->cache_dir = fic_test_mkdtemp("kernels");
+  fic_config cfg;
+  FIC_ASSERT_OK(fic_config_init(&cfg));
+  const char *tvmffi = getenv("FIC_TEST_TVMFFI_WHEEL");
+  cfg.cache_dir = k->cache_dir;
+  cfg.jit_cache_wheel = wheel;
+  cfg.tvmffi_wheel = kt_file_exists(tvmffi) ? tvmffi : NULL;
+  cfg.modules = modules;
+  cfg.offline = 1;
+  fic_status s = fic_runtime_open(&cfg, &k->rt);
+  if (s != FIC_OK) {
+    fic_test_rmtree(k->cache_dir);
+    free(k->cache_dir);
+    free(k);
+    k = NULL;
+  }
+  *out = k;
+  return s;
+}
+
+kt_runtime *kt_open(const char *wheel, const char *const *modules) {
+  kt_runtime *k = NULL;
+  FIC_ASSERT_OK(open_in_fresh_cache(wheel, modules, &k));
+  return k;
+}
+
+kt_runtime *kt_try_open(const char *wheel, const char *const *modules) {
+  kt_runtime *k = NULL;
+  fic_status s = open_in_fresh_cache(wheel, modules, &k);
+  if (s != FIC_OK)
+    fprintf(stderr, "cannot open a runtime over %s: %s: %s\n", wheel, fic_status_string(s), fic_last_error_message());
+  return k;
+}
+
+void kt_close(kt_runtime *k) {
+  if (!k) return;
+  FIC_ASSERT_OK(fic_runtime_close(k->rt));
+  fic_test_rmtree(k->cache_dir);
+  free(k->cache_dir);
+  free(k);
+}
+
+const char *kt_norm_wheel(void) {
+  const char *user = getenv("FIC_NORM_WHEEL"), *cmake = getenv("FIC_TEST_NORM_WHEEL");
+  if (kt_file_exists(user)) return user;
+  if (kt_file_exists(cmake)) return cmake;
+  fprintf(stderr,
+          "no flashinfer_jit_cache wheel with the real norm.so: build one with tools/kernel-modules/build.sh and "
+          "configure with -DFIC_NORM_WHEEL=<wheel>, or set FIC_NORM_WHEEL=<wheel> (tried '%s', '%s')\n",
+          user ? user : "", cmake ? cmake : "");
+  return NULL;
+}
+
+kt_desc kt_cuda(uintptr_t addr, fic_dtype dtype, int32_t ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
+  kt_desc d;
+  memset(&d, 0, sizeof d);
+  d.shape[0] = d0, d.shape[1] = d1, d.shape[2] = d2, d.shape[3] = d3;
+  d.t.data = (void *)addr;
+  d.t.device.device_type = FIC_DEVICE_CUDA;
+  d.t.device.device_id = 0;
+  d.t.ndim = ndim;
+  d.t.dtype = dtype;
+  return d;
+}
+
+void kt_strides(kt_desc *d, int64_t s0, int64_t s1, int64_t s2, int64_t s3) {
+  d->strides[0] = s0, d->strides[1] = s1, d->strides[2] = s2, d->strides[3] = s3;
+  d->explicit_strides = 1;
+}
+
+const fic_tensor *kt_t(kt_desc *d) {
+  d->t.shape = d->shape;
+  d->t.strides = d->explicit_strides ? d->strides : NULL;
+  return &d->t;
+}
+
+void kt_expect_arg(fic_status s, const char *arg, const char *substr, const char *expr, int line) {
+  if (s != FIC_ERR_INVALID_ARGUMENT)
+    fail_msg("line %d: %s -> %s (want invalid argument '%s'): %s", line, expr, fic_status_string(s), arg,
+             s ? fic_last_error_message() : "");
+  if (strcmp(fic_last_error_argument(), arg) != 0)
+    fail_msg("line %d: %s names argument '%s', want '%s': %s", line, expr, fic_last_error_argument(), arg,
+             fic_last_error_message());
+  if (substr && !strstr(fic_last_error_message(), substr))
+    fail_msg("line %d: %s: message '%s' lacks '%s'", line, expr, fic_last_error_message(), substr);
+}
+
+void kt_expect_status(fic_status s, fic_status want, const char *expr, int line) {
+  if (s != want)
+    fail_msg("line %d: %s -> %s (want %s): %s", line, expr, fic_status_string(s), fic_status_string(want),
+             s ? fic_last_error_message() : "");
+}

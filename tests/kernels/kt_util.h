@@ -1,0 +1,56 @@
+/* Helpers for the kernel-layer tests: runtimes over fixture wheels, tensor
+ * descriptors that own their shape/stride arrays, and argument-error checks. */
+#ifndef FIC_TEST_KT_UTIL_H
+#define FIC_TEST_KT_UTIL_H
+
+#include "test_support.h"
+
+typedef struct kt_runtime {
+  char *cache_dir;
+  fic_runtime *rt;
+} kt_runtime;
+
+/* Open a runtime over `wheel` (a flashinfer_jit_cache wheel) holding
+ * `modules`, in a fresh cache directory, offline. The tvm-ffi wheel is
+ * $FIC_TEST_TVMFFI_WHEEL when that file exists, else the library's default
+ * (FLASHINFER_C_TVMFFI_WHEEL), so the tests also run from a copied build.
+ * Fails the test if the runtime does not open. */
+kt_runtime *kt_open(const char *wheel, const char *const *modules);
+/* The same, but NULL (with the reason on stderr) when it does not open,
+ * e.g. because the wheel lacks a module. */
+kt_runtime *kt_try_open(const char *wheel, const char *const *modules);
+void kt_close(kt_runtime *k);
+
+/* The real-kernel wheel: $FIC_NORM_WHEEL (a user override), else
+ * $FIC_TEST_NORM_WHEEL (set by CMake when FIC_NORM_WHEEL existed at
+ * configure time); NULL (with a message on stderr) when neither names an
+ * existing file. */
+const char *kt_norm_wheel(void);
+int kt_file_exists(const char *path);
+
+/* A tensor descriptor that owns its shape and strides. Refresh the pointers
+ * with kt_t() before each use (the struct may have been copied). */
+typedef struct kt_desc {
+  fic_tensor t;
+  int64_t shape[4];
+  int64_t strides[4];
+  int explicit_strides;
+} kt_desc;
+
+/* A CUDA tensor on device 0 at fake address `addr` (never dereferenced by
+ * the tests that use it: validation must fail, or the module must be
+ * missing, before anything reaches a GPU). */
+kt_desc kt_cuda(uintptr_t addr, fic_dtype dtype, int32_t ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3);
+/* Set explicit strides (in elements). */
+void kt_strides(kt_desc *d, int64_t s0, int64_t s1, int64_t s2, int64_t s3);
+const fic_tensor *kt_t(kt_desc *d);
+
+/* Assert `s` is FIC_ERR_INVALID_ARGUMENT naming `arg`, with `substr` (may be
+ * NULL) in the message. */
+void kt_expect_arg(fic_status s, const char *arg, const char *substr, const char *expr, int line);
+#define KT_EXPECT_ARG(call, arg, substr) kt_expect_arg((call), (arg), (substr), #call, __LINE__)
+/* Assert `s` is `want`. */
+void kt_expect_status(fic_status s, fic_status want, const char *expr, int line);
+#define KT_EXPECT_STATUS(call, want) kt_expect_status((call), (want), #call, __LINE__)
+
+#endif

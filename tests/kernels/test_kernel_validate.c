@@ -1,0 +1,92 @@
+/* Unit tests of the validation helpers (src/kernels/validate.c) on edge
+ * cases the public-API tests do not reach directly. */
+#include <math.h>
+#include <string.h>
+
+#include "kernels/validate.h"
+#include "test_support.h"
+
+static fic_tensor cuda_t(void *data, int32_t ndim, const int64_t *shape, const int64_t *strides, fic_dtype dt) {
+  fic_tensor t = {data, {FIC_DEVICE_CUDA, 0}, ndim, dt, shape, strides, 0};
+  return t;
+}
+
+static void test_strides_filled_when_null(void **state) {
+  (void)state;
+  int64_t shape[4] = {2, 3, 0, 5};
+  fic_tensor t = cuda_t(NULL, 4, shape, NULL, FIC_F16);
+  fic_vt vt;
+  FIC_ASSERT_OK(fic__vt_init(&vt, &t, "x", 1, 4));
+  /* A zero extent counts as 1 in the strides (PyTorch's convention). */
+  assert_true(vt.strides[3] == 1 && vt.strides[2] == 5 && vt.strides[1] == 5 && vt.strides[0] == 15);
+  assert_ptr_equal(vt.t.strides, vt.strides);
+  assert_true(vt.numel == 0); /* empty: NULL data is fine */
+  FIC_ASSERT_OK(fic__vt_contiguous(&vt));
+
+  int64_t s2[2] = {4, 5}, given[2] = {7, 1};
+  t = cuda_t((void *)0x1000, 2, s2, given, FIC_F16);
+  FIC_ASSERT_OK(fic__vt_init(&vt, &t, "x", 2, 2));
+  assert_true(vt.strides[0] == 7 && vt.t.strides == vt.strides); /* copied, not aliased */
+  assert_int_equal(fic__vt_contiguous(&vt), FIC_ERR_INVALID_ARGUMENT);
+}
+
+static void test_contiguity_ignores_unit_dims(void **state) {
+  (void)state;
+  int64_t shape[3] = {1, 4, 8}, strides[3] = {999, 8, 1};
+  fic_tensor t = cuda_t((void *)0x1000, 3, shape, strides, FIC_F32);
+  fic_vt vt;
+  FIC_ASSERT_OK(fic__vt_init(&vt, &t, "x", 3, 3));
+  FIC_ASSERT_OK(fic__vt_contiguous(&vt));
+  FIC_ASSERT_OK(fic__vt_last_contiguous(&vt));
+  FIC_ASSERT_OK(fic__vt_outer_strides_multiple(&vt, 8, "test"));
+}
+
+static void test_offsets_fit(void **state) {
+  (void)state;
+  int64_t shape[2] = {2, 4}, strides[2] = {(int64_t)UINT32_MAX - 3, 1};
+  fic_tensor t = cuda_t((void *)0x1000, 2, shape, strides, FIC_F16);
+  fic_vt vt;
+  FIC_ASSERT_OK(fic__vt_init(&vt, &t, "x", 2, 2));
+  FIC_ASSERT_OK(fic__vt_offsets_fit(&vt, UINT32_MAX, "test")); /* largest offset exactly UINT32_MAX */
+  strides[0]++;
+  FIC_ASSERT_OK(fic__vt_init(&vt, &t, "x", 2, 2));
+  assert_int_equal(fic__vt_offsets_fit(&vt, UINT32_MAX, "test"), FIC_ERR_INVALID_ARGUMENT);
+  int64_t huge[2] = {INT64_MAX / 2, 1};
+  FIC_ASSERT_OK(fic__vt_init(&vt, &t, "x", 2, 2));
+  vt.strides[0] = huge[0];
+  assert_int_equal(fic__vt_offsets_fit(&vt, UINT32_MAX, "test"), FIC_ERR_INVALID_ARGUMENT);
+}
+
+static void test_numel_overflow(void **state) {
+  (void)state;
+  int64_t shape[3] = {INT64_MAX / 2, 4, 1};
+  fic_tensor t = cuda_t((void *)0x1000, 3, shape, NULL, FIC_F16);
+  fic_vt vt;
+  assert_int_equal(fic__vt_init(&vt, &t, "big", 3, 3), FIC_ERR_INVALID_ARGUMENT);
+  assert_string_equal(fic_last_error_argument(), "big");
+  assert_non_null(strstr(fic_last_error_message(), "too many elements"));
+}
+
+static void test_names_and_scalars(void **state) {
+  (void)state;
+  char buf[48];
+  assert_string_equal(fic__dtype_name(FIC_BF16, buf, sizeof buf), "bfloat16");
+  assert_string_equal(fic__dtype_name((fic_dtype){10, 8, 1}, buf, sizeof buf), "float8_e4m3fn");
+  assert_string_equal(fic__dtype_name((fic_dtype){17, 4, 2}, buf, sizeof buf), "dtype(code=17,bits=4,lanes=2)");
+  FIC_ASSERT_OK(fic__check_finite("eps", 0.0, 1, 0));
+  assert_int_equal(fic__check_finite("eps", -0.5, 1, 0), FIC_ERR_INVALID_ARGUMENT);
+  assert_int_equal(fic__check_finite("scale", 0.0, 0, 1), FIC_ERR_INVALID_ARGUMENT);
+  assert_int_equal(fic__check_finite("scale", -INFINITY, 0, 0), FIC_ERR_INVALID_ARGUMENT);
+  FIC_ASSERT_OK(fic__check_finite("scale", -2.0, 0, 1));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_strides_filled_when_null),
+      cmocka_unit_test(test_contiguity_ignores_unit_dims),
+      cmocka_unit_test(test_offsets_fit),
+      cmocka_unit_test(test_numel_overflow),
+      cmocka_unit_test(test_names_and_scalars),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
