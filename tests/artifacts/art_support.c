@@ -1,0 +1,88 @@
+#include "art_support.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+extern char **environ;
+
+void art_clean_env(void) {
+  for (int again = 1; again;) {
+    again = 0;
+    for (char **e = environ; *e; e++) {
+      if (strncmp(*e, "FLASHINFER_C_", 13) && strncmp(*e, "FLASHINFER_RS_", 14) && strncmp(*e, "FIC_TEST_HOOK_", 14))
+        continue;
+      char name[256];
+      size_t n = strcspn(*e, "=");
+      if (n >= sizeof name) continue;
+      memcpy(name, *e, n);
+      name[n] = '\0';
+      unsetenv(name);
+      again = 1;
+      break;
+    }
+  }
+}
+
+void art_cfg(fic_config *c, const char *root, const char *jit, const char *tvm, const char *const *modules) {
+  static const char *const default_mods[] = {"fic_test", NULL};
+  memset(c, 0, sizeof *c);
+  c->struct_size = sizeof *c;
+  c->cache_dir = root;
+  c->jit_cache_wheel = jit;
+  c->tvmffi_wheel = tvm;
+  c->modules = modules ? modules : default_mods;
+  c->lock_timeout_s = 120;
+}
+
+const char *art_wheels_dir(void) {
+  static char *dir;
+  if (dir) return dir;
+  dir = fic_test_mkdtemp("art-wheels");
+  int rc = fic_test_sh("'%s' '%s/make_hostile.py' '%s' '%s'", fic_test_env("FIC_TEST_PYTHON"),
+                       fic_test_env("FIC_TEST_ART_SCRIPTS"), dir, fic_test_env("FIC_TEST_MODULE"));
+  if (rc != 0) fail_msg("make_hostile.py failed (%d)", rc);
+  return dir;
+}
+
+const char *art_wheel(const char *name) {
+  static char bufs[8][4096];
+  static int next;
+  char *b = bufs[next++ % 8];
+  snprintf(b, 4096, "%s/%s", art_wheels_dir(), name);
+  return b;
+}
+
+int art_count_prefix(const char *dir, const char *prefix) {
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  int n = 0;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL)
+    if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && !strncmp(de->d_name, prefix, strlen(prefix))) n++;
+  closedir(d);
+  return n;
+}
+
+long long art_file_size(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+void art_copy(const char *src, const char *dst) {
+  if (fic_test_sh("cp '%s' '%s'", src, dst) != 0) fail_msg("cp %s %s failed", src, dst);
+}
+
+int art_count_lines(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  int n = 0, c;
+  while ((c = fgetc(f)) != EOF)
+    if (c == '\n') n++;
+  fclose(f);
+  return n;
+}
+
+int art_count_fds(void) { return art_count_prefix("/proc/self/fd", "") - 1; /* minus opendir's own */ }
