@@ -114,8 +114,10 @@ fic_status fic__cache_gc(const char *root, const char *keep_dir, int dry_run, ui
       struct stat st;
       char entry[FIC_PATH_MAX];
       snprintf(entry, sizeof entry, "%s/%s", root, hash);
-      if (stat(entry, &st) != 0) fic__lock_release_unlink(lock, fd); /* orphan */
-      else fic__lock_release(fd);
+      if (stat(entry, &st) != 0)
+        fic__lock_release_unlink(lock, fd); /* orphan */
+      else
+        fic__lock_release(fd);
       continue;
     }
     uint64_t size = fic__tree_size(path);

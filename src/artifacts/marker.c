@@ -36,12 +36,12 @@ static int valid_relpath(const char *s, size_t len) {
 
 fic_status fic__marker_format(const fic_marker *m, char *buf, size_t size, size_t *len) {
   size_t off = 0;
-#define EMIT(...)                                                                 \
-  do {                                                                            \
-    int n_ = snprintf(buf + off, size - off, __VA_ARGS__);                        \
-    if (n_ < 0 || (size_t)n_ >= size - off)                                       \
+#define EMIT(...)                                                                      \
+  do {                                                                                 \
+    int n_ = snprintf(buf + off, size - off, __VA_ARGS__);                             \
+    if (n_ < 0 || (size_t)n_ >= size - off)                                            \
       return fic__fail(FIC_ERR_INTERNAL, "cache marker does not fit %zu bytes", size); \
-    off += (size_t)n_;                                                            \
+    off += (size_t)n_;                                                                 \
   } while (0)
   if (m->num_files == 0 || m->num_files > FIC_MARKER_MAX_FILES)
     return fic__fail(FIC_ERR_INTERNAL, "cache marker with %zu files", m->num_files);

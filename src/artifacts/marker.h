@@ -32,7 +32,7 @@ typedef struct fic_marker_file {
 } fic_marker_file;
 
 typedef struct fic_marker {
-  char wheel_sha256[2][65];              /* [FIC_WHEEL_JIT_CACHE], [FIC_WHEEL_TVMFFI] */
+  char wheel_sha256[2][65]; /* [FIC_WHEEL_JIT_CACHE], [FIC_WHEEL_TVMFFI] */
   char wheel_name[2][FIC_WHEEL_NAME_MAX];
   size_t num_files;
   fic_marker_file files[FIC_MARKER_MAX_FILES];

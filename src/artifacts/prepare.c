@@ -41,8 +41,8 @@ typedef struct wheel_ref {
   const char *env_name, *env_alias;
   const fic_pinned_wheel *pin; /* set when the wheel is not given by path */
   int by_path;
-  const char *origin;         /* where the path came from (cfg field or env var name) */
-  char path[FIC_PATH_MAX];    /* the wheel file; "" until located */
+  const char *origin;      /* where the path came from (cfg field or env var name) */
+  char path[FIC_PATH_MAX]; /* the wheel file; "" until located */
   char sha[65];
   char filename[FIC_WHEEL_NAME_MAX];
 } wheel_ref;
@@ -136,8 +136,8 @@ static fic_status identify_wheel(prep *p, wheel_ref *w) {
     return FIC_OK;
   }
   fic_status s = fic__pinned_wheel(w->kind, NULL, &w->pin);
-  if (s != FIC_OK) return fic__fail_context("no %s wheel given (%s, %s) and no pinned one", w->label, w->cfg_field,
-                                            w->env_name);
+  if (s != FIC_OK)
+    return fic__fail_context("no %s wheel given (%s, %s) and no pinned one", w->label, w->cfg_field, w->env_name);
   if (!fic__is_sha256_hex(w->pin->sha256, strlen(w->pin->sha256)) || !w->pin->filename ||
       strlen(w->pin->filename) >= FIC_WHEEL_NAME_MAX || strchr(w->pin->filename, '/'))
     return fic__fail(FIC_ERR_INTERNAL, "malformed pinned %s wheel entry", w->label);
@@ -270,16 +270,16 @@ static int check_entry(prep *p) {
 static fic_status quarantine(prep *p) {
   char dest[FIC_PATH_MAX], rnd[17];
   fic__random_hex(rnd);
-  fic_status s = fic__pathf(dest, sizeof dest, "%s/.corrupt-%s-%lld-%ld-%.8s", p->root, p->hash,
-                            (long long)time(NULL), (long)getpid(), rnd);
+  fic_status s = fic__pathf(dest, sizeof dest, "%s/.corrupt-%s-%lld-%ld-%.8s", p->root, p->hash, (long long)time(NULL),
+                            (long)getpid(), rnd);
   if (s != FIC_OK) return s;
   if (rename(p->entry, dest) != 0) return fic__fail_errno("cannot move corrupt cache entry aside", p->entry);
   /* Leave the reason next to the evidence (best effort; the library does
    * not print). */
   char note[FIC_PATH_MAX + 32], text[1024];
   struct stat st;
-  int n = snprintf(text, sizeof text, "quarantined %lld by pid %ld: %s\n", (long long)time(NULL), (long)getpid(),
-                   p->why);
+  int n =
+      snprintf(text, sizeof text, "quarantined %lld by pid %ld: %s\n", (long long)time(NULL), (long)getpid(), p->why);
   if (stat(dest, &st) == 0 && S_ISDIR(st.st_mode) && n > 0 &&
       snprintf(note, sizeof note, "%s/QUARANTINE-REASON", dest) < (int)sizeof note)
     (void)fic__write_file_atomic_q(note, text, (size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
@@ -353,7 +353,8 @@ static fic_status locate_local(prep *p, wheel_ref *w, int *need_download) {
     seed_origin = "FLASHINFER_C_SEED_DIRS";
     if (seeds && !*seeds) seeds = NULL;
   }
-  if (!seeds) add_place(places, sizeof places, "no seed directories (fic_config.seed_dirs, FLASHINFER_C_SEED_DIRS unset)");
+  if (!seeds)
+    add_place(places, sizeof places, "no seed directories (fic_config.seed_dirs, FLASHINFER_C_SEED_DIRS unset)");
   for (const char *d = seeds; d && *d;) {
     const char *colon = strchr(d, ':');
     size_t len = colon ? (size_t)(colon - d) : strlen(d);
@@ -516,9 +517,10 @@ static fic_status extract(prep *p) {
     s = fic__zip_find(z, p->relpaths[i], &members[i]);
     if (s != FIC_OK) {
       if (s == FIC_ERR_NOT_FOUND && i > 0)
-        fic__fail(FIC_ERR_NOT_FOUND, "module %s is not in %s (no member %s; list the wheel's modules with "
-                  "fic__wheel_list_modules / `flashinfer-c info`)", p->modules[i - 1], p->wheels[0].path,
-                  p->relpaths[i]);
+        fic__fail(FIC_ERR_NOT_FOUND,
+                  "module %s is not in %s (no member %s; list the wheel's modules with "
+                  "fic__wheel_list_modules / `flashinfer-c info`)",
+                  p->modules[i - 1], p->wheels[0].path, p->relpaths[i]);
       goto out;
     }
   }

@@ -36,8 +36,8 @@ fic_status fic__artifacts_verify(const fic_artifacts *a) {
       break;
     }
     if ((uint64_t)st.st_size != f->size) {
-      s = fic__fail(FIC_ERR_CACHE_CORRUPT, "cache entry %s: %s has %lld bytes, the marker says %llu",
-                    a->artifact_dir, f->relpath, (long long)st.st_size, (unsigned long long)f->size);
+      s = fic__fail(FIC_ERR_CACHE_CORRUPT, "cache entry %s: %s has %lld bytes, the marker says %llu", a->artifact_dir,
+                    f->relpath, (long long)st.st_size, (unsigned long long)f->size);
       break;
     }
     s = fic__sha256_file(path, hex);

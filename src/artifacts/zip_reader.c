@@ -127,8 +127,8 @@ fic_status fic__zip_open(const char *path, fic_zip **out) {
     if (src) zip_source_free(src); /* closes fp */
     fic_status s;
     if (zip_error_code_zip(&ze) == ZIP_ER_NOZIP)
-      s = fic__fail(FIC_ERR_ZIP, "%s is not a zip archive (no end-of-central-directory record; truncated or not a wheel)",
-                    path);
+      s = fic__fail(FIC_ERR_ZIP,
+                    "%s is not a zip archive (no end-of-central-directory record; truncated or not a wheel)", path);
     else
       s = fail_zip_error(&ze, path, NULL);
     zip_error_fini(&ze);
@@ -157,8 +157,8 @@ fic_status fic__zip_open(const char *path, fic_zip **out) {
     }
     const char *why = NULL;
     if (!fic__zip_name_is_safe(name, &why)) {
-      fic_status s = fic__fail(FIC_ERR_UNSAFE_MEMBER, "%s: refusing archive with unsafe member name \"%s\" (%s)",
-                               path, name, why);
+      fic_status s =
+          fic__fail(FIC_ERR_UNSAFE_MEMBER, "%s: refusing archive with unsafe member name \"%s\" (%s)", path, name, why);
       fic__zip_close(z);
       return s;
     }
@@ -225,8 +225,8 @@ fic_status fic__zip_find(fic_zip *z, const char *name, fic_zip_member *out) {
                      "%s: member %s declares %llu bytes, over the %llu-byte limit for one member", z->path, name,
                      (unsigned long long)st.size, (unsigned long long)FIC_ZIP_MAX_MEMBER);
   if (st.comp_size > z->archive_size)
-    return fic__fail(FIC_ERR_ZIP, "%s: member %s declares %llu compressed bytes but the archive has only %llu",
-                     z->path, name, (unsigned long long)st.comp_size, (unsigned long long)z->archive_size);
+    return fic__fail(FIC_ERR_ZIP, "%s: member %s declares %llu compressed bytes but the archive has only %llu", z->path,
+                     name, (unsigned long long)st.comp_size, (unsigned long long)z->archive_size);
   if (st.comp_method == ZIP_CM_STORE && st.size != st.comp_size)
     return fic__fail(FIC_ERR_ZIP, "%s: stored member %s declares size %llu but compressed size %llu", z->path, name,
                      (unsigned long long)st.size, (unsigned long long)st.comp_size);
@@ -265,8 +265,8 @@ fic_status fic__zip_extract(fic_zip *z, const fic_zip_member *m, void *buf, size
     }
     if (n == 0) break;
     if ((uint64_t)n > remaining) {
-      s = fic__fail(FIC_ERR_UNSAFE_MEMBER, "%s: member %s inflates past its declared size of %llu bytes", z->path,
-                    name, (unsigned long long)m->size);
+      s = fic__fail(FIC_ERR_UNSAFE_MEMBER, "%s: member %s inflates past its declared size of %llu bytes", z->path, name,
+                    (unsigned long long)m->size);
       break;
     }
     s = sink(user, buf, (size_t)n);

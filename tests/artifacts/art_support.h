@@ -28,9 +28,9 @@ int art_count_fds(void);
 /* Lines in a file (0 if missing). */
 int art_count_lines(const char *path);
 /* Assert that `hay` contains `needle`. */
-#define ART_ASSERT_CONTAINS(hay, needle)                                                 \
-  do {                                                                                   \
-    const char *h_ = (hay), *n_ = (needle);                                              \
+#define ART_ASSERT_CONTAINS(hay, needle)                                                    \
+  do {                                                                                      \
+    const char *h_ = (hay), *n_ = (needle);                                                 \
     if (!h_ || !strstr(h_, n_)) fail_msg("expected \"%s\" in: %s", n_, h_ ? h_ : "(null)"); \
   } while (0)
 

@@ -161,9 +161,10 @@ static void test_marker_strict(void **state) {
     assert_true(why[0] != '\0');
   }
   /* No file lines at all. */
-  const char *nofiles = "fic-cache-v1\nwheel\tjit_cache\t0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-                        "\tj.whl\nwheel\ttvmffi\t0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\t"
-                        "t.whl\nend\n";
+  const char *nofiles =
+      "fic-cache-v1\nwheel\tjit_cache\t0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+      "\tj.whl\nwheel\ttvmffi\t0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\t"
+      "t.whl\nend\n";
   assert_int_not_equal(fic__marker_parse(nofiles, strlen(nofiles), back, why, sizeof why), 0);
   free(m);
   free(back);
@@ -194,7 +195,10 @@ static void test_cold_then_warm(void **state) {
   assert_non_null(f);
   assert_int_equal(fread(magic, 1, 4, f), 4);
   fclose(f);
-  assert_memory_equal(magic, "\x7f" "ELF", 4);
+  assert_memory_equal(magic,
+                      "\x7f"
+                      "ELF",
+                      4);
   assert_int_equal(a->num_modules, 1);
   assert_string_equal(a->module_names[0], "fic_test");
   snprintf(want, sizeof want, "%s/%s", a->artifact_dir, MOD_REL);
@@ -247,7 +251,7 @@ static void test_warm_start_does_not_rehash(void **state) {
   uint64_t h0 = fic__test_wheel_hash_count();
   fic_artifacts *a = prep_ok(&c);
   assert_int_equal(fic__test_wheel_hash_count() - h0, 2); /* cold: both wheels hashed once */
-  assert_int_equal(art_count_prefix(ids, ""), 4); /* two memos + their locks */
+  assert_int_equal(art_count_prefix(ids, ""), 4);         /* two memos + their locks */
   free(a);
 
   for (int i = 0; i < 5; i++) {
@@ -565,10 +569,14 @@ static void test_hostile_wheels_publish_nothing(void **state) {
     const char *wheel;
     fic_status want;
   } cases[] = {
-      {"symlink.whl", FIC_ERR_UNSAFE_MEMBER}, {"traversal.whl", FIC_ERR_UNSAFE_MEMBER},
-      {"huge.whl", FIC_ERR_UNSAFE_MEMBER},    {"longer.whl", FIC_ERR_UNSAFE_MEMBER},
-      {"badcrc.whl", FIC_ERR_CHECKSUM},       {"truncated.whl", FIC_ERR_ZIP},
-      {"notzip.whl", FIC_ERR_ZIP},            {"encrypted.whl", FIC_ERR_ZIP},
+      {"symlink.whl", FIC_ERR_UNSAFE_MEMBER},
+      {"traversal.whl", FIC_ERR_UNSAFE_MEMBER},
+      {"huge.whl", FIC_ERR_UNSAFE_MEMBER},
+      {"longer.whl", FIC_ERR_UNSAFE_MEMBER},
+      {"badcrc.whl", FIC_ERR_CHECKSUM},
+      {"truncated.whl", FIC_ERR_ZIP},
+      {"notzip.whl", FIC_ERR_ZIP},
+      {"encrypted.whl", FIC_ERR_ZIP},
       {"shorter.whl", FIC_ERR_ZIP},
   };
   fic_artifacts *a = calloc(1, sizeof *a);
@@ -769,9 +777,10 @@ static void test_gc(void **state) {
   snprintf(tmp_busy, sizeof tmp_busy, "%s/.tmp-%s-1-x", root, busy_hash);
   snprintf(tmp_stale, sizeof tmp_stale, "%s/.tmp-%s-1-y", root, free_hash);
   snprintf(corrupt, sizeof corrupt, "%s/.corrupt-%s-1", root, free_hash);
-  assert_int_equal(fic_test_sh("mkdir -p '%s' '%s' '%s' && head -c 5000 /dev/zero > '%s/f' && head -c 7000 /dev/zero > '%s/f'",
-                               tmp_busy, tmp_stale, corrupt, tmp_stale, corrupt),
-                   0);
+  assert_int_equal(
+      fic_test_sh("mkdir -p '%s' '%s' '%s' && head -c 5000 /dev/zero > '%s/f' && head -c 7000 /dev/zero > '%s/f'",
+                  tmp_busy, tmp_stale, corrupt, tmp_stale, corrupt),
+      0);
   int busy_fd = -1;
   FIC_ASSERT_OK(fic__lock_acquire(lock3, 1, &busy_fd));
 

@@ -106,8 +106,7 @@ static int child_run(int gate_fd) {
     if (w[i].status != FIC_OK) {
       fprintf(stderr, "pid %ld thread %d: %s: %s\n", (long)getpid(), i, fic_status_string(w[i].status), w[i].message);
       rc = 1;
-    } else if (strcmp(w[i].art.artifact_dir, w[0].art.artifact_dir) ||
-               art_file_size(w[i].art.libtvm_ffi) != 1069368 ||
+    } else if (strcmp(w[i].art.artifact_dir, w[0].art.artifact_dir) || art_file_size(w[i].art.libtvm_ffi) != 1069368 ||
                art_file_size(w[i].art.module_paths[0]) != art_file_size(getenv("FIC_TEST_MODULE"))) {
       fprintf(stderr, "pid %ld thread %d: inconsistent result\n", (long)getpid(), i);
       rc = 2;
@@ -348,8 +347,8 @@ static void test_download_once_for_many_processes(void **state) {
   pid_t server = start_server(root, www, log, &port);
   char index[128];
   snprintf(index, sizeof index, "http://127.0.0.1:%d/simple/", port);
-  static const char *const proxies[] = {"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy",
-                                        "ALL_PROXY", "VIRTUAL_ENV"};
+  static const char *const proxies[] = {"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY",
+                                        "all_proxy",  "ALL_PROXY",   "VIRTUAL_ENV"};
   for (size_t i = 0; i < sizeof proxies / sizeof proxies[0]; i++) unsetenv(proxies[i]);
   setenv("no_proxy", "127.0.0.1,localhost", 1);
   setenv("PIP_CONFIG_FILE", "/dev/null", 1);

@@ -56,7 +56,10 @@ static void test_real_tvmffi_wheel(void **state) {
   char sha[65], want[65];
   FIC_ASSERT_OK(extract_mem(fic_test_env("FIC_TEST_TVMFFI_WHEEL"), FIC_TVMFFI_MEMBER, &m, sha));
   assert_int_equal(m.bytes, 1069368);
-  assert_memory_equal(m.head, "\x7f" "ELF", 4);
+  assert_memory_equal(m.head,
+                      "\x7f"
+                      "ELF",
+                      4);
   /* Same bytes as the copy unpacked by scripts/setup.sh (with unzip). */
   FIC_ASSERT_OK(fic__sha256_file(fic_test_env("FIC_TEST_TVMFFI_LIB"), want));
   assert_string_equal(sha, want);
@@ -161,10 +164,10 @@ static void test_zip64_and_stored(void **state) {
   char *dir = fic_test_mkdtemp("art-z64");
   char out[4096];
   snprintf(out, sizeof out, "%s/z64.whl", dir);
-  assert_int_equal(fic_test_sh("'%s' '%s' '%s' %s='%s' --zip64", fic_test_env("FIC_TEST_PYTHON"),
-                               fic_test_env("FIC_TEST_MAKE_WHEEL"), out, FIC_TEST_MEMBER,
-                               fic_test_env("FIC_TEST_MODULE")),
-                   0);
+  assert_int_equal(
+      fic_test_sh("'%s' '%s' '%s' %s='%s' --zip64", fic_test_env("FIC_TEST_PYTHON"),
+                  fic_test_env("FIC_TEST_MAKE_WHEEL"), out, FIC_TEST_MEMBER, fic_test_env("FIC_TEST_MODULE")),
+      0);
   FIC_ASSERT_OK(extract_mem(out, FIC_TEST_MEMBER, &m, got));
   assert_string_equal(got, want);
   fic_test_rmtree(dir);
@@ -187,7 +190,16 @@ static void test_hostile_names(void **state) {
     assert_null(z);
     ART_ASSERT_CONTAINS(fic_last_error_message(), cases[i].needle);
   }
-  static const char *const bad[] = {"", "/abs", "a/../b", "..", "../x", "a/..", "a\\b", "C:/x", "a\x01" "b"};
+  static const char *const bad[] = {"",
+                                    "/abs",
+                                    "a/../b",
+                                    "..",
+                                    "../x",
+                                    "a/..",
+                                    "a\\b",
+                                    "C:/x",
+                                    "a\x01"
+                                    "b"};
   static const char *const good[] = {"a", "a/b.so", "a..b/c", "..a/b", "a/b..", "./a", "tvm_ffi/lib/libtvm_ffi.so"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) assert_false(fic__zip_name_is_safe(bad[i], NULL));
   for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) assert_true(fic__zip_name_is_safe(good[i], NULL));
@@ -225,7 +237,8 @@ static void test_hostile_members(void **state) {
     ART_ASSERT_CONTAINS(fic_last_error_message(), cases[i].needle);
     if (!strcmp(cases[i].wheel, "longer.whl")) assert_true(m.bytes <= 1000); /* never past the declared size */
     /* The other member of the same archive is still fine. */
-    if (strcmp(cases[i].wheel, "duplicate.whl")) FIC_ASSERT_OK(extract_mem(art_wheel(cases[i].wheel), FIC_TEST_MEMBER, &m, sha));
+    if (strcmp(cases[i].wheel, "duplicate.whl"))
+      FIC_ASSERT_OK(extract_mem(art_wheel(cases[i].wheel), FIC_TEST_MEMBER, &m, sha));
   }
   assert_int_equal(art_count_fds(), fds); /* no descriptor leaked on any failure path */
 }
@@ -272,9 +285,9 @@ static void test_sink_error_propagates(void **state) {
 int main(void) {
   art_clean_env();
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_real_tvmffi_wheel), cmocka_unit_test(test_listing),
-      cmocka_unit_test(test_zip64_and_stored),  cmocka_unit_test(test_hostile_names),
-      cmocka_unit_test(test_hostile_members),   cmocka_unit_test(test_not_zip),
+      cmocka_unit_test(test_real_tvmffi_wheel),     cmocka_unit_test(test_listing),
+      cmocka_unit_test(test_zip64_and_stored),      cmocka_unit_test(test_hostile_names),
+      cmocka_unit_test(test_hostile_members),       cmocka_unit_test(test_not_zip),
       cmocka_unit_test(test_sink_error_propagates),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
