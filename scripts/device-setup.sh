@@ -4,7 +4,6 @@
 # cache (wheels, unpacked tvm-ffi, kernel-module wheel) is rebuilt from
 # .device/, and libraries the GPU machine lacks come from .device/libs.
 # usage: source scripts/device-setup.sh BUILD_TIME_REPO_PATH
-set -e
 src_root=${1:?build-time repository path}
 here=$(pwd)
 if [ "$here" != "$src_root" ] && [ ! -e "$src_root" ]; then
@@ -20,6 +19,6 @@ if [ ! -f "$dev/apache_tvm_ffi-0.1.3/.complete" ]; then
 fi
 key=$(cat .device/modules-key)
 mkdir -p "$dev/modules/$key"
-cp -n .device/jit/*.whl "$dev/modules/$key/"
+cp -n .device/jit/*.whl "$dev/modules/$key/" 2>/dev/null
 export LD_LIBRARY_PATH="$here/.device/libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 echo "device-setup: repo at $src_root, dev cache at $dev, jit wheel $(ls "$dev/modules/$key"/*.whl)"
