@@ -261,6 +261,7 @@ static int check_entry(prep *p) {
       result = ENTRY_CORRUPT;
     }
   }
+  if (result == ENTRY_OK) p->marker = *m; /* its file hashes identify the modules (fill_out) */
   free(m);
   return result;
 }
@@ -594,6 +595,8 @@ static void fill_out(const prep *p, fic_artifacts *out, int hit) {
   for (size_t i = 0; i < p->num_modules; i++) {
     snprintf(out->module_names[i], sizeof out->module_names[i], "%s", p->modules[i]);
     snprintf(out->module_paths[i], sizeof out->module_paths[i], "%s/%s", p->entry, p->relpaths[1 + i]);
+    const fic_marker_file *f = fic__marker_find(&p->marker, p->relpaths[1 + i]);
+    snprintf(out->module_sha256[i], sizeof out->module_sha256[i], "%s", f ? f->sha256 : "");
   }
   out->cache_hit = hit;
 }

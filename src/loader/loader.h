@@ -41,5 +41,9 @@ fic_status fic__cudart_info(const char **path, const char **tried);
 
 /* dlopen a kernel module RTLD_NOW|RTLD_LOCAL. */
 fic_status fic__module_open(const char *path, void **handle);
+/* The process's one copy of module `name` with content `sha256`: loaded from
+ * `path` the first time, reused after; a different build of an already
+ * loaded module is refused (FIC_ERR_UNSUPPORTED; see module_registry.c). */
+fic_status fic__module_acquire(const char *name, const char *path, const char *sha256, void **handle);
 
 #endif

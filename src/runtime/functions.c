@@ -43,7 +43,7 @@ static fic_status load_module_locked(fic_runtime *rt, fic_module *m, void *strea
     fic__cudart_load(NULL);
     fic_clear_error();
   }
-  return fic__module_open(m->path, &m->handle);
+  return fic__module_acquire(m->name, m->path, m->sha256, &m->handle);
 }
 
 fic_status fic_runtime_preload(fic_runtime *rt, const char *const *modules) {

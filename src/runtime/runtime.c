@@ -55,6 +55,7 @@ fic_status fic_runtime_open(const fic_config *config, fic_runtime **out) {
   for (size_t i = 0; i < art->num_modules; ++i) {
     memcpy(rt->modules[i].name, art->module_names[i], sizeof rt->modules[i].name);
     memcpy(rt->modules[i].path, art->module_paths[i], sizeof rt->modules[i].path);
+    memcpy(rt->modules[i].sha256, art->module_sha256[i], sizeof rt->modules[i].sha256);
   }
   pthread_mutex_init(&rt->lock, NULL);
   *out = rt;

@@ -24,7 +24,8 @@ struct fic_function {
 typedef struct fic_module {
   char name[FIC_MODULE_NAME_MAX];
   char path[FIC_PATH_MAX];
-  void *handle; /* dlopen handle; never closed */
+  char sha256[65]; /* content hash: one copy per build per process */
+  void *handle;    /* dlopen handle; never closed */
 } fic_module;
 
 /* Resolved functions, by (module, name); a linked list, prepended under the lock

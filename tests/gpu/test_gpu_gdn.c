@@ -196,7 +196,10 @@ static void test_gdn_against_reference(void **state) {
       {FIC_REF_BF16, 2, 2, 4, {300}, 1, 1, 1, 0, 0.0, 1},
   };
   int failures = 0;
-  for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+  /* FIC_TEST_GDN_CASES=n runs only the first n cases (for bisecting). */
+  const char *limit_env = getenv("FIC_TEST_GDN_CASES");
+  size_t limit = limit_env && *limit_env ? (size_t)strtoul(limit_env, NULL, 10) : (size_t)-1;
+  for (size_t i = 0; i < sizeof specs / sizeof specs[0] && i < limit; i++) {
     gdn_problem p;
     char what[160];
     problem_make(&p, &specs[i], &r);
@@ -320,5 +323,8 @@ int main(void) {
       cmocka_unit_test(test_gdn_workspace_too_small),
       cmocka_unit_test(test_non_sm90_error),
   };
+  /* FIC_TEST_FILTER=pattern runs only matching tests (for debugging one case). */
+  const char *filter = getenv("FIC_TEST_FILTER");
+  if (filter && *filter) cmocka_set_test_filter(filter);
   return cmocka_run_group_tests(tests, setup, teardown);
 }
