@@ -64,6 +64,7 @@ fic_status fic__marker_format(const fic_marker *m, char *buf, size_t size, size_
   return FIC_OK;
 }
 
+static int why_set(char *why, size_t why_size, const char *fmt, ...) FIC_PRINTF(3, 4);
 static int why_set(char *why, size_t why_size, const char *fmt, ...) {
   if (why && why_size) {
     va_list ap;
