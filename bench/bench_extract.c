@@ -91,8 +91,8 @@ int main(int argc, char **argv) {
   t = now();
   s = fic__wheel_sha256(root, wheel, sha);
   double t_memo = now() - t;
-  printf("wheel sha256 first sight: %.3f s (%.0f MB/s); memoised: %.1f us\n", t_hash,
-         (double)st.st_size / 1e6 / t_hash, t_memo * 1e6);
+  printf("wheel sha256 first sight: %.3f s (%.0f MB/s); memoised: %.1f us\n", t_hash, (double)st.st_size / 1e6 / t_hash,
+         t_memo * 1e6);
 
   /* 2. The zip reader alone vs unzip -p, same two members, output discarded. */
   double best_ours = 1e9, best_unzip = 1e9;
@@ -134,8 +134,8 @@ int main(int argc, char **argv) {
   t = now();
   if ((s = fic__artifacts_prepare(&cfg, a)) != FIC_OK) return die("cold prepare", s);
   double t_cold = now() - t;
-  printf("cold prepare (3 members, fsync, publish, marker; wheel id memoised): %.1f ms, cache_hit=%d\n",
-         t_cold * 1e3, a->cache_hit);
+  printf("cold prepare (3 members, fsync, publish, marker; wheel id memoised): %.1f ms, cache_hit=%d\n", t_cold * 1e3,
+         a->cache_hit);
 
   /* 4. Warm prepare. */
   double warm[50];

@@ -78,12 +78,11 @@ static void die(const char *fmt, ...) {
     if (e_ != cudaSuccess) die("%s:%d: %s: %s", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
   } while (0)
 
-#define FK(call)                                                                                    \
-  do {                                                                                              \
-    fic_status s_ = (call);                                                                         \
-    if (s_ != FIC_OK)                                                                               \
-      die("%s:%d: %s: %s: %s", __FILE__, __LINE__, #call, fic_status_string(s_),                   \
-          fic_last_error_message());                                                                \
+#define FK(call)                                                                                            \
+  do {                                                                                                      \
+    fic_status s_ = (call);                                                                                 \
+    if (s_ != FIC_OK)                                                                                       \
+      die("%s:%d: %s: %s: %s", __FILE__, __LINE__, #call, fic_status_string(s_), fic_last_error_message()); \
   } while (0)
 
 static double peak_rss_mb(void) {
@@ -149,17 +148,28 @@ static void parse(int argc, char **argv) {
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     const char **str = NULL;
     int *num = NULL;
-    if (!strcmp(a, "--jit-cache-wheel")) str = &opt.jit;
-    else if (!strcmp(a, "--tvmffi-wheel")) str = &opt.tvmffi;
-    else if (!strcmp(a, "--out")) str = &opt.out;
-    else if (!strcmp(a, "--tmp")) str = &opt.tmp;
-    else if (!strcmp(a, "--cache-dir")) str = &opt.cache_dir;
-    else if (!strcmp(a, "--label")) str = &opt.label;
-    else if (!strcmp(a, "--device")) num = &opt.device;
-    else if (!strcmp(a, "--rounds")) num = &opt.rounds;
-    else if (!strcmp(a, "--chunk")) num = &opt.chunk;
-    else if (!strcmp(a, "--reps")) num = &opt.reps;
-    else if (!strcmp(a, "--gdn-seqs")) num = &opt.gdn_seqs;
+    if (!strcmp(a, "--jit-cache-wheel"))
+      str = &opt.jit;
+    else if (!strcmp(a, "--tvmffi-wheel"))
+      str = &opt.tvmffi;
+    else if (!strcmp(a, "--out"))
+      str = &opt.out;
+    else if (!strcmp(a, "--tmp"))
+      str = &opt.tmp;
+    else if (!strcmp(a, "--cache-dir"))
+      str = &opt.cache_dir;
+    else if (!strcmp(a, "--label"))
+      str = &opt.label;
+    else if (!strcmp(a, "--device"))
+      num = &opt.device;
+    else if (!strcmp(a, "--rounds"))
+      num = &opt.rounds;
+    else if (!strcmp(a, "--chunk"))
+      num = &opt.chunk;
+    else if (!strcmp(a, "--reps"))
+      num = &opt.reps;
+    else if (!strcmp(a, "--gdn-seqs"))
+      num = &opt.gdn_seqs;
     else if (!strcmp(a, "--calls")) {
       if (!v) usage(argv[0]);
       opt.calls = atol(v);
@@ -456,8 +466,8 @@ static fic_tensor fic_t(void *data, int dev, int ndim, fic_dtype dt, const int64
   return t;
 }
 
-static void norm_alloc(norm_set *s, fic_runtime *rt, fic_function *fn, int dev, int kind, int64_t batch,
-                       int64_t hidden, size_t l2_bytes, uint64_t seed) {
+static void norm_alloc(norm_set *s, fic_runtime *rt, fic_function *fn, int dev, int kind, int64_t batch, int64_t hidden,
+                       size_t l2_bytes, uint64_t seed) {
   memset(s, 0, sizeof *s);
   s->rt = rt;
   s->fn = fn;
@@ -515,8 +525,7 @@ static int launch_raw(void *ctx, int i) {
 static int launch_copy(void *ctx, int i) {
   norm_set *s = ctx;
   int b = i % s->nbuf;
-  return cudaMemcpyAsync(s->out[b], s->in[b], norm_elems(s) * 2, cudaMemcpyDeviceToDevice, g_stream) !=
-         cudaSuccess;
+  return cudaMemcpyAsync(s->out[b], s->in[b], norm_elems(s) * 2, cudaMemcpyDeviceToDevice, g_stream) != cudaSuccess;
 }
 
 /* Our output (out[0]) vs the raw call's (out[1]) from the same input[0]. */
@@ -578,27 +587,27 @@ static const char *const method_name[M_COUNT] = {"raw_safe_call", "fic_gemma_rms
 static long run_calls(int m, long c, norm_set *s) {
   long bad = 0;
   switch (m) {
-  case M_RAW:
-    for (long i = 0; i < c; ++i) bad += raw_gemma_rmsnorm(&s->r_out[0], &s->r_in[0], &s->r_w, EPS, s->dev) != 0;
-    break;
-  case M_FIC:
-    for (long i = 0; i < c; ++i)
-      bad += fic_gemma_rmsnorm(s->rt, &s->t_out[0], &s->t_in[0], &s->t_w, EPS, 0, g_stream) != FIC_OK;
-    break;
-  case M_GENERIC:
-    for (long i = 0; i < c; ++i) {
-      fic_arg a[5] = {fic_arg_tensor(&s->t_out[0]), fic_arg_tensor(&s->t_in[0]), fic_arg_tensor(&s->t_w),
-                      fic_arg_float(EPS), fic_arg_bool(0)};
-      bad += fic_function_call(s->fn, a, 5, s->dev, g_stream, NULL) != FIC_OK;
+    case M_RAW:
+      for (long i = 0; i < c; ++i) bad += raw_gemma_rmsnorm(&s->r_out[0], &s->r_in[0], &s->r_w, EPS, s->dev) != 0;
+      break;
+    case M_FIC:
+      for (long i = 0; i < c; ++i)
+        bad += fic_gemma_rmsnorm(s->rt, &s->t_out[0], &s->t_in[0], &s->t_w, EPS, 0, g_stream) != FIC_OK;
+      break;
+    case M_GENERIC:
+      for (long i = 0; i < c; ++i) {
+        fic_arg a[5] = {fic_arg_tensor(&s->t_out[0]), fic_arg_tensor(&s->t_in[0]), fic_arg_tensor(&s->t_w),
+                        fic_arg_float(EPS), fic_arg_bool(0)};
+        bad += fic_function_call(s->fn, a, 5, s->dev, g_stream, NULL) != FIC_OK;
+      }
+      break;
+    default: {
+      const void *k = bgk_empty_kernel();
+      dim3 one = {1, 1, 1};
+      void *no_args[1] = {NULL};
+      for (long i = 0; i < c; ++i) bad += cudaLaunchKernel(k, one, one, no_args, 0, g_stream) != cudaSuccess;
+      break;
     }
-    break;
-  default: {
-    const void *k = bgk_empty_kernel();
-    dim3 one = {1, 1, 1};
-    void *no_args[1] = {NULL};
-    for (long i = 0; i < c; ++i) bad += cudaLaunchKernel(k, one, one, no_args, 0, g_stream) != cudaSuccess;
-    break;
-  }
   }
   return bad;
 }
@@ -706,8 +715,8 @@ static void bench_bandwidth(fic_runtime *rt, fic_function *fn, int dev, size_t l
       double bytes = j == 2 ? r->copy_bytes : r->bytes;
       double gbps = bytes / (t[j]->med_us * 1e3);
       fprintf(f, "%s,%lld,%lld,%s,%.3f,%.3f,%.3f,%.3f,%.0f,%.1f,%.4f,%d,1\n", dt, (long long)r->batch,
-              (long long)r->hidden, names[j], t[j]->med_us, t[j]->p10_us, t[j]->p90_us, t[j]->stream_us, bytes,
-              gbps, gbps / copy_gbps, r->nbuf);
+              (long long)r->hidden, names[j], t[j]->med_us, t[j]->p10_us, t[j]->p90_us, t[j]->stream_us, bytes, gbps,
+              gbps / copy_gbps, r->nbuf);
     }
   }
   fclose(f);
@@ -725,8 +734,8 @@ typedef struct gdn_ctx {
 static int launch_gdn(void *ctx, int i) {
   gdn_ctx *g = ctx;
   (void)i;
-  return fic_gdn_prefill(g->rt, &g->out, &g->state, &g->q, &g->k, &g->v, &g->cu, NULL, &g->alpha, &g->beta, 0.0,
-                         &g->ws, g_stream) != FIC_OK;
+  return fic_gdn_prefill(g->rt, &g->out, &g->state, &g->q, &g->k, &g->v, &g->cu, NULL, &g->alpha, &g->beta, 0.0, &g->ws,
+                         g_stream) != FIC_OK;
 }
 
 typedef struct gdn_row {
@@ -985,8 +994,7 @@ int main(int argc, char **argv) {
   if (!gdn_skip && !p_gdn[0]) gdn_skip = "gdn_prefill_sm90 is not in the runtime";
   if (!gdn_skip && access(p_gdn, R_OK) != 0) gdn_skip = "gdn_prefill_sm90.so was not extracted";
   if (!gdn_skip && !(cc_major == 9 && cc_minor == 0)) {
-    snprintf(gdn_skip_buf, sizeof gdn_skip_buf, "the GPU is sm_%d%d; gdn_prefill_sm90 needs sm_90", cc_major,
-             cc_minor);
+    snprintf(gdn_skip_buf, sizeof gdn_skip_buf, "the GPU is sm_%d%d; gdn_prefill_sm90 needs sm_90", cc_major, cc_minor);
     gdn_skip = gdn_skip_buf;
   }
   if (!gdn_skip && opt.no_gdn) gdn_skip = "--no-gdn given";
@@ -1007,11 +1015,10 @@ int main(int argc, char **argv) {
     err[kind] = ref_check(&s);
     norm_free(&s);
     if (err[kind] > (kind == BGK_F16 ? 2e-3 : 1e-2))
-      die("%s gemma_rmsnorm relative L2 error %.3g vs a float64 reference: too large",
-          kind == BGK_F16 ? "f16" : "bf16", err[kind]);
+      die("%s gemma_rmsnorm relative L2 error %.3g vs a float64 reference: too large", kind == BGK_F16 ? "f16" : "bf16",
+          err[kind]);
   }
-  printf("correctness: ours == raw safe call bitwise; rel. L2 error vs float64: f16 %.2e, bf16 %.2e\n", err[0],
-         err[1]);
+  printf("correctness: ours == raw safe call bitwise; rel. L2 error vs float64: f16 %.2e, bf16 %.2e\n", err[0], err[1]);
 
   /* ---- 1. host cost ---- */
   overhead_result ov;
@@ -1082,9 +1089,10 @@ int main(int argc, char **argv) {
   printf("cudart: library %s; bench %s\n", p_cudart, di.dli_fname ? di.dli_fname : "?");
   printf("correctness: ours == raw safe call bitwise at every shape; rel. L2 error vs float64: f16 %.2e, bf16 %.2e\n",
          err[0], err[1]);
-  printf("\n-- 1. host cost per call: gemma_rmsnorm 1x4096 f16, %ld calls x %d rounds (chunks of %d behind a gate "
-         "kernel)\n",
-         opt.calls, opt.rounds, opt.chunk);
+  printf(
+      "\n-- 1. host cost per call: gemma_rmsnorm 1x4096 f16, %ld calls x %d rounds (chunks of %d behind a gate "
+      "kernel)\n",
+      opt.calls, opt.rounds, opt.chunk);
   printf("%-24s %10s %10s %10s %8s %9s\n", "method", "median ns", "min ns", "max ns", "vs raw", "vs empty");
   for (int m = 0; m < M_COUNT; ++m)
     printf("%-24s %10.0f %10.0f %10.0f %7.2fx %8.2fx\n", method_name[m], ov.med[m], ov.min[m], ov.max[m],

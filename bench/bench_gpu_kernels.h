@@ -19,8 +19,8 @@ const void *bgk_empty_kernel(void);
 /* One thread that spins until *flag == gen (flag in mapped host memory) or
  * timeout_ns passes (then *timed_out = 1). Keeps the stream busy so that
  * work enqueued behind it waits, and the host never waits for the GPU. */
-int bgk_launch_gate(volatile unsigned *flag_dev, unsigned gen, unsigned long long timeout_ns,
-                    unsigned *timed_out_dev, void *stream);
+int bgk_launch_gate(volatile unsigned *flag_dev, unsigned gen, unsigned long long timeout_ns, unsigned *timed_out_dev,
+                    void *stream);
 
 /* Fill n elements of kind BGK_* with uniform values in [lo, hi) from a hash
  * of (seed, index). */

@@ -173,16 +173,17 @@ typedef int (*fic_progress_fn)(void *user, const char *what, uint64_t done, uint
  *   FLASHINFER_C_SEED_DIRS        ':'-separated read-only wheel directories
  * An explicit field always wins over the environment. */
 typedef struct fic_config {
-  size_t struct_size;           /* sizeof(fic_config): set by fic_config_init */
-  const char *cache_dir;        /* root of the cache */
-  const char *jit_cache_wheel;  /* path of a local flashinfer_jit_cache wheel */
-  const char *tvmffi_wheel;     /* path of a local apache_tvm_ffi wheel */
-  const char *seed_dirs;        /* ':'-separated read-only directories holding wheels */
-  const char *const *modules;   /* module names to extract, NULL-terminated; NULL = {"norm", "gdn_prefill_sm90"} */
-  int offline;                  /* 1: never download; 0: use FLASHINFER_C_OFFLINE */
-  int verify_wheel_sha256;      /* 1: check a wheel given by path against the pinned hash (default 0: a local wheel is trusted) */
-  double lock_timeout_s;        /* how long to wait for another process's extraction (default 600) */
-  fic_progress_fn progress;     /* optional download progress callback */
+  size_t struct_size;          /* sizeof(fic_config): set by fic_config_init */
+  const char *cache_dir;       /* root of the cache */
+  const char *jit_cache_wheel; /* path of a local flashinfer_jit_cache wheel */
+  const char *tvmffi_wheel;    /* path of a local apache_tvm_ffi wheel */
+  const char *seed_dirs;       /* ':'-separated read-only directories holding wheels */
+  const char *const *modules;  /* module names to extract, NULL-terminated; NULL = {"norm", "gdn_prefill_sm90"} */
+  int offline;                 /* 1: never download; 0: use FLASHINFER_C_OFFLINE */
+  int verify_wheel_sha256;     /* 1: check a wheel given by path against the pinned hash (default 0: a local wheel is
+                                  trusted) */
+  double lock_timeout_s;       /* how long to wait for another process's extraction (default 600) */
+  fic_progress_fn progress;    /* optional download progress callback */
   void *progress_user;
 } fic_config;
 
@@ -231,10 +232,10 @@ typedef enum fic_kind {
   FIC_KIND_FLOAT = 3,
   FIC_KIND_DTYPE = 5,
   FIC_KIND_DEVICE = 6,
-  FIC_KIND_TENSOR = 7,  /* a borrowed fic_tensor / DLTensor pointer */
-  FIC_KIND_STRING = 8,  /* a borrowed NUL-terminated string (argument only) */
+  FIC_KIND_TENSOR = 7,        /* a borrowed fic_tensor / DLTensor pointer */
+  FIC_KIND_STRING = 8,        /* a borrowed NUL-terminated string (argument only) */
   FIC_KIND_SMALL_STRING = 11, /* result only */
-  FIC_KIND_OBJECT = 64  /* result only: any TVM-FFI object (String 65, Array 71 ...) */
+  FIC_KIND_OBJECT = 64        /* result only: any TVM-FFI object (String 65, Array 71 ...) */
 } fic_kind;
 
 /* One argument: 16 bytes, the layout of TVM-FFI's TVMFFIAny. Build it with
@@ -252,16 +253,47 @@ typedef struct fic_arg {
   } v;
 } fic_arg;
 
-static inline fic_arg fic_arg_none(void) { fic_arg a = {FIC_KIND_NONE, 0, {0}}; return a; }
-static inline fic_arg fic_arg_int(int64_t x) { fic_arg a = {FIC_KIND_INT, 0, {0}}; a.v.i = x; return a; }
-static inline fic_arg fic_arg_bool(int x) { fic_arg a = {FIC_KIND_BOOL, 0, {0}}; a.v.i = x ? 1 : 0; return a; }
-static inline fic_arg fic_arg_float(double x) { fic_arg a = {FIC_KIND_FLOAT, 0, {0}}; a.v.f = x; return a; }
-static inline fic_arg fic_arg_tensor(const fic_tensor *t) { fic_arg a = {FIC_KIND_TENSOR, 0, {0}}; a.v.p = t; return a; }
+static inline fic_arg fic_arg_none(void) {
+  fic_arg a = {FIC_KIND_NONE, 0, {0}};
+  return a;
+}
+static inline fic_arg fic_arg_int(int64_t x) {
+  fic_arg a = {FIC_KIND_INT, 0, {0}};
+  a.v.i = x;
+  return a;
+}
+static inline fic_arg fic_arg_bool(int x) {
+  fic_arg a = {FIC_KIND_BOOL, 0, {0}};
+  a.v.i = x ? 1 : 0;
+  return a;
+}
+static inline fic_arg fic_arg_float(double x) {
+  fic_arg a = {FIC_KIND_FLOAT, 0, {0}};
+  a.v.f = x;
+  return a;
+}
+static inline fic_arg fic_arg_tensor(const fic_tensor *t) {
+  fic_arg a = {FIC_KIND_TENSOR, 0, {0}};
+  a.v.p = t;
+  return a;
+}
 /* A NULL tensor passes None: for Optional<Tensor> parameters. */
 static inline fic_arg fic_arg_opt_tensor(const fic_tensor *t) { return t ? fic_arg_tensor(t) : fic_arg_none(); }
-static inline fic_arg fic_arg_string(const char *s) { fic_arg a = {FIC_KIND_STRING, 0, {0}}; a.v.s = s; return a; }
-static inline fic_arg fic_arg_dtype(fic_dtype d) { fic_arg a = {FIC_KIND_DTYPE, 0, {0}}; a.v.dtype = d; return a; }
-static inline fic_arg fic_arg_device(fic_device d) { fic_arg a = {FIC_KIND_DEVICE, 0, {0}}; a.v.device = d; return a; }
+static inline fic_arg fic_arg_string(const char *s) {
+  fic_arg a = {FIC_KIND_STRING, 0, {0}};
+  a.v.s = s;
+  return a;
+}
+static inline fic_arg fic_arg_dtype(fic_dtype d) {
+  fic_arg a = {FIC_KIND_DTYPE, 0, {0}};
+  a.v.dtype = d;
+  return a;
+}
+static inline fic_arg fic_arg_device(fic_device d) {
+  fic_arg a = {FIC_KIND_DEVICE, 0, {0}};
+  a.v.device = d;
+  return a;
+}
 
 /* What a call returned. Owns at most one object reference: release it with
  * fic_result_release() exactly once (a no-op for plain values). */
@@ -285,7 +317,7 @@ typedef struct fic_function fic_function;
  * is refused with FIC_ERR_CAPTURING while `stream` is capturing a CUDA
  * graph). The result is cached: later look-ups take no lock. */
 FIC_API fic_status fic_function_get(fic_runtime *rt, const char *module, const char *name, void *stream,
-                                     fic_function **out);
+                                    fic_function **out);
 
 /* Call a function. For the duration of the call the TVM-FFI environment
  * stream of CUDA device `device_id` is `stream` on this thread; the previous
@@ -293,8 +325,8 @@ FIC_API fic_status fic_function_get(fic_runtime *rt, const char *module, const c
  * first CUDA tensor argument (and leaves the streams alone if there is
  * none). `result` may be NULL if the function returns nothing; otherwise it
  * is overwritten (not released) and must be released by the caller. */
-FIC_API fic_status fic_function_call(const fic_function *fn, const fic_arg *args, int32_t num_args,
-                                      int32_t device_id, void *stream, fic_result *result);
+FIC_API fic_status fic_function_call(const fic_function *fn, const fic_arg *args, int32_t num_args, int32_t device_id,
+                                     void *stream, fic_result *result);
 
 /* If the result is a string (small or object), point *data and *size at it. The
  * bytes live as long as the result. */
@@ -323,18 +355,15 @@ FIC_API fic_status fic_gemma_rmsnorm(fic_runtime *rt, const fic_tensor *out, con
 FIC_API fic_status fic_fused_add_rmsnorm(fic_runtime *rt, const fic_tensor *input, const fic_tensor *residual,
                                          const fic_tensor *weight, double eps, int enable_pdl, void *stream);
 /* In place: residual += input; input = rmsnorm(residual) * (1 + weight). */
-FIC_API fic_status fic_gemma_fused_add_rmsnorm(fic_runtime *rt, const fic_tensor *input,
-                                               const fic_tensor *residual, const fic_tensor *weight,
-                                               double eps, int enable_pdl, void *stream);
+FIC_API fic_status fic_gemma_fused_add_rmsnorm(fic_runtime *rt, const fic_tensor *input, const fic_tensor *residual,
+                                               const fic_tensor *weight, double eps, int enable_pdl, void *stream);
 /* out (fp8 e4m3) = clamp(rmsnorm(input) * weight / scale). */
 FIC_API fic_status fic_rmsnorm_quant(fic_runtime *rt, const fic_tensor *out, const fic_tensor *input,
-                                     const fic_tensor *weight, double scale, double eps, int enable_pdl,
-                                     void *stream);
+                                     const fic_tensor *weight, double scale, double eps, int enable_pdl, void *stream);
 /* residual += input; output (fp8 e4m3) = rmsnorm(residual) * weight / scale. */
-FIC_API fic_status fic_fused_add_rmsnorm_quant(fic_runtime *rt, const fic_tensor *output,
-                                               const fic_tensor *input, const fic_tensor *residual,
-                                               const fic_tensor *weight, double scale, double eps,
-                                               int enable_pdl, void *stream);
+FIC_API fic_status fic_fused_add_rmsnorm_quant(fic_runtime *rt, const fic_tensor *output, const fic_tensor *input,
+                                               const fic_tensor *residual, const fic_tensor *weight, double scale,
+                                               double eps, int enable_pdl, void *stream);
 /* out = (input - mean) / sqrt(var + eps) * gamma + beta; input/out [batch,
  * hidden] bf16, gamma/beta [hidden] f32 (as FlashInfer 0.6.3 requires). */
 FIC_API fic_status fic_layernorm(fic_runtime *rt, const fic_tensor *out, const fic_tensor *input,
@@ -353,9 +382,8 @@ FIC_API fic_status fic_layernorm(fic_runtime *rt, const fic_tensor *out, const f
  * Hv multiple of Hq). */
 FIC_API fic_status fic_gdn_prefill(fic_runtime *rt, const fic_tensor *output, const fic_tensor *output_state,
                                    const fic_tensor *q, const fic_tensor *k, const fic_tensor *v,
-                                   const fic_tensor *cu_seqlens, const fic_tensor *input_state,
-                                   const fic_tensor *alpha, const fic_tensor *beta, double scale,
-                                   const fic_tensor *workspace, void *stream);
+                                   const fic_tensor *cu_seqlens, const fic_tensor *input_state, const fic_tensor *alpha,
+                                   const fic_tensor *beta, double scale, const fic_tensor *workspace, void *stream);
 /* The workspace size gdn_prefill needs on a GPU with `sm_count` SMs. */
 FIC_API fic_status fic_gdn_prefill_workspace_size(int32_t sm_count, size_t *bytes);
 

@@ -37,7 +37,7 @@ typedef struct fic_artifacts {
   char module_names[FIC_MAX_MODULES][FIC_MODULE_NAME_MAX];
   char module_paths[FIC_MAX_MODULES][FIC_PATH_MAX];
   char module_sha256[FIC_MAX_MODULES][65]; /* content hash from the marker: identifies a build */
-  int cache_hit; /* 1 when a completed entry was reused without extraction */
+  int cache_hit;                           /* 1 when a completed entry was reused without extraction */
 } fic_artifacts;
 
 /* Resolve the cache root: explicit dir, else the environment, else XDG, else

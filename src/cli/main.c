@@ -61,9 +61,12 @@ static int parse_common(int *argc, char **argv, fic_config *cfg) {
       cfg->offline = 1;
       continue;
     }
-    if (strcmp(a, "--cache-dir") == 0) slot = &cfg->cache_dir;
-    else if (strcmp(a, "--jit-cache-wheel") == 0) slot = &cfg->jit_cache_wheel;
-    else if (strcmp(a, "--tvmffi-wheel") == 0) slot = &cfg->tvmffi_wheel;
+    if (strcmp(a, "--cache-dir") == 0)
+      slot = &cfg->cache_dir;
+    else if (strcmp(a, "--jit-cache-wheel") == 0)
+      slot = &cfg->jit_cache_wheel;
+    else if (strcmp(a, "--tvmffi-wheel") == 0)
+      slot = &cfg->tvmffi_wheel;
     if (slot) {
       if (i + 1 >= *argc) {
         fprintf(stderr, "flashinfer-c: %s needs a value\n", a);

@@ -22,8 +22,8 @@ static const char *cell_bytes(const void *obj, size_t offset, size_t *len) {
 /* Take the error raised on this thread, copy it into our record, release it. */
 static fic_status decode_error(const fic_tvm_api *api, const struct fic_function *fn, int rc) {
   if (rc == -2)
-    return fic__fail_kernel("EnvErrorAlreadySet", 18, "the environment reported a pending error (code -2)", 50,
-                            NULL, 0);
+    return fic__fail_kernel("EnvErrorAlreadySet", 18, "the environment reported a pending error (code -2)", 50, NULL,
+                            0);
   void *err = NULL;
   api->ErrorMoveFromRaised(&err);
   if (!err) {
@@ -34,8 +34,8 @@ static fic_status decode_error(const fic_tvm_api *api, const struct fic_function
   memcpy(&type_index, (const char *)err + FIC_OBJ_TYPE_INDEX_OFFSET, sizeof type_index);
   fic_status st;
   if (type_index != FIC_TI_ERROR) {
-    st = fic__fail(FIC_ERR_KERNEL, "%s returned %d with a raised object of type index %d, not an Error", fn->name,
-                   rc, (int)type_index);
+    st = fic__fail(FIC_ERR_KERNEL, "%s returned %d with a raised object of type index %d, not an Error", fn->name, rc,
+                   (int)type_index);
   } else {
     size_t kl, ml, bl;
     const char *kind = cell_bytes(err, FIC_ERR_KIND_OFFSET, &kl);

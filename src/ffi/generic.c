@@ -77,8 +77,7 @@ fic_status fic_function_call(const fic_function *fn, const fic_arg *args, int32_
         break;
       }
       default:
-        return fic__fail_arg("args", "args[%d] has kind %d, which is not an argument kind", (int)i,
-                             (int)args[i].kind);
+        return fic__fail_arg("args", "args[%d] has kind %d, which is not an argument kind", (int)i, (int)args[i].kind);
     }
     anys[i].small_len = 0;
   }

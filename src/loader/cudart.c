@@ -86,9 +86,12 @@ static void *find_handle(void) {
     snprintf(dir, sizeof dir, "%s/lib", root);
     if ((h = try_dir(dir))) return h;
   }
-  static const char *const fixed[] = {"/usr/local/cuda/lib64", "/usr/local/cuda/targets/x86_64-linux/lib",
-                                      "/usr/local/cuda/targets/sbsa-linux/lib", "/usr/local/cuda-13/lib64",
-                                      "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu"};
+  static const char *const fixed[] = {"/usr/local/cuda/lib64",
+                                      "/usr/local/cuda/targets/x86_64-linux/lib",
+                                      "/usr/local/cuda/targets/sbsa-linux/lib",
+                                      "/usr/local/cuda-13/lib64",
+                                      "/usr/lib/x86_64-linux-gnu",
+                                      "/usr/lib/aarch64-linux-gnu"};
   for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; ++i)
     if ((h = try_dir(fixed[i]))) return h;
   static const char *const prefixes[] = {"VIRTUAL_ENV", "CONDA_PREFIX"};

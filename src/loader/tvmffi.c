@@ -54,8 +54,8 @@ static fic_status check_version(const fic_tvm_api *api, const char *where) {
   fic_tvm_version v = {0, 0, 0};
   api->GetVersion(&v);
   if (v.major != 0 || v.minor != 1)
-    return fic__fail(FIC_ERR_VERSION, "%s reports tvm-ffi %u.%u.%u; flashinfer-c needs 0.1.x", where, v.major,
-                     v.minor, v.patch);
+    return fic__fail(FIC_ERR_VERSION, "%s reports tvm-ffi %u.%u.%u; flashinfer-c needs 0.1.x", where, v.major, v.minor,
+                     v.patch);
   g_version = v;
   return FIC_OK;
 }
@@ -80,8 +80,7 @@ static fic_status load_locked(const char *path) {
     Dl_info info;
     void *addr;
     memcpy(&addr, &api.GetVersion, sizeof addr); /* ISO C has no function-to-object pointer cast */
-    snprintf(g_path, sizeof g_path, "%s",
-             dladdr(addr, &info) && info.dli_fname ? info.dli_fname : "(already loaded)");
+    snprintf(g_path, sizeof g_path, "%s", dladdr(addr, &info) && info.dli_fname ? info.dli_fname : "(already loaded)");
     g_api = api;
     g_reused = 1;
     return FIC_OK;

@@ -48,8 +48,10 @@ static void add_cuda(text *t) {
   cu->RuntimeGetVersion(&rt_ver);
   cu->DriverGetVersion(&drv_ver);
   add(t, "libcudart: %s (runtime %d.%d)\n", path, rt_ver / 1000, (rt_ver % 1000) / 10);
-  if (drv_ver == 0) add(t, "driver: none (no NVIDIA driver)\n");
-  else add(t, "driver: supports CUDA %d.%d\n", drv_ver / 1000, (drv_ver % 1000) / 10);
+  if (drv_ver == 0)
+    add(t, "driver: none (no NVIDIA driver)\n");
+  else
+    add(t, "driver: supports CUDA %d.%d\n", drv_ver / 1000, (drv_ver % 1000) / 10);
   int rc = cu->GetDeviceCount(&count);
   if (rc != 0) {
     add(t, "gpus: none (%s)\n", cu->GetErrorString(rc));
@@ -91,11 +93,11 @@ fic_status fic_diagnose(const fic_runtime *rt, char *buf, size_t size, size_t *n
     add(&t, "jit-cache wheel: %s\ntvm-ffi wheel: %s\n", a->jit_cache_wheel[0] ? a->jit_cache_wheel : "(not needed)",
         a->tvmffi_wheel[0] ? a->tvmffi_wheel : "(not needed)");
     for (size_t i = 0; i < rt->num_modules; ++i)
-      add(&t, "module %s: %s%s\n", rt->modules[i].name, rt->modules[i].path,
-          rt->modules[i].handle ? " (loaded)" : "");
+      add(&t, "module %s: %s%s\n", rt->modules[i].name, rt->modules[i].path, rt->modules[i].handle ? " (loaded)" : "");
   } else {
     char root[FIC_PATH_MAX];
-    if (fic__cache_root(NULL, root, sizeof root) == FIC_OK) add(&t, "cache root: %s\n", root);
+    if (fic__cache_root(NULL, root, sizeof root) == FIC_OK)
+      add(&t, "cache root: %s\n", root);
     else {
       add(&t, "cache root: unknown (%s)\n", fic_last_error_message());
       fic_clear_error();

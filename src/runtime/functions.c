@@ -111,8 +111,7 @@ static fic_status resolve(fic_runtime *rt, const char *module, const char *name,
   return st;
 }
 
-fic_status fic_function_get(fic_runtime *rt, const char *module, const char *name, void *stream,
-                            fic_function **out) {
+fic_status fic_function_get(fic_runtime *rt, const char *module, const char *name, void *stream, fic_function **out) {
   if (!out) return fic__fail_arg("out", "out is NULL");
   *out = NULL;
   if (!rt) return fic__fail_arg("rt", "rt is NULL");

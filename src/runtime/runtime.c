@@ -83,11 +83,16 @@ fic_status fic_runtime_path(const fic_runtime *rt, const char *what, const char 
   if (!rt) return fic__fail_arg("rt", "rt is NULL");
   if (!what) return fic__fail_arg("what", "what is NULL");
   const fic_artifacts *a = rt->artifacts;
-  if (strcmp(what, "cache_root") == 0) *out = a->cache_root;
-  else if (strcmp(what, "artifact_dir") == 0) *out = a->artifact_dir;
-  else if (strcmp(what, "libtvm_ffi") == 0) fic__tvmffi_info(NULL, out, NULL);
-  else if (strcmp(what, "jit_cache_wheel") == 0) *out = a->jit_cache_wheel;
-  else if (strcmp(what, "tvmffi_wheel") == 0) *out = a->tvmffi_wheel;
+  if (strcmp(what, "cache_root") == 0)
+    *out = a->cache_root;
+  else if (strcmp(what, "artifact_dir") == 0)
+    *out = a->artifact_dir;
+  else if (strcmp(what, "libtvm_ffi") == 0)
+    fic__tvmffi_info(NULL, out, NULL);
+  else if (strcmp(what, "jit_cache_wheel") == 0)
+    *out = a->jit_cache_wheel;
+  else if (strcmp(what, "tvmffi_wheel") == 0)
+    *out = a->tvmffi_wheel;
   else if (strcmp(what, "libcudart") == 0) {
     fic_status st = fic__cudart_load(NULL);
     if (st != FIC_OK) return st;

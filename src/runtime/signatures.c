@@ -2,9 +2,9 @@
  * modules. TVM-FFI wrappers have no default arguments and the counts change
  * between FlashInfer versions (gdn_prefill: 11 in 0.6.3, 14 from 0.6.8), so
  * a call with the wrong count is refused before it reaches the wrapper. */
-#include <string.h>
-
 #include "runtime/signatures.h"
+
+#include <string.h>
 
 static const struct {
   const char *module;

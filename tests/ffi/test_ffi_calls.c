@@ -71,8 +71,10 @@ static void test_strings_small_and_object(void **state) {
     FIC_ASSERT_OK(fic_result_string(&r, &data, &size));
     assert_int_equal(size, strlen(inputs[i]));
     assert_memory_equal(data, inputs[i], size);
-    if (strlen(inputs[i]) > 7) assert_true(r.kind >= FIC_KIND_OBJECT);
-    else assert_int_equal(r.kind, FIC_KIND_SMALL_STRING);
+    if (strlen(inputs[i]) > 7)
+      assert_true(r.kind >= FIC_KIND_OBJECT);
+    else
+      assert_int_equal(r.kind, FIC_KIND_SMALL_STRING);
     FIC_ASSERT_OK(fic_result_release(&r));
     assert_int_equal(r.kind, FIC_KIND_NONE);
   }
@@ -117,8 +119,7 @@ static void test_tensors_contiguous_and_strided(void **state) {
   float outt[C * R];
   int64_t tshape[2] = {C, R}, tstrides[2] = {1, C};
   fic_tensor tv = ffi_cpu_f32(in, 2, tshape, tstrides), tout = ffi_cpu_f32(outt, 2, tshape, NULL);
-  fic_arg targs[5] = {fic_arg_tensor(&tout), fic_arg_tensor(&tv), fic_arg_float(1.0), fic_arg_bool(0),
-                      fic_arg_int(0)};
+  fic_arg targs[5] = {fic_arg_tensor(&tout), fic_arg_tensor(&tv), fic_arg_float(1.0), fic_arg_bool(0), fic_arg_int(0)};
   FIC_ASSERT_OK(fic_function_call(ffi_fn(rt, "scale_into"), targs, 5, -1, NULL, NULL));
   for (int c = 0; c < C; ++c)
     for (int r = 0; r < R; ++r) assert_float_equal(outt[c * R + r], in[r * C + c], 0);

@@ -133,10 +133,8 @@ static void test_error_record_is_per_thread(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_stream_set_for_the_call_and_restored),
-      cmocka_unit_test(test_stream_restored_on_error),
-      cmocka_unit_test(test_stream_taken_from_first_cuda_tensor),
-      cmocka_unit_test(test_many_threads),
+      cmocka_unit_test(test_stream_set_for_the_call_and_restored), cmocka_unit_test(test_stream_restored_on_error),
+      cmocka_unit_test(test_stream_taken_from_first_cuda_tensor),  cmocka_unit_test(test_many_threads),
       cmocka_unit_test(test_error_record_is_per_thread),
   };
   return cmocka_run_group_tests(tests, ffi_fixture_setup, ffi_fixture_teardown);

@@ -32,9 +32,7 @@ DLDevice echo_device(DLDevice d) { return d; }
 int64_t add_int(int64_t a, int64_t b) { return a + b; }
 void noop() {}
 
-bool is_f32(const TensorView& t) {
-  return t.dtype().code == kDLFloat && t.dtype().bits == 32 && t.dtype().lanes == 1;
-}
+bool is_f32(const TensorView &t) { return t.dtype().code == kDLFloat && t.dtype().bits == 32 && t.dtype().lanes == 1; }
 
 // out[i] = (negate ? -1 : 1) * alpha * in[i] + offset, over float32 CPU
 // tensors of any shape (honouring strides), checked the way FlashInfer checks.
@@ -47,8 +45,8 @@ void scale_into(TensorView out, TensorView in, double alpha, bool negate, int64_
     TVM_FFI_ICHECK_EQ(out.size(i), in.size(i));
     n *= in.size(i);
   }
-  const float* src = static_cast<const float*>(in.data_ptr());
-  float* dst = static_cast<float*>(out.data_ptr());
+  const float *src = static_cast<const float *>(in.data_ptr());
+  float *dst = static_cast<float *>(out.data_ptr());
   const double sign = negate ? -1.0 : 1.0;
   // Walk the logical index with strides, so non-contiguous views work.
   std::vector<int64_t> idx(in.ndim(), 0);
@@ -69,7 +67,7 @@ void scale_into(TensorView out, TensorView in, double alpha, bool negate, int64_
 double tensor_sum(TensorView x) {
   TVM_FFI_ICHECK(is_f32(x)) << "float32 tensor required";
   TVM_FFI_ICHECK(x.IsContiguous()) << "contiguous tensor required";
-  const float* p = static_cast<const float*>(x.data_ptr());
+  const float *p = static_cast<const float *>(x.data_ptr());
   double s = 0;
   for (int64_t i = 0; i < x.numel(); ++i) s += p[i];
   return s;
@@ -92,9 +90,7 @@ void raise_value_error(ffi::String msg) { TVM_FFI_THROW(ValueError) << msg; }
 void raise_std_exception() { throw std::runtime_error("plain std::runtime_error from the module"); }
 
 // Like FlashInfer's check: InternalError "Check failed: ..." for a mismatch.
-void check_same_len(TensorView a, TensorView b) {
-  TVM_FFI_ICHECK_EQ(a.size(0), b.size(0)) << "lengths differ";
-}
+void check_same_len(TensorView a, TensorView b) { TVM_FFI_ICHECK_EQ(a.size(0), b.size(0)) << "lengths differ"; }
 
 ffi::Array<int64_t> make_array(int64_t n) {
   ffi::Array<int64_t> a;

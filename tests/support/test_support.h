@@ -20,17 +20,17 @@ void fic_test_rmtree(const char *path);
 /* Run a shell command; returns its exit status. */
 int fic_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Assert a status with the error message in the failure output. */
-#define FIC_ASSERT_OK(expr)                                                                             \
-  do {                                                                                                  \
-    fic_status fic_s_ = (expr);                                                                         \
+#define FIC_ASSERT_OK(expr)                                                                                     \
+  do {                                                                                                          \
+    fic_status fic_s_ = (expr);                                                                                 \
     if (fic_s_ != FIC_OK) fail_msg("%s -> %s: %s", #expr, fic_status_string(fic_s_), fic_last_error_message()); \
   } while (0)
-#define FIC_ASSERT_STATUS(expr, want)                                                                   \
-  do {                                                                                                  \
-    fic_status fic_s_ = (expr);                                                                         \
-    if (fic_s_ != (want))                                                                               \
-      fail_msg("%s -> %s (want %s): %s", #expr, fic_status_string(fic_s_), fic_status_string(want),      \
-               fic_last_error_message());                                                               \
+#define FIC_ASSERT_STATUS(expr, want)                                                               \
+  do {                                                                                              \
+    fic_status fic_s_ = (expr);                                                                     \
+    if (fic_s_ != (want))                                                                           \
+      fail_msg("%s -> %s (want %s): %s", #expr, fic_status_string(fic_s_), fic_status_string(want), \
+               fic_last_error_message());                                                           \
   } while (0)
 
 #endif
