@@ -11,19 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/error.h"
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
 
 static void record_pid(int fd) {
   char buf[32];
@@ -91,7 +80,7 @@ fic_status fic__lock_try(const char *lock_path, int *fd_out, int *busy) {
 int fic__lock_acquire_q(const char *lock_path, double timeout_s, int *fd_out) {
   *fd_out = -1;
   if (!(timeout_s > 0)) timeout_s = 600;
-  const double deadline = now_s() + timeout_s;
+  const double deadline = fic__now_s() + timeout_s;
   long delay_ms = 1;
   int fd = -1;
   for (;;) {
@@ -115,14 +104,14 @@ int fic__lock_acquire_q(const char *lock_path, double timeout_s, int *fd_out) {
       close(fd);
       return err;
     }
-    double left = deadline - now_s();
+    double left = deadline - fic__now_s();
     if (left <= 0) {
       close(fd);
       return ETIMEDOUT;
     }
     long ms = delay_ms;
     if ((double)ms > left * 1000.0) ms = (long)(left * 1000.0) + 1;
-    sleep_ms(ms);
+    fic__sleep_ms(ms);
     if (delay_ms < 50) delay_ms *= 2;
   }
 }

@@ -42,6 +42,7 @@
 
 #include "artifacts/artifacts.h"
 #include "artifacts/pip_index.h"
+#include "common/clock.h"
 #include "common/error.h"
 
 #define DL_LOW_SPEED_LIMIT 1024L /* bytes/s */
@@ -95,18 +96,6 @@ static fic_status load_settings(dl_settings *s) {
   if ((st = env_long("FLASHINFER_C_DOWNLOAD_LOCK_TIMEOUT_S", 3600, 0, 86400 * 7, &lock_s)) != FIC_OK) return st;
   s->lock_timeout_s = (double)lock_s;
   return FIC_OK;
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
 }
 
 static long backoff_for(const dl_settings *s, int attempt /* 1-based, the one that failed */) {
@@ -200,6 +189,21 @@ static void hex_digest(const unsigned char *md, unsigned n, char out[65]) {
     out[2 * i + 1] = hx[md[i] & 15];
   }
   out[64] = '\0';
+}
+
+/* Why a transfer failed, in words, and whether another attempt may help. */
+static int describe_failure(CURLcode rc, int http_error, long code, const char *errbuf, char *why, size_t size) {
+  if (http_error) {
+    snprintf(why, size, "HTTP %ld", code);
+    return retryable_http(code);
+  }
+  const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+  if (rc == CURLE_OPERATION_TIMEDOUT) {
+    snprintf(why, size, "timed out (%s)", detail);
+    return 1;
+  }
+  snprintf(why, size, "%s", detail);
+  return retryable_curl(rc);
 }
 
 /* Feed `len` bytes of fd from offset 0 into md. */
@@ -318,7 +322,7 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud) {
 static int report(dl_xfer *x, uint64_t done, uint64_t total) {
   x->reported = 1;
   x->last_done = done;
-  x->last_report = now_s();
+  x->last_report = fic__now_s();
   return x->progress(x->user, x->what, done, total);
 }
 
@@ -332,7 +336,7 @@ static int on_xferinfo(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
   uint64_t done = x->offset;
   /* Called often by libcurl: report when bytes arrived, or every half second
    * while stalled (so that the callback can still abort). */
-  if (x->reported && done == x->last_done && now_s() - x->last_report < 0.5) return 0;
+  if (x->reported && done == x->last_done && fic__now_s() - x->last_report < 0.5) return 0;
   if (report(x, done, total) != 0) {
     x->aborted = 1;
     return 1;
@@ -389,26 +393,17 @@ static fic_status transfer(dl_xfer *x, const char *url, const dl_settings *s) {
     }
 
     char why[CURL_ERROR_SIZE + 128];
-    int retry;
-    if (rc == CURLE_HTTP_RETURNED_ERROR || (rc == CURLE_OK && code >= 300)) {
-      if (code == 416 && x->offset > 0 && range_restarts++ < 2) {
-        if ((st = reset_part(x)) != FIC_OK) return st;
-        attempt--;
-        continue;
-      }
-      snprintf(why, sizeof why, "HTTP %ld", code);
-      retry = retryable_http(code);
-    } else if (rc == CURLE_OPERATION_TIMEDOUT) {
-      snprintf(why, sizeof why, "timed out (%s)", errbuf[0] ? errbuf : curl_easy_strerror(rc));
-      retry = 1;
-    } else {
-      snprintf(why, sizeof why, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
-      retry = retryable_curl(rc);
+    int http_error = rc == CURLE_HTTP_RETURNED_ERROR || (rc == CURLE_OK && code >= 300);
+    if (http_error && code == 416 && x->offset > 0 && range_restarts++ < 2) {
+      if ((st = reset_part(x)) != FIC_OK) return st;
+      attempt--;
+      continue;
     }
+    int retry = describe_failure(rc, http_error, code, errbuf, why, sizeof why);
     if (!retry || attempt >= tries)
       return fic__fail(FIC_ERR_NETWORK, "download of %s from %s failed: %s (%d attempt%s)", x->what, shown, why,
                        attempt, attempt == 1 ? "" : "s");
-    sleep_ms(backoff_for(s, attempt));
+    fic__sleep_ms(backoff_for(s, attempt));
   }
 }
 
@@ -417,7 +412,7 @@ static fic_status transfer(dl_xfer *x, const char *url, const dl_settings *s) {
 /* Open and flock <dest>.part; retry if the file we locked is no longer the one
  * at that path (its holder published or deleted it meanwhile). */
 static fic_status open_locked_part(const char *part, double timeout_s, int *out_fd) {
-  double deadline = now_s() + timeout_s;
+  double deadline = fic__now_s() + timeout_s;
   for (int round = 0; round < 1000; round++) {
     int fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return fic__fail_errno("cannot create", part);
@@ -430,14 +425,14 @@ static fic_status open_locked_part(const char *part, double timeout_s, int *out_
         close(fd);
         return st;
       }
-      if (now_s() >= deadline) {
+      if (fic__now_s() >= deadline) {
         close(fd);
         return fic__fail(FIC_ERR_LOCK_TIMEOUT,
                          "another process has been downloading %s for more than %.0f s "
                          "(FLASHINFER_C_DOWNLOAD_LOCK_TIMEOUT_S)",
                          part, timeout_s);
       }
-      sleep_ms(delay_ms);
+      fic__sleep_ms(delay_ms);
       if (delay_ms < 200) delay_ms *= 2;
     }
     struct stat a, b;
@@ -692,22 +687,12 @@ fic_status fic__http_get(const char *url, size_t max_bytes, char **body, size_t 
       break;
     }
     char why[CURL_ERROR_SIZE + 128];
-    int retry;
-    if (rc == CURLE_HTTP_RETURNED_ERROR || rc == CURLE_OK) {
-      snprintf(why, sizeof why, "HTTP %ld", code);
-      retry = retryable_http(code);
-    } else if (rc == CURLE_OPERATION_TIMEDOUT) {
-      snprintf(why, sizeof why, "timed out (%s)", errbuf[0] ? errbuf : curl_easy_strerror(rc));
-      retry = 1;
-    } else {
-      snprintf(why, sizeof why, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
-      retry = retryable_curl(rc);
-    }
+    int retry = describe_failure(rc, rc == CURLE_HTTP_RETURNED_ERROR || rc == CURLE_OK, code, errbuf, why, sizeof why);
     if (!retry || attempt >= tries) {
       st = fic__fail(FIC_ERR_NETWORK, "GET %s failed: %s (%d attempt%s)", shown, why, attempt, attempt == 1 ? "" : "s");
       break;
     }
-    sleep_ms(backoff_for(&s, attempt));
+    fic__sleep_ms(backoff_for(&s, attempt));
   }
   curl_slist_free_all(hdrs);
   free(b.data);

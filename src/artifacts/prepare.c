@@ -30,6 +30,7 @@
 #include "artifacts/marker.h"
 #include "artifacts/pinned.h"
 #include "artifacts/zip_reader.h"
+#include "common/clock.h"
 #include "common/error.h"
 
 static const char *const default_modules[] = {"norm", "gdn_prefill_sm90", NULL};
@@ -449,12 +450,6 @@ static void hook_log_extraction(void) {
   close(fd);
 }
 
-static void sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
-
 /* fsync <tmp>/<relpath's directories>, deepest first. */
 static fic_status fsync_parents(const char *tmp, const char *relpath) {
   char dir[FIC_PATH_MAX];
@@ -553,7 +548,7 @@ static fic_status extract(prep *p) {
     s = extract_one(zips[k], &members[i], tmp, p->relpaths[i], p->wheels[k].path, buf, i == 0 ? inject : 0,
                     &p->marker.files[i]);
     if (s != FIC_OK) goto out;
-    if (sleep_hook > 0) sleep_ms(sleep_hook);
+    if (sleep_hook > 0) fic__sleep_ms(sleep_hook);
   }
   for (size_t i = 0; i < p->num_files; i++) {
     s = fsync_parents(tmp, p->relpaths[i]);

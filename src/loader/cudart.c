@@ -14,13 +14,13 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/lazy.h"
 #include "loader/loader.h"
 
 #define CUDART_SONAME "libcudart.so.13"
 
-static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static fic_lazy g_loaded = FIC_LAZY_INIT; /* publishes &g_api */
 static fic_cudart_api g_api;
-static _Atomic(const fic_cudart_api *) g_api_ptr;
 static char g_path[4096];
 static char g_tried[8192];
 
@@ -122,40 +122,29 @@ static fic_status resolve_api(void *h) {
   return FIC_OK;
 }
 
-fic_status fic__cudart_load(const fic_cudart_api **out) {
-  const fic_cudart_api *api = atomic_load_explicit(&g_api_ptr, memory_order_acquire);
-  if (!api) {
-    pthread_mutex_lock(&g_lock);
-    api = atomic_load_explicit(&g_api_ptr, memory_order_acquire);
-    if (!api) {
-      void *h = find_handle();
-      if (!h) {
-        fic_status st = fic__fail(FIC_ERR_CUDART_NOT_FOUND,
-                                  "%s not found; set FLASHINFER_C_CUDART to its path or add its directory to "
-                                  "LD_LIBRARY_PATH. Tried:\n%s",
-                                  CUDART_SONAME, g_tried);
-        pthread_mutex_unlock(&g_lock);
-        return st;
-      }
-      struct link_map *lm = NULL;
-      snprintf(g_path, sizeof g_path, "%s", CUDART_SONAME);
-      if (dlinfo(h, RTLD_DI_LINKMAP, &lm) == 0 && lm && lm->l_name && *lm->l_name)
-        snprintf(g_path, sizeof g_path, "%s", lm->l_name);
-      fic_status st = resolve_api(h);
-      if (st != FIC_OK) {
-        pthread_mutex_unlock(&g_lock);
-        return st;
-      }
-      api = &g_api;
-      atomic_store_explicit(&g_api_ptr, api, memory_order_release);
-    }
-    pthread_mutex_unlock(&g_lock);
-  }
-  if (out) *out = api;
-  return FIC_OK;
+static fic_status load_init(void *unused) {
+  (void)unused;
+  void *h = find_handle();
+  if (!h)
+    return fic__fail(FIC_ERR_CUDART_NOT_FOUND,
+                     "%s not found; set FLASHINFER_C_CUDART to its path or add its directory to "
+                     "LD_LIBRARY_PATH. Tried:\n%s",
+                     CUDART_SONAME, g_tried);
+  struct link_map *lm = NULL;
+  snprintf(g_path, sizeof g_path, "%s", CUDART_SONAME);
+  if (dlinfo(h, RTLD_DI_LINKMAP, &lm) == 0 && lm && lm->l_name && *lm->l_name)
+    snprintf(g_path, sizeof g_path, "%s", lm->l_name);
+  return resolve_api(h);
 }
 
-const fic_cudart_api *fic__cudart(void) { return atomic_load_explicit(&g_api_ptr, memory_order_acquire); }
+fic_status fic__cudart_load(const fic_cudart_api **out) {
+  const void *api = NULL;
+  fic_status st = fic__lazy_get(&g_loaded, load_init, NULL, &g_api, &api);
+  if (st == FIC_OK && out) *out = api;
+  return st;
+}
+
+const fic_cudart_api *fic__cudart(void) { return fic__lazy_peek(&g_loaded); }
 
 fic_status fic__cudart_info(const char **path, const char **tried) {
   if (path) *path = fic__cudart() ? g_path : "";

@@ -7,11 +7,11 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/lazy.h"
 #include "loader/loader.h"
 
-static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static fic_lazy g_loaded = FIC_LAZY_INIT; /* publishes &g_api */
 static fic_tvm_api g_api;
-static _Atomic(const fic_tvm_api *) g_api_ptr;
 static fic_tvm_version g_version;
 static char g_path[4096];
 static int g_reused;
@@ -106,27 +106,16 @@ static fic_status load_locked(const char *path) {
   return FIC_OK;
 }
 
+static fic_status load_init(void *path) { return load_locked(path); }
+
 fic_status fic__tvmffi_load(const char *path, const fic_tvm_api **out) {
-  const fic_tvm_api *api = atomic_load_explicit(&g_api_ptr, memory_order_acquire);
-  if (!api) {
-    pthread_mutex_lock(&g_lock);
-    api = atomic_load_explicit(&g_api_ptr, memory_order_acquire);
-    if (!api) {
-      fic_status st = load_locked(path);
-      if (st != FIC_OK) {
-        pthread_mutex_unlock(&g_lock);
-        return st;
-      }
-      api = &g_api;
-      atomic_store_explicit(&g_api_ptr, api, memory_order_release);
-    }
-    pthread_mutex_unlock(&g_lock);
-  }
-  if (out) *out = api;
-  return FIC_OK;
+  const void *api = NULL;
+  fic_status st = fic__lazy_get(&g_loaded, load_init, (void *)path, &g_api, &api);
+  if (st == FIC_OK && out) *out = api;
+  return st;
 }
 
-const fic_tvm_api *fic__tvmffi_api(void) { return atomic_load_explicit(&g_api_ptr, memory_order_acquire); }
+const fic_tvm_api *fic__tvmffi_api(void) { return fic__lazy_peek(&g_loaded); }
 
 fic_status fic__tvmffi_info(fic_tvm_version *version, const char **path, int *reused) {
   int loaded = fic__tvmffi_api() != NULL;
