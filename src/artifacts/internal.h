@@ -75,6 +75,11 @@ fic_status fic__sha256_buf(const void *data, size_t len, char out_hex[65]);
  * one of those changes. The memo is best effort (an unwritable root just
  * means hashing again next time). */
 fic_status fic__wheel_sha256(const char *root, const char *path, char out_hex[65]);
+/* The same for the file open at `fd` (`path` names it for the memo and messages):
+ * what is hashed is exactly what the caller will read from `fd` later. */
+fic_status fic__wheel_sha256_fd(const char *root, const char *path, int fd, char out_hex[65]);
+/* SHA-256 of everything in the file open at `fd` (read with pread from 0). */
+fic_status fic__sha256_fd(int fd, const char *name, char out_hex[65]);
 
 /* ---- test hooks (environment variables read on cold paths only) ---------- */
 

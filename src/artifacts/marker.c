@@ -15,7 +15,7 @@
 
 static const char *const wheel_kinds[2] = {"jit_cache", "tvmffi"};
 
-static int valid_wheel_name(const char *s, size_t len) {
+int fic__marker_valid_wheel_name(const char *s, size_t len) {
   if (len == 0 || len >= FIC_WHEEL_NAME_MAX) return 0;
   for (size_t i = 0; i < len; i++) {
     unsigned char c = (unsigned char)s[i];
@@ -48,7 +48,7 @@ fic_status fic__marker_format(const fic_marker *m, char *buf, size_t size, size_
   EMIT("%s\n", FIC_CACHE_FORMAT);
   for (int k = 0; k < 2; k++) {
     if (!fic__is_sha256_hex(m->wheel_sha256[k], strlen(m->wheel_sha256[k])) ||
-        !valid_wheel_name(m->wheel_name[k], strlen(m->wheel_name[k])))
+        !fic__marker_valid_wheel_name(m->wheel_name[k], strlen(m->wheel_name[k])))
       return fic__fail(FIC_ERR_INTERNAL, "invalid wheel record for the cache marker");
     EMIT("wheel\t%s\t%s\t%s\n", wheel_kinds[k], m->wheel_sha256[k], m->wheel_name[k]);
   }
@@ -133,7 +133,8 @@ int fic__marker_parse(const char *text, size_t len, fic_marker *out, char *why, 
           fl[1] != strlen(wheel_kinds[k]) || memcmp(f[1], wheel_kinds[k], fl[1]) != 0)
         return why_set(why, why_size, "line %d: expected the %s wheel record", line_no, wheel_kinds[k]);
       if (!fic__is_sha256_hex(f[2], fl[2])) return why_set(why, why_size, "line %d: bad wheel sha256", line_no);
-      if (!valid_wheel_name(f[3], fl[3])) return why_set(why, why_size, "line %d: bad wheel file name", line_no);
+      if (!fic__marker_valid_wheel_name(f[3], fl[3]))
+        return why_set(why, why_size, "line %d: bad wheel file name", line_no);
       memcpy(out->wheel_sha256[k], f[2], 64);
       out->wheel_sha256[k][64] = '\0';
       memcpy(out->wheel_name[k], f[3], fl[3]);

@@ -48,6 +48,8 @@ int fic__marker_parse(const char *text, size_t len, fic_marker *out, char *why, 
 int fic__marker_read(const char *dir, fic_marker *out, char *why, size_t why_size);
 /* Write <dir>/COMPLETE atomically (temp + fsync + rename + fsync dir). */
 fic_status fic__marker_write(const char *dir, const fic_marker *m);
+/* Whether a wheel file name can be recorded in a marker (printable, no '/' or '\\'). */
+int fic__marker_valid_wheel_name(const char *s, size_t len);
 /* Find a file entry by relpath (NULL if absent). */
 const fic_marker_file *fic__marker_find(const fic_marker *m, const char *relpath);
 

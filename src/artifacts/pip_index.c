@@ -275,13 +275,28 @@ fic_status fic__pip_project_url(const char *index_url, const char *project, char
  * [global]. Keys are normalised as pip does ('_' == '-', case-insensitive). */
 static void read_pip_conf(const char *path, char *dl, size_t dl_size, char *gl, size_t gl_size) {
   dl[0] = gl[0] = '\0';
-  FILE *f = fopen(path, "re");
-  if (!f) return;
+  /* Only a regular file, and only its first MiB: PIP_CONFIG_FILE may name
+   * /dev/zero or a FIFO with no writer, which would never end (O_NONBLOCK
+   * keeps the open of a FIFO from blocking; fstat then refuses it). */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return;
+  }
+  FILE *f = fdopen(fd, "r");
+  if (!f) {
+    close(fd);
+    return;
+  }
+  long budget = 1L << 20;
   char line[URL_MAX];
   char section[128] = "";
   char *pending = NULL; /* a value given on the continuation line */
   size_t pending_size = 0;
-  while (fgets(line, sizeof line, f)) {
+  while (budget > 0 && fgets(line, sizeof line, f)) {
+    budget -= (long)strlen(line) + 1;
     int indented = line[0] == ' ' || line[0] == '\t';
     trim(line);
     if (!line[0] || line[0] == '#' || line[0] == ';') continue;

@@ -46,6 +46,8 @@ typedef struct wheel_ref {
   char path[FIC_PATH_MAX]; /* the wheel file; "" until located */
   char sha[65];
   char filename[FIC_WHEEL_NAME_MAX];
+  int fd; /* a wheel given by path stays open from hashing to extraction, so a file
+             renamed over it meanwhile cannot be extracted under the old hash; -1 */
 } wheel_ref;
 
 typedef struct prep {
@@ -120,10 +122,17 @@ static fic_status identify_wheel(prep *p, wheel_ref *w) {
     fic_status s = fic__pathf(w->path, sizeof w->path, "%s", path);
     if (s != FIC_OK) return fic__fail_context("%s", w->origin);
     const char *base = base_name(path);
-    if (!*base || strlen(base) >= FIC_WHEEL_NAME_MAX)
-      return fic__fail(FIC_ERR_INVALID_ARGUMENT, "%s=%s does not name a wheel file", w->origin, path);
+    if (!*base || strlen(base) >= FIC_WHEEL_NAME_MAX || !fic__marker_valid_wheel_name(base, strlen(base)))
+      return fic__fail(FIC_ERR_INVALID_ARGUMENT,
+                       "%s=%s does not name a wheel file (empty, too long, or with control characters or '\\')",
+                       w->origin, path);
     snprintf(w->filename, sizeof w->filename, "%s", base);
-    s = fic__wheel_sha256(p->root, w->path, w->sha);
+    w->fd = open(w->path, O_RDONLY | O_CLOEXEC);
+    if (w->fd < 0) {
+      fic__fail_errno("cannot open wheel", w->path);
+      return fic__fail_context("%s wheel from %s", w->label, w->origin);
+    }
+    s = fic__wheel_sha256_fd(p->root, w->path, w->fd, w->sha);
     if (s != FIC_OK) return fic__fail_context("%s wheel from %s", w->label, w->origin);
     if (p->cfg->verify_wheel_sha256) {
       const fic_pinned_wheel *pin = NULL;
@@ -502,7 +511,13 @@ static fic_status extract(prep *p) {
 
   /* Open and check everything before creating anything. */
   for (int k = 0; k < 2; k++) {
-    s = fic__zip_open(p->wheels[k].path, &zips[k]);
+    if (p->wheels[k].fd >= 0) {
+      int fd = fcntl(p->wheels[k].fd, F_DUPFD_CLOEXEC, 0);
+      s = fd >= 0 ? fic__zip_open_fd(fd, p->wheels[k].path, &zips[k])
+                  : fic__fail_errno("cannot duplicate the descriptor of", p->wheels[k].path);
+    } else {
+      s = fic__zip_open(p->wheels[k].path, &zips[k]);
+    }
     if (s != FIC_OK) {
       fic__fail_context("%s wheel", p->wheels[k].label);
       goto out;
@@ -602,6 +617,7 @@ fic_status fic__artifacts_prepare(const fic_config *cfg, fic_artifacts *out) {
   memset(out, 0, sizeof *out);
   prep *p = calloc(1, sizeof *p);
   if (!p) return fic__fail(FIC_ERR_NO_MEMORY, "out of memory preparing artifacts");
+  p->wheels[0].fd = p->wheels[1].fd = -1; /* before anything can fail: `done` closes them */
   int lock_fd = -1;
   fic_status s = setup(p, cfg);
   if (s != FIC_OK) goto done;
@@ -667,6 +683,8 @@ fic_status fic__artifacts_prepare(const fic_config *cfg, fic_artifacts *out) {
 
 done:
   fic__lock_release(lock_fd);
+  for (int k = 0; k < 2; k++)
+    if (p->wheels[k].fd >= 0) close(p->wheels[k].fd);
   free(p);
   return s;
 }

@@ -58,31 +58,35 @@ fic_status fic__sha256_buf(const void *data, size_t len, char out_hex[65]) {
   return fic__sha256_end(&h, out_hex);
 }
 
-fic_status fic__sha256_file(const char *path, char out_hex[65]) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fic__fail_errno("cannot open", path);
+fic_status fic__sha256_fd(int fd, const char *name, char out_hex[65]) {
   unsigned char *buf = malloc(FIC_IO_BUFFER);
-  if (!buf) {
-    close(fd);
-    return fic__fail(FIC_ERR_NO_MEMORY, "out of memory hashing %s", path);
-  }
+  if (!buf) return fic__fail(FIC_ERR_NO_MEMORY, "out of memory hashing %s", name);
   fic_sha256 h = {NULL};
   fic_status s = fic__sha256_begin(&h);
+  off_t off = 0;
   while (s == FIC_OK) {
-    ssize_t n = read(fd, buf, FIC_IO_BUFFER);
+    ssize_t n = pread(fd, buf, FIC_IO_BUFFER, off); /* from the start, whatever the offset */
     if (n < 0) {
       if (errno == EINTR) continue;
-      s = fic__fail_errno("cannot read", path);
+      s = fic__fail_errno("cannot read", name);
       break;
     }
     if (n == 0) break;
+    off += n;
     s = fic__sha256_update(&h, buf, (size_t)n);
   }
   free(buf);
-  close(fd);
   if (s != FIC_OK) {
     fic__sha256_abort(&h);
     return s;
   }
   return fic__sha256_end(&h, out_hex);
+}
+
+fic_status fic__sha256_file(const char *path, char out_hex[65]) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fic__fail_errno("cannot open", path);
+  fic_status s = fic__sha256_fd(fd, path, out_hex);
+  close(fd);
+  return s;
 }

@@ -1,35 +1,41 @@
 /* Wheel identity without re-hashing: the SHA-256 of a wheel given by path is
  * memoised in <root>/wheel-ids/<sha256(realpath)>, one line
- *     fic-wheel-id-v1 \t <dev> \t <ino> \t <size> \t <mtime_ns> \t <sha256> \n <realpath> \n
- * and reused while (dev, inode, size, mtime_ns) are unchanged. A warm start
+ *     fic-wheel-id-v2 \t <dev> \t <ino> \t <size> \t <mtime_ns> \t <ctime_ns> \t <sha256> \n <realpath> \n
+ * and reused while (dev, inode, size, mtime_ns, ctime_ns) are unchanged. A warm start
  * therefore costs a stat, a realpath and one small read per wheel. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "artifacts/cache_lock.h"
 #include "artifacts/internal.h"
 #include "common/error.h"
 
-#define MEMO_MAGIC "fic-wheel-id-v1"
+#define MEMO_MAGIC "fic-wheel-id-v2" /* v2: the inode change time joined the key */
 
 static _Atomic uint64_t wheel_hash_count;
 
 uint64_t fic__test_wheel_hash_count(void) { return atomic_load(&wheel_hash_count); }
 
 static int same_file_state(const struct stat *a, const struct stat *b) {
+  /* ctime too: a same-size rewrite with its mtime restored still moves ctime,
+   * which user space cannot set. */
   return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-         a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+         a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+         a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
 static int memo_prefix(char *out, size_t size, const struct stat *st) {
   int64_t mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-  int n = snprintf(out, size, MEMO_MAGIC "\t%" PRIuMAX "\t%" PRIuMAX "\t%" PRIdMAX "\t%" PRId64 "\t",
-                   (uintmax_t)st->st_dev, (uintmax_t)st->st_ino, (intmax_t)st->st_size, mtime_ns);
+  int64_t ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+  int n = snprintf(out, size, MEMO_MAGIC "\t%" PRIuMAX "\t%" PRIuMAX "\t%" PRIdMAX "\t%" PRId64 "\t%" PRId64 "\t",
+                   (uintmax_t)st->st_dev, (uintmax_t)st->st_ino, (intmax_t)st->st_size, mtime_ns, ctime_ns);
   return n > 0 && (size_t)n < size ? n : -1;
 }
 
@@ -50,9 +56,17 @@ static int memo_lookup(const char *memo, const char *prefix, size_t plen, const 
 }
 
 fic_status fic__wheel_sha256(const char *root, const char *path, char out_hex[65]) {
-  struct stat st, st2;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fic__fail_errno("cannot find wheel", path);
+  fic_status s = fic__wheel_sha256_fd(root, path, fd, out_hex);
+  close(fd);
+  return s;
+}
+
+fic_status fic__wheel_sha256_fd(const char *root, const char *path, int fd, char out_hex[65]) {
+  struct stat st, st2, now;
   char real[FIC_PATH_MAX], key[65], memo_dir[FIC_PATH_MAX], memo[FIC_PATH_MAX], prefix[256];
-  if (stat(path, &st) != 0) return fic__fail_errno("cannot find wheel", path);
+  if (fstat(fd, &st) != 0) return fic__fail_errno("cannot stat wheel", path);
   if (!S_ISREG(st.st_mode)) return fic__fail(FIC_ERR_NOT_FOUND, "wheel %s is not a regular file", path);
   if (!realpath(path, real)) return fic__fail_errno("cannot resolve wheel path", path);
   fic_status s = fic__sha256_buf(real, strlen(real), key);
@@ -81,7 +95,7 @@ fic_status fic__wheel_sha256(const char *root, const char *path, char out_hex[65
     }
   }
 
-  s = fic__sha256_file(path, out_hex);
+  s = fic__sha256_fd(fd, path, out_hex);
   if (s != FIC_OK) {
     fic__lock_release(lock_fd);
     return fic__fail_context("hashing wheel %s", path);
@@ -89,7 +103,9 @@ fic_status fic__wheel_sha256(const char *root, const char *path, char out_hex[65
   atomic_fetch_add(&wheel_hash_count, 1);
 
   /* Memoise only if the file did not change while we read it. */
-  if (have_memo && stat(path, &st2) == 0 && same_file_state(&st, &st2)) {
+  /* ... and the path still names it (the memo is looked up by path). */
+  if (have_memo && fstat(fd, &st2) == 0 && same_file_state(&st, &st2) && stat(path, &now) == 0 &&
+      same_file_state(&st, &now)) {
     size_t cap = (size_t)plen + 66 + strlen(real) + 2;
     char *text = malloc(cap);
     if (text) {

@@ -64,7 +64,10 @@ static fic_status fail_zip_error(zip_error_t *ze, const char *path, const char *
       st = FIC_ERR_NO_MEMORY;
       break;
     case ZIP_ER_NOENT:
-      st = FIC_ERR_NOT_FOUND;
+      /* The archive exists (we opened it): libzip says "no such file" for a
+       * central directory that points nowhere, e.g. a ZIP64 escape with no
+       * ZIP64 extra field. That is a malformed archive. */
+      st = FIC_ERR_ZIP;
       break;
     case ZIP_ER_OPEN:
     case ZIP_ER_READ:
@@ -87,6 +90,11 @@ fic_status fic__zip_open(const char *path, fic_zip **out) {
   *out = NULL;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return fic__fail_errno("cannot open wheel", path);
+  return fic__zip_open_fd(fd, path, out);
+}
+
+fic_status fic__zip_open_fd(int fd, const char *path, fic_zip **out) {
+  *out = NULL;
   struct stat st;
   if (fstat(fd, &st) != 0) {
     int err = errno;

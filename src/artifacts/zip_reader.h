@@ -36,6 +36,9 @@ typedef struct fic_zip_member {
 
 /* Open `path` read-only and index its central directory. */
 fic_status fic__zip_open(const char *path, fic_zip **out);
+/* The same for an open file; takes ownership of `fd` (closed on every path).
+ * `path` names it in messages. */
+fic_status fic__zip_open_fd(int fd, const char *path, fic_zip **out);
 void fic__zip_close(fic_zip *z);
 
 /* Number of entries and the i-th name in sorted order (raw bytes). */
