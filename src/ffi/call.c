@@ -49,6 +49,11 @@ static fic_status decode_error(const fic_tvm_api *api, const struct fic_function
 
 fic_status fic__call(const struct fic_function *fn, const fic_any *args, int32_t num_args, int32_t device_id,
                      void *stream, fic_any *result) {
+  return fic__call_ex(fn, args, num_args, device_id, stream, 1, result);
+}
+
+fic_status fic__call_ex(const struct fic_function *fn, const fic_any *args, int32_t num_args, int32_t device_id,
+                        void *stream, int set_device, fic_any *result) {
   const fic_tvm_api *api = fic__tvmffi_api();
   if (!api) return fic__fail(FIC_ERR_INTERNAL, "libtvm_ffi is not loaded");
   if (fn->arity >= 0 && num_args != fn->arity)
@@ -71,7 +76,7 @@ fic_status fic__call(const struct fic_function *fn, const fic_any *args, int32_t
     stream_set = 1;
     /* Wrappers without a device guard (gdn_prefill in 0.6.3) launch on the
      * thread's current device: make it the tensors' device for the call. */
-    if (cudart && cudart->GetDevice(&prev_device) == CUDA_SUCCESS && prev_device != device_id) {
+    if (set_device && cudart && cudart->GetDevice(&prev_device) == CUDA_SUCCESS && prev_device != device_id) {
       int rc = cudart->SetDevice(device_id);
       if (rc != CUDA_SUCCESS) {
         api->EnvSetStream(KDL_CUDA, device_id, prev_stream, NULL);

@@ -46,6 +46,7 @@ fic_status fic_function_call(const fic_function *fn, const fic_arg *args, int32_
   fic_dl_tensor filled[FIC_MAX_ARGS];
   int64_t filled_strides[FIC_MAX_ARGS][FIC_MAX_FILLED_DIMS];
   int32_t dev = device_id;
+  int has_cuda_tensor = 0; /* only then does the current device matter */
   for (int32_t i = 0; i < num_args; ++i) {
     memcpy(&anys[i], &args[i], sizeof anys[i]);
     switch (args[i].kind) {
@@ -63,7 +64,10 @@ fic_status fic_function_call(const fic_function *fn, const fic_arg *args, int32_
         const fic_tensor *t = args[i].v.p;
         fic_status st = check_tensor(t, (int)i);
         if (st != FIC_OK) return st;
-        if (dev < 0 && t->device.device_type == FIC_DEVICE_CUDA) dev = t->device.device_id;
+        if (t->device.device_type == FIC_DEVICE_CUDA) {
+          has_cuda_tensor = 1;
+          if (dev < 0) dev = t->device.device_id;
+        }
         if (!t->strides && t->ndim > 0) {
           memcpy(&filled[i], t, sizeof filled[i]);
           int64_t stride = 1;
@@ -81,7 +85,7 @@ fic_status fic_function_call(const fic_function *fn, const fic_arg *args, int32_
     }
     anys[i].small_len = 0;
   }
-  return fic__call((const struct fic_function *)fn, anys, num_args, dev, stream, (fic_any *)result);
+  return fic__call_ex((const struct fic_function *)fn, anys, num_args, dev, stream, has_cuda_tensor, (fic_any *)result);
 }
 
 fic_status fic_result_string(const fic_result *result, const char **data, size_t *size) {

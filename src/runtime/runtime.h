@@ -56,6 +56,11 @@ fic_status fic__kernel_function(fic_runtime *rt, int slot, const char *module, c
  * indices. `result` (may be NULL) is zeroed first; the caller releases it. */
 fic_status fic__call(const struct fic_function *fn, const fic_any *args, int32_t num_args, int32_t device_id,
                      void *stream, fic_any *result);
+/* The same; set_device = 0 leaves the thread's current CUDA device alone
+ * (calls with no CUDA tensor: asking for the device costs microseconds in a
+ * process without a CUDA context). */
+fic_status fic__call_ex(const struct fic_function *fn, const fic_any *args, int32_t num_args, int32_t device_id,
+                        void *stream, int set_device, fic_any *result);
 
 /* For parameters typed `Tensor` (an owning object, e.g. norm's layernorm):
  * wrap a caller's tensor in a TVM-FFI Tensor object that borrows its memory.

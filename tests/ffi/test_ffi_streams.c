@@ -14,14 +14,18 @@ static int64_t stream_seen(fic_runtime *rt, int64_t device, int32_t set_device, 
   return r.v.i;
 }
 
-/* On a machine with a CUDA runtime and fewer GPUs than `device`, the call
- * must fail with FIC_ERR_CUDA (cudaSetDevice refuses the ordinal) and leave
- * the stream table as it was; elsewhere it succeeds. Returns 1 if it ran. */
+/* On a machine with a CUDA runtime and fewer GPUs than `device`, a call with
+ * a tensor on that device must fail with FIC_ERR_CUDA (cudaSetDevice refuses
+ * the ordinal) and leave the stream table as it was; elsewhere it succeeds.
+ * Returns 1 if it ran. */
 static int device_usable(fic_runtime *rt, int32_t device) {
-  fic_function *fn = ffi_fn(rt, "current_stream");
-  fic_arg a = fic_arg_int(device);
+  /* A CUDA tensor makes the library switch to its device (the module only
+   * reads the descriptor, never the memory). */
+  int64_t shape[1] = {4};
+  fic_tensor t = {(void *)(uintptr_t)0xdead0000, {FIC_DEVICE_CUDA, device}, 1, FIC_F32, shape, NULL, 0};
+  fic_arg a = fic_arg_tensor(&t);
   fic_result r;
-  fic_status st = fic_function_call(fn, &a, 1, device, (void *)(uintptr_t)0x5000, &r);
+  fic_status st = fic_function_call(ffi_fn(rt, "stream_of"), &a, 1, -1, (void *)(uintptr_t)0x5000, &r);
   if (st == FIC_OK) return 1;
   assert_int_equal(st, FIC_ERR_CUDA);
   assert_non_null(strstr(fic_last_error_message(), "cudaSetDevice"));
