@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Write a synthetic ~2.2 GB ZIP64 wheel for bench_extract.
 
-usage: make_big_wheel.py OUT.whl [GiB]
+usage: make_big_wheel.py OUT.whl [GiB] [MEMBER=FILE ...]
+
+MEMBER=FILE puts the real bytes of FILE at MEMBER instead of synthetic ones
+(e.g. the real norm.so, so that a kernel can be called after extraction).
 
 Layout: padding members first (stored random data and deflated zeros, like
 the many modules of a real flashinfer_jit_cache wheel), then the members the
@@ -36,7 +39,15 @@ def add(zf, name, data, method):
 
 def main():
     out = sys.argv[1]
-    gib = float(sys.argv[2]) if len(sys.argv) > 2 else 2.1
+    gib = float(sys.argv[2]) if len(sys.argv) > 2 and "=" not in sys.argv[2] else 2.1
+    real = dict(a.split("=", 1) for a in sys.argv[2:] if "=" in a)
+
+    def member(name, size, seed):
+        if name in real:
+            with open(real[name], "rb") as f:
+                return f.read()
+        return so_like(size, seed)
+
     target = int(gib * (1 << 30))
     tmp = out + ".tmp"
     chunk = 64 << 20
@@ -50,10 +61,12 @@ def main():
                 add(zf, "flashinfer_jit_cache/jit_cache/pad%03d/pad%03d.so" % (i, i), os.urandom(chunk), zipfile.ZIP_STORED)
                 written += chunk
             i += 1
-        add(zf, "flashinfer_jit_cache/jit_cache/norm/norm.so", so_like(4 << 20, 1), zipfile.ZIP_DEFLATED)
-        add(zf, "flashinfer_jit_cache/jit_cache/gdn_prefill_sm90/gdn_prefill_sm90.so", so_like(6 << 20, 2),
-            zipfile.ZIP_DEFLATED)
-        add(zf, "tvm_ffi/lib/libtvm_ffi.so", so_like(1 << 20, 3), zipfile.ZIP_DEFLATED)
+        norm = "flashinfer_jit_cache/jit_cache/norm/norm.so"
+        gdn = "flashinfer_jit_cache/jit_cache/gdn_prefill_sm90/gdn_prefill_sm90.so"
+        tvm = "tvm_ffi/lib/libtvm_ffi.so"
+        add(zf, norm, member(norm, 4 << 20, 1), zipfile.ZIP_DEFLATED)
+        add(zf, gdn, member(gdn, 6 << 20, 2), zipfile.ZIP_DEFLATED)
+        add(zf, tvm, member(tvm, 1 << 20, 3), zipfile.ZIP_DEFLATED)
         zf.writestr("bench-0.0.0.dist-info/WHEEL", "Wheel-Version: 1.0\n")
     os.replace(tmp, out)
 
