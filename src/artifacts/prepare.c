@@ -46,8 +46,9 @@ typedef struct wheel_ref {
   char path[FIC_PATH_MAX]; /* the wheel file; "" until located */
   char sha[65];
   char filename[FIC_WHEEL_NAME_MAX];
-  int fd; /* a wheel given by path stays open from hashing to extraction, so a file
-             renamed over it meanwhile cannot be extracted under the old hash; -1 */
+  struct stat hashed; /* its state when identified (check_wheels_unchanged) */
+  int fd;             /* a wheel given by path stays open from hashing to extraction, so a file
+                         renamed over it meanwhile cannot be extracted under the old hash; -1 */
 } wheel_ref;
 
 typedef struct prep {
@@ -127,11 +128,12 @@ static fic_status identify_wheel(prep *p, wheel_ref *w) {
                        "%s=%s does not name a wheel file (empty, too long, or with control characters or '\\')",
                        w->origin, path);
     snprintf(w->filename, sizeof w->filename, "%s", base);
-    w->fd = open(w->path, O_RDONLY | O_CLOEXEC);
+    w->fd = open(w->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block us */
     if (w->fd < 0) {
       fic__fail_errno("cannot open wheel", w->path);
       return fic__fail_context("%s wheel from %s", w->label, w->origin);
     }
+    if (fstat(w->fd, &w->hashed) != 0) return fic__fail_errno("cannot stat wheel", w->path);
     s = fic__wheel_sha256_fd(p->root, w->path, w->fd, w->sha);
     if (s != FIC_OK) return fic__fail_context("%s wheel from %s", w->label, w->origin);
     if (p->cfg->verify_wheel_sha256) {
@@ -502,6 +504,28 @@ static fic_status extract_one(fic_zip *z, const fic_zip_member *m, const char *t
   return s;
 }
 
+/* A wheel rewritten in place (same inode) after it was hashed would put new
+ * bytes under the old hash: compare its state now with the state hashed. */
+static fic_status check_wheels_unchanged(const prep *p) {
+  for (int k = 0; k < 2; k++) {
+    const wheel_ref *w = &p->wheels[k];
+    struct stat now;
+    if (w->fd < 0) continue;
+    if (fstat(w->fd, &now) != 0) return fic__fail_errno("cannot stat wheel", w->path);
+    /* ctime also moves when the file is unlinked (a new build renamed over
+     * it), which leaves our bytes intact: compare it only while linked. */
+    int ctime_moved = now.st_nlink > 0 && (now.st_ctim.tv_sec != w->hashed.st_ctim.tv_sec ||
+                                           now.st_ctim.tv_nsec != w->hashed.st_ctim.tv_nsec);
+    if (now.st_size != w->hashed.st_size || now.st_mtim.tv_sec != w->hashed.st_mtim.tv_sec ||
+        now.st_mtim.tv_nsec != w->hashed.st_mtim.tv_nsec || ctime_moved)
+      return fic__fail(FIC_ERR_CHECKSUM,
+                       "%s wheel %s changed while it was being extracted (its SHA-256 %.16s... no longer holds); "
+                       "nothing was published: run again",
+                       w->label, w->path, w->sha);
+  }
+  return FIC_OK;
+}
+
 static fic_status extract(prep *p) {
   fic_status s;
   fic_zip *zips[2] = {NULL, NULL};
@@ -570,6 +594,8 @@ static fic_status extract(prep *p) {
     if (s != FIC_OK) goto out;
   }
   s = fic__fsync_dir(tmp);
+  if (s != FIC_OK) goto out;
+  s = check_wheels_unchanged(p);
   if (s != FIC_OK) goto out;
   if (rename(tmp, p->entry) != 0) {
     s = fic__fail_errno("cannot publish cache entry (rename)", p->entry);

@@ -72,7 +72,9 @@ static void *find_handle(void) {
   if (h) return h;
   note_tried("already loaded in the process", "no");
   const char *explicit_path = getenv("FLASHINFER_C_CUDART");
-  if (explicit_path && *explicit_path && (h = try_open(explicit_path))) return h;
+  /* An explicit path is authoritative: if it does not load, say so rather
+   * than silently take another copy from the search. */
+  if (explicit_path && *explicit_path) return try_open(explicit_path);
   h = dlopen(CUDART_SONAME, RTLD_NOW | RTLD_GLOBAL);
   if (h) return h;
   note_tried("the dynamic linker's search path (LD_LIBRARY_PATH, ld.so.cache, system dirs)", "not found");

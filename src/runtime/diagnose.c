@@ -40,7 +40,13 @@ static void add_cuda(text *t) {
   fic_status st = fic__cudart_load(&cu);
   fic__cudart_info(&path, &tried);
   if (st != FIC_OK) {
-    add(t, "libcudart: not found\n  tried:\n    %s\n", tried);
+    add(t, "libcudart: not found\n  tried:\n");
+    /* One place per line, each indented. */
+    for (const char *line = tried; *line;) {
+      size_t len = strcspn(line, "\n");
+      add(t, "    %.*s\n", (int)len, line);
+      line += len + (line[len] == '\n');
+    }
     fic_clear_error();
     return;
   }
