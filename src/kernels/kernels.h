@@ -5,6 +5,8 @@
 #ifndef FIC_KERNELS_H
 #define FIC_KERNELS_H
 
+#include <string.h>
+
 #include "runtime/runtime.h"
 
 /* Module names, as in flashinfer_jit_cache/jit_cache/<m>/<m>.so. */
@@ -38,25 +40,17 @@ _Static_assert(FIC_SLOT_COUNT <= FIC_KERNEL_SLOTS, "raise FIC_KERNEL_SLOTS in ru
  * checks that need it. */
 int fic__kernel_sm_count(int32_t device_id);
 
-/* Cells of the argument array; these cannot fail. */
-static inline fic_any fic__any_ptr_tensor(const void *dl) {
-  fic_any a = {FIC_TI_DLTENSOR_PTR, 0, {0}};
-  a.v.v_ptr = (void *)dl;
-  return a;
+/* Cells of the argument array, built by the public fic_arg_* constructors
+ * (fic_arg and fic_any are the same 16 bytes: checked in src/ffi/generic.c;
+ * the validated descriptors are DLTensors, as is fic_tensor). */
+static inline fic_any fic__any_from_arg(fic_arg a) {
+  fic_any x;
+  memcpy(&x, &a, sizeof x);
+  return x;
 }
-static inline fic_any fic__any_none(void) {
-  fic_any a = {FIC_TI_NONE, 0, {0}};
-  return a;
-}
-static inline fic_any fic__any_float(double x) {
-  fic_any a = {FIC_TI_FLOAT, 0, {0}};
-  a.v.v_float64 = x;
-  return a;
-}
-static inline fic_any fic__any_bool(int x) {
-  fic_any a = {FIC_TI_BOOL, 0, {0}};
-  a.v.v_int64 = x ? 1 : 0;
-  return a;
-}
+static inline fic_any fic__any_ptr_tensor(const void *dl) { return fic__any_from_arg(fic_arg_tensor(dl)); }
+static inline fic_any fic__any_none(void) { return fic__any_from_arg(fic_arg_none()); }
+static inline fic_any fic__any_float(double x) { return fic__any_from_arg(fic_arg_float(x)); }
+static inline fic_any fic__any_bool(int x) { return fic__any_from_arg(fic_arg_bool(x)); }
 
 #endif
