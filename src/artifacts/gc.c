@@ -1,7 +1,8 @@
 /* Cache garbage collection: remove artifact entries other than the one to
  * keep, unless an extraction holds their lock; stale temp directories whose
  * lock is free; quarantined (.corrupt-*) entries; leftovers of an
- * interrupted GC; orphan lock files. Wheels and wheel-ids are kept.
+ * interrupted GC; orphan lock files; temp files of interrupted wheel-id memo
+ * writes. Wheels and wheel-ids are kept.
  *
  * Note: a process that already loaded an entry's libraries keeps them (an
  * unlinked mapped file stays valid); a process that only read the marker and
@@ -9,6 +10,8 @@
  * flashinfer-c process is starting. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +49,26 @@ static gc_kind classify(const char *name, char hash[65]) {
 static int same_inode(const char *a, const struct stat *b) {
   struct stat st;
   return stat(a, &st) == 0 && st.st_dev == b->st_dev && st.st_ino == b->st_ino;
+}
+
+/* Temp files of interrupted wheel-id memo writes (<memo>.tmp-<pid>-<rnd>)
+ * whose writer is gone. They are tiny, so they are not counted as freed. */
+static void gc_memo_temps(const char *root, int dry_run) {
+  char dir[FIC_PATH_MAX];
+  if (snprintf(dir, sizeof dir, "%s/wheel-ids", root) >= (int)sizeof dir) return;
+  DIR *d = opendir(dir);
+  if (!d) return;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    const char *t = strstr(de->d_name, ".tmp-");
+    if (!t) continue;
+    char *end = NULL;
+    long pid = strtol(t + 5, &end, 10);
+    if (end == t + 5 || *end != '-' || pid <= 0) continue;
+    if (kill((pid_t)pid, 0) == 0 || errno == EPERM) continue; /* its writer may still be at work */
+    if (!dry_run) (void)unlinkat(dirfd(d), de->d_name, 0);
+  }
+  closedir(d);
 }
 
 fic_status fic__cache_gc(const char *root, const char *keep_dir, int dry_run, uint64_t *freed, uint64_t *remaining) {
@@ -146,6 +169,7 @@ fic_status fic__cache_gc(const char *root, const char *keep_dir, int dry_run, ui
   for (size_t i = 0; i < n; i++) free(names[i]);
   free(names);
   if (s != FIC_OK) return s;
+  gc_memo_temps(root, dry_run);
   uint64_t total = fic__tree_size(root);
   if (freed) *freed = freed_bytes;
   if (remaining) *remaining = dry_run ? (total >= freed_bytes ? total - freed_bytes : 0) : total;

@@ -273,6 +273,27 @@ fic_status fic__pip_project_url(const char *index_url, const char *project, char
 
 /* index-url of one pip.conf: [download] (the command we mimic) beats
  * [global]. Keys are normalised as pip does ('_' == '-', case-insensitive). */
+/* One line of a config file, ended by "\n", "\r\n" or a lone "\r" (pip
+ * reads with universal newlines); longer lines are cut to `size`. Counts the
+ * bytes read against *budget. 0 at the end of the file. */
+static int read_line(FILE *f, char *line, size_t size, long *budget) {
+  size_t n = 0;
+  int c = EOF, any = 0;
+  while (*budget > 0 && (c = getc(f)) != EOF) {
+    --*budget;
+    any = 1;
+    if (c == '\n') break;
+    if (c == '\r') {
+      int next = getc(f);
+      if (next != '\n' && next != EOF) ungetc(next, f);
+      break;
+    }
+    if (n + 1 < size) line[n++] = (char)c;
+  }
+  line[n] = '\0';
+  return any;
+}
+
 static void read_pip_conf(const char *path, char *dl, size_t dl_size, char *gl, size_t gl_size) {
   dl[0] = gl[0] = '\0';
   /* Only a regular file, and only its first MiB: PIP_CONFIG_FILE may name
@@ -295,8 +316,7 @@ static void read_pip_conf(const char *path, char *dl, size_t dl_size, char *gl, 
   char section[128] = "";
   char *pending = NULL; /* a value given on the continuation line */
   size_t pending_size = 0;
-  while (budget > 0 && fgets(line, sizeof line, f)) {
-    budget -= (long)strlen(line) + 1;
+  while (read_line(f, line, sizeof line, &budget)) {
     int indented = line[0] == ' ' || line[0] == '\t';
     trim(line);
     if (!line[0] || line[0] == '#' || line[0] == ';') continue;

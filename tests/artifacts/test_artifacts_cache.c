@@ -798,8 +798,20 @@ static void test_gc(void **state) {
   assert_true(art_file_size(other->artifact_dir) >= 0);
   assert_true(art_file_size(tmp_stale) >= 0);
 
+  /* Memo temp files left by a killed writer go; a live writer's stay. */
+  char memo_dead[8192], memo_live[8192];
+  pid_t child = fork();
+  if (child == 0) _exit(0);
+  assert_true(child > 0);
+  waitpid(child, NULL, 0); /* reaped: its pid names no process */
+  snprintf(memo_dead, sizeof memo_dead, "%s/wheel-ids/%s.tmp-%ld-abc", root, free_hash, (long)child);
+  snprintf(memo_live, sizeof memo_live, "%s/wheel-ids/%s.tmp-%ld-def", root, busy_hash, (long)getpid());
+  assert_int_equal(fic_test_sh("mkdir -p '%s/wheel-ids' && touch '%s' '%s'", root, memo_dead, memo_live), 0);
+
   FIC_ASSERT_OK(fic__cache_gc(root, keep->artifact_dir, 0, &freed, &remaining));
   assert_int_equal(freed, other_size + 5000 + 7000);
+  assert_int_equal(art_file_size(memo_dead), -1);
+  assert_true(art_file_size(memo_live) >= 0);
   assert_int_equal(art_file_size(other->artifact_dir), -1);
   assert_int_equal(art_file_size(tmp_stale), -1);
   assert_int_equal(art_file_size(corrupt), -1);

@@ -228,6 +228,14 @@ static void test_pip_config_precedence(void **state) {
   assert_string_equal(out, "http://env-file.example/simple");
   assert_non_null(strstr(origin, "env.conf"));
 
+  /* Old Mac (CR-only) and Windows (CRLF) line endings read as pip reads them. */
+  conf_at(p, "[global]\rindex-url = http://cr.example/simple\r");
+  FIC_ASSERT_OK(fic__pip_index_url(out, sizeof out, origin, sizeof origin));
+  assert_string_equal(out, "http://cr.example/simple");
+  conf_at(p, "[global]\r\nindex-url =\r\n    http://crlf.example/simple\r\n");
+  FIC_ASSERT_OK(fic__pip_index_url(out, sizeof out, origin, sizeof origin));
+  assert_string_equal(out, "http://crlf.example/simple");
+
   /* PIP_INDEX_URL beats every file. */
   setenv("PIP_INDEX_URL", "http://env.example/simple", 1);
   FIC_ASSERT_OK(fic__pip_index_url(out, sizeof out, origin, sizeof origin));
