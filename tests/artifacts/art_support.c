@@ -6,25 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-extern char **environ;
-
-void art_clean_env(void) {
-  for (int again = 1; again;) {
-    again = 0;
-    for (char **e = environ; *e; e++) {
-      if (strncmp(*e, "FLASHINFER_C_", 13) && strncmp(*e, "FLASHINFER_RS_", 14) && strncmp(*e, "FIC_TEST_HOOK_", 14))
-        continue;
-      char name[256];
-      size_t n = strcspn(*e, "=");
-      if (n >= sizeof name) continue;
-      memcpy(name, *e, n);
-      name[n] = '\0';
-      unsetenv(name);
-      again = 1;
-      break;
-    }
-  }
-}
+void art_clean_env(void) { fic_test_clean_env(); }
 
 void art_cfg(fic_config *c, const char *root, const char *jit, const char *tvm, const char *const *modules) {
   static const char *const default_mods[] = {"fic_test", NULL};

@@ -13,25 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
-
-void st_clean_env(void) {
-  for (int again = 1; again;) {
-    again = 0;
-    for (char **e = environ; *e; e++) {
-      if (strncmp(*e, "FLASHINFER_C_", 13) && strncmp(*e, "FLASHINFER_RS_", 14) && strncmp(*e, "FIC_TEST_HOOK_", 14))
-        continue;
-      char name[256];
-      size_t n = strcspn(*e, "=");
-      if (n >= sizeof name) continue;
-      memcpy(name, *e, n);
-      name[n] = '\0';
-      unsetenv(name);
-      again = 1;
-      break;
-    }
-  }
-}
+void st_clean_env(void) { fic_test_clean_env(); }
 
 const char *st_jit_wheel(void) { return fic_test_env("FIC_TEST_JIT_WHEEL"); }
 const char *st_tvm_wheel(void) { return fic_test_env("FIC_TEST_TVMFFI_WHEEL"); }

@@ -32,3 +32,23 @@ int fic_test_sh(const char *fmt, ...) {
 void fic_test_rmtree(const char *path) {
   if (path && *path) fic_test_sh("rm -rf '%s'", path);
 }
+
+extern char **environ;
+
+void fic_test_clean_env(void) {
+  for (int again = 1; again;) {
+    again = 0;
+    for (char **e = environ; *e; e++) {
+      if (strncmp(*e, "FLASHINFER_C_", 13) && strncmp(*e, "FLASHINFER_RS_", 14) && strncmp(*e, "FIC_TEST_HOOK_", 14))
+        continue;
+      char name[256];
+      size_t n = strcspn(*e, "=");
+      if (n >= sizeof name) continue;
+      memcpy(name, *e, n);
+      name[n] = '\0';
+      unsetenv(name);
+      again = 1;
+      break;
+    }
+  }
+}

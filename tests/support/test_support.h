@@ -15,6 +15,9 @@
 const char *fic_test_env(const char *name);
 /* A fresh empty directory under $TMPDIR (removed by fic_test_rmtree). */
 char *fic_test_mkdtemp(const char *tag);
+/* Unset every FLASHINFER_C_*, FLASHINFER_RS_* and FIC_TEST_HOOK_* variable,
+ * so a test starts from the defaults whatever the caller's environment. */
+void fic_test_clean_env(void);
 /* rm -rf. */
 void fic_test_rmtree(const char *path);
 /* Run a shell command; returns its exit status. */
