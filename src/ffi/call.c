@@ -19,6 +19,14 @@ static const char *cell_bytes(const void *obj, size_t offset, size_t *len) {
   return data;
 }
 
+/* Release an error a runtime helper raised, so it cannot leak or be taken
+ * later for a kernel's error (the slot is per thread). */
+static void drop_raised_error(const fic_tvm_api *api) {
+  void *err = NULL;
+  api->ErrorMoveFromRaised(&err);
+  if (err) api->ObjectDecRef(err);
+}
+
 /* Take the error raised on this thread, copy it into our record, release it. */
 static fic_status decode_error(const fic_tvm_api *api, const struct fic_function *fn, int rc) {
   if (rc == -2)
@@ -68,9 +76,7 @@ fic_status fic__call_ex(const struct fic_function *fn, const fic_any *args, int3
   const fic_cudart_api *cudart = fic__cudart();
   if (device_id >= 0) {
     if (api->EnvSetStream(KDL_CUDA, device_id, stream, &prev_stream) != 0) {
-      void *err = NULL;
-      api->ErrorMoveFromRaised(&err);
-      if (err) api->ObjectDecRef(err);
+      drop_raised_error(api);
       return fic__fail(FIC_ERR_INTERNAL, "TVMFFIEnvSetStream(cuda:%d) failed", (int)device_id);
     }
     stream_set = 1;
@@ -109,9 +115,7 @@ fic_status fic__tensor_object(const fic_runtime *rt, const fic_tensor *t, fic_dl
   void *handle = NULL;
   /* No alignment or contiguity demands here: the kernel checks what it needs. */
   if (rt->tvm->TensorFromDLPackVersioned(storage, 0, 0, &handle) != 0 || !handle) {
-    void *err = NULL;
-    rt->tvm->ErrorMoveFromRaised(&err);
-    if (err) rt->tvm->ObjectDecRef(err);
+    drop_raised_error(rt->tvm);
     return fic__fail(FIC_ERR_INTERNAL, "TVMFFITensorFromDLPackVersioned failed");
   }
   memset(out, 0, sizeof *out);

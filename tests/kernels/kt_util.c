@@ -105,3 +105,16 @@ void kt_expect_status(fic_status s, fic_status want, const char *expr, int line)
     fail_msg("line %d: %s -> %s (want %s): %s", line, expr, fic_status_string(s), fic_status_string(want),
              s ? fic_last_error_message() : "");
 }
+
+int kt_teardown(void **state) {
+  kt_close(*state);
+  return 0;
+}
+
+fic_runtime *kt_need_rt(void **state, const char *why) {
+  if (!*state) {
+    print_message("SKIPPED: %s (see above)\n", why);
+    skip();
+  }
+  return ((kt_runtime *)*state)->rt;
+}

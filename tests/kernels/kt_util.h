@@ -20,6 +20,10 @@ kt_runtime *kt_open(const char *wheel, const char *const *modules);
  * e.g. because the wheel lacks a module. */
 kt_runtime *kt_try_open(const char *wheel, const char *const *modules);
 void kt_close(kt_runtime *k);
+/* cmocka group teardown for a kt_runtime state (NULL allowed). */
+int kt_teardown(void **state);
+/* The runtime in a group state, or skip the test saying `why` it is missing. */
+fic_runtime *kt_need_rt(void **state, const char *why);
 
 /* The real-kernel wheel: $FIC_NORM_WHEEL (a user override), else
  * $FIC_TEST_NORM_WHEEL (set by CMake when FIC_NORM_WHEEL existed at

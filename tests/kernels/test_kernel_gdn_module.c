@@ -26,18 +26,7 @@ static int setup(void **state) {
   return 0;
 }
 
-static int teardown(void **state) {
-  kt_close(*state);
-  return 0;
-}
-
-static fic_runtime *need_rt(void **state) {
-  if (!*state) {
-    print_message("SKIPPED: no loadable gdn_prefill_sm90.so (see above)\n");
-    skip();
-  }
-  return ((kt_runtime *)*state)->rt;
-}
+static fic_runtime *need_rt(void **state) { return kt_need_rt(state, "no loadable gdn_prefill_sm90.so"); }
 
 /* One problem: T tokens, N sequences, heads hq/hk/hv, head size 128. */
 typedef struct gdn_args {
@@ -138,5 +127,5 @@ int main(void) {
       cmocka_unit_test(test_launcher_checks),
       cmocka_unit_test(test_valid_call_without_gpu),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, kt_teardown);
 }

@@ -23,18 +23,7 @@ static int setup(void **state) {
   return 0;
 }
 
-static int teardown(void **state) {
-  kt_close(*state);
-  return 0;
-}
-
-static fic_runtime *need_rt(void **state) {
-  if (!*state) {
-    print_message("SKIPPED: no wheel with the real norm.so (see above)\n");
-    skip();
-  }
-  return ((kt_runtime *)*state)->rt;
-}
+static fic_runtime *need_rt(void **state) { return kt_need_rt(state, "no wheel with the real norm.so"); }
 
 static fic_function *fn(fic_runtime *rt, const char *name) {
   fic_function *f = NULL;
@@ -227,5 +216,5 @@ int main(void) {
       cmocka_unit_test(test_wrong_arity),
       cmocka_unit_test(test_valid_calls_without_gpu),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, kt_teardown);
 }
