@@ -30,4 +30,16 @@ fic_status fic__status_from_errno(int err);
 /* fic__fail(fic__status_from_errno(errno), "<what> <path>: <strerror>"). */
 fic_status fic__fail_errno(const char *what, const char *path);
 
+/* The one way errors travel: evaluate an expression returning fic_status and
+ * return that status from the enclosing function if it is not FIC_OK (the
+ * callee has already filled the thread-local record). Like zstd's
+ * FORWARD_IF_ERROR and NCCL's NCCLCHECK. Use it for every fic_status-returning
+ * call whose failure ends the caller; where resources must be released, keep
+ * the status in a local `st` and `goto` one cleanup label instead. */
+#define FIC_CHECK(expr)                      \
+  do {                                       \
+    fic_status fic_chk_ = (expr);            \
+    if (fic_chk_ != FIC_OK) return fic_chk_; \
+  } while (0)
+
 #endif

@@ -30,13 +30,6 @@
 #define FIC_DT_F8E5M2 {12, 8, 1}
 // clang-format on
 
-/* Evaluate a check; return its status from the enclosing function on failure. */
-#define FIC_CHECK(expr)                      \
-  do {                                       \
-    fic_status fic_chk_ = (expr);            \
-    if (fic_chk_ != FIC_OK) return fic_chk_; \
-  } while (0)
-
 /* A validated tensor: a stack copy of the caller's descriptor with strides
  * always filled in (contiguous ones when the caller passed NULL), so the
  * kernel never dereferences a NULL stride array. `t.strides` points into
