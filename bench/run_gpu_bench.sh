@@ -113,8 +113,8 @@ if has startup; then
     --fic-ld-path "$FIC_LD" --out "$R" --reps "${FIC_STARTUP_REPS:-7}" 2>&1 | tee -a "$LOG"
 fi
 
-if has gdn && ! gdn_ready && [ "${FIC_GDN_BUILD:-0}" = 1 ]; then
-  left=$((DEADLINE - ($(date +%s) - T0)))
+left=$((DEADLINE - ($(date +%s) - T0)))
+if has gdn && ! gdn_ready && [ "${FIC_GDN_BUILD:-0}" = 1 ] && [ "$left" -gt 60 ]; then
   step "building gdn_prefill_sm90 ($left s left)"
   W=/tmp/kmod-wheels B=/tmp/kmod-out
   mkdir -p "$W" "$B"
