@@ -9,6 +9,7 @@
  * at the next '_' or at the end of the name. */
 #include "kernels/module_names.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,7 +34,7 @@ static const struct {
 };
 #define DTYPE_TOKEN_COUNT (sizeof k_dtype_tokens / sizeof k_dtype_tokens[0])
 
-static const char *dtype_token(fic_dtype d) {
+const char *fic__dtype_token(fic_dtype d) {
   for (size_t i = 0; i < DTYPE_TOKEN_COUNT; i++)
     if (fic__dtype_eq(k_dtype_tokens[i].dtype, d)) return k_dtype_tokens[i].token;
   return NULL;
@@ -49,13 +50,23 @@ static bool dtype_from_token(const char *s, size_t n, fic_dtype *out) {
 }
 
 static bool dtype_is_float(fic_dtype d) {
-  const char *t = dtype_token(d);
+  const char *t = fic__dtype_token(d);
   return t && (t[0] == 'f' || t[0] == 'b' || t[0] == 'e');
 }
 
 static bool dtype_is_fp8(fic_dtype d) {
-  const char *t = dtype_token(d);
+  const char *t = fic__dtype_token(d);
   return t && t[0] == 'e';
+}
+
+/* Format why a parameter set cannot be built into `why`; returns `why`. */
+static const char *explain(char *why, size_t n, const char *fmt, ...) FIC_PRINTF(3, 4);
+static const char *explain(char *why, size_t n, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(why, n, fmt, ap);
+  va_end(ap);
+  return why;
 }
 
 /* ---- the template engine ---- */
@@ -109,7 +120,7 @@ static void put_value(name_writer *w, const field_spec *f, const void *params) {
     case FK_DTYPE: {
       fic_dtype d;
       memcpy(&d, at, sizeof d);
-      text = dtype_token(d);
+      text = fic__dtype_token(d);
       break;
     }
     case FK_INT: {
@@ -307,48 +318,44 @@ static const char *attn_dtype_problem(const fic__attn_params *p, char *why, size
   char dn[48];
   for (int i = 0; i < 3; i++)
     if (!dtype_is_float(dts[i]))
-      return snprintf(why, n, "%s must be float16, bfloat16, float8_e4m3fn or float8_e5m2, got %s", names[i],
-                      fic__dtype_name(dts[i], dn, sizeof dn)),
-             why;
+      return explain(why, n, "%s must be float16, bfloat16, float8_e4m3fn or float8_e5m2, got %s", names[i],
+                     fic__dtype_name(dts[i], dn, sizeof dn));
   bool has_idx = strstr(k_attn_families[p->family].tmpl, "{idx}") != NULL;
-  if (has_idx && !fic__dtype_eq(p->dtype_idx, (fic_dtype)FIC_DT_I64) &&
-      !fic__dtype_eq(p->dtype_idx, (fic_dtype){FIC_DTYPE_INT, 32, 1}))
-    return snprintf(why, n, "dtype_idx must be int32 or int64, got %s", fic__dtype_name(p->dtype_idx, dn, sizeof dn)),
-           why;
+  if (has_idx && !fic__dtype_eq(p->dtype_idx, FIC_I64) && !fic__dtype_eq(p->dtype_idx, FIC_I32))
+    return explain(why, n, "dtype_idx must be int32 or int64, got %s", fic__dtype_name(p->dtype_idx, dn, sizeof dn));
   return NULL;
 }
 
 static const char *attn_backend_problem(const fic__attn_params *p, char *why, size_t n) {
   const char *fam = k_attn_families[p->family].label;
   if (p->backend != FIC__BACKEND_FA2 && p->backend != FIC__BACKEND_FA3)
-    return snprintf(why, n, "backend must be FA2 or FA3, got %d", (int)p->backend), why;
+    return explain(why, n, "backend must be FA2 or FA3, got %d", (int)p->backend);
   if (k_attn_families[p->family].prefill && dtype_is_fp8(p->dtype_o))
-    return snprintf(why, n, "%s has no fp8 output (dtype_o)", fam), why;
+    return explain(why, n, "%s has no fp8 output (dtype_o)", fam);
   if (p->backend == FIC__BACKEND_FA2) {
     if (k_attn_families[p->family].prefill && dtype_is_fp8(p->dtype_q))
-      return snprintf(why, n, "%s FA2 has no fp8 queries (fp8 q needs FA3)", fam), why;
+      return explain(why, n, "%s FA2 has no fp8 queries (fp8 q needs FA3)", fam);
     return NULL;
   }
-  if (!k_attn_families[p->family].has_fa3) return snprintf(why, n, "%s has no FA3 (sm90) modules", fam), why;
-  if (!fic__dtype_eq(p->dtype_q, p->dtype_kv)) return snprintf(why, n, "%s FA3 has no mixed q/kv dtypes", fam), why;
+  if (!k_attn_families[p->family].has_fa3) return explain(why, n, "%s has no FA3 (sm90) modules", fam);
+  if (!fic__dtype_eq(p->dtype_q, p->dtype_kv)) return explain(why, n, "%s FA3 has no mixed q/kv dtypes", fam);
   if (p->pos_encoding != 0 || p->use_fp16_qk_reduction)
-    return snprintf(why, n, "%s FA3 has no pos_encoding or fp16 QK reduction", fam), why;
+    return explain(why, n, "%s FA3 has no pos_encoding or fp16 QK reduction", fam);
   return NULL;
 }
 
 static const char *attn_problem(const fic__attn_params *p, char *why, size_t n) {
   if ((unsigned)p->family >= FIC__ATTN_FAMILY_COUNT)
-    return snprintf(why, n, "unknown attention family %d", (int)p->family), why;
+    return explain(why, n, "unknown attention family %d", (int)p->family);
   const char *tmpl = k_attn_families[p->family].tmpl;
   const field_spec *extra = unencoded_nonzero(tmpl, &k_attn_table, p);
   if (extra)
-    return snprintf(why, n, "%s modules have no %s variant; leave it 0/false", k_attn_families[p->family].label,
-                    extra->label),
-           why;
+    return explain(why, n, "%s modules have no %s variant; leave it zero", k_attn_families[p->family].label,
+                   extra->label);
   if (p->head_dim_qk <= 0 || p->head_dim_qk > 1024 || p->head_dim_vo <= 0 || p->head_dim_vo > 1024)
-    return snprintf(why, n, "head dims must be in [1, 1024], got %d/%d", (int)p->head_dim_qk, (int)p->head_dim_vo), why;
+    return explain(why, n, "head dims must be in [1, 1024], got %d/%d", (int)p->head_dim_qk, (int)p->head_dim_vo);
   if (p->pos_encoding < 0 || p->pos_encoding > 2)
-    return snprintf(why, n, "pos_encoding must be 0, 1 or 2, got %d", (int)p->pos_encoding), why;
+    return explain(why, n, "pos_encoding must be 0, 1 or 2, got %d", (int)p->pos_encoding);
   const char *bad = attn_dtype_problem(p, why, n);
   return bad ? bad : attn_backend_problem(p, why, n);
 }
@@ -432,33 +439,33 @@ static const char k_xqa_mla_tmpl[] =
     "head_group_ratio_{ratio}_use_sliding_window_{swa}";
 
 static bool is_16bit_float(fic_dtype d) {
-  const char *t = dtype_token(d);
+  const char *t = fic__dtype_token(d);
   return t && (strcmp(t, "f16") == 0 || strcmp(t, "bf16") == 0);
 }
 
 /* The checks gen_xqa_module / gen_xqa_module_mla make, as one message. */
 static const char *xqa_problem(const fic__xqa_params *p, char *why, size_t n) {
   const field_spec *extra = unencoded_nonzero(p->mla ? k_xqa_mla_tmpl : k_xqa_tmpl, &k_xqa_table, p);
-  if (extra) return snprintf(why, n, "XQA MLA modules have no %s variant; leave it 0/false", extra->label), why;
+  if (extra) return explain(why, n, "XQA MLA modules have no %s variant; leave it zero", extra->label);
   if (p->page_size != 16 && p->page_size != 32 && p->page_size != 64 && p->page_size != 128)
-    return snprintf(why, n, "page_size must be 16, 32, 64 or 128, got %d", (int)p->page_size), why;
+    return explain(why, n, "page_size must be 16, 32, 64 or 128, got %d", (int)p->page_size);
   if (p->mla) {
     bool fp8 = dtype_is_fp8(p->dtype_input) && fic__dtype_eq(p->dtype_input, p->dtype_kv_cache) &&
                fic__dtype_eq(p->dtype_input, (fic_dtype)FIC_DT_F8E4M3FN);
     if (!fp8 || p->head_dim != 576 || p->head_group_ratio != 128 || p->use_sliding_window)
-      return snprintf(why, n, "XQA MLA needs e4m3 input and cache, head_dim 576, group 128, no sliding window"), why;
+      return explain(why, n, "XQA MLA needs e4m3 input and cache, head_dim 576, group 128, no sliding window");
     return NULL;
   }
-  const char *kv = dtype_token(p->dtype_kv_cache), *out = dtype_token(p->dtype_output);
+  const char *kv = fic__dtype_token(p->dtype_kv_cache), *out = fic__dtype_token(p->dtype_output);
   if (!is_16bit_float(p->dtype_input) || !kv ||
       !(is_16bit_float(p->dtype_kv_cache) || !strcmp(kv, "e4m3") || !strcmp(kv, "i8")))
-    return snprintf(why, n, "XQA needs f16/bf16 input and an f16/bf16/e4m3/int8 cache"), why;
+    return explain(why, n, "XQA needs f16/bf16 input and an f16/bf16/e4m3/int8 cache");
   if (!out || !(is_16bit_float(p->dtype_output) || !strcmp(out, "e4m3")))
-    return snprintf(why, n, "XQA output must be f16, bf16 or e4m3"), why;
+    return explain(why, n, "XQA output must be f16, bf16 or e4m3");
   if (p->head_dim < 16 || p->head_dim > 256 || p->head_dim % 16 || p->head_group_ratio < 1)
-    return snprintf(why, n, "XQA head_dim must be a multiple of 16 in [16, 256] and head_group_ratio >= 1"), why;
+    return explain(why, n, "XQA head_dim must be a multiple of 16 in [16, 256] and head_group_ratio >= 1");
   if (p->spec_q_seq_len < 1 || p->use_spec_dec != (p->spec_q_seq_len > 1))
-    return snprintf(why, n, "XQA spec_q_seq_len must be >= 1 and use_spec_dec true exactly when it is > 1"), why;
+    return explain(why, n, "XQA spec_q_seq_len must be >= 1 and use_spec_dec true exactly when it is > 1");
   return NULL;
 }
 

@@ -16,12 +16,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "artifacts/artifacts.h"
 #include "common/error.h"
 #include "flashinfer_c.h"
 
-/* The longest name any family produces fits, with room to spare (the longest
- * real one is 174 characters); equal to the artifact layer's limit. */
-#define FIC__MODULE_NAME_CAP 256
+/* A buffer this size holds any name produced here, NUL included (the longest
+ * real one is 174 characters): the artifact layer's limit on module names. */
+#define FIC__MODULE_NAME_CAP FIC_MODULE_NAME_MAX
+
+/* FlashInfer's file-name token of a dtype ("bf16", "e4m3", "i32": jit/utils.py
+ * filename_safe_dtype_map), or NULL when it has none. */
+const char *fic__dtype_token(fic_dtype d);
 
 /* ---- attention: decode, prefill, batch attention, attention sink, MLA ---- */
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "kernels/module_names.h"
+#include "kernels/validate.h"
 
 /* How much of `want` a module `have` shares: the tiers the message offers. */
 typedef enum nearness {
@@ -30,31 +31,18 @@ typedef struct alt_list {
   bool truncated;
 } alt_list;
 
-static bool same_dtype(fic_dtype a, fic_dtype b) { return a.code == b.code && a.bits == b.bits && a.lanes == b.lanes; }
-
 static nearness nearness_of(const fic__attn_params *want, const fic__attn_params *have) {
   if (have->family != want->family) return NEAR_OTHER_FAMILY;
-  bool dt = same_dtype(want->dtype_q, have->dtype_q) && same_dtype(want->dtype_kv, have->dtype_kv) &&
-            same_dtype(want->dtype_o, have->dtype_o) && same_dtype(want->dtype_idx, have->dtype_idx);
+  bool dt = fic__dtype_eq(want->dtype_q, have->dtype_q) && fic__dtype_eq(want->dtype_kv, have->dtype_kv) &&
+            fic__dtype_eq(want->dtype_o, have->dtype_o) && fic__dtype_eq(want->dtype_idx, have->dtype_idx);
   bool hd = want->head_dim_qk == have->head_dim_qk && want->head_dim_vo == have->head_dim_vo;
   return dt && hd ? NEAR_EVERYTHING : dt ? NEAR_DTYPES : hd ? NEAR_HEAD_DIMS : NEAR_FAMILY;
 }
 
-/* "bf16", or "none" for the zero dtype of a family without that parameter.
- * Only the dtypes a parsed or validated name can hold reach here. */
+/* "bf16", or "none" for the zero dtype of a family without that parameter. */
 static const char *dtype_word(fic_dtype d) {
-  static const struct {
-    fic_dtype d;
-    const char *w;
-  } words[] = {{{FIC_DTYPE_FLOAT, 16, 1}, "f16"},
-               {{FIC_DTYPE_BFLOAT, 16, 1}, "bf16"},
-               {{10, 8, 1}, "e4m3"},
-               {{12, 8, 1}, "e5m2"},
-               {{FIC_DTYPE_INT, 32, 1}, "i32"},
-               {{FIC_DTYPE_INT, 64, 1}, "i64"}};
-  for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-    if (same_dtype(words[i].d, d)) return words[i].w;
-  return "none";
+  const char *t = fic__dtype_token(d);
+  return t ? t : "none";
 }
 
 static const char *yes_no(bool b) { return b ? "yes" : "no"; }
