@@ -219,12 +219,17 @@ static bool match(const char *tmpl, const field_table *t, const char *name, size
 
 static size_t kind_size(field_kind k) { return k == FK_DTYPE ? sizeof(fic_dtype) : k == FK_INT ? sizeof(int32_t) : 1; }
 
+static bool template_has_key(const char *tmpl, const char *key) {
+  size_t n = strlen(key);
+  for (const char *at = strchr(tmpl, '{'); at; at = strchr(at + 1, '{'))
+    if (strncmp(at + 1, key, n) == 0 && at[n + 1] == '}') return true;
+  return false;
+}
+
+/* Whether `tmpl` encodes the member at `offset` (under any of its keys). */
 static bool template_uses_offset(const char *tmpl, const field_table *t, size_t offset) {
-  for (size_t i = 0; i < t->count; i++) {
-    char key[24];
-    snprintf(key, sizeof key, "{%s}", t->fields[i].key);
-    if (t->fields[i].offset == offset && strstr(tmpl, key)) return true;
-  }
+  for (size_t i = 0; i < t->count; i++)
+    if (t->fields[i].offset == offset && template_has_key(tmpl, t->fields[i].key)) return true;
   return false;
 }
 
@@ -320,7 +325,7 @@ static const char *attn_dtype_problem(const fic__attn_params *p, char *why, size
     if (!dtype_is_float(dts[i]))
       return explain(why, n, "%s must be float16, bfloat16, float8_e4m3fn or float8_e5m2, got %s", names[i],
                      fic__dtype_name(dts[i], dn, sizeof dn));
-  bool has_idx = strstr(k_attn_families[p->family].tmpl, "{idx}") != NULL;
+  bool has_idx = template_has_key(k_attn_families[p->family].tmpl, "idx");
   if (has_idx && !fic__dtype_eq(p->dtype_idx, FIC_I64) && !fic__dtype_eq(p->dtype_idx, FIC_I32))
     return explain(why, n, "dtype_idx must be int32 or int64, got %s", fic__dtype_name(p->dtype_idx, dn, sizeof dn));
   return NULL;

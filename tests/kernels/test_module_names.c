@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "kernels/module_names.h"
+#include "kernels/validate.h"
 #include "test_support.h"
 
 #define LIST_TOTAL 724
@@ -126,6 +127,51 @@ static fic__attn_params decode_bf16_128(void) {
                             .dtype_idx = I32,
                             .head_dim_qk = 128,
                             .head_dim_vo = 128};
+}
+
+static bool same_params(const fic__attn_params *a, const fic__attn_params *b) {
+  return a->family == b->family && a->backend == b->backend && fic__dtype_eq(a->dtype_q, b->dtype_q) &&
+         fic__dtype_eq(a->dtype_kv, b->dtype_kv) && fic__dtype_eq(a->dtype_o, b->dtype_o) &&
+         fic__dtype_eq(a->dtype_idx, b->dtype_idx) && a->head_dim_qk == b->head_dim_qk &&
+         a->head_dim_vo == b->head_dim_vo && a->pos_encoding == b->pos_encoding &&
+         a->use_sliding_window == b->use_sliding_window && a->use_logits_soft_cap == b->use_logits_soft_cap &&
+         a->use_fp16_qk_reduction == b->use_fp16_qk_reduction && a->use_profiler == b->use_profiler;
+}
+
+/* The other direction, over a grid wider than the wheel's (JIT-only sets
+ * too): every parameter set that gets a name parses back to itself, and a
+ * name is never shared by two sets. */
+static void test_every_nameable_parameter_set_round_trips(void **state) {
+  (void)state;
+  static const fic_dtype dts[] = {F16, BF16, E4M3, {12, 8, 1}};
+  static const fic_dtype idxs[] = {{0, 0, 0}, I32, {FIC_DTYPE_INT, 64, 1}};
+  static const int dims[][2] = {{64, 64}, {192, 128}};
+  int named = 0, refused = 0;
+  for (int combo = 0; combo < FIC__ATTN_FAMILY_COUNT * 2 * 4 * 4 * 4 * 3 * 2 * 2 * 16; combo++) {
+    int c = combo;
+    fic__attn_params p = {.family = (fic__attn_family)(c % FIC__ATTN_FAMILY_COUNT)};
+    c /= FIC__ATTN_FAMILY_COUNT;
+    p.backend = (fic__attn_backend)(c % 2), c /= 2;
+    p.dtype_q = dts[c % 4], c /= 4;
+    p.dtype_kv = dts[c % 4], c /= 4;
+    p.dtype_o = dts[c % 4], c /= 4;
+    p.dtype_idx = idxs[c % 3], c /= 3;
+    p.head_dim_qk = dims[c % 2][0], p.head_dim_vo = dims[c % 2][1], c /= 2;
+    p.pos_encoding = c % 2, c /= 2;
+    p.use_sliding_window = c & 1, p.use_logits_soft_cap = c & 2, p.use_fp16_qk_reduction = c & 4;
+    p.use_profiler = c & 8;
+    char name[FIC__MODULE_NAME_CAP];
+    if (!fic__attn_module_name_quiet(&p, name, sizeof name)) {
+      refused++;
+      continue;
+    }
+    fic__attn_params back;
+    FIC_ASSERT_OK(fic__attn_module_parse(name, &back));
+    if (!same_params(&p, &back)) fail_msg("%s parses to other parameters", name);
+    named++;
+  }
+  print_message("parameter grid: %d named and parsed back, %d refused\n", named, refused);
+  assert_true(named > 1000 && refused > 1000);
 }
 
 static void test_known_names(void **state) {
@@ -368,6 +414,7 @@ static void test_pick_bad_arguments(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_listed_name_round_trips),
+      cmocka_unit_test(test_every_nameable_parameter_set_round_trips),
       cmocka_unit_test(test_known_names),
       cmocka_unit_test(test_impossible_attention_parameters),
       cmocka_unit_test(test_buffers_and_nulls),
