@@ -734,8 +734,11 @@ typedef struct gdn_ctx {
 static int launch_gdn(void *ctx, int i) {
   gdn_ctx *g = ctx;
   (void)i;
-  return fic_gdn_prefill(g->rt, &g->out, &g->state, &g->q, &g->k, &g->v, &g->cu, NULL, &g->alpha, &g->beta, 0.0, &g->ws,
-                         g_stream) != FIC_OK;
+  fic_gdn_prefill_params p;
+  fic_gdn_prefill_params_init(&p);
+  p.output = &g->out, p.output_state = &g->state, p.q = &g->q, p.k = &g->k, p.v = &g->v, p.cu_seqlens = &g->cu;
+  p.alpha = &g->alpha, p.beta = &g->beta, p.workspace = &g->ws;
+  return fic_gdn_prefill(g->rt, &p, g_stream) != FIC_OK;
 }
 
 typedef struct gdn_row {

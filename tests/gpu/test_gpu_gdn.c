@@ -121,9 +121,9 @@ static fic_status problem_call(fic_runtime *rt, gdn_problem *p, void *stream) {
           st0 = gpu_desc(p->d_state0, FIC_F32, 4, N, H, D, D), a = gpu_desc(p->d_alpha, FIC_F32, 2, T, H, 0, 0),
           b = gpu_desc(p->d_beta, FIC_F32, 2, T, H, 0, 0),
           ws = gpu_desc(p->d_ws, FIC_U8, 1, (int64_t)p->ws_bytes, 0, 0, 0);
-  return fic_gdn_prefill(rt, kt_t(&out), kt_t(&st), kt_t(&q), kt_t(&k), kt_t(&v), kt_t(&cu),
-                         sp->state ? kt_t(&st0) : NULL, sp->alpha ? kt_t(&a) : NULL, sp->beta ? kt_t(&b) : NULL,
-                         sp->scale, kt_t(&ws), stream);
+  return kt_gdn_prefill(rt, kt_t(&out), kt_t(&st), kt_t(&q), kt_t(&k), kt_t(&v), kt_t(&cu),
+                        sp->state ? kt_t(&st0) : NULL, sp->alpha ? kt_t(&a) : NULL, sp->beta ? kt_t(&b) : NULL,
+                        sp->scale, kt_t(&ws), stream);
 }
 
 static void problem_check(gdn_problem *p, const char *what) {

@@ -276,8 +276,8 @@ static void test_gdn_graph_replay(void **state) {
   cudaGraph_t graph;
   cudaGraphExec_t exec;
   CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
-  fic_status cs = fic_gdn_prefill(rt, kt_t(&dout[0]), kt_t(&dst[0]), kt_t(&dq), kt_t(&dk), kt_t(&dv), kt_t(&dcu), NULL,
-                                  NULL, NULL, 0.0, kt_t(&dws[0]), s);
+  fic_status cs = kt_gdn_prefill(rt, kt_t(&dout[0]), kt_t(&dst[0]), kt_t(&dq), kt_t(&dk), kt_t(&dv), kt_t(&dcu), NULL,
+                                 NULL, NULL, 0.0, kt_t(&dws[0]), s);
   cudaError_t ce = cudaStreamEndCapture(s, &graph);
   if (cs != FIC_OK) fail_msg("gdn_prefill under capture: %s: %s", fic_status_string(cs), fic_last_error_message());
   CK(ce);
@@ -292,8 +292,8 @@ static void test_gdn_graph_replay(void **state) {
     }
     CK(cudaGraphLaunch(exec, s));
     CK(cudaStreamSynchronize(s));
-    FIC_ASSERT_OK(fic_gdn_prefill(rt, kt_t(&dout[1]), kt_t(&dst[1]), kt_t(&dq), kt_t(&dk), kt_t(&dv), kt_t(&dcu), NULL,
-                                  NULL, NULL, 0.0, kt_t(&dws[1]), NULL));
+    FIC_ASSERT_OK(kt_gdn_prefill(rt, kt_t(&dout[1]), kt_t(&dst[1]), kt_t(&dq), kt_t(&dk), kt_t(&dv), kt_t(&dcu), NULL,
+                                 NULL, NULL, 0.0, kt_t(&dws[1]), NULL));
     CK(cudaDeviceSynchronize());
     expect_same_bytes("gdn_prefill output", out[0], out[1], nqkv * 2);
     expect_same_bytes("gdn_prefill state", st[0], st[1], ns * 4);

@@ -89,6 +89,17 @@ const fic_tensor *kt_t(kt_desc *d) {
   return &d->t;
 }
 
+fic_status kt_gdn_prefill(fic_runtime *rt, const fic_tensor *output, const fic_tensor *output_state,
+                          const fic_tensor *q, const fic_tensor *k, const fic_tensor *v, const fic_tensor *cu_seqlens,
+                          const fic_tensor *input_state, const fic_tensor *alpha, const fic_tensor *beta, double scale,
+                          const fic_tensor *workspace, void *stream) {
+  fic_gdn_prefill_params p;
+  FIC_ASSERT_OK(fic_gdn_prefill_params_init(&p));
+  p.output = output, p.output_state = output_state, p.q = q, p.k = k, p.v = v, p.cu_seqlens = cu_seqlens;
+  p.input_state = input_state, p.alpha = alpha, p.beta = beta, p.scale = scale, p.workspace = workspace;
+  return fic_gdn_prefill(rt, &p, stream);
+}
+
 void kt_expect_arg(fic_status s, const char *arg, const char *substr, const char *expr, int line) {
   if (s != FIC_ERR_INVALID_ARGUMENT)
     fail_msg("line %d: %s -> %s (want invalid argument '%s'): %s", line, expr, fic_status_string(s), arg,

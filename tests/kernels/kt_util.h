@@ -49,6 +49,13 @@ kt_desc kt_cuda(uintptr_t addr, fic_dtype dtype, int32_t ndim, int64_t d0, int64
 void kt_strides(kt_desc *d, int64_t s0, int64_t s1, int64_t s2, int64_t s3);
 const fic_tensor *kt_t(kt_desc *d);
 
+/* fic_gdn_prefill with the parameters in the 0.6.3 wrapper's order (the
+ * tests' tables of cases are written that way); NULL optional tensors. */
+fic_status kt_gdn_prefill(fic_runtime *rt, const fic_tensor *output, const fic_tensor *output_state,
+                          const fic_tensor *q, const fic_tensor *k, const fic_tensor *v, const fic_tensor *cu_seqlens,
+                          const fic_tensor *input_state, const fic_tensor *alpha, const fic_tensor *beta, double scale,
+                          const fic_tensor *workspace, void *stream);
+
 /* Assert `s` is FIC_ERR_INVALID_ARGUMENT naming `arg`, with `substr` (may be
  * NULL) in the message. */
 void kt_expect_arg(fic_status s, const char *arg, const char *substr, const char *expr, int line);

@@ -96,8 +96,8 @@ static void test_launcher_checks(void **state) {
   EXPECT_KERNEL(call(rt, &a), "Check failed: num_seqs == output_state.size(0) (2 vs. 3)");
   /* The typed API names the argument instead. */
   a = make(64, 2, 4, 2, 1, 4);
-  KT_EXPECT_ARG(fic_gdn_prefill(rt, kt_t(&a.out), kt_t(&a.state), kt_t(&a.q), kt_t(&a.k), kt_t(&a.v), kt_t(&a.cu), NULL,
-                                NULL, NULL, 0.0, kt_t(&a.ws), NULL),
+  KT_EXPECT_ARG(kt_gdn_prefill(rt, kt_t(&a.out), kt_t(&a.state), kt_t(&a.q), kt_t(&a.k), kt_t(&a.v), kt_t(&a.cu), NULL,
+                               NULL, NULL, 0.0, kt_t(&a.ws), NULL),
                 "k", "GQA");
 }
 
@@ -116,8 +116,8 @@ static void test_valid_call_without_gpu(void **state) {
     skip();
   }
   gdn_args a = make(64, 2, 2, 2, 4, 4);
-  fic_status s = fic_gdn_prefill(rt, kt_t(&a.out), kt_t(&a.state), kt_t(&a.q), kt_t(&a.k), kt_t(&a.v), kt_t(&a.cu),
-                                 NULL, NULL, NULL, 0.0, kt_t(&a.ws), NULL);
+  fic_status s = kt_gdn_prefill(rt, kt_t(&a.out), kt_t(&a.state), kt_t(&a.q), kt_t(&a.k), kt_t(&a.v), kt_t(&a.cu), NULL,
+                                NULL, NULL, 0.0, kt_t(&a.ws), NULL);
   print_message("no-GPU call: %s: %s\n", fic_status_string(s), fic_last_error_message());
   assert_true(s == FIC_ERR_KERNEL || s == FIC_ERR_CUDA);
 }
