@@ -1,12 +1,13 @@
 /* The per-call path: stream set/restore, device switch, safe call, error
  * decoding. Takes no lock, reads no environment, does no I/O, allocates
  * nothing. */
+#include "ffi/call.h"
+
 #include <string.h>
 
 #include "common/cuda_abi.h"
 #include "common/error.h"
 #include "loader/loader.h"
-#include "runtime/runtime.h"
 
 #define KDL_CUDA 2
 

@@ -5,7 +5,7 @@
 #ifndef FIC_LOADER_H
 #define FIC_LOADER_H
 
-#include "ffi/tvm_ffi_abi.h"
+#include "common/tvm_ffi_abi.h"
 #include "flashinfer_c.h"
 
 /* Load libtvm_ffi.so from `path` with RTLD_NOW|RTLD_GLOBAL, or reuse the copy
