@@ -33,25 +33,6 @@ typedef struct gdn_problem {
   size_t ws_bytes;
 } gdn_problem;
 
-static int setup(void **state) {
-  *state = NULL;
-  return 0;
-}
-
-static int teardown(void **state) {
-  kt_close(*state);
-  return 0;
-}
-
-static fic_runtime *open_gdn(void **state) {
-  gpu_require();
-  if (!*state) {
-    static const char *const modules[] = {"gdn_prefill_sm90", NULL};
-    *state = gpu_open(modules);
-  }
-  return ((kt_runtime *)*state)->rt;
-}
-
 /* Round to the storage type and upload; `x` keeps the rounded values. */
 static void *put_half(fic_ref_half kind, double *x, size_t n) {
   uint16_t *h = malloc(n * 2 + 2);
@@ -172,7 +153,7 @@ static void require_sm90(void) {
 static void test_gdn_against_reference(void **state) {
   gpu_require();
   require_sm90();
-  fic_runtime *rt = open_gdn(state);
+  fic_runtime *rt = gpu_group_rt(state, "gdn_prefill_sm90");
   fic_rng r;
   fic_rng_seed(&r, gpu_seed("gdn_prefill"));
   const gdn_spec specs[] = {
@@ -224,7 +205,7 @@ static void test_gdn_against_reference(void **state) {
 static void test_gdn_chunked_prefill(void **state) {
   gpu_require();
   require_sm90();
-  fic_runtime *rt = open_gdn(state);
+  fic_runtime *rt = gpu_group_rt(state, "gdn_prefill_sm90");
   fic_rng r;
   fic_rng_seed(&r, gpu_seed("gdn_prefill chunked"));
   const gdn_spec whole = {FIC_REF_BF16, 2, 2, 4, {190, 300}, 2, 1, 1, 0, 0.0, 1};
@@ -282,7 +263,7 @@ static void test_gdn_chunked_prefill(void **state) {
 static void test_gdn_workspace_too_small(void **state) {
   gpu_require();
   require_sm90();
-  fic_runtime *rt = open_gdn(state);
+  fic_runtime *rt = gpu_group_rt(state, "gdn_prefill_sm90");
   fic_rng r;
   fic_rng_seed(&r, 7);
   const gdn_spec sp = {FIC_REF_F16, 1, 1, 1, {64}, 1, 1, 1, 0, 0.0, 1};
@@ -303,7 +284,7 @@ static void test_non_sm90_error(void **state) {
     print_message("SKIPPED: this GPU is SM 9.x\n");
     skip();
   }
-  fic_runtime *rt = open_gdn(state);
+  fic_runtime *rt = gpu_group_rt(state, "gdn_prefill_sm90");
   fic_rng r;
   fic_rng_seed(&r, 8);
   const gdn_spec sp = {FIC_REF_F16, 1, 1, 1, {64}, 1, 1, 1, 0, 0.0, 1};
@@ -326,5 +307,5 @@ int main(void) {
   /* FIC_TEST_FILTER=pattern runs only matching tests (for debugging one case). */
   const char *filter = getenv("FIC_TEST_FILTER");
   if (filter && *filter) cmocka_set_test_filter(filter);
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, kt_setup_empty, kt_teardown);
 }

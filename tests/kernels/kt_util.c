@@ -117,6 +117,11 @@ void kt_expect_status(fic_status s, fic_status want, const char *expr, int line)
              s ? fic_last_error_message() : "");
 }
 
+int kt_setup_empty(void **state) {
+  *state = NULL;
+  return 0;
+}
+
 int kt_teardown(void **state) {
   kt_close(*state);
   return 0;

@@ -20,7 +20,10 @@ kt_runtime *kt_open(const char *wheel, const char *const *modules);
  * e.g. because the wheel lacks a module. */
 kt_runtime *kt_try_open(const char *wheel, const char *const *modules);
 void kt_close(kt_runtime *k);
-/* cmocka group teardown for a kt_runtime state (NULL allowed). */
+/* cmocka group setup that opens nothing yet (state NULL: the first test
+ * that needs a runtime opens it), and the teardown for a kt_runtime state
+ * (NULL allowed). */
+int kt_setup_empty(void **state);
 int kt_teardown(void **state);
 /* The runtime in a group state, or skip the test saying `why` it is missing. */
 fic_runtime *kt_need_rt(void **state, const char *why);

@@ -25,11 +25,6 @@ static int setup(void **state) {
   return 0;
 }
 
-static int teardown(void **state) {
-  kt_close(*state);
-  return 0;
-}
-
 static fic_runtime *RT(void **state) { return ((kt_runtime *)*state)->rt; }
 
 /* ------------------------------------------------------------ rmsnorm family */
@@ -499,5 +494,5 @@ int main(void) {
       cmocka_unit_test(test_gdn_params_struct_size),
       cmocka_unit_test(test_gdn_workspace_size),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, kt_teardown);
 }
