@@ -98,10 +98,17 @@ static void copy_bounded(char *dst, size_t cap, const char *src, size_t len) {
   dst[len] = '\0';
 }
 
+/* A failure while a divert is active: note its status, and the caller
+ * writes the message to the divert buffer (if any) instead of the record. */
+static int diverted(fic_status status) {
+  if (!tls_divert.active) return 0;
+  tls_divert.status = status;
+  return 1;
+}
+
 static fic_status record(fic_status status, const char *arg, const char *fmt, va_list ap) FIC_PRINTF(3, 0);
 static fic_status record(fic_status status, const char *arg, const char *fmt, va_list ap) {
-  if (tls_divert.active) {
-    tls_divert.status = status;
+  if (diverted(status)) {
     if (tls_divert.buf) vsnprintf(tls_divert.buf, tls_divert.size, fmt, ap);
     return status;
   }
@@ -130,8 +137,7 @@ fic_status fic__fail_arg(const char *arg_name, const char *fmt, ...) {
 
 fic_status fic__fail_kernel(const char *kind, size_t kind_len, const char *msg, size_t msg_len, const char *bt,
                             size_t bt_len) {
-  if (tls_divert.active) {
-    tls_divert.status = FIC_ERR_KERNEL;
+  if (diverted(FIC_ERR_KERNEL)) {
     if (tls_divert.buf) copy_bounded(tls_divert.buf, tls_divert.size, msg, msg_len);
     return FIC_ERR_KERNEL;
   }

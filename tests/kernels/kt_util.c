@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli/cudart_dyn.h"
+
 int kt_file_exists(const char *path) {
   struct stat st;
   return path && *path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
@@ -115,6 +117,18 @@ void kt_expect_status(fic_status s, fic_status want, const char *expr, int line)
   if (s != want)
     fail_msg("line %d: %s -> %s (want %s): %s", line, expr, fic_status_string(s), fic_status_string(want),
              s ? fic_last_error_message() : "");
+}
+
+void kt_skip_if_gpu(fic_runtime *rt) {
+  fic_cudart cuda;
+  char err[512];
+  int n = 0;
+  const char *cudart = NULL;
+  if (fic_runtime_path(rt, "libcudart", &cudart) != FIC_OK) cudart = NULL;
+  if (fic_cudart_open(&cuda, cudart, err, sizeof err) == 0 && cuda.GetDeviceCount(&n) == 0 && n > 0) {
+    print_message("SKIPPED: a GPU is present; the GPU tests cover valid calls\n");
+    skip();
+  }
 }
 
 int kt_setup_empty(void **state) {

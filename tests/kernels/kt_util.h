@@ -28,6 +28,11 @@ int kt_teardown(void **state);
 /* The runtime in a group state, or skip the test saying `why` it is missing. */
 fic_runtime *kt_need_rt(void **state, const char *why);
 
+/* Skip the calling test when a CUDA GPU is present: valid calls with the
+ * tests' fake device pointers would be launched on it (the GPU tests cover
+ * valid calls there). */
+void kt_skip_if_gpu(fic_runtime *rt);
+
 /* The real-kernel wheel: $FIC_NORM_WHEEL (a user override), else
  * $FIC_TEST_NORM_WHEEL (set by CMake when FIC_NORM_WHEEL existed at
  * configure time); NULL (with a message on stderr) when neither names an

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cudart_dyn.h"
 #include "kt_util.h"
 
 static int setup(void **state) {
@@ -106,15 +105,7 @@ static void test_launcher_checks(void **state) {
  * is present (the fake pointers would be launched on). */
 static void test_valid_call_without_gpu(void **state) {
   fic_runtime *rt = need_rt(state);
-  fic_cudart cuda;
-  char err[512];
-  int n = 0;
-  const char *cudart = NULL;
-  if (fic_runtime_path(rt, "libcudart", &cudart) != FIC_OK) cudart = NULL;
-  if (fic_cudart_open(&cuda, cudart, err, sizeof err) == 0 && cuda.GetDeviceCount(&n) == 0 && n > 0) {
-    print_message("SKIPPED: a GPU is present; the GPU tests cover valid calls\n");
-    skip();
-  }
+  kt_skip_if_gpu(rt);
   gdn_args a = make(64, 2, 2, 2, 4, 4);
   fic_status s = kt_gdn_prefill(rt, kt_t(&a.out), kt_t(&a.state), kt_t(&a.q), kt_t(&a.k), kt_t(&a.v), kt_t(&a.cu), NULL,
                                 NULL, NULL, 0.0, kt_t(&a.ws), NULL);

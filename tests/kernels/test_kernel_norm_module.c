@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cudart_dyn.h"
 #include "kt_util.h"
 
 #define A_IN 0x7f0000100000u
@@ -166,15 +165,7 @@ static void expect_device_error(fic_status s, const char *what) {
 
 static void test_valid_calls_without_gpu(void **state) {
   fic_runtime *rt = need_rt(state);
-  fic_cudart cuda;
-  char err[512];
-  int n = 0;
-  const char *cudart = NULL;
-  if (fic_runtime_path(rt, "libcudart", &cudart) != FIC_OK) cudart = NULL;
-  if (fic_cudart_open(&cuda, cudart, err, sizeof err) == 0 && cuda.GetDeviceCount(&n) == 0 && n > 0) {
-    print_message("SKIPPED: a GPU is present; the GPU tests cover valid calls\n");
-    skip();
-  }
+  kt_skip_if_gpu(rt);
   const fic_dtype f8 = {10, 8, 1};
   kt_desc out = cuda2(A_OUT, FIC_F16, 3, 256), in = cuda2(A_IN, FIC_F16, 3, 256), w = cuda1(A_W, FIC_F16, 256),
           res = cuda2(A_RES, FIC_F16, 3, 256), q8 = cuda2(A_OUT, f8, 3, 256);
