@@ -876,8 +876,11 @@ typedef struct gdn_ctx {
 static int launch_gdn(void *ctx, int i) {
   gdn_ctx *g = ctx;
   (void)i;
-  return fic_gdn_prefill(g->rt, &g->out, &g->state, &g->tq, &g->tk, &g->tv, &g->tcu, NULL, &g->alpha, &g->beta, 0.0,
-                         &g->tws, g_stream) != FIC_OK;
+  fic_gdn_prefill_params p;
+  fic_gdn_prefill_params_init(&p);
+  p.output = &g->out, p.output_state = &g->state, p.q = &g->tq, p.k = &g->tk, p.v = &g->tv, p.cu_seqlens = &g->tcu;
+  p.alpha = &g->alpha, p.beta = &g->beta, p.workspace = &g->tws;
+  return fic_gdn_prefill(g->rt, &p, g_stream) != FIC_OK;
 }
 
 typedef struct gdn_row {

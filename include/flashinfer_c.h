@@ -370,20 +370,38 @@ FIC_API fic_status fic_layernorm(fic_runtime *rt, const fic_tensor *out, const f
                                  const fic_tensor *gamma, const fic_tensor *beta, double eps, void *stream);
 
 /* Gated delta rule prefill (FlashInfer 0.6.3, SM90 only: on another GPU the
- * wrapper's error comes back as FIC_ERR_KERNEL). Shapes, with T the total
- * number of tokens, N sequences, H = max(q heads, v heads), D the head size
- * (128: the kernel's state layout is fixed at 128x128, so other sizes are refused):
- *   output [T, H, D] f16/bf16; output_state [N, H, D, D] f32;
- *   q [T, Hq, D], k [T, Hk, D], v [T, Hv, D] (dtype of output);
- *   cu_seqlens [N+1] i64; input_state [N, H, D, D] f32 or NULL;
- *   alpha, beta [T, H] f32 or NULL; scale 0 means 1/sqrt(D);
- *   workspace u8, at least fic_gdn_prefill_workspace_size() bytes.
- * Heads: GQA (Hq >= Hv: Hk == Hv, Hq multiple of Hv) or GVA (Hq == Hk,
- * Hv multiple of Hq). */
-FIC_API fic_status fic_gdn_prefill(fic_runtime *rt, const fic_tensor *output, const fic_tensor *output_state,
-                                   const fic_tensor *q, const fic_tensor *k, const fic_tensor *v,
-                                   const fic_tensor *cu_seqlens, const fic_tensor *input_state, const fic_tensor *alpha,
-                                   const fic_tensor *beta, double scale, const fic_tensor *workspace, void *stream);
+ * wrapper's error comes back as FIC_ERR_KERNEL). Its parameters travel in a
+ * struct versioned by `struct_size` (docs/architecture.md, "Conventions"):
+ * FlashInfer 0.6.8 adds three parameters, and later fields will be appended.
+ * Shapes, with T the total number of tokens, N sequences, H = max(q heads,
+ * v heads), D the head size (128: the kernel's state layout is fixed at
+ * 128x128, so other sizes are refused). Heads: GQA (Hq >= Hv: Hk == Hv, Hq
+ * multiple of Hv) or GVA (Hq == Hk, Hv multiple of Hq). N * H must be at most
+ * 131072: the kernel addresses the states with 32-bit element offsets. */
+typedef struct fic_gdn_prefill_params {
+  size_t struct_size;             /* sizeof(fic_gdn_prefill_params): set by fic_gdn_prefill_params_init */
+  const fic_tensor *output;       /* [T, H, D] f16/bf16 */
+  const fic_tensor *output_state; /* [N, H, D, D] f32 */
+  const fic_tensor *q;            /* [T, Hq, D], dtype of output */
+  const fic_tensor *k;            /* [T, Hk, D] */
+  const fic_tensor *v;            /* [T, Hv, D] */
+  const fic_tensor *cu_seqlens;   /* [N+1] i64 */
+  const fic_tensor *input_state;  /* [N, H, D, D] f32; default NULL (zero initial state) */
+  const fic_tensor *alpha;        /* [T, H] f32; default NULL */
+  const fic_tensor *beta;         /* [T, H] f32; default NULL */
+  double scale;                   /* default 0: 1/sqrt(D) */
+  const fic_tensor *workspace;    /* u8, at least fic_gdn_prefill_workspace_size() bytes */
+  /* FlashInfer 0.6.8 adds state_checkpoints ([C, H, D, D] f32), checkpoint_cu_starts
+   * ([N+1] i64) and checkpoint_every_n_tokens (int64): they will be appended
+   * here, defaulting to NULL, NULL and 0, when the pinned build moves. */
+} fic_gdn_prefill_params;
+
+/* Zero `params`, set struct_size and every default. */
+FIC_API fic_status fic_gdn_prefill_params_init(fic_gdn_prefill_params *params);
+/* Run gdn_prefill on `stream`. struct_size may be that of an older release
+ * (fields beyond it take their defaults); 0, a larger one or one that splits a
+ * field is FIC_ERR_INVALID_ARGUMENT. */
+FIC_API fic_status fic_gdn_prefill(fic_runtime *rt, const fic_gdn_prefill_params *params, void *stream);
 /* The workspace size gdn_prefill needs on a GPU with `sm_count` SMs. */
 FIC_API fic_status fic_gdn_prefill_workspace_size(int32_t sm_count, size_t *bytes);
 

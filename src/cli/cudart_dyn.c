@@ -32,13 +32,11 @@ int fic_cudart_open(fic_cudart *c, const char *path, char *err, size_t err_size)
       FIC_SYM(StreamCreateWithFlags, "cudaStreamCreateWithFlags"),
       FIC_SYM(StreamDestroy, "cudaStreamDestroy"),
       FIC_SYM(StreamSynchronize, "cudaStreamSynchronize"),
-      FIC_SYM(DeviceSynchronize, "cudaDeviceSynchronize"),
       FIC_SYM(EventCreate, "cudaEventCreate"),
       FIC_SYM(EventDestroy, "cudaEventDestroy"),
       FIC_SYM(EventRecord, "cudaEventRecord"),
       FIC_SYM(EventSynchronize, "cudaEventSynchronize"),
       FIC_SYM(EventElapsedTime, "cudaEventElapsedTime"),
-      FIC_SYM(GetLastError, "cudaGetLastError"),
       FIC_SYM(GetErrorString, "cudaGetErrorString"),
 #undef FIC_SYM
   };

@@ -8,10 +8,10 @@
 
 #include <stddef.h>
 
+#include "common/cuda_abi.h" /* FIC_CUDA_ATTR_* */
+
 /* cudaMemcpyKind */
 enum { FIC_CUDA_H2D = 1, FIC_CUDA_D2H = 2, FIC_CUDA_D2D = 3 };
-/* cudaDeviceAttr */
-enum { FIC_CUDA_ATTR_SM_COUNT = 16, FIC_CUDA_ATTR_CC_MAJOR = 75, FIC_CUDA_ATTR_CC_MINOR = 76 };
 /* cudaStreamNonBlocking */
 enum { FIC_CUDA_STREAM_NON_BLOCKING = 1 };
 
@@ -29,13 +29,11 @@ typedef struct fic_cudart {
   int (*StreamCreateWithFlags)(void **stream, unsigned flags);
   int (*StreamDestroy)(void *stream);
   int (*StreamSynchronize)(void *stream);
-  int (*DeviceSynchronize)(void);
   int (*EventCreate)(void **event);
   int (*EventDestroy)(void *event);
   int (*EventRecord)(void *event, void *stream);
   int (*EventSynchronize)(void *event);
   int (*EventElapsedTime)(float *ms, void *start, void *end);
-  int (*GetLastError)(void);
   const char *(*GetErrorString)(int error);
 } fic_cudart;
 

@@ -180,8 +180,15 @@ typedef struct gdn_case {
 
 static fic_status call_gdn(st_ctx *c, void *user) {
   gdn_case *g = user;
-  return fic_gdn_prefill(c->rt, &g->out, &g->state, &g->q, &g->k, &g->v, &g->cu, g->with_state ? &g->in_state : NULL,
-                         g->with_alpha ? &g->alpha : NULL, g->with_beta ? &g->beta : NULL, g->scale, &g->ws, c->stream);
+  fic_gdn_prefill_params p;
+  fic_gdn_prefill_params_init(&p);
+  p.output = &g->out, p.output_state = &g->state, p.q = &g->q, p.k = &g->k, p.v = &g->v, p.cu_seqlens = &g->cu;
+  p.input_state = g->with_state ? &g->in_state : NULL;
+  p.alpha = g->with_alpha ? &g->alpha : NULL;
+  p.beta = g->with_beta ? &g->beta : NULL;
+  p.scale = g->scale;
+  p.workspace = &g->ws;
+  return fic_gdn_prefill(c->rt, &p, c->stream);
 }
 
 static float *to_f32(const double *x, size_t n) {

@@ -23,6 +23,29 @@ typedef struct fic_error_record {
 } fic_error_record;
 
 static _Thread_local fic_error_record tls_error;
+static _Thread_local fic_error_divert tls_divert; /* active: failures go to tls_divert.buf, not tls_error */
+
+void fic__error_divert_begin(fic_error_divert *saved, char *buf, size_t size) {
+  *saved = tls_divert;
+  tls_divert.buf = size ? buf : NULL;
+  tls_divert.size = buf ? size : 0;
+  tls_divert.active = 1;
+  tls_divert.status = FIC_OK;
+  if (tls_divert.buf) tls_divert.buf[0] = '\0';
+}
+
+void fic__error_divert_end(const fic_error_divert *saved) { tls_divert = *saved; }
+
+/* Where a failure's message goes: the record's buffer, the divert buffer, or
+ * nowhere (NULL). Only the record also takes status, kind and backtrace. */
+static char *message_buffer(size_t *size) {
+  if (!tls_divert.active) {
+    *size = sizeof tls_error.message;
+    return tls_error.message;
+  }
+  *size = tls_divert.size;
+  return tls_divert.buf;
+}
 
 static const char *const status_strings[FIC_STATUS_COUNT] = {
     [FIC_OK] = "success",
@@ -75,8 +98,20 @@ static void copy_bounded(char *dst, size_t cap, const char *src, size_t len) {
   dst[len] = '\0';
 }
 
+/* A failure while a divert is active: note its status, and the caller
+ * writes the message to the divert buffer (if any) instead of the record. */
+static int diverted(fic_status status) {
+  if (!tls_divert.active) return 0;
+  tls_divert.status = status;
+  return 1;
+}
+
 static fic_status record(fic_status status, const char *arg, const char *fmt, va_list ap) FIC_PRINTF(3, 0);
 static fic_status record(fic_status status, const char *arg, const char *fmt, va_list ap) {
+  if (diverted(status)) {
+    if (tls_divert.buf) vsnprintf(tls_divert.buf, tls_divert.size, fmt, ap);
+    return status;
+  }
   fic_clear_error();
   tls_error.status = status;
   vsnprintf(tls_error.message, sizeof tls_error.message, fmt, ap);
@@ -102,6 +137,10 @@ fic_status fic__fail_arg(const char *arg_name, const char *fmt, ...) {
 
 fic_status fic__fail_kernel(const char *kind, size_t kind_len, const char *msg, size_t msg_len, const char *bt,
                             size_t bt_len) {
+  if (diverted(FIC_ERR_KERNEL)) {
+    if (tls_divert.buf) copy_bounded(tls_divert.buf, tls_divert.size, msg, msg_len);
+    return FIC_ERR_KERNEL;
+  }
   fic_clear_error();
   tls_error.status = FIC_ERR_KERNEL;
   copy_bounded(tls_error.kind, sizeof tls_error.kind, kind, kind_len);
@@ -119,15 +158,19 @@ fic_status fic__fail_context(const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(prefix, sizeof prefix, fmt, ap);
   va_end(ap);
-  memcpy(old, tls_error.message, sizeof old);
+  fic_status status = tls_divert.active ? tls_divert.status : tls_error.status;
+  size_t cap;
+  char *msg = message_buffer(&cap);
+  if (!msg) return status;
+  snprintf(old, sizeof old, "%s", msg);
   /* Truncation is fine here: the message is for people, and bounded. */
   size_t plen = strlen(prefix);
-  copy_bounded(tls_error.message, sizeof tls_error.message, prefix, plen);
-  if (plen + 2 < sizeof tls_error.message) {
-    memcpy(tls_error.message + plen, ": ", 2);
-    copy_bounded(tls_error.message + plen + 2, sizeof tls_error.message - plen - 2, old, strlen(old));
+  copy_bounded(msg, cap, prefix, plen);
+  if (plen + 2 < cap) {
+    memcpy(msg + plen, ": ", 2);
+    copy_bounded(msg + plen + 2, cap - plen - 2, old, strlen(old));
   }
-  return tls_error.status;
+  return status;
 }
 
 fic_status fic__status_from_errno(int err) {

@@ -94,9 +94,8 @@ fic_status fic_runtime_path(const fic_runtime *rt, const char *what, const char 
   else if (strcmp(what, "tvmffi_wheel") == 0)
     *out = a->tvmffi_wheel;
   else if (strcmp(what, "libcudart") == 0) {
-    fic_status st = fic__cudart_load(NULL);
-    if (st != FIC_OK) return st;
-    fic__cudart_info(out, NULL);
+    FIC_CHECK(fic__cudart_load(NULL));
+    *out = fic__cudart_path();
   } else {
     for (size_t i = 0; i < rt->num_modules; ++i)
       if (strcmp(rt->modules[i].name, what) == 0) *out = rt->modules[i].path;

@@ -211,6 +211,22 @@ static void test_bad_arguments_rejected_before_the_call(void **state) {
   a = fic_arg_tensor(&off);
   FIC_ASSERT_STATUS(fic_function_call(fn, &a, 1, -1, NULL, NULL), FIC_ERR_INVALID_ARGUMENT);
   assert_non_null(strstr(fic_last_error_message(), "byte_offset"));
+  /* One tensor rule for the generic API and the typed kernels
+   * (src/ffi/tensor.c): a negative extent is refused (TVM-FFI would read it
+   * as a huge size); a zero extent is an empty tensor, accepted. */
+  int64_t neg[2] = {2, -3};
+  fic_tensor tneg = {NULL, {FIC_DEVICE_CPU, 0}, 2, FIC_F32, neg, NULL, 0};
+  a = fic_arg_tensor(&tneg);
+  FIC_ASSERT_STATUS(fic_function_call(fn, &a, 1, -1, NULL, NULL), FIC_ERR_INVALID_ARGUMENT);
+  assert_string_equal(fic_last_error_argument(), "args[0]");
+  assert_non_null(strstr(fic_last_error_message(), "args[0].shape[1] must be >= 0, got -3"));
+  int64_t empty[2] = {2, 0};
+  fic_tensor tempty = {NULL, {FIC_DEVICE_CPU, 0}, 2, FIC_F32, empty, NULL, 0};
+  fic_result r;
+  a = fic_arg_tensor(&tempty);
+  FIC_ASSERT_OK(fic_function_call(fn, &a, 1, -1, NULL, &r));
+  assert_true(r.v.f == 0.0);
+  a = fic_arg_tensor(&off);
   /* An unregistered type index would make TVM-FFI exit(); we refuse it. */
   fic_arg bad = {13, 0, {0}};
   FIC_ASSERT_STATUS(fic_function_call(fn, &bad, 1, -1, NULL, NULL), FIC_ERR_INVALID_ARGUMENT);

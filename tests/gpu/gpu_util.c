@@ -76,6 +76,15 @@ kt_runtime *gpu_open(const char *const *modules) {
   return k;
 }
 
+fic_runtime *gpu_group_rt(void **state, const char *module) {
+  gpu_require();
+  if (!*state) {
+    const char *modules[] = {module, NULL};
+    *state = gpu_open(modules);
+  }
+  return ((kt_runtime *)*state)->rt;
+}
+
 fic_dtype gpu_half_dtype(fic_ref_half kind) { return kind == FIC_REF_BF16 ? FIC_BF16 : FIC_F16; }
 
 void gpu_get_half(fic_ref_half kind, const void *dev, double *out, size_t n) {

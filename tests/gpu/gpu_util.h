@@ -32,6 +32,10 @@ kt_desc gpu_desc(void *data, fic_dtype dtype, int32_t ndim, int64_t d0, int64_t 
  * module. gpu_open_lazy leaves the modules unloaded. */
 kt_runtime *gpu_open(const char *const *modules);
 kt_runtime *gpu_open_lazy(const char *const *modules);
+/* The group's runtime over the one module `module`, opened (preloaded) by the
+ * first test that asks; skips without a GPU. Pair with kt_setup_empty and
+ * kt_teardown as the group fixtures. */
+fic_runtime *gpu_group_rt(void **state, const char *module);
 
 fic_dtype gpu_half_dtype(fic_ref_half kind);
 /* Download n half values and decode them. */

@@ -33,25 +33,6 @@ typedef struct gdn_problem {
   size_t ws_bytes;
 } gdn_problem;
 
-static int setup(void **state) {
-  *state = NULL;
-  return 0;
-}
-
-static int teardown(void **state) {
-  kt_close(*state);
-  return 0;
-}
-
-static fic_runtime *open_gdn(void **state) {
-  gpu_require();
-  if (!*state) {
-    static const char *const modules[] = {"gdn_prefill_sm90", NULL};
-    *state = gpu_open(modules);
-  }
-  return ((kt_runtime *)*state)->rt;
-}
-
 /* Round to the storage type and upload; `x` keeps the rounded values. */
 static void *put_half(fic_ref_half kind, double *x, size_t n) {
   uint16_t *h = malloc(n * 2 + 2);
@@ -121,9 +102,9 @@ static fic_status problem_call(fic_runtime *rt, gdn_problem *p, void *stream) {
           st0 = gpu_desc(p->d_state0, FIC_F32, 4, N, H, D, D), a = gpu_desc(p->d_alpha, FIC_F32, 2, T, H, 0, 0),
           b = gpu_desc(p->d_beta, FIC_F32, 2, T, H, 0, 0),
           ws = gpu_desc(p->d_ws, FIC_U8, 1, (int64_t)p->ws_bytes, 0, 0, 0);
-  return fic_gdn_prefill(rt, kt_t(&out), kt_t(&st), kt_t(&q), kt_t(&k), kt_t(&v), kt_t(&cu),
-                         sp->state ? kt_t(&st0) : NULL, sp->alpha ? kt_t(&a) : NULL, sp->beta ? kt_t(&b) : NULL,
-                         sp->scale, kt_t(&ws), stream);
+  return kt_gdn_prefill(rt, kt_t(&out), kt_t(&st), kt_t(&q), kt_t(&k), kt_t(&v), kt_t(&cu),
+                        sp->state ? kt_t(&st0) : NULL, sp->alpha ? kt_t(&a) : NULL, sp->beta ? kt_t(&b) : NULL,
+                        sp->scale, kt_t(&ws), stream);
 }
 
 static void problem_check(gdn_problem *p, const char *what) {
@@ -172,7 +153,7 @@ static void require_sm90(void) {
 static void test_gdn_against_reference(void **state) {
   gpu_require();
   require_sm90();
-  fic_runtime *rt = open_gdn(state);
+  fic_runtime *rt = gpu_group_rt(state, "gdn_prefill_sm90");
   fic_rng r;
   fic_rng_seed(&r, gpu_seed("gdn_prefill"));
   const gdn_spec specs[] = {
@@ -224,7 +205,7 @@ static void test_gdn_against_reference(void **state) {
 static void test_gdn_chunked_prefill(void **state) {
   gpu_require();
   require_sm90();
-  fic_runtime *rt = open_gdn(state);
+  fic_runtime *rt = gpu_group_rt(state, "gdn_prefill_sm90");
   fic_rng r;
   fic_rng_seed(&r, gpu_seed("gdn_prefill chunked"));
   const gdn_spec whole = {FIC_REF_BF16, 2, 2, 4, {190, 300}, 2, 1, 1, 0, 0.0, 1};
@@ -282,7 +263,7 @@ static void test_gdn_chunked_prefill(void **state) {
 static void test_gdn_workspace_too_small(void **state) {
   gpu_require();
   require_sm90();
-  fic_runtime *rt = open_gdn(state);
+  fic_runtime *rt = gpu_group_rt(state, "gdn_prefill_sm90");
   fic_rng r;
   fic_rng_seed(&r, 7);
   const gdn_spec sp = {FIC_REF_F16, 1, 1, 1, {64}, 1, 1, 1, 0, 0.0, 1};
@@ -303,7 +284,7 @@ static void test_non_sm90_error(void **state) {
     print_message("SKIPPED: this GPU is SM 9.x\n");
     skip();
   }
-  fic_runtime *rt = open_gdn(state);
+  fic_runtime *rt = gpu_group_rt(state, "gdn_prefill_sm90");
   fic_rng r;
   fic_rng_seed(&r, 8);
   const gdn_spec sp = {FIC_REF_F16, 1, 1, 1, {64}, 1, 1, 1, 0, 0.0, 1};
@@ -326,5 +307,5 @@ int main(void) {
   /* FIC_TEST_FILTER=pattern runs only matching tests (for debugging one case). */
   const char *filter = getenv("FIC_TEST_FILTER");
   if (filter && *filter) cmocka_set_test_filter(filter);
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, kt_setup_empty, kt_teardown);
 }

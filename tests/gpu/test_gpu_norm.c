@@ -25,25 +25,6 @@ typedef struct norm_case {
   int e5m2;     /* quant only */
 } norm_case;
 
-static int setup(void **state) {
-  *state = NULL;
-  return 0;
-}
-
-static int teardown(void **state) {
-  kt_close(*state);
-  return 0;
-}
-
-static fic_runtime *open_norm(void **state) {
-  gpu_require();
-  if (!*state) {
-    static const char *const modules[] = {"norm", NULL};
-    *state = gpu_open(modules);
-  }
-  return ((kt_runtime *)*state)->rt;
-}
-
 /* Each fp8 value must be within one rounding step of the exact result. */
 static void expect_fp8(const char *what, const uint8_t *bits, const double *want, size_t n, int e5m2) {
   size_t bad = 0, first = 0;
@@ -158,7 +139,7 @@ static const int64_t k_shapes[][2] = {{1, 4096}, {3, 1536},  {33, 3072}, {7, 400
                                       {4, 12},   {2, 16384}, {129, 128}, {1, 7}};
 
 static void run_op(void **state, norm_op op) {
-  fic_runtime *rt = open_norm(state);
+  fic_runtime *rt = gpu_group_rt(state, "norm");
   fic_rng r;
   fic_rng_seed(&r, gpu_seed(op_names[op]));
   for (int k = 0; k < 2; k++)
@@ -182,7 +163,7 @@ static void test_gemma_fused_add_rmsnorm(void **state) { run_op(state, OP_GEMMA_
 static void test_quant(void **state) {
   run_op(state, OP_QUANT);
   run_op(state, OP_FUSED_QUANT);
-  fic_runtime *rt = open_norm(state);
+  fic_runtime *rt = gpu_group_rt(state, "norm");
   fic_rng r;
   fic_rng_seed(&r, gpu_seed("quant extremes"));
   /* A small scale pushes many values past +-448: they must clamp, not overflow. */
@@ -199,7 +180,7 @@ static void test_quant(void **state) {
 /* The per-head form [batch, heads, head_dim]: contiguous, and q sliced out
  * of a fused qkv buffer [batch, 3 * heads, head_dim] (strided heads). */
 static void test_rmsnorm_per_head(void **state) {
-  fic_runtime *rt = open_norm(state);
+  fic_runtime *rt = gpu_group_rt(state, "norm");
   fic_rng r;
   fic_rng_seed(&r, gpu_seed("rmsnorm per head"));
   static const int64_t shapes[][3] = {{7, 5, 128}, {33, 16, 64}, {2, 3, 100}, {1, 40, 256}};
@@ -235,7 +216,7 @@ static void test_rmsnorm_per_head(void **state) {
 }
 
 static void test_layernorm(void **state) {
-  fic_runtime *rt = open_norm(state);
+  fic_runtime *rt = gpu_group_rt(state, "norm");
   fic_rng r;
   fic_rng_seed(&r, gpu_seed("layernorm"));
   static const int64_t shapes[][2] = {{6, 768}, {3, 1001}, {33, 4096}, {1, 8192}, {4, 2}};
@@ -270,7 +251,7 @@ static void test_layernorm(void **state) {
 /* The wrapper's own errors still arrive decoded on a GPU machine, and a
  * refused call leaves the context usable. */
 static void test_errors_leave_context_usable(void **state) {
-  fic_runtime *rt = open_norm(state);
+  fic_runtime *rt = gpu_group_rt(state, "norm");
   void *d = gpu_alloc(4096 * 2);
   kt_desc out = gpu_desc(d, FIC_F16, 2, 1, 1024, 0, 0), in = gpu_desc(d, FIC_F16, 2, 1, 1024, 0, 0),
           w = gpu_desc(d, FIC_F16, 1, 512, 0, 0, 0);
@@ -292,5 +273,5 @@ int main(void) {
       cmocka_unit_test(test_layernorm),
       cmocka_unit_test(test_errors_leave_context_usable),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, kt_setup_empty, kt_teardown);
 }

@@ -20,25 +20,6 @@
 #define THREADS 4
 #define ITERS 50
 
-static int setup(void **state) {
-  *state = NULL;
-  return 0;
-}
-
-static int teardown(void **state) {
-  kt_close(*state);
-  return 0;
-}
-
-static fic_runtime *open_norm(void **state) {
-  gpu_require();
-  if (!*state) {
-    static const char *const modules[] = {"norm", NULL};
-    *state = gpu_open(modules);
-  }
-  return ((kt_runtime *)*state)->rt;
-}
-
 static void *random_half(fic_rng *r, fic_ref_half kind, size_t n, double mean, uint16_t *keep) {
   uint16_t *h = keep ? keep : malloc(n * 2);
   assert_non_null(h);
@@ -76,7 +57,7 @@ static void *worker_main(void *arg) {
 }
 
 static void test_streams_match_default_stream(void **state) {
-  fic_runtime *rt = open_norm(state);
+  fic_runtime *rt = gpu_group_rt(state, "norm");
   fic_rng r;
   fic_rng_seed(&r, gpu_seed("streams"));
   void *in = random_half(&r, FIC_REF_F16, N, 0, NULL), *w = random_half(&r, FIC_REF_F16, HIDDEN, 0, NULL);
@@ -198,7 +179,7 @@ static void expect_same_bytes(const char *what, const void *a, const void *b, si
 }
 
 static void test_graph_replay_matches_eager(void **state) {
-  fic_runtime *rt = open_norm(state);
+  fic_runtime *rt = gpu_group_rt(state, "norm");
   fic_rng r;
   fic_rng_seed(&r, gpu_seed("graph"));
   norm_set sets[2]; /* [0] captured, [1] eager */
@@ -276,8 +257,8 @@ static void test_gdn_graph_replay(void **state) {
   cudaGraph_t graph;
   cudaGraphExec_t exec;
   CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
-  fic_status cs = fic_gdn_prefill(rt, kt_t(&dout[0]), kt_t(&dst[0]), kt_t(&dq), kt_t(&dk), kt_t(&dv), kt_t(&dcu), NULL,
-                                  NULL, NULL, 0.0, kt_t(&dws[0]), s);
+  fic_status cs = kt_gdn_prefill(rt, kt_t(&dout[0]), kt_t(&dst[0]), kt_t(&dq), kt_t(&dk), kt_t(&dv), kt_t(&dcu), NULL,
+                                 NULL, NULL, 0.0, kt_t(&dws[0]), s);
   cudaError_t ce = cudaStreamEndCapture(s, &graph);
   if (cs != FIC_OK) fail_msg("gdn_prefill under capture: %s: %s", fic_status_string(cs), fic_last_error_message());
   CK(ce);
@@ -292,8 +273,8 @@ static void test_gdn_graph_replay(void **state) {
     }
     CK(cudaGraphLaunch(exec, s));
     CK(cudaStreamSynchronize(s));
-    FIC_ASSERT_OK(fic_gdn_prefill(rt, kt_t(&dout[1]), kt_t(&dst[1]), kt_t(&dq), kt_t(&dk), kt_t(&dv), kt_t(&dcu), NULL,
-                                  NULL, NULL, 0.0, kt_t(&dws[1]), NULL));
+    FIC_ASSERT_OK(kt_gdn_prefill(rt, kt_t(&dout[1]), kt_t(&dst[1]), kt_t(&dq), kt_t(&dk), kt_t(&dv), kt_t(&dcu), NULL,
+                                 NULL, NULL, 0.0, kt_t(&dws[1]), NULL));
     CK(cudaDeviceSynchronize());
     expect_same_bytes("gdn_prefill output", out[0], out[1], nqkv * 2);
     expect_same_bytes("gdn_prefill state", st[0], st[1], ns * 4);
@@ -312,7 +293,7 @@ static void test_gdn_graph_replay(void **state) {
  * stream is capturing (dlopen + module constructors inside a capture would
  * break it), and the capture must survive the refusal. */
 static void test_capture_refuses_module_load(void **state) {
-  open_norm(state); /* skips without GPU or wheel */
+  gpu_group_rt(state, "norm"); /* skips without GPU or wheel */
   static const char *const modules[] = {"norm", NULL};
   kt_runtime *lazy = gpu_open_lazy(modules);
   void *d = gpu_alloc(1024 * 2 * 2);
@@ -355,5 +336,5 @@ int main(void) {
       cmocka_unit_test(test_gdn_graph_replay),
       cmocka_unit_test(test_capture_refuses_module_load),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, kt_setup_empty, kt_teardown);
 }
