@@ -375,7 +375,7 @@ static void raw_init(fic_runtime *rt) {
   static const char *const norm_only[] = {"norm", NULL};
   FK(fic_runtime_preload(rt, norm_only));
   const char *path = NULL, *tvm = NULL;
-  FK(fic_runtime_path(rt, "norm", &path));
+  FK(fic_runtime_module_path(rt, "norm", &path));
   void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD); /* the handle the runtime holds */
   raw.same_handle = h != NULL;
   if (!h) h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -384,7 +384,7 @@ static void raw_init(fic_runtime *rt) {
   memcpy(&raw.gemma_rmsnorm, &s, sizeof s);
   void *th = RTLD_DEFAULT;
   void *ss = dlsym(th, "TVMFFIEnvSetStream");
-  if (!ss && fic_runtime_path(rt, "libtvm_ffi", &tvm) == FIC_OK) {
+  if (!ss && fic_runtime_path(rt, FIC_PATH_LIBTVM_FFI, &tvm) == FIC_OK) {
     th = dlopen(tvm, RTLD_NOW | RTLD_NOLOAD);
     if (th) ss = dlsym(th, "TVMFFIEnvSetStream");
   }
@@ -824,9 +824,14 @@ typedef struct startup_row {
 } startup_row;
 
 /* A runtime path, or "" if it has none. */
-static const char *rt_path(const fic_runtime *rt, const char *what) {
+static const char *rt_path(const fic_runtime *rt, fic_path_kind what) {
   const char *p = NULL;
   if (fic_runtime_path(rt, what, &p) != FIC_OK || !p) return "";
+  return p;
+}
+static const char *rt_module_path(const fic_runtime *rt, const char *module) {
+  const char *p = NULL;
+  if (fic_runtime_module_path(rt, module, &p) != FIC_OK || !p) return "";
   return p;
 }
 
@@ -989,8 +994,8 @@ int main(int argc, char **argv) {
   warm.rss_mb = peak_rss_mb();
   norm_free(&s1);
 
-  const char *p_norm = rt_path(rt, "norm"), *p_gdn = rt_path(rt, "gdn_prefill_sm90");
-  const char *p_tvm = rt_path(rt, "libtvm_ffi"), *p_cudart = rt_path(rt, "libcudart");
+  const char *p_norm = rt_module_path(rt, "norm"), *p_gdn = rt_module_path(rt, "gdn_prefill_sm90");
+  const char *p_tvm = rt_path(rt, FIC_PATH_LIBTVM_FFI), *p_cudart = rt_path(rt, FIC_PATH_LIBCUDART);
   if (!gdn_skip && !p_gdn[0]) gdn_skip = "gdn_prefill_sm90 is not in the runtime";
   if (!gdn_skip && access(p_gdn, R_OK) != 0) gdn_skip = "gdn_prefill_sm90.so was not extracted";
   if (!gdn_skip && !(cc_major == 9 && cc_minor == 0)) {

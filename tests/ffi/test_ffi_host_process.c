@@ -97,8 +97,8 @@ static int child_one_copy_per_build(const char *cache) {
   if (open_rt_wheel(a, getenv("FIC_TEST_JIT_WHEEL"), &r1) != FIC_OK) return 3;
   if (open_rt_wheel(b, getenv("FIC_TEST_JIT_WHEEL"), &r2) != FIC_OK) return 4;
   const char *p1 = NULL, *p2 = NULL;
-  fic_runtime_path(r1, "fic_test", &p1);
-  fic_runtime_path(r2, "fic_test", &p2);
+  fic_runtime_module_path(r1, "fic_test", &p1);
+  fic_runtime_module_path(r2, "fic_test", &p2);
   if (strcmp(p1, p2) == 0) return 5; /* the test needs two extracted copies */
   fic_function *f1 = NULL, *f2 = NULL;
   if (fic_function_get(r1, "fic_test", "add_int", NULL, &f1) != FIC_OK) return 6;

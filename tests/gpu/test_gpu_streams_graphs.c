@@ -178,7 +178,7 @@ static void norm_set_call(fic_runtime *rt, norm_set *n, cudaStream_t s) {
   kt_desc in = gpu_desc(n->in, FIC_F16, 2, ROWS, HIDDEN, 0, 0), out = gpu_desc(n->out, FIC_F16, 2, ROWS, HIDDEN, 0, 0),
           w = gpu_desc(n->w, FIC_F16, 1, HIDDEN, 0, 0, 0), x = gpu_desc(n->x, FIC_BF16, 2, ROWS, HIDDEN, 0, 0),
           res = gpu_desc(n->res, FIC_BF16, 2, ROWS, HIDDEN, 0, 0), wb = gpu_desc(n->wb, FIC_BF16, 1, HIDDEN, 0, 0, 0),
-          q8 = gpu_desc(n->q8, (fic_dtype){10, 8, 1}, 2, ROWS, HIDDEN, 0, 0),
+          q8 = gpu_desc(n->q8, FIC_F8_E4M3FN, 2, ROWS, HIDDEN, 0, 0),
           lin = gpu_desc(n->ln_in, FIC_BF16, 2, ROWS, HIDDEN, 0, 0),
           lout = gpu_desc(n->ln_out, FIC_BF16, 2, ROWS, HIDDEN, 0, 0),
           g = gpu_desc(n->gamma, FIC_F32, 1, HIDDEN, 0, 0, 0), b = gpu_desc(n->beta, FIC_F32, 1, HIDDEN, 0, 0, 0);

@@ -110,7 +110,7 @@ static void test_valid_call_without_gpu(void **state) {
   char err[512];
   int n = 0;
   const char *cudart = NULL;
-  if (fic_runtime_path(rt, "libcudart", &cudart) != FIC_OK) cudart = NULL;
+  if (fic_runtime_path(rt, FIC_PATH_LIBCUDART, &cudart) != FIC_OK) cudart = NULL;
   if (fic_cudart_open(&cuda, cudart, err, sizeof err) == 0 && cuda.GetDeviceCount(&n) == 0 && n > 0) {
     print_message("SKIPPED: a GPU is present; the GPU tests cover valid calls\n");
     skip();

@@ -63,7 +63,7 @@ static void test_exports_resolve(void **state) {
       "gemma_rmsnorm", "gemma_fused_add_rmsnorm", "layernorm"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) fn(rt, names[i]);
   const char *path = NULL;
-  FIC_ASSERT_OK(fic_runtime_path(rt, "norm", &path));
+  FIC_ASSERT_OK(fic_runtime_module_path(rt, "norm", &path));
   assert_non_null(strstr(path, "norm.so"));
 }
 
@@ -179,12 +179,12 @@ static void test_valid_calls_without_gpu(void **state) {
   char err[512];
   int n = 0;
   const char *cudart = NULL;
-  if (fic_runtime_path(rt, "libcudart", &cudart) != FIC_OK) cudart = NULL;
+  if (fic_runtime_path(rt, FIC_PATH_LIBCUDART, &cudart) != FIC_OK) cudart = NULL;
   if (fic_cudart_open(&cuda, cudart, err, sizeof err) == 0 && cuda.GetDeviceCount(&n) == 0 && n > 0) {
     print_message("SKIPPED: a GPU is present; the GPU tests cover valid calls\n");
     skip();
   }
-  const fic_dtype f8 = {10, 8, 1};
+  const fic_dtype f8 = FIC_F8_E4M3FN;
   kt_desc out = cuda2(A_OUT, FIC_F16, 3, 256), in = cuda2(A_IN, FIC_F16, 3, 256), w = cuda1(A_W, FIC_F16, 256),
           res = cuda2(A_RES, FIC_F16, 3, 256), q8 = cuda2(A_OUT, f8, 3, 256);
   expect_device_error(fic_rmsnorm(rt, kt_t(&out), kt_t(&in), kt_t(&w), 1e-6, 0, NULL), "rmsnorm");

@@ -1,4 +1,4 @@
-/* The self-test verb of the CLI (fic_cli_selftest, cli.h): open a runtime (preparing the artifacts), print
+/* The `run` verb of the CLI (cli_run, cli.h): open a runtime (preparing the artifacts), print
  * where everything is, and, when a GPU is there, run gemma_rmsnorm and
  * gdn_prefill on fresh random data against the float64 references in
  * reference.c, with CUDA-event timings. Uses only the public API plus a
@@ -53,7 +53,7 @@ static void note(st_ctx *c, int result) {
 
 static int cuda_ok(st_ctx *c, int err, const char *what) {
   if (err == 0) return 1;
-  fprintf(stderr, "selftest: %s: CUDA error %d: %s\n", what, err, fic_cudart_error(&c->cuda, err));
+  fprintf(stderr, "run: %s: CUDA error %d: %s\n", what, err, fic_cudart_error(&c->cuda, err));
   note(c, ST_SETUP);
   return 0;
 }
@@ -79,7 +79,7 @@ static fic_tensor tensor(void *data, int dev, int32_t ndim, const int64_t *shape
 static fic_dtype half_dtype(fic_ref_half kind) { return kind == FIC_REF_BF16 ? FIC_BF16 : FIC_F16; }
 
 static void print_kernel_error(const char *what, fic_status s) {
-  fprintf(stderr, "selftest: %s failed: %s: %s\n", what, fic_status_string(s), fic_last_error_message());
+  fprintf(stderr, "run: %s failed: %s: %s\n", what, fic_status_string(s), fic_last_error_message());
 }
 
 /* Time `iters` back-to-back calls: GPU time per call from CUDA events, host
@@ -125,7 +125,7 @@ static void gemma_case(st_ctx *c, fic_ref_half kind, size_t rows, size_t hidden)
   double *din = malloc(n * 8), *dw = malloc(hidden * 8), *want = malloc(n * 8), *got = malloc(n * 8);
   st_arena a = {{0}, 0};
   if (!hin || !hw || !hout || !din || !dw || !want || !got) {
-    fprintf(stderr, "selftest: out of host memory\n");
+    fprintf(stderr, "run: out of host memory\n");
     note(c, ST_SETUP);
     goto out;
   }
@@ -207,7 +207,7 @@ static int gdn_run(st_ctx *c, const gdn_spec *sp, int check) {
   float *falpha = NULL, *fbeta = NULL, *fstate0 = NULL, *fstate = malloc(ns * 4);
   if (!hq || !hk || !hv || !ho || !dq || !dk || !dv || !dalpha || !dbeta || !dstate0 || !want_o || !want_s || !got ||
       !fstate) {
-    fprintf(stderr, "selftest: out of host memory\n");
+    fprintf(stderr, "run: out of host memory\n");
     note(c, ST_SETUP);
     goto out;
   }
@@ -290,7 +290,7 @@ static int gdn_run(st_ctx *c, const gdn_spec *sp, int check) {
                    sp->with_state ? dstate0 : NULL,
                    sp->scale};
   if (fic_ref_gdn_prefill(&p, want_o, want_s) != 0) {
-    fprintf(stderr, "selftest: bad gdn reference configuration\n");
+    fprintf(stderr, "run: bad gdn reference configuration\n");
     note(c, ST_SETUP);
     goto out;
   }
@@ -337,125 +337,130 @@ static void gdn_cases(st_ctx *c) {
 
 /* ------------------------------------------------------------------ main */
 
-static void print_paths(fic_runtime *rt, const char *const *modules) {
-  static const char *const what[] = {"cache_root",   "artifact_dir", "jit_cache_wheel",
-                                     "tvmffi_wheel", "libtvm_ffi",   "libcudart"};
-  static const char *const default_modules[] = {"norm", "gdn_prefill_sm90", NULL};
-  for (size_t i = 0; i < sizeof what / sizeof what[0]; i++) {
-    const char *p = NULL;
-    fic_status s = fic_runtime_path(rt, what[i], &p);
-    printf("  %-23s %s\n", what[i], s == FIC_OK ? p : fic_last_error_message());
-  }
-  for (const char *const *m = modules ? modules : default_modules; *m; m++) {
-    const char *p = NULL;
-    fic_status s = fic_runtime_path(rt, *m, &p);
-    printf("  module %-16s %s\n", *m, s == FIC_OK ? p : fic_last_error_message());
-  }
-}
-
 static void usage(const char *verb) {
   printf("usage: flashinfer-c %s [--seed N] [--iters N] [--modules m1,m2]\n", verb);
   printf(
       "  Prepares the artifacts (the tool's options, else the environment), prints\n"
-      "  their paths and, if a GPU is present, checks gemma_rmsnorm and gdn_prefill\n"
-      "  against float64 references and times them.\n"
+      "  their paths and, for each kernel whose module the wheel lacks, how to get it;\n"
+      "  if a GPU is present, checks gemma_rmsnorm and gdn_prefill (those whose modules\n"
+      "  are there) against float64 references and times them.\n"
       "  --seed N      RNG seed (default: from the clock; printed)\n"
       "  --iters N     timed calls per shape (default 200)\n"
-      "  --modules L   comma-separated modules to prepare (default norm,gdn_prefill_sm90)\n"
-      "exit status: 0 passed (or no GPU), 1 mismatch or kernel error, 2 setup failed\n");
+      "  --modules L   comma-separated modules to prepare (strict; default: norm,gdn_prefill_sm90,\n"
+      "                those the wheel holds)\n"
+      "exit status: 0 passed (or no GPU, or modules missing), 1 mismatch or kernel error, 2 setup failed\n");
 }
 
-int fic_cli_selftest(const fic_config *base, int argc, char **argv) {
-  st_ctx c;
-  memset(&c, 0, sizeof c);
-  c.iters = 200;
-  uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)clock() << 32);
-  static char modules_buf[512];
-  const char *modules[9] = {NULL};
-  int have_modules = 0;
+/* --seed, --iters, --help (--modules is a common option, main.c). -1: usage
+ * printed, exit with *rc. */
+static int parse_run_args(st_ctx *c, int argc, char **argv, uint64_t *seed, int *rc) {
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       usage(argv[0]);
-      return ST_OK;
+      *rc = ST_OK;
+      return -1;
     } else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
-      seed = strtoull(argv[++i], NULL, 0);
+      *seed = strtoull(argv[++i], NULL, 0);
     } else if (!strcmp(argv[i], "--iters") && i + 1 < argc) {
-      c.iters = atoi(argv[++i]);
-    } else if (!strcmp(argv[i], "--modules") && i + 1 < argc) {
-      snprintf(modules_buf, sizeof modules_buf, "%s", argv[++i]);
-      int n = 0;
-      for (char *tok = strtok(modules_buf, ","); tok && n < 8; tok = strtok(NULL, ",")) modules[n++] = tok;
-      have_modules = 1;
+      c->iters = atoi(argv[++i]);
     } else {
-      fprintf(stderr, "selftest: unknown argument '%s'\n", argv[i]);
+      fprintf(stderr, "run: unknown argument '%s'\n", argv[i]);
       usage(argv[0]);
-      return ST_SETUP;
+      *rc = ST_SETUP;
+      return -1;
     }
   }
-  fic_rng_seed(&c.rng, seed);
+  return 0;
+}
 
-  const char *version = "?";
-  fic_version(NULL, &version);
-  printf("flashinfer-c %s selftest (seed %" PRIu64 ")\n", version, seed);
-
-  fic_config cfg = *base; /* the tool's common options (--cache-dir, --offline, ...) */
-  if (have_modules) cfg.modules = modules;
-  double t0 = now_us();
-  fic_status s = fic_runtime_open(&cfg, &c.rt);
-  double t1 = now_us();
-  if (s != FIC_OK) {
-    fprintf(stderr, "selftest: fic_runtime_open failed: %s: %s\n", fic_status_string(s), fic_last_error_message());
-    return ST_SETUP;
-  }
-  printf("artifacts ready in %.1f ms:\n", (t1 - t0) / 1e3);
-  print_paths(c.rt, have_modules ? modules : NULL);
-
+/* Load libcudart and pick GPU 0. 1: ready; 0: no GPU (said so); -1: setup error. */
+static int open_gpu(st_ctx *c) {
   const char *cudart_path = NULL;
-  if (fic_runtime_path(c.rt, "libcudart", &cudart_path) != FIC_OK) cudart_path = NULL;
+  if (fic_runtime_path(c->rt, FIC_PATH_LIBCUDART, &cudart_path) != FIC_OK) cudart_path = NULL;
   char err[1024];
   int ndev = 0;
-  if (fic_cudart_open(&c.cuda, cudart_path, err, sizeof err) != 0) {
+  if (fic_cudart_open(&c->cuda, cudart_path, err, sizeof err) != 0) {
     printf("no CUDA runtime (%s): artifacts prepared; GPU checks skipped\n", err);
-    fic_runtime_close(c.rt);
-    return ST_OK;
+    return 0;
   }
-  int e = c.cuda.GetDeviceCount(&ndev);
+  int e = c->cuda.GetDeviceCount(&ndev);
   if (e != 0 || ndev == 0) {
     printf("no GPU (%s): artifacts prepared; GPU checks skipped\n",
-           e ? fic_cudart_error(&c.cuda, e) : "cudaGetDeviceCount returned 0");
-    fic_runtime_close(c.rt);
-    return ST_OK;
+           e ? fic_cudart_error(&c->cuda, e) : "cudaGetDeviceCount returned 0");
+    return 0;
   }
   int rtv = 0, drv = 0;
-  c.cuda.RuntimeGetVersion(&rtv);
-  c.cuda.DriverGetVersion(&drv);
-  c.cuda.DeviceGetAttribute(&c.cc_major, FIC_CUDA_ATTR_CC_MAJOR, c.dev);
-  c.cuda.DeviceGetAttribute(&c.cc_minor, FIC_CUDA_ATTR_CC_MINOR, c.dev);
-  c.cuda.DeviceGetAttribute(&c.sms, FIC_CUDA_ATTR_SM_COUNT, c.dev);
-  printf("GPU 0 of %d: SM %d.%d, %d SMs; CUDA runtime %d, driver %d\n", ndev, c.cc_major, c.cc_minor, c.sms, rtv, drv);
-  if (!cuda_ok(&c, c.cuda.SetDevice(c.dev), "cudaSetDevice") ||
-      !cuda_ok(&c, c.cuda.StreamCreateWithFlags(&c.stream, FIC_CUDA_STREAM_NON_BLOCKING), "cudaStreamCreate")) {
-    fic_runtime_close(c.rt);
-    return ST_SETUP;
-  }
-  t0 = now_us();
-  s = fic_runtime_preload(c.rt, have_modules ? modules : NULL);
-  t1 = now_us();
+  c->cuda.RuntimeGetVersion(&rtv);
+  c->cuda.DriverGetVersion(&drv);
+  c->cuda.DeviceGetAttribute(&c->cc_major, FIC_CUDA_ATTR_CC_MAJOR, c->dev);
+  c->cuda.DeviceGetAttribute(&c->cc_minor, FIC_CUDA_ATTR_CC_MINOR, c->dev);
+  c->cuda.DeviceGetAttribute(&c->sms, FIC_CUDA_ATTR_SM_COUNT, c->dev);
+  printf("GPU 0 of %d: SM %d.%d, %d SMs; CUDA runtime %d, driver %d\n", ndev, c->cc_major, c->cc_minor, c->sms, rtv,
+         drv);
+  if (!cuda_ok(c, c->cuda.SetDevice(c->dev), "cudaSetDevice") ||
+      !cuda_ok(c, c->cuda.StreamCreateWithFlags(&c->stream, FIC_CUDA_STREAM_NON_BLOCKING), "cudaStreamCreate"))
+    return -1;
+  return 1;
+}
+
+/* Each kernel whose module was prepared; the others were reported missing. */
+static void run_kernels(st_ctx *c, const fic_config *cfg) {
+  double t0 = now_us();
+  fic_status s = fic_runtime_preload(c->rt, cfg->modules);
+  double t1 = now_us();
   if (s != FIC_OK)
     printf("preload: %s: %s (continuing; calls load lazily)\n", fic_status_string(s), fic_last_error_message());
   else
     printf("modules loaded in %.1f ms\n", (t1 - t0) / 1e3);
-
-  printf("gemma_rmsnorm vs float64 (eps 1e-6):\n");
   static const size_t shapes[][2] = {{1, 4096}, {3, 1536}, {33, 3072}, {7, 4000}, {5, 1001}, {512, 4096}};
-  for (int k = 0; k < 2; k++)
-    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
-      gemma_case(&c, k ? FIC_REF_BF16 : FIC_REF_F16, shapes[i][0], shapes[i][1]);
-  printf("gdn_prefill vs float64 (head size 128):\n");
-  gdn_cases(&c);
+  if (!cli_has_module(c->rt, "norm")) {
+    printf("gemma_rmsnorm: not run (module norm not prepared)\n");
+  } else {
+    printf("gemma_rmsnorm vs float64 (eps 1e-6):\n");
+    for (int k = 0; k < 2; k++)
+      for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        gemma_case(c, k ? FIC_REF_BF16 : FIC_REF_F16, shapes[i][0], shapes[i][1]);
+  }
+  if (!cli_has_module(c->rt, "gdn_prefill_sm90")) {
+    printf("gdn_prefill: not run (module gdn_prefill_sm90 not prepared)\n");
+  } else {
+    printf("gdn_prefill vs float64 (head size 128):\n");
+    gdn_cases(c);
+  }
+}
 
-  c.cuda.StreamDestroy(c.stream);
+int cli_run(const fic_config *base, int argc, char **argv) {
+  st_ctx c;
+  memset(&c, 0, sizeof c);
+  c.iters = 200;
+  uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)clock() << 32);
+  int rc = ST_OK;
+  if (parse_run_args(&c, argc, argv, &seed, &rc) != 0) return rc;
+  fic_rng_seed(&c.rng, seed);
+
+  const char *version = "?";
+  fic_version(NULL, &version);
+  printf("flashinfer-c %s run (seed %" PRIu64 ")\n", version, seed);
+
+  double t0 = now_us();
+  fic_status s = fic_runtime_open(base, &c.rt);
+  double t1 = now_us();
+  if (s != FIC_OK) {
+    cli_report("preparing artifacts", s);
+    return ST_SETUP;
+  }
+  printf("artifacts ready in %.1f ms:\n", (t1 - t0) / 1e3);
+  cli_print_paths(c.rt, 1);
+  cli_print_modules(c.rt, base);
+
+  int gpu = open_gpu(&c);
+  if (gpu < 0) c.result = ST_SETUP;
+  if (gpu > 0) {
+    run_kernels(&c, base);
+    c.cuda.StreamDestroy(c.stream);
+  }
   fic_runtime_close(c.rt);
-  printf("selftest: %s\n", c.result == ST_OK ? "PASSED" : (c.result == ST_MISMATCH ? "FAILED" : "SETUP ERROR"));
+  if (gpu > 0 || gpu < 0)
+    printf("run: %s\n", c.result == ST_OK ? "PASSED" : (c.result == ST_MISMATCH ? "FAILED" : "SETUP ERROR"));
   return c.result;
 }
