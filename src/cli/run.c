@@ -10,9 +10,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "checks/cudart_dyn.h"
+#include "checks/reference.h"
 #include "cli/cli.h"
-#include "cli/cudart_dyn.h"
-#include "cli/reference.h"
 #include "flashinfer_c.h"
 
 enum { ST_OK = 0, ST_MISMATCH = 1, ST_SETUP = 2 };
@@ -28,10 +28,10 @@ enum { ST_OK = 0, ST_MISMATCH = 1, ST_SETUP = 2 };
 
 typedef struct st_ctx {
   fic_runtime *rt;
-  fic_cudart cuda;
+  cudart_dyn cuda;
   int dev, cc_major, cc_minor, sms;
   void *stream;
-  fic_rng rng;
+  ref_rng rng;
   int iters;
   int result; /* worst ST_* so far */
 } st_ctx;
@@ -53,7 +53,7 @@ static void note(st_ctx *c, int result) {
 
 static int cuda_ok(st_ctx *c, int err, const char *what) {
   if (err == 0) return 1;
-  fprintf(stderr, "run: %s: CUDA error %d: %s\n", what, err, fic_cudart_error(&c->cuda, err));
+  fprintf(stderr, "run: %s: CUDA error %d: %s\n", what, err, cudart_dyn_error(&c->cuda, err));
   note(c, ST_SETUP);
   return 0;
 }
@@ -63,7 +63,7 @@ static void *dev_put(st_ctx *c, st_arena *a, const void *host, size_t bytes) {
   void *p = NULL;
   if (a->n == ST_MAX_ALLOCS || !cuda_ok(c, c->cuda.Malloc(&p, bytes ? bytes : 1), "cudaMalloc")) return NULL;
   a->p[a->n++] = p;
-  int err = host ? c->cuda.Memcpy(p, host, bytes, FIC_CUDA_H2D) : c->cuda.Memset(p, 0, bytes);
+  int err = host ? c->cuda.Memcpy(p, host, bytes, CUDART_DYN_H2D) : c->cuda.Memset(p, 0, bytes);
   return cuda_ok(c, err, "upload") ? p : NULL;
 }
 
@@ -76,7 +76,7 @@ static fic_tensor tensor(void *data, int dev, int32_t ndim, const int64_t *shape
   return t;
 }
 
-static fic_dtype half_dtype(fic_ref_half kind) { return kind == FIC_REF_BF16 ? FIC_BF16 : FIC_F16; }
+static fic_dtype half_dtype(ref_half kind) { return kind == REF_BF16 ? FIC_BF16 : FIC_F16; }
 
 static void print_kernel_error(const char *what, fic_status s) {
   fprintf(stderr, "run: %s failed: %s: %s\n", what, fic_status_string(s), fic_last_error_message());
@@ -119,7 +119,7 @@ static fic_status call_gemma(st_ctx *c, void *user) {
   return fic_gemma_rmsnorm(c->rt, &k->out, &k->in, &k->w, k->eps, 0, c->stream);
 }
 
-static void gemma_case(st_ctx *c, fic_ref_half kind, size_t rows, size_t hidden) {
+static void gemma_case(st_ctx *c, ref_half kind, size_t rows, size_t hidden) {
   size_t n = rows * hidden;
   uint16_t *hin = malloc(n * 2), *hw = malloc(hidden * 2), *hout = malloc(n * 2);
   double *din = malloc(n * 8), *dw = malloc(hidden * 8), *want = malloc(n * 8), *got = malloc(n * 8);
@@ -129,8 +129,8 @@ static void gemma_case(st_ctx *c, fic_ref_half kind, size_t rows, size_t hidden)
     note(c, ST_SETUP);
     goto out;
   }
-  fic_ref_half_random(&c->rng, kind, hin, din, n, 0.0, 1.0);
-  fic_ref_half_random(&c->rng, kind, hw, dw, hidden, 0.0, 0.5);
+  ref_half_random(&c->rng, kind, hin, din, n, 0.0, 1.0);
+  ref_half_random(&c->rng, kind, hw, dw, hidden, 0.0, 0.5);
   void *pin = dev_put(c, &a, hin, n * 2), *pw = dev_put(c, &a, hw, hidden * 2), *pout = dev_put(c, &a, NULL, n * 2);
   if (!pin || !pw || !pout) goto out;
   int64_t shape[2] = {(int64_t)rows, (int64_t)hidden}, wshape[1] = {(int64_t)hidden};
@@ -143,18 +143,18 @@ static void gemma_case(st_ctx *c, fic_ref_half kind, size_t rows, size_t hidden)
     goto out;
   }
   if (!cuda_ok(c, c->cuda.StreamSynchronize(c->stream), "sync") ||
-      !cuda_ok(c, c->cuda.Memcpy(hout, pout, n * 2, FIC_CUDA_D2H), "download"))
+      !cuda_ok(c, c->cuda.Memcpy(hout, pout, n * 2, CUDART_DYN_D2H), "download"))
     goto out;
-  fic_ref_half_decode(kind, hout, got, n);
-  fic_ref_rmsnorm(din, dw, want, rows, hidden, k.eps, 1.0);
-  fic_ref_err e = fic_ref_compare(got, want, n);
-  double tol = kind == FIC_REF_BF16 ? ST_NORM_TOL_BF16 : ST_NORM_TOL_F16;
+  ref_half_decode(kind, hout, got, n);
+  ref_rmsnorm(din, dw, want, rows, hidden, k.eps, 1.0);
+  ref_err e = ref_compare(got, want, n);
+  double tol = kind == REF_BF16 ? ST_NORM_TOL_BF16 : ST_NORM_TOL_F16;
   int ok = e.nonfinite == 0 && e.rel_l2 <= tol;
   double gpu_us, host_us;
   time_calls(c, call_gemma, &k, c->iters, &gpu_us, &host_us);
   printf(
       "  gemma_rmsnorm %-4s %5zux%-5zu max_abs %.2e rel_l2 %.2e (tol %.0e) %s  gpu %7.1f us/call  host %5.1f us/call\n",
-      fic_ref_half_name(kind), rows, hidden, e.max_abs, e.rel_l2, tol, ok ? "ok  " : "FAIL", gpu_us, host_us);
+      ref_half_name(kind), rows, hidden, e.max_abs, e.rel_l2, tol, ok ? "ok  " : "FAIL", gpu_us, host_us);
   if (!ok) note(c, ST_MISMATCH);
 out:
   arena_free(c, &a);
@@ -164,7 +164,7 @@ out:
 /* ------------------------------------------------------------- gdn_prefill */
 
 typedef struct gdn_spec {
-  fic_ref_half kind;
+  ref_half kind;
   size_t hq, hk, hv;
   const int64_t *lens;
   size_t num_seqs;
@@ -212,17 +212,17 @@ static int gdn_run(st_ctx *c, const gdn_spec *sp, int check) {
     goto out;
   }
   /* FlashInfer's tests: q, v ~ N(0, 1); k L2-normalised per head; gates in (0, 1). */
-  fic_ref_half_random(&c->rng, sp->kind, hq, dq, nq, 0, 1);
-  for (size_t i = 0; i < nk; i++) dk[i] = fic_rng_normal(&c->rng);
-  fic_ref_l2_normalize(dk, T * sp->hk, d);
+  ref_half_random(&c->rng, sp->kind, hq, dq, nq, 0, 1);
+  for (size_t i = 0; i < nk; i++) dk[i] = ref_rng_normal(&c->rng);
+  ref_l2_normalize(dk, T * sp->hk, d);
   for (size_t i = 0; i < nk; i++) {
-    hk[i] = fic_ref_half_from_double(sp->kind, dk[i]);
-    dk[i] = fic_ref_half_to_double(sp->kind, hk[i]);
+    hk[i] = ref_half_from_double(sp->kind, dk[i]);
+    dk[i] = ref_half_to_double(sp->kind, hk[i]);
   }
-  fic_ref_half_random(&c->rng, sp->kind, hv, dv, nv, 0, 1);
-  fic_ref_uniform(&c->rng, dalpha, ng, 0.9, 1.0);
-  fic_ref_uniform(&c->rng, dbeta, ng, 0.0, 1.0);
-  for (size_t i = 0; i < ns; i++) dstate0[i] = 0.1 * fic_rng_normal(&c->rng);
+  ref_half_random(&c->rng, sp->kind, hv, dv, nv, 0, 1);
+  ref_uniform(&c->rng, dalpha, ng, 0.9, 1.0);
+  ref_uniform(&c->rng, dbeta, ng, 0.0, 1.0);
+  for (size_t i = 0; i < ns; i++) dstate0[i] = 0.1 * ref_rng_normal(&c->rng);
   falpha = to_f32(dalpha, ng), fbeta = to_f32(dbeta, ng), fstate0 = to_f32(dstate0, ns);
   if (!falpha || !fbeta || !fstate0) goto out;
   for (size_t i = 0; i < ng; i++) dalpha[i] = falpha[i], dbeta[i] = fbeta[i];
@@ -276,38 +276,38 @@ static int gdn_run(st_ctx *c, const gdn_spec *sp, int check) {
     goto out;
   }
   if (!cuda_ok(c, c->cuda.StreamSynchronize(c->stream), "sync")) goto out;
-  fic_ref_gdn p = {N,
-                   cu,
-                   sp->hq,
-                   sp->hk,
-                   sp->hv,
-                   d,
-                   dq,
-                   dk,
-                   dv,
-                   sp->with_alpha ? dalpha : NULL,
-                   sp->with_beta ? dbeta : NULL,
-                   sp->with_state ? dstate0 : NULL,
-                   sp->scale};
-  if (fic_ref_gdn_prefill(&p, want_o, want_s) != 0) {
+  ref_gdn p = {N,
+               cu,
+               sp->hq,
+               sp->hk,
+               sp->hv,
+               d,
+               dq,
+               dk,
+               dv,
+               sp->with_alpha ? dalpha : NULL,
+               sp->with_beta ? dbeta : NULL,
+               sp->with_state ? dstate0 : NULL,
+               sp->scale};
+  if (ref_gdn_prefill(&p, want_o, want_s) != 0) {
     fprintf(stderr, "run: bad gdn reference configuration\n");
     note(c, ST_SETUP);
     goto out;
   }
-  double tol = sp->kind == FIC_REF_BF16 ? ST_GDN_TOL_BF16 : ST_GDN_TOL_F16;
-  if (!cuda_ok(c, c->cuda.Memcpy(ho, po, no * 2, FIC_CUDA_D2H), "download")) goto out;
-  fic_ref_half_decode(sp->kind, ho, got, no);
-  fic_ref_err eo = fic_ref_compare(got, want_o, no);
-  if (!cuda_ok(c, c->cuda.Memcpy(fstate, ps, ns * 4, FIC_CUDA_D2H), "download")) goto out;
+  double tol = sp->kind == REF_BF16 ? ST_GDN_TOL_BF16 : ST_GDN_TOL_F16;
+  if (!cuda_ok(c, c->cuda.Memcpy(ho, po, no * 2, CUDART_DYN_D2H), "download")) goto out;
+  ref_half_decode(sp->kind, ho, got, no);
+  ref_err eo = ref_compare(got, want_o, no);
+  if (!cuda_ok(c, c->cuda.Memcpy(fstate, ps, ns * 4, CUDART_DYN_D2H), "download")) goto out;
   for (size_t i = 0; i < ns; i++) got[i] = fstate[i];
-  fic_ref_err es = fic_ref_compare(got, want_s, ns);
+  ref_err es = ref_compare(got, want_s, ns);
   int ok = eo.nonfinite == 0 && es.nonfinite == 0 && eo.rel_l2 <= tol && es.rel_l2 <= tol;
   double gpu_us, host_us;
   time_calls(c, call_gdn, &g, c->iters / 10 + 1, &gpu_us, &host_us);
   printf(
       "  gdn_prefill %-4s heads %zu/%zu/%zu T=%zu N=%zu%s%s%s  out rel_l2 %.2e  state rel_l2 %.2e (tol %.0e) %s"
       "  gpu %7.1f us/call  host %5.1f us/call\n",
-      fic_ref_half_name(sp->kind), sp->hq, sp->hk, sp->hv, T, N, sp->with_alpha ? " alpha" : "",
+      ref_half_name(sp->kind), sp->hq, sp->hk, sp->hv, T, N, sp->with_alpha ? " alpha" : "",
       sp->with_beta ? " beta" : "", sp->with_state ? " input_state" : "", eo.rel_l2, es.rel_l2, tol, ok ? "ok" : "FAIL",
       gpu_us, host_us);
   if (!ok) note(c, ST_MISMATCH);
@@ -321,10 +321,10 @@ out:
 static void gdn_cases(st_ctx *c) {
   static const int64_t lens_a[] = {37, 64, 130}, lens_b[] = {100, 1};
   const gdn_spec specs[] = {
-      {FIC_REF_BF16, 4, 2, 2, lens_a, 3, 1, 1, 1, 0.0}, /* GQA, all optional inputs */
-      {FIC_REF_F16, 4, 2, 2, lens_a, 3, 1, 1, 1, 0.0},
-      {FIC_REF_F16, 2, 2, 4, lens_b, 2, 1, 0, 0, 0.5},  /* GVA, alpha only, explicit scale */
-      {FIC_REF_BF16, 2, 2, 4, lens_b, 2, 0, 1, 0, 0.0}, /* GVA, beta only */
+      {REF_BF16, 4, 2, 2, lens_a, 3, 1, 1, 1, 0.0}, /* GQA, all optional inputs */
+      {REF_F16, 4, 2, 2, lens_a, 3, 1, 1, 1, 0.0},
+      {REF_F16, 2, 2, 4, lens_b, 2, 1, 0, 0, 0.5},  /* GVA, alpha only, explicit scale */
+      {REF_BF16, 2, 2, 4, lens_b, 2, 0, 1, 0, 0.0}, /* GVA, beta only */
   };
   int check = c->cc_major == 9;
   if (!check) {
@@ -379,26 +379,26 @@ static int open_gpu(st_ctx *c) {
   if (fic_runtime_path(c->rt, FIC_PATH_LIBCUDART, &cudart_path) != FIC_OK) cudart_path = NULL;
   char err[1024];
   int ndev = 0;
-  if (fic_cudart_open(&c->cuda, cudart_path, err, sizeof err) != 0) {
+  if (cudart_dyn_open(&c->cuda, cudart_path, err, sizeof err) != 0) {
     printf("no CUDA runtime (%s): artifacts prepared; GPU checks skipped\n", err);
     return 0;
   }
   int e = c->cuda.GetDeviceCount(&ndev);
   if (e != 0 || ndev == 0) {
     printf("no GPU (%s): artifacts prepared; GPU checks skipped\n",
-           e ? fic_cudart_error(&c->cuda, e) : "cudaGetDeviceCount returned 0");
+           e ? cudart_dyn_error(&c->cuda, e) : "cudaGetDeviceCount returned 0");
     return 0;
   }
   int rtv = 0, drv = 0;
   c->cuda.RuntimeGetVersion(&rtv);
   c->cuda.DriverGetVersion(&drv);
-  c->cuda.DeviceGetAttribute(&c->cc_major, FIC_CUDA_ATTR_CC_MAJOR, c->dev);
-  c->cuda.DeviceGetAttribute(&c->cc_minor, FIC_CUDA_ATTR_CC_MINOR, c->dev);
-  c->cuda.DeviceGetAttribute(&c->sms, FIC_CUDA_ATTR_SM_COUNT, c->dev);
+  c->cuda.DeviceGetAttribute(&c->cc_major, CUDART_DYN_ATTR_CC_MAJOR, c->dev);
+  c->cuda.DeviceGetAttribute(&c->cc_minor, CUDART_DYN_ATTR_CC_MINOR, c->dev);
+  c->cuda.DeviceGetAttribute(&c->sms, CUDART_DYN_ATTR_SM_COUNT, c->dev);
   printf("GPU 0 of %d: SM %d.%d, %d SMs; CUDA runtime %d, driver %d\n", ndev, c->cc_major, c->cc_minor, c->sms, rtv,
          drv);
   if (!cuda_ok(c, c->cuda.SetDevice(c->dev), "cudaSetDevice") ||
-      !cuda_ok(c, c->cuda.StreamCreateWithFlags(&c->stream, FIC_CUDA_STREAM_NON_BLOCKING), "cudaStreamCreate"))
+      !cuda_ok(c, c->cuda.StreamCreateWithFlags(&c->stream, CUDART_DYN_STREAM_NON_BLOCKING), "cudaStreamCreate"))
     return -1;
   return 1;
 }
@@ -419,7 +419,7 @@ static void run_kernels(st_ctx *c, const fic_config *cfg) {
     printf("gemma_rmsnorm vs float64 (eps 1e-6):\n");
     for (int k = 0; k < 2; k++)
       for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
-        gemma_case(c, k ? FIC_REF_BF16 : FIC_REF_F16, shapes[i][0], shapes[i][1]);
+        gemma_case(c, k ? REF_BF16 : REF_F16, shapes[i][0], shapes[i][1]);
   }
   if (!cli_has_module(c->rt, "gdn_prefill_sm90")) {
     printf("gdn_prefill: not run (module gdn_prefill_sm90 not prepared)\n");
@@ -436,7 +436,7 @@ int cli_run(const fic_config *base, int argc, char **argv) {
   uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)clock() << 32);
   int rc = ST_OK;
   if (parse_run_args(&c, argc, argv, &seed, &rc) != 0) return rc;
-  fic_rng_seed(&c.rng, seed);
+  ref_rng_seed(&c.rng, seed);
 
   const char *version = "?";
   fic_version(NULL, &version);

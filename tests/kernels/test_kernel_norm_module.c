@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cudart_dyn.h"
+#include "checks/cudart_dyn.h"
 #include "kt_util.h"
 
 #define A_IN 0x7f0000100000u
@@ -175,12 +175,12 @@ static void expect_device_error(fic_status s, const char *what) {
 
 static void test_valid_calls_without_gpu(void **state) {
   fic_runtime *rt = need_rt(state);
-  fic_cudart cuda;
+  cudart_dyn cuda;
   char err[512];
   int n = 0;
   const char *cudart = NULL;
   if (fic_runtime_path(rt, FIC_PATH_LIBCUDART, &cudart) != FIC_OK) cudart = NULL;
-  if (fic_cudart_open(&cuda, cudart, err, sizeof err) == 0 && cuda.GetDeviceCount(&n) == 0 && n > 0) {
+  if (cudart_dyn_open(&cuda, cudart, err, sizeof err) == 0 && cuda.GetDeviceCount(&n) == 0 && n > 0) {
     print_message("SKIPPED: a GPU is present; the GPU tests cover valid calls\n");
     skip();
   }
