@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_support.h"
 #include "test_support.h"
 
 /* Is a library whose path contains `name` mapped into this process? */
@@ -46,16 +47,6 @@ static int teardown(void **state) {
   free(e->cache);
   free(e);
   return 0;
-}
-
-static void flip_byte(const char *path, long at) {
-  FILE *f = fopen(path, "r+b");
-  assert_non_null(f);
-  assert_int_equal(fseek(f, at, SEEK_SET), 0);
-  int c = fgetc(f);
-  assert_int_equal(fseek(f, at, SEEK_SET), 0);
-  fputc(c ^ 0x80, f);
-  assert_int_equal(fclose(f), 0);
 }
 
 static void test_verify_loads_nothing(void **state) {
@@ -107,16 +98,11 @@ static void test_gc(void **state) {
   char before[4200], after[4200];
   snprintf(before, sizeof before, "%s.before", e->cache);
   snprintf(after, sizeof after, "%s.after", e->cache);
-#define SNAP "cd '%s' && find . -printf '%%p %%s %%T@ %%m\\n' | sort >'%s'"
-  assert_int_equal(fic_test_sh(SNAP, e->cache, before), 0);
+  tree_snapshot(e->cache, before);
   uint64_t freed = 0, remaining = 0;
   FIC_ASSERT_OK(fic_cache_gc(&other, 1, &freed, &remaining));
-  assert_int_equal(fic_test_sh(SNAP, e->cache, after), 0);
-#undef SNAP
-  int same = fic_test_sh("cmp -s '%s' '%s'", before, after);
-  remove(before);
-  remove(after);
-  assert_int_equal(same, 0);
+  tree_snapshot(e->cache, after);
+  assert_same_snapshots(before, after);
   assert_true(freed > 0);
   assert_false(mapped("libtvm_ffi"));
   FIC_ASSERT_OK(fic_cache_gc(&e->cfg, 0, &freed, &remaining)); /* keeps its own entry */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "cli_support.h"
 #include "test_support.h"
 
 typedef struct cli_env {
@@ -153,16 +154,6 @@ static void value_after(const char *text, const char *key, char *out, size_t siz
   out[n] = '\0';
 }
 
-static void flip_byte(const char *path) {
-  FILE *f = fopen(path, "r+b");
-  assert_non_null(f);
-  assert_int_equal(fseek(f, 100, SEEK_SET), 0);
-  int c = fgetc(f);
-  assert_int_equal(fseek(f, 100, SEEK_SET), 0);
-  fputc(c ^ 0x01, f);
-  assert_int_equal(fclose(f), 0);
-}
-
 static void test_verify(void **state) {
   cli_env *e = *state;
   cli(e, fixture_wheel(), "--modules fic_test verify");
@@ -175,20 +166,15 @@ static void test_verify(void **state) {
   EXPECT(e, 0, "artifact_dir");
   EXPECT(e, 0, dir);
   snprintf(path, sizeof path, "%s/flashinfer_jit_cache/jit_cache/fic_test/fic_test.so", dir);
-  flip_byte(path);
+  flip_byte(path, 100);
   cli(e, fixture_wheel(), "--modules fic_test verify");
   EXPECT(e, 1, "cache entry is corrupt");
   EXPECT(e, 1, "fic_test.so has SHA-256");
-  flip_byte(path); /* back */
+  flip_byte(path, 100); /* back */
   snprintf(path, sizeof path, "%s/tvm_ffi/lib/libtvm_ffi.so", dir);
-  flip_byte(path);
+  flip_byte(path, 100);
   cli(e, fixture_wheel(), "--modules fic_test verify");
   EXPECT(e, 1, "libtvm_ffi.so has SHA-256");
-}
-
-/* "path size mtime" of everything under dir, sorted. */
-static void snapshot(const char *dir, const char *file) {
-  assert_int_equal(fic_test_sh("cd '%s' && find . -printf '%%p %%s %%T@ %%m\\n' | sort >'%s'", dir, file), 0);
 }
 
 static void test_gc(void **state) {
@@ -200,15 +186,11 @@ static void test_gc(void **state) {
   char before[4200], after[4200];
   snprintf(before, sizeof before, "%s.before", e->cache);
   snprintf(after, sizeof after, "%s.after", e->cache);
-  snapshot(e->cache, before);
+  tree_snapshot(e->cache, before);
   cli(e, fixture_wheel(), "gc --dry-run");
   EXPECT(e, 0, "would free ");
-  snapshot(e->cache, after);
-  int same = fic_test_sh("cmp -s '%s' '%s'", before, after);
-  if (same != 0) fic_test_sh("diff '%s' '%s' >&2", before, after);
-  remove(before);
-  remove(after);
-  assert_int_equal(same, 0);
+  tree_snapshot(e->cache, after);
+  assert_same_snapshots(before, after);
   /* The entry the configuration uses is kept; the other one goes. */
   cli(e, fixture_wheel(), "--modules fic_test gc");
   EXPECT(e, 0, "freed 0.0 MiB");
