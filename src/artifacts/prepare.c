@@ -137,6 +137,7 @@ static fic_status drop_absent_defaults(prep *p) {
   }
   fic__zip_close(z);
   p->num_modules = kept;
+  setup_relpaths(p);
   return FIC_OK;
 }
 
@@ -243,7 +244,6 @@ static fic_status setup(prep *p, const fic_config *cfg) {
     memcpy(p->marker.wheel_sha256[k], p->wheels[k].sha, 65);
     snprintf(p->marker.wheel_name[k], FIC_WHEEL_NAME_MAX, "%s", p->wheels[k].filename);
   }
-  FIC_CHECK(drop_absent_defaults(p));
   setup_relpaths(p);
   return compute_hash(p);
 }
@@ -315,6 +315,18 @@ static int check_entry(prep *p) {
   if (result == ENTRY_OK) p->marker = *m; /* its file hashes identify the modules (fill_out) */
   free(m);
   return result;
+}
+
+/* check_entry, choosing the module set first. The default set from a wheel
+ * given by path is checked whole, so a warm start with a complete wheel never
+ * reads the wheel; only when that entry is not there is the set narrowed to
+ * the modules the wheel holds (drop_absent_defaults) and checked again. */
+static int select_modules_and_check(prep *p) {
+  int state = check_entry(p);
+  if (state == ENTRY_OK || state < 0 || p->cfg->modules || p->wheels[FIC_WHEEL_JIT_CACHE].fd < 0) return state;
+  size_t before = p->num_modules;
+  if (drop_absent_defaults(p) != FIC_OK || compute_hash(p) != FIC_OK) return -1;
+  return p->num_modules == before ? state : check_entry(p);
 }
 
 /* ---- cold path helpers ---------------------------------------------------- */
@@ -686,7 +698,7 @@ fic_status fic__artifacts_lookup(const fic_config *cfg, fic_artifacts *out, int 
   p->wheels[0].fd = p->wheels[1].fd = -1;
   p->lookup_only = 1;
   fic_status s = setup(p, cfg);
-  int state = s == FIC_OK ? check_entry(p) : ENTRY_MISSING;
+  int state = s == FIC_OK ? select_modules_and_check(p) : ENTRY_MISSING;
   if (state < 0) s = fic_last_error_status();
   if (s == FIC_OK) snprintf(out->cache_root, sizeof out->cache_root, "%s", p->root);
   if (s == FIC_OK && state == ENTRY_OK) {
@@ -710,7 +722,7 @@ fic_status fic__artifacts_prepare(const fic_config *cfg, fic_artifacts *out) {
   fic_status s = setup(p, cfg);
   if (s != FIC_OK) goto done;
 
-  int state = check_entry(p);
+  int state = select_modules_and_check(p);
   if (state < 0) {
     s = fic_last_error_status();
     goto done;

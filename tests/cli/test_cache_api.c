@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli_support.h"
 #include "test_support.h"
@@ -130,12 +131,60 @@ static void test_default_modules_lenient(void **state) {
   assert_null(strstr(msg, "fic__"));
 }
 
+/* A wheel holding `members` (space-separated module names), each a copy of the test module. */
+static char *make_wheel(const char *dir, const char *tag, const char *members) {
+  char *wheel = malloc(4096), args[1024] = "";
+  snprintf(wheel, 4096, "%s/flashinfer_jit_cache-0.0.0+%s-py3-none-any.whl", dir, tag);
+  char list[256];
+  snprintf(list, sizeof list, "%s", members);
+  for (char *m = strtok(list, " "); m; m = strtok(NULL, " "))
+    snprintf(args + strlen(args), sizeof args - strlen(args), " flashinfer_jit_cache/jit_cache/%s/%s.so='%s'", m, m,
+             fic_test_env("FIC_TEST_MODULE"));
+  assert_int_equal(fic_test_sh("'%s' '%s' '%s'%s", fic_test_env("FIC_TEST_PYTHON"), fic_test_env("FIC_TEST_MAKE_WHEEL"),
+                               wheel, args),
+                   0);
+  return wheel;
+}
+
+static int has_file(const char *dir, const char *module) {
+  char path[8192];
+  snprintf(path, sizeof path, "%s/flashinfer_jit_cache/jit_cache/%s/%s.so", dir, module, module);
+  return access(path, F_OK) == 0;
+}
+
+/* The default set takes what the wheel holds: all of it from a complete wheel
+ * (the same entry on a warm start), part of it from a partial one. */
+static void test_default_modules_subset(void **state) {
+  api_env *e = *state;
+  char *wheels = fic_test_mkdtemp("cache-api-wheels");
+  char *full = make_wheel(wheels, "full", "norm gdn_prefill_sm90 extra");
+  char *part = make_wheel(wheels, "part", "norm extra");
+  fic_config cfg = e->cfg;
+  cfg.modules = NULL;
+  char dir[4096], again[4096];
+  fic_clear_error();
+  cfg.jit_cache_wheel = full;
+  FIC_ASSERT_OK(fic_cache_verify(&cfg, dir, sizeof dir));
+  assert_true(has_file(dir, "norm") && has_file(dir, "gdn_prefill_sm90") && !has_file(dir, "extra"));
+  FIC_ASSERT_OK(fic_cache_verify(&cfg, again, sizeof again));
+  assert_string_equal(dir, again);
+  cfg.jit_cache_wheel = part;
+  FIC_ASSERT_OK(fic_cache_verify(&cfg, dir, sizeof dir));
+  assert_true(has_file(dir, "norm") && !has_file(dir, "gdn_prefill_sm90") && !has_file(dir, "extra"));
+  FIC_ASSERT_OK(fic_cache_verify(&cfg, again, sizeof again));
+  assert_string_equal(dir, again);
+  assert_int_equal(fic_last_error_status(), FIC_OK); /* narrowing the set recorded no error */
+  fic_test_rmtree(wheels);
+  free(wheels), free(full), free(part);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_verify_loads_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_wheel_modules, setup, teardown),
       cmocka_unit_test_setup_teardown(test_gc, setup, teardown),
       cmocka_unit_test_setup_teardown(test_default_modules_lenient, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_default_modules_subset, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
