@@ -91,7 +91,7 @@ typedef enum fic_status {
  * an unknown value gives "unknown status". */
 FIC_API const char *fic_status_string(fic_status status);
 /* The status's enumerator name ("FIC_ERR_KERNEL"), for logs. Never NULL; an
- * unknown value gives "FIC_UNKNOWN_STATUS". (0.2.0) */
+ * unknown value gives "FIC_UNKNOWN_STATUS". Thread-safe. (0.2.0) */
 FIC_API const char *fic_status_name(fic_status status);
 
 /* The status of the last failing call on this thread (FIC_OK if none). */
@@ -253,10 +253,14 @@ typedef enum fic_path_kind {
   FIC_PATH_COUNT                /* one past the last kind */
 } fic_path_kind;
 
-/* A path the runtime uses. The string lives as long as the runtime. */
+/* A path the runtime uses. The string lives as long as the runtime.
+ * FIC_ERR_INVALID_ARGUMENT for a NULL pointer or a `what` out of range;
+ * FIC_ERR_CUDART_NOT_FOUND for FIC_PATH_LIBCUDART without a libcudart.
+ * Thread-safe. */
 FIC_API fic_status fic_runtime_path(const fic_runtime *rt, fic_path_kind what, const char **out);
 /* The extracted .so of a prepared module ("norm"); FIC_ERR_NOT_FOUND if the
- * runtime did not prepare it. The string lives as long as the runtime. (0.2.0) */
+ * runtime did not prepare it. The string lives as long as the runtime.
+ * Thread-safe. (0.2.0) */
 FIC_API fic_status fic_runtime_module_path(const fic_runtime *rt, const char *module, const char **out);
 
 /* ------------------------------------------------------------------------ */
@@ -269,14 +273,20 @@ typedef int (*fic_module_fn)(void *user, const char *module, uint64_t size);
 
 /* Call `fn` for every kernel module (<m> of flashinfer_jit_cache/jit_cache/<m>/<m>.so)
  * in the jit-cache wheel at `wheel_path`, in name order, with its
- * uncompressed size. Reads the zip's central directory only. */
+ * uncompressed size. Reads the zip's central directory only. Statuses:
+ * FIC_ERR_INVALID_ARGUMENT (NULL path or fn), FIC_ERR_NOT_FOUND (no such
+ * file), FIC_ERR_ZIP / FIC_ERR_UNSAFE_MEMBER (not a zip, or a hostile one).
+ * A non-zero return from fn stops the walk; the call still returns FIC_OK.
+ * Thread-safe. */
 FIC_API fic_status fic_wheel_modules(const char *wheel_path, fic_module_fn fn, void *user);
 
 /* Prepare the cache entry `config` selects exactly as fic_runtime_open()
  * does (which may find, download and extract the wheels), but load nothing;
  * then re-hash every file of the entry against its completion marker.
- * FIC_ERR_CACHE_CORRUPT names the first file that differs. `artifact_dir`
- * (may be NULL) receives the entry's path, truncated to `size`. */
+ * FIC_ERR_CACHE_CORRUPT names the first file that differs; otherwise the
+ * statuses of fic_runtime_open() for preparing. `artifact_dir` (may be NULL)
+ * receives the entry's path, truncated to `size`. Thread-safe, also across
+ * processes sharing the cache. */
 FIC_API fic_status fic_cache_verify(const fic_config *config, char *artifact_dir, size_t size);
 
 /* Remove every cache entry under the cache root other than the one `config`
@@ -285,7 +295,11 @@ FIC_API fic_status fic_cache_verify(const fic_config *config, char *artifact_dir
  * and loads nothing and reports what would be freed. `freed` and
  * `remaining` (either may be NULL) receive bytes freed (or that would be) and
  * bytes left. Fails, removing nothing, if the entry in use cannot be
- * identified (e.g. a wheel given by path is missing). */
+ * identified (e.g. FIC_ERR_NOT_FOUND: a wheel given by path is missing);
+ * FIC_ERR_IO / FIC_ERR_PERMISSION when the cache cannot be listed or an
+ * entry removed. Safe against other processes (entries being extracted are
+ * skipped), but a process that has not yet loaded a removed entry's
+ * libraries fails to: run it when no flashinfer-c process is starting. */
 FIC_API fic_status fic_cache_gc(const fic_config *config, int dry_run, uint64_t *freed, uint64_t *remaining);
 
 /* Write a human-readable diagnosis (library and tvm-ffi versions, cudart path
