@@ -130,7 +130,7 @@ static float bf2f(uint16_t h) {
 
 static struct {
   const char *jit, *tvmffi, *out, *tmp, *cache_dir, *label, *modules;
-  int quick, device, rounds, chunk, reps, gdn_seqs, no_gdn, no_norm, startup_only;
+  int quick, device, rounds, chunk, reps, gdn_seqs, no_gdn, no_norm, startup_only, breakdown;
   long calls;
 } opt;
 
@@ -164,10 +164,11 @@ static int *int_option(const char *a, int *is_flag) {
   static const struct {
     const char *name;
     int *slot, flag;
-  } table[] = {
-      {"--device", &opt.device, 0}, {"--rounds", &opt.rounds, 0},     {"--chunk", &opt.chunk, 0},
-      {"--reps", &opt.reps, 0},     {"--gdn-seqs", &opt.gdn_seqs, 0}, {"--quick", &opt.quick, 1},
-      {"--no-gdn", &opt.no_gdn, 1}, {"--no-norm", &opt.no_norm, 1},   {"--startup-only", &opt.startup_only, 1}};
+  } table[] = {{"--device", &opt.device, 0},     {"--rounds", &opt.rounds, 0},
+               {"--chunk", &opt.chunk, 0},       {"--reps", &opt.reps, 0},
+               {"--gdn-seqs", &opt.gdn_seqs, 0}, {"--quick", &opt.quick, 1},
+               {"--no-gdn", &opt.no_gdn, 1},     {"--breakdown", &opt.breakdown, 1},
+               {"--no-norm", &opt.no_norm, 1},   {"--startup-only", &opt.startup_only, 1}};
   for (size_t i = 0; i < sizeof table / sizeof table[0]; ++i)
     if (!strcmp(a, table[i].name)) {
       *is_flag = table[i].flag;
@@ -401,7 +402,7 @@ static void *sym_or_die(void *h, const char *name) {
 static void *tvm_ffi_handle(fic_runtime *rt) {
   const char *tvm = NULL;
   if (dlsym(RTLD_DEFAULT, "TVMFFIEnvSetStream")) return RTLD_DEFAULT;
-  if (fic_runtime_path(rt, "libtvm_ffi", &tvm) == FIC_OK) {
+  if (fic_runtime_path(rt, FIC_PATH_LIBTVM_FFI, &tvm) == FIC_OK) {
     void *th = dlopen(tvm, RTLD_NOW | RTLD_NOLOAD);
     if (th && dlsym(th, "TVMFFIEnvSetStream")) return th;
   }
@@ -412,7 +413,7 @@ static void raw_init(fic_runtime *rt) {
   static const char *const norm_only[] = {"norm", NULL};
   FK(fic_runtime_preload(rt, norm_only));
   const char *path = NULL;
-  FK(fic_runtime_path(rt, "norm", &path));
+  FK(fic_runtime_module_path(rt, "norm", &path));
   void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD); /* the handle the runtime holds */
   raw.same_handle = h != NULL;
   if (!h) h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -470,6 +471,9 @@ typedef struct norm_set {
   void *in[MAX_BUF], *out[MAX_BUF], *w;
   int64_t shape2[2], shape1[1], stride2[2], stride1[1];
   fic_tensor t_in[MAX_BUF], t_out[MAX_BUF], t_w;
+  fic_tensor ts_in, ts_out, ts_w; /* pair 0 with explicit strides (the host-cost breakdown) */
+  fic_tensor te_in, te_out;       /* pair 0 with batch 0: validation only, nothing launched */
+  int64_t shape_empty[2];
   raw_dltensor r_in[MAX_BUF], r_out[MAX_BUF], r_w;
   fic_runtime *rt;
   fic_function *fn; /* the generic gemma_rmsnorm, or NULL */
@@ -547,6 +551,11 @@ static void norm_alloc(norm_set *s, fic_runtime *rt, fic_function *fn, int dev, 
   CK(bgk_fill_uniform(s->w, (size_t)sp->hidden, sp->kind, -0.5f, 0.5f, sp->seed * 131 + 1000, g_stream));
   s->t_w = fic_t(s->w, dev, 1, dt, s->shape1);
   s->r_w = raw_tensor(s->w, dev, 1, dt, s->shape1, s->stride1);
+  s->ts_in = s->t_in[0], s->ts_out = s->t_out[0], s->ts_w = s->t_w;
+  s->ts_in.strides = s->ts_out.strides = s->stride2, s->ts_w.strides = s->stride1;
+  s->shape_empty[0] = 0, s->shape_empty[1] = sp->hidden;
+  s->te_in = s->t_in[0], s->te_out = s->t_out[0];
+  s->te_in.shape = s->te_out.shape = s->shape_empty;
   CK(cudaStreamSynchronize(g_stream));
 }
 
@@ -662,7 +671,16 @@ static double ref_check(norm_set *s) {
 /* 1. Host cost per call                                                     */
 /* ------------------------------------------------------------------------ */
 
-typedef enum { P_RAW, P_FIC, P_GENERIC, P_EMPTY } path_kind;
+typedef enum {
+  P_RAW,
+  P_FIC,
+  P_GENERIC,
+  P_EMPTY,
+  P_RAW_GETDEV,      /* the raw call plus the cudaGetDevice the library makes per call */
+  P_FIC_STRIDED,     /* typed call with strides given: no fill-in */
+  P_GENERIC_STRIDED, /* generic call with strides given */
+  P_FIC_VALIDATE     /* typed call on an empty batch: argument checks only, nothing launched */
+} path_kind;
 typedef struct method {
   const char *impl;
   int kernel; /* K_*, or -1 for the empty launch */
@@ -677,12 +695,23 @@ static const method methods[] = {{"raw_safe_call", K_GEMMA, P_RAW},
                                  {"fic_typed", K_FUSED, P_FIC},
                                  {"cudaLaunchKernel_empty", -1, P_EMPTY}};
 enum { M_COUNT = sizeof methods / sizeof methods[0] };
+/* --breakdown: where the typed call's time over the raw call goes (gemma_rmsnorm). */
+static const method breakdown[] = {{"raw_safe_call", K_GEMMA, P_RAW},
+                                   {"raw_plus_cudaGetDevice", K_GEMMA, P_RAW_GETDEV},
+                                   {"fic_typed", K_GEMMA, P_FIC},
+                                   {"fic_typed_strides_given", K_GEMMA, P_FIC_STRIDED},
+                                   {"fic_typed_validation_only", K_GEMMA, P_FIC_VALIDATE},
+                                   {"fic_function_call", K_GEMMA, P_GENERIC},
+                                   {"fic_function_call_strides_given", K_GEMMA, P_GENERIC_STRIDED},
+                                   {"cudaLaunchKernel_empty", -1, P_EMPTY}};
+enum { B_COUNT = sizeof breakdown / sizeof breakdown[0], MAX_METHODS = 16 };
 
-static long run_generic(long c, norm_set *s) {
+static long run_generic(long c, norm_set *s, int strided) {
+  const fic_tensor *o = strided ? &s->ts_out : &s->t_out[0], *in = strided ? &s->ts_in : &s->t_in[0];
+  const fic_tensor *w = strided ? &s->ts_w : &s->t_w;
   long bad = 0;
   for (long i = 0; i < c; ++i) {
-    fic_arg a[5] = {fic_arg_tensor(&s->t_out[0]), fic_arg_tensor(&s->t_in[0]), fic_arg_tensor(&s->t_w),
-                    fic_arg_float(EPS), fic_arg_bool(0)};
+    fic_arg a[5] = {fic_arg_tensor(o), fic_arg_tensor(in), fic_arg_tensor(w), fic_arg_float(EPS), fic_arg_bool(0)};
     bad += fic_function_call(s->fn, a, 5, s->dev, g_stream, NULL) != FIC_OK;
   }
   return bad;
@@ -694,6 +723,21 @@ static long run_empty(long c) {
   void *no_args[1] = {NULL};
   long bad = 0;
   for (long i = 0; i < c; ++i) bad += cudaLaunchKernel(k, one, one, no_args, 0, g_stream) != cudaSuccess;
+  return bad;
+}
+
+/* The gemma_rmsnorm variants of the breakdown. */
+static long run_breakdown_calls(path_kind path, long c, norm_set *s) {
+  long bad = 0;
+  int dev = -1;
+  for (long i = 0; i < c; ++i) {
+    if (path == P_RAW_GETDEV)
+      bad += (cudaGetDevice(&dev) != cudaSuccess) + call_raw(s, 0);
+    else if (path == P_FIC_STRIDED)
+      bad += fic_gemma_rmsnorm(s->rt, &s->ts_out, &s->ts_in, &s->ts_w, EPS, 0, g_stream) != FIC_OK;
+    else
+      bad += fic_gemma_rmsnorm(s->rt, &s->te_out, &s->te_in, &s->t_w, EPS, 0, g_stream) != FIC_OK;
+  }
   return bad;
 }
 
@@ -710,9 +754,12 @@ static long run_calls(const method *m, long c, norm_set *sets) {
       for (long i = 0; i < c; ++i) bad += call_fic(s, 0);
       return bad;
     case P_GENERIC:
-      return run_generic(c, s);
-    default:
+    case P_GENERIC_STRIDED:
+      return run_generic(c, s, m->path == P_GENERIC_STRIDED);
+    case P_EMPTY:
       return run_empty(c);
+    default:
+      return run_breakdown_calls(m->path, c, s);
   }
 }
 
@@ -737,7 +784,7 @@ static double overhead_round(const method *m, norm_set *sets, const char *what) 
 }
 
 typedef struct overhead_result {
-  double med[M_COUNT], min[M_COUNT], max[M_COUNT];
+  double med[MAX_METHODS], min[MAX_METHODS], max[MAX_METHODS];
 } overhead_result;
 
 static const char *method_label(const method *m, char *buf, size_t size) {
@@ -745,27 +792,27 @@ static const char *method_label(const method *m, char *buf, size_t size) {
   return buf;
 }
 
-/* Host cost at 1x4096 f16: every method, opt.rounds rounds in a rotated
- * order; per-round means go to host_cost_c.csv. */
-static void bench_overhead(norm_set *sets, overhead_result *res) {
+/* Host cost at 1x4096 f16: every method of tab, opt.rounds rounds in a
+ * rotated order; per-round means go to the CSV file csv. */
+static void bench_overhead(const method *tab, int M, norm_set *sets, const char *csv, overhead_result *res) {
   int R = opt.rounds;
-  double *v = calloc((size_t)(M_COUNT * R), sizeof(double));
+  double *v = calloc((size_t)(M * R), sizeof(double));
   if (!v) die("out of memory");
-  FILE *f = csv_open("host_cost_c.csv", "impl,kernel,dtype,batch,hidden,round,calls,chunk,ns_per_call", 0);
+  FILE *f = csv_open(csv, "impl,kernel,dtype,batch,hidden,round,calls,chunk,ns_per_call", 0);
   char what[96];
-  for (int m = 0; m < M_COUNT; ++m) /* warm-up */
-    if (run_calls(&methods[m], 200, sets)) die("%s warm-up failed: %s", methods[m].impl, fic_last_error_message());
+  for (int m = 0; m < M; ++m) /* warm-up */
+    if (run_calls(&tab[m], 200, sets)) die("%s warm-up failed: %s", tab[m].impl, fic_last_error_message());
   CK(cudaStreamSynchronize(g_stream));
   for (int r = 0; r < R; ++r) {
-    for (int k = 0; k < M_COUNT; ++k) {
-      int m = (k + r) % M_COUNT; /* rotate the order between rounds */
-      v[m * R + r] = overhead_round(&methods[m], sets, method_label(&methods[m], what, sizeof what));
-      fprintf(f, "%s,%s,f16,1,4096,%d,%ld,%d,%.1f\n", methods[m].impl,
-              methods[m].kernel >= 0 ? kernel_name[methods[m].kernel] : "none", r, opt.calls, opt.chunk, v[m * R + r]);
+    for (int k = 0; k < M; ++k) {
+      int m = (k + r) % M; /* rotate the order between rounds */
+      v[m * R + r] = overhead_round(&tab[m], sets, method_label(&tab[m], what, sizeof what));
+      fprintf(f, "%s,%s,f16,1,4096,%d,%ld,%d,%.1f\n", tab[m].impl,
+              tab[m].kernel >= 0 ? kernel_name[tab[m].kernel] : "none", r, opt.calls, opt.chunk, v[m * R + r]);
     }
   }
   fclose(f);
-  for (int m = 0; m < M_COUNT; ++m) {
+  for (int m = 0; m < M; ++m) {
     res->med[m] = quantile(v + m * R, R, 0.5);
     res->min[m] = v[m * R];
     res->max[m] = v[m * R + R - 1];
@@ -978,9 +1025,14 @@ typedef struct startup_row {
 } startup_row;
 
 /* A runtime path, or "" if it has none. */
-static const char *rt_path(const fic_runtime *rt, const char *what) {
+static const char *rt_path(const fic_runtime *rt, fic_path_kind what) {
   const char *p = NULL;
   if (fic_runtime_path(rt, what, &p) != FIC_OK || !p) return "";
+  return p;
+}
+static const char *rt_module_path(const fic_runtime *rt, const char *module) {
+  const char *p = NULL;
+  if (fic_runtime_module_path(rt, module, &p) != FIC_OK || !p) return "";
   return p;
 }
 
@@ -1171,7 +1223,7 @@ static void startup_in_process(inproc_startup *u) {
 
 /* Why gdn_prefill cannot run here, or NULL. */
 static const char *gdn_skip_reason(inproc_startup *u, const gpu_env *e) {
-  const char *p_gdn = rt_path(u->rt, "gdn_prefill_sm90");
+  const char *p_gdn = rt_module_path(u->rt, "gdn_prefill_sm90");
   if (u->gdn_skip) return u->gdn_skip;
   if (opt.no_gdn) return "--no-gdn given";
   if (!p_gdn[0]) return "gdn_prefill_sm90 is not in the runtime";
@@ -1202,7 +1254,7 @@ static void check_correctness(fic_runtime *rt, double err[K_COUNT][2]) {
   printf("\n");
 }
 
-static void run_overhead(fic_runtime *rt, overhead_result *ov) {
+static void run_overhead(fic_runtime *rt, const method *tab, int M, const char *csv, overhead_result *ov) {
   norm_set sets[K_COUNT];
   fic_function *fn = NULL;
   FK(fic_function_get(rt, "norm", "gemma_rmsnorm", g_stream, &fn));
@@ -1210,7 +1262,7 @@ static void run_overhead(fic_runtime *rt, overhead_result *ov) {
     norm_spec sp = {k, BGK_F16, 1, 4096, 0, 5 + (uint64_t)k};
     norm_alloc(&sets[k], rt, fn, opt.device, &sp);
   }
-  bench_overhead(sets, ov);
+  bench_overhead(tab, M, sets, csv, ov);
   for (int k = 0; k < K_COUNT; ++k) norm_free(&sets[k]);
   printf("host cost: done\n");
 }
@@ -1238,6 +1290,37 @@ static void run_gdn(fic_runtime *rt, const gpu_env *e, gdn_result *g, inproc_sta
   if (g->skip && !opt.no_gdn) fclose(csv_open("gdn_c.csv", GDN_HEADER, 0));
 }
 
+/* --breakdown: GPU time of gemma_rmsnorm at small shapes, typed and raw, on
+ * our non-blocking stream and on the legacy default stream (PyTorch's). */
+static void probe_streams(fic_runtime *rt, size_t l2) {
+  static const int64_t shapes[][2] = {{1, 4096}, {512, 4096}};
+  FILE *f = csv_open("norm_gpu_c_streams.csv",
+                     "impl,stream,kernel,dtype,batch,hidden,gpu_us_median,gpu_us_p10,gpu_us_p90,stream_us", 0);
+  cudaStream_t mine = g_stream;
+  printf("\n-- GPU time by stream (gemma_rmsnorm f16, median of %d)\n", opt.reps);
+  for (int legacy = 0; legacy < 2; ++legacy) {
+    g_stream = legacy ? (cudaStream_t)0 : mine;
+    for (int k = 0; k < 2; ++k) {
+      norm_set s;
+      norm_spec sp = {K_GEMMA, BGK_F16, shapes[k][0], shapes[k][1], l2, 77};
+      norm_alloc(&s, rt, NULL, opt.device, &sp);
+      timing t[3] = {time_gpu(launch_fic, &s, opt.reps, 10, "fic"), time_gpu(launch_raw, &s, opt.reps, 10, "raw"),
+                     time_gpu(launch_copy, &s, opt.reps, 10, "copy")};
+      const char *impl[3] = {"fic_typed", "raw_safe_call", "d2d_copy"};
+      for (int j = 0; j < 3; ++j) {
+        fprintf(f, "%s,%s,gemma_rmsnorm,f16,%lld,%lld,%.3f,%.3f,%.3f,%.3f\n", impl[j],
+                legacy ? "legacy" : "nonblocking", (long long)s.batch, (long long)s.hidden, t[j].med_us, t[j].p10_us,
+                t[j].p90_us, t[j].stream_us);
+        printf("%-14s %-12s %lldx%lld %8.3f us\n", impl[j], legacy ? "legacy" : "nonblocking", (long long)s.batch,
+               (long long)s.hidden, t[j].med_us);
+      }
+      norm_free(&s);
+    }
+  }
+  g_stream = mine;
+  fclose(f);
+}
+
 static void write_env_csv(const gpu_env *e, fic_runtime *rt, double err[K_COUNT][2], const gdn_result *g) {
   FILE *f = csv_open(opt.no_norm ? "env_c_gdn.csv" : "env_c.csv", "key,value", 0); /* a gdn-only run keeps the other */
   unsigned vnum = 0;
@@ -1249,9 +1332,9 @@ static void write_env_csv(const gpu_env *e, fic_runtime *rt, double err[K_COUNT]
   fprintf(f, "calls_per_round,%ld\nrounds,%d\nchunk,%d\nreps,%d\ngdn_seqs,%d\n", opt.calls, opt.rounds, opt.chunk,
           opt.reps, opt.gdn_seqs);
   fprintf(f, "jit_cache_wheel,\"%s\"\ntvmffi_wheel,\"%s\"\nnorm_so,\"%s\"\ngdn_so,\"%s\"\n", opt.jit, opt.tvmffi,
-          rt_path(rt, "norm"), rt_path(rt, "gdn_prefill_sm90"));
-  fprintf(f, "libtvm_ffi,\"%s\"\nlibcudart_runtime,\"%s\"\nlibcudart_bench,\"%s\"\n", rt_path(rt, "libtvm_ffi"),
-          rt_path(rt, "libcudart"), e->bench_cudart);
+          rt_module_path(rt, "norm"), rt_module_path(rt, "gdn_prefill_sm90"));
+  fprintf(f, "libtvm_ffi,\"%s\"\nlibcudart_runtime,\"%s\"\nlibcudart_bench,\"%s\"\n", rt_path(rt, FIC_PATH_LIBTVM_FFI),
+          rt_path(rt, FIC_PATH_LIBCUDART), e->bench_cudart);
   fprintf(f, "raw_dlopen_same_handle,%d\ngate_timeouts,%d\n", raw.same_handle, g_gate_timeouts);
   for (int k = 0; k < K_COUNT; ++k)
     fprintf(f, "rel_l2_err_%s_f16,%.3g\nrel_l2_err_%s_bf16,%.3g\n", kernel_name[k], err[k][0], kernel_name[k],
@@ -1263,17 +1346,17 @@ static void write_env_csv(const gpu_env *e, fic_runtime *rt, double err[K_COUNT]
   fclose(f);
 }
 
-static void print_overhead(const overhead_result *ov) {
+static void print_overhead(const method *tab, int M, const overhead_result *ov) {
   char label[96];
   printf("\n-- 1. host cost per call: 1x4096 f16, %ld calls x %d rounds (chunks of %d behind a gate kernel)\n",
          opt.calls, opt.rounds, opt.chunk);
   printf("%-40s %10s %10s %10s %8s %9s\n", "method", "median ns", "min ns", "max ns", "vs raw", "vs empty");
-  for (int m = 0; m < M_COUNT; ++m) {
+  for (int m = 0; m < M; ++m) {
     int raw_m = m; /* the raw method of the same kernel */
-    while (raw_m > 0 && methods[raw_m].path != P_RAW) --raw_m;
-    if (methods[m].path == P_EMPTY) raw_m = 0;
-    printf("%-40s %10.0f %10.0f %10.0f %7.2fx %8.2fx\n", method_label(&methods[m], label, sizeof label), ov->med[m],
-           ov->min[m], ov->max[m], ov->med[m] / ov->med[raw_m], ov->med[m] / ov->med[M_COUNT - 1]);
+    while (raw_m > 0 && tab[raw_m].path != P_RAW) --raw_m;
+    if (tab[m].path == P_EMPTY) raw_m = 0;
+    printf("%-40s %10.0f %10.0f %10.0f %7.2fx %8.2fx\n", method_label(&tab[m], label, sizeof label), ov->med[m],
+           ov->min[m], ov->max[m], ov->med[m] / ov->med[raw_m], ov->med[m] / ov->med[M - 1]);
   }
 }
 
@@ -1314,9 +1397,9 @@ static void print_report(const gpu_env *e, const inproc_startup *u, const overhe
                          int nbw, const gdn_result *g) {
   printf("\n== flashinfer-c GPU benchmark: %s (sm_%d%d, %d SMs, L2 %d MB), driver %d, runtime %d%s\n", e->prop.name,
          e->cc_major, e->cc_minor, e->sms, e->l2 >> 20, e->drv, e->rtv, opt.quick ? ", QUICK RUN" : "");
-  printf("cudart: library %s; bench %s\n", rt_path(u->rt, "libcudart"), e->bench_cudart);
+  printf("cudart: library %s; bench %s\n", rt_path(u->rt, FIC_PATH_LIBCUDART), e->bench_cudart);
   if (!opt.no_norm) {
-    print_overhead(ov);
+    print_overhead(methods, M_COUNT, ov);
     print_bandwidth(bw, nbw);
   }
   print_gdn(g);
@@ -1339,6 +1422,18 @@ static void write_startup_csv(const inproc_startup *u, double cuda_init_ms) {
   fclose(f);
 }
 
+/* --breakdown: the host-cost variants and the stream probe, nothing else. */
+static int run_breakdown(const gpu_env *e, inproc_startup *u) {
+  static overhead_result ov;
+  run_overhead(u->rt, breakdown, B_COUNT, "host_breakdown_c.csv", &ov);
+  print_overhead(breakdown, B_COUNT, &ov);
+  probe_streams(u->rt, (size_t)e->l2);
+  fic_runtime_close(u->rt2);
+  fic_runtime_close(u->rt);
+  rm_rf(u->cache);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   parse(argc, argv);
   mkdir(opt.out, 0755);
@@ -1358,8 +1453,9 @@ int main(int argc, char **argv) {
   g.skip = gdn_skip_reason(&u, &e);
   raw_init(u.rt);
   check_correctness(u.rt, err);
+  if (opt.breakdown) return run_breakdown(&e, &u);
   if (!opt.no_norm) {
-    run_overhead(u.rt, &ov);
+    run_overhead(u.rt, methods, M_COUNT, "host_cost_c.csv", &ov);
     bench_bandwidth(u.rt, opt.device, (size_t)e.l2, bw, &nbw);
     printf("bandwidth: done\n");
   }

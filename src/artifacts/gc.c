@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,6 +50,17 @@ static gc_kind classify(const char *name, char hash[65]) {
 static int same_inode(const char *a, const struct stat *b) {
   struct stat st;
   return stat(a, &st) == 0 && st.st_dev == b->st_dev && st.st_ino == b->st_ino;
+}
+
+/* For a dry run: is an extraction holding `lock`? Probed with a shared
+ * flock on a read-only descriptor, which neither creates the lock file nor
+ * writes our pid into it (fic__lock_try does both). */
+static int dry_run_busy(const char *lock) {
+  int fd = open(lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return 0;
+  int busy = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  close(fd);
+  return busy;
 }
 
 /* Temp files of interrupted wheel-id memo writes (<memo>.tmp-<pid>-<rnd>)
@@ -129,6 +141,10 @@ fic_status fic__cache_gc(const char *root, const char *keep_dir, int dry_run, ui
       snprintf(entry, sizeof entry, "%s/%s", root, hash);
       if (dry_run || stat(entry, &st) == 0) continue; /* the entry's own lock: handled with it */
     }
+    if (dry_run) {
+      if (!dry_run_busy(lock)) freed_bytes += fic__tree_size(path); /* a lock's own kind went on above */
+      continue;
+    }
     int fd = -1, busy = 0;
     s = fic__lock_try(lock, &fd, &busy);
     if (s != FIC_OK) break;
@@ -144,24 +160,20 @@ fic_status fic__cache_gc(const char *root, const char *keep_dir, int dry_run, ui
       continue;
     }
     uint64_t size = fic__tree_size(path);
-    if (!dry_run) {
-      if (kind == GC_ENTRY) {
-        /* Take it out of sight in one rename, then delete at leisure. */
-        char gone[FIC_PATH_MAX], rnd[17];
-        fic__random_hex(rnd);
-        snprintf(gone, sizeof gone, "%s/.gc-%s-%ld-%s", root, hash, (long)getpid(), rnd);
-        if (rename(path, gone) != 0) {
-          s = fic__fail_errno("cannot remove cache entry", path);
-          fic__lock_release(fd);
-          break;
-        }
-        fic__rmtree(gone);
-        fic__lock_release_unlink(lock, fd);
-      } else {
-        fic__rmtree(path);
+    if (kind == GC_ENTRY) {
+      /* Take it out of sight in one rename, then delete at leisure. */
+      char gone[FIC_PATH_MAX], rnd[17];
+      fic__random_hex(rnd);
+      snprintf(gone, sizeof gone, "%s/.gc-%s-%ld-%s", root, hash, (long)getpid(), rnd);
+      if (rename(path, gone) != 0) {
+        s = fic__fail_errno("cannot remove cache entry", path);
         fic__lock_release(fd);
+        break;
       }
+      fic__rmtree(gone);
+      fic__lock_release_unlink(lock, fd);
     } else {
+      fic__rmtree(path);
       fic__lock_release(fd);
     }
     freed_bytes += size;

@@ -33,6 +33,8 @@
 #include "common/clock.h"
 #include "common/error.h"
 
+/* The one definition of the default module set (fic_config.modules == NULL):
+ * lenient, see drop_absent_defaults. */
 static const char *const default_modules[] = {"norm", "gdn_prefill_sm90", NULL};
 
 typedef struct wheel_ref {
@@ -64,6 +66,7 @@ typedef struct prep {
   char relpaths[FIC_MARKER_MAX_FILES][FIC_RELPATH_MAX];
   fic_marker marker; /* expected wheels; after extraction also sizes and hashes */
   char why[512];     /* why an entry was found corrupt */
+  int lookup_only;   /* fic__artifacts_lookup: find the entry; write, lock and extract nothing */
 } prep;
 
 /* ---- set-up: modules, wheels, hash ---------------------------------------- */
@@ -97,10 +100,44 @@ static fic_status setup_modules(prep *p) {
     snprintf(p->modules[p->num_modules++], FIC_MODULE_NAME_MAX, "%s", list[i]);
   }
   if (p->num_modules == 0) return fic__fail_arg("modules", "the module list is empty");
+  return FIC_OK;
+}
+
+/* Member paths of the files of the entry: libtvm_ffi.so, then the modules. */
+static void setup_relpaths(prep *p) {
   p->num_files = 1 + p->num_modules;
   snprintf(p->relpaths[0], FIC_RELPATH_MAX, "%s", FIC_TVMFFI_MEMBER);
   for (size_t i = 0; i < p->num_modules; i++)
     snprintf(p->relpaths[1 + i], FIC_RELPATH_MAX, FIC_JIT_MEMBER_FMT, p->modules[i], p->modules[i]);
+}
+
+static int zip_has_member(const fic_zip *z, const char *name) {
+  for (size_t i = 0, n = fic__zip_count(z); i < n; i++)
+    if (strcmp(fic__zip_sorted_name(z, i, NULL), name) == 0) return 1;
+  return 0;
+}
+
+/* The default set is lenient: from a jit-cache wheel given by path, take the
+ * default modules it holds (a wheel built from sources may hold only norm).
+ * A pinned wheel holds them all. An explicit list stays strict (extract). */
+static fic_status drop_absent_defaults(prep *p) {
+  const wheel_ref *j = &p->wheels[FIC_WHEEL_JIT_CACHE];
+  if (p->cfg->modules || j->fd < 0) return FIC_OK;
+  int fd = fcntl(j->fd, F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) return fic__fail_errno("cannot duplicate the descriptor of", j->path);
+  fic_zip *z = NULL;
+  FIC_CHECK(fic__zip_open_fd(fd, j->path, &z));
+  size_t kept = 0;
+  for (size_t i = 0; i < p->num_modules; i++) {
+    char member[FIC_RELPATH_MAX];
+    snprintf(member, sizeof member, FIC_JIT_MEMBER_FMT, p->modules[i], p->modules[i]);
+    if (!zip_has_member(z, member)) continue;
+    if (kept != i) memcpy(p->modules[kept], p->modules[i], sizeof p->modules[i]);
+    kept++;
+  }
+  fic__zip_close(z);
+  p->num_modules = kept;
+  setup_relpaths(p);
   return FIC_OK;
 }
 
@@ -134,7 +171,8 @@ static fic_status identify_wheel(prep *p, wheel_ref *w) {
       return fic__fail_context("%s wheel from %s", w->label, w->origin);
     }
     if (fstat(w->fd, &w->hashed) != 0) return fic__fail_errno("cannot stat wheel", w->path);
-    s = fic__wheel_sha256_fd(p->root, w->path, w->fd, w->sha);
+    /* No memo in lookup mode: a miss would write one. */
+    s = fic__wheel_sha256_fd(p->lookup_only ? NULL : p->root, w->path, w->fd, w->sha);
     if (s != FIC_OK) return fic__fail_context("%s wheel from %s", w->label, w->origin);
     if (p->cfg->verify_wheel_sha256) {
       const fic_pinned_wheel *pin = NULL;
@@ -206,6 +244,7 @@ static fic_status setup(prep *p, const fic_config *cfg) {
     memcpy(p->marker.wheel_sha256[k], p->wheels[k].sha, 65);
     snprintf(p->marker.wheel_name[k], FIC_WHEEL_NAME_MAX, "%s", p->wheels[k].filename);
   }
+  setup_relpaths(p);
   return compute_hash(p);
 }
 
@@ -276,6 +315,18 @@ static int check_entry(prep *p) {
   if (result == ENTRY_OK) p->marker = *m; /* its file hashes identify the modules (fill_out) */
   free(m);
   return result;
+}
+
+/* check_entry, choosing the module set first. The default set from a wheel
+ * given by path is checked whole, so a warm start with a complete wheel never
+ * reads the wheel; only when that entry is not there is the set narrowed to
+ * the modules the wheel holds (drop_absent_defaults) and checked again. */
+static int select_modules_and_check(prep *p) {
+  int state = check_entry(p);
+  if (state == ENTRY_OK || state < 0 || p->cfg->modules || p->wheels[FIC_WHEEL_JIT_CACHE].fd < 0) return state;
+  size_t before = p->num_modules;
+  if (drop_absent_defaults(p) != FIC_OK || compute_hash(p) != FIC_OK) return -1;
+  return p->num_modules == before ? state : check_entry(p);
 }
 
 /* ---- cold path helpers ---------------------------------------------------- */
@@ -553,9 +604,10 @@ static fic_status extract(prep *p) {
     if (s != FIC_OK) {
       if (s == FIC_ERR_NOT_FOUND && i > 0)
         fic__fail(FIC_ERR_NOT_FOUND,
-                  "module %s is not in %s (no member %s; list the wheel's modules with "
-                  "fic__wheel_list_modules / `flashinfer-c info`)",
-                  p->modules[i - 1], p->wheels[0].path, p->relpaths[i]);
+                  "module %s is not in %s (no member %s); list the wheel's modules with "
+                  "`flashinfer-c list %s` (fic_wheel_modules) and choose among them with --modules "
+                  "(fic_config.modules), or leave the module list unset for the default modules the wheel holds",
+                  p->modules[i - 1], p->wheels[0].path, p->relpaths[i], p->wheels[0].path);
       goto out;
     }
   }
@@ -637,6 +689,28 @@ static void fill_out(const prep *p, fic_artifacts *out, int hit) {
   out->cache_hit = hit;
 }
 
+fic_status fic__artifacts_lookup(const fic_config *cfg, fic_artifacts *out, int *found) {
+  if (!cfg || !out || !found) return fic__fail_arg("config", "config, out and found must not be NULL");
+  memset(out, 0, sizeof *out);
+  *found = 0;
+  prep *p = calloc(1, sizeof *p);
+  if (!p) return fic__fail(FIC_ERR_NO_MEMORY, "out of memory looking up artifacts");
+  p->wheels[0].fd = p->wheels[1].fd = -1;
+  p->lookup_only = 1;
+  fic_status s = setup(p, cfg);
+  int state = s == FIC_OK ? select_modules_and_check(p) : ENTRY_MISSING;
+  if (state < 0) s = fic_last_error_status();
+  if (s == FIC_OK) snprintf(out->cache_root, sizeof out->cache_root, "%s", p->root);
+  if (s == FIC_OK && state == ENTRY_OK) {
+    fill_out(p, out, 1);
+    *found = 1;
+  }
+  for (int k = 0; k < 2; k++)
+    if (p->wheels[k].fd >= 0) close(p->wheels[k].fd);
+  free(p);
+  return s;
+}
+
 fic_status fic__artifacts_prepare(const fic_config *cfg, fic_artifacts *out) {
   if (!cfg) return fic__fail_arg("config", "config must not be NULL");
   if (!out) return fic__fail_arg("out", "out must not be NULL");
@@ -648,7 +722,7 @@ fic_status fic__artifacts_prepare(const fic_config *cfg, fic_artifacts *out) {
   fic_status s = setup(p, cfg);
   if (s != FIC_OK) goto done;
 
-  int state = check_entry(p);
+  int state = select_modules_and_check(p);
   if (state < 0) {
     s = fic_last_error_status();
     goto done;

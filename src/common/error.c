@@ -47,36 +47,21 @@ static char *message_buffer(size_t *size) {
   return tls_divert.buf;
 }
 
-static const char *const status_strings[FIC_STATUS_COUNT] = {
-    [FIC_OK] = "success",
-    [FIC_ERR_INVALID_ARGUMENT] = "invalid argument",
-    [FIC_ERR_NO_MEMORY] = "out of host memory",
-    [FIC_ERR_IO] = "input/output error",
-    [FIC_ERR_DISK_FULL] = "disk full",
-    [FIC_ERR_PERMISSION] = "permission denied",
-    [FIC_ERR_NOT_FOUND] = "not found",
-    [FIC_ERR_ZIP] = "malformed or unsupported zip archive",
-    [FIC_ERR_UNSAFE_MEMBER] = "unsafe archive member",
-    [FIC_ERR_CHECKSUM] = "checksum mismatch",
-    [FIC_ERR_NETWORK] = "network error",
-    [FIC_ERR_OFFLINE] = "download needed but offline mode is on",
-    [FIC_ERR_LOCK_TIMEOUT] = "timed out waiting for the cache lock",
-    [FIC_ERR_CACHE_CORRUPT] = "cache entry is corrupt",
-    [FIC_ERR_DLOPEN] = "cannot load shared library",
-    [FIC_ERR_SYMBOL] = "symbol not found",
-    [FIC_ERR_VERSION] = "incompatible tvm-ffi version",
-    [FIC_ERR_CUDART_NOT_FOUND] = "CUDA runtime libcudart.so.13 not found",
-    [FIC_ERR_ABI] = "call does not match the kernel's signature",
-    [FIC_ERR_KERNEL] = "kernel raised an error",
-    [FIC_ERR_CUDA] = "CUDA runtime error",
-    [FIC_ERR_CAPTURING] = "module load refused during CUDA graph capture",
-    [FIC_ERR_UNSUPPORTED] = "not supported",
-    [FIC_ERR_INTERNAL] = "internal error",
-};
+#define FIC_STATUS_STRING_(name, value, text) [FIC_##name] = text,
+#define FIC_STATUS_NAME_(name, value, text) [FIC_##name] = "FIC_" #name,
+static const char *const status_strings[FIC_STATUS_COUNT] = {FIC_STATUS_MAP(FIC_STATUS_STRING_)};
+static const char *const status_names[FIC_STATUS_COUNT] = {FIC_STATUS_MAP(FIC_STATUS_NAME_)};
+#undef FIC_STATUS_STRING_
+#undef FIC_STATUS_NAME_
 
 const char *fic_status_string(fic_status status) {
   if ((unsigned)status >= FIC_STATUS_COUNT || !status_strings[status]) return "unknown status";
   return status_strings[status];
+}
+
+const char *fic_status_name(fic_status status) {
+  if ((unsigned)status >= FIC_STATUS_COUNT || !status_names[status]) return "FIC_UNKNOWN_STATUS";
+  return status_names[status];
 }
 
 fic_status fic_last_error_status(void) { return tls_error.status; }

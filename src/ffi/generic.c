@@ -83,7 +83,7 @@ fic_status fic_result_string(const fic_result *result, const char **data, size_t
   if (!result || !data || !size) return fic__fail_arg("result", "result, data and size must not be NULL");
   if (result->kind == FIC_KIND_SMALL_STRING) {
     *data = result->v.small;
-    *size = result->reserved;
+    *size = result->small_len;
     return FIC_OK;
   }
   if (result->kind == FIC_TI_STR && result->v.obj) {

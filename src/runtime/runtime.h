@@ -46,6 +46,10 @@ struct fic_runtime {
   _Atomic(const struct fic_function *) kernel_slots[FIC_KERNEL_SLOTS];
 };
 
+/* Copy a caller's config (NULL: defaults; an older, smaller struct is
+ * accepted by struct_size) into a full one with defaults filled in. */
+fic_status fic__config_copy(const fic_config *in, fic_config *out);
+
 /* Resolve `name` in `module` once per runtime and cache it in `slot`; the
  * second and later calls are one atomic load. */
 fic_status fic__kernel_function(fic_runtime *rt, int slot, const char *module, const char *name, void *stream,

@@ -123,8 +123,8 @@ static int child_one_copy_per_build(const char *cache) {
   if (open_rt_wheel(a, getenv("FIC_TEST_JIT_WHEEL"), &r1) != FIC_OK) return child_fail("opening runtime 1");
   if (open_rt_wheel(b, getenv("FIC_TEST_JIT_WHEEL"), &r2) != FIC_OK) return child_fail("opening runtime 2");
   const char *p1 = NULL, *p2 = NULL;
-  fic_runtime_path(r1, "fic_test", &p1);
-  fic_runtime_path(r2, "fic_test", &p2);
+  fic_runtime_module_path(r1, "fic_test", &p1);
+  fic_runtime_module_path(r2, "fic_test", &p2);
   if (strcmp(p1, p2) == 0) return child_fail("both runtimes use one extracted copy; the test needs two");
   fic_function *f1 = NULL, *f2 = NULL;
   if (fic_function_get(r1, "fic_test", "add_int", NULL, &f1) != FIC_OK) return child_fail("add_int in runtime 1");

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli/cudart_dyn.h"
+#include "checks/cudart_dyn.h"
 
 int kt_file_exists(const char *path) {
   struct stat st;
@@ -120,12 +120,12 @@ void kt_expect_status(fic_status s, fic_status want, const char *expr, int line)
 }
 
 void kt_skip_if_gpu(fic_runtime *rt) {
-  fic_cudart cuda;
+  cudart_dyn cuda;
   char err[512];
   int n = 0;
   const char *cudart = NULL;
-  if (fic_runtime_path(rt, "libcudart", &cudart) != FIC_OK) cudart = NULL;
-  if (fic_cudart_open(&cuda, cudart, err, sizeof err) == 0 && cuda.GetDeviceCount(&n) == 0 && n > 0) {
+  if (fic_runtime_path(rt, FIC_PATH_LIBCUDART, &cudart) != FIC_OK) cudart = NULL;
+  if (cudart_dyn_open(&cuda, cudart, err, sizeof err) == 0 && cuda.GetDeviceCount(&n) == 0 && n > 0) {
     print_message("SKIPPED: a GPU is present; the GPU tests cover valid calls\n");
     skip();
   }

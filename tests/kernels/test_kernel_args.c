@@ -17,7 +17,7 @@
 #define A_RES 0x7f0000400000u
 #define A_X 0x7f0000500000u
 
-static const fic_dtype F8E4M3 = {10, 8, 1};
+static const fic_dtype F8E4M3 = {FIC_DTYPE_FLOAT8_E4M3FN, 8, 1};
 
 static int setup(void **state) {
   static const char *const modules[] = {"fic_test", NULL};
@@ -208,7 +208,7 @@ static void test_quant(void **state) {
   fic_fused_add_rmsnorm_quant(rt, kt_t(&(x).out), kt_t(&(x).in), kt_t(&(x).res), kt_t(&(x).w), (scale), 1e-6, 0, NULL)
   KT_EXPECT_STATUS(RQ(f, 0.5), FIC_ERR_NOT_FOUND);
   KT_EXPECT_STATUS(FQ(f, 2.0), FIC_ERR_NOT_FOUND);
-  g = f, g.out.t.dtype = (fic_dtype){12, 8, 1}; /* e5m2 is built too */
+  g = f, g.out.t.dtype = FIC_F8_E5M2; /* e5m2 is built too */
   KT_EXPECT_STATUS(RQ(g, 1.0), FIC_ERR_NOT_FOUND);
   KT_EXPECT_ARG(RQ(f, 0.0), "scale", "must not be 0");
   KT_EXPECT_ARG(FQ(f, NAN), "scale", "finite");

@@ -62,7 +62,7 @@ static void test_exports_resolve(void **state) {
       "gemma_rmsnorm", "gemma_fused_add_rmsnorm", "layernorm"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) fn(rt, names[i]);
   const char *path = NULL;
-  FIC_ASSERT_OK(fic_runtime_path(rt, "norm", &path));
+  FIC_ASSERT_OK(fic_runtime_module_path(rt, "norm", &path));
   assert_non_null(strstr(path, "norm.so"));
 }
 

@@ -73,7 +73,7 @@ static void test_names_and_scalars(void **state) {
   (void)state;
   char buf[48];
   assert_string_equal(fic__dtype_name(FIC_BF16, buf, sizeof buf), "bfloat16");
-  assert_string_equal(fic__dtype_name((fic_dtype){10, 8, 1}, buf, sizeof buf), "float8_e4m3fn");
+  assert_string_equal(fic__dtype_name(FIC_F8_E4M3FN, buf, sizeof buf), "float8_e4m3fn");
   assert_string_equal(fic__dtype_name((fic_dtype){17, 4, 2}, buf, sizeof buf), "dtype(code=17,bits=4,lanes=2)");
   FIC_ASSERT_OK(fic__check_finite("eps", 0.0, 1, 0));
   assert_int_equal(fic__check_finite("eps", -0.5, 1, 0), FIC_ERR_INVALID_ARGUMENT);
