@@ -387,6 +387,31 @@ def bench_gdn(torch, fi, gate, a, env):
     write_csv(os.path.join(a.out, "gdn_py.csv"), GDN_HEADER, rows)
 
 
+def probe_streams(torch, fi, gate, a, l2, env):
+    """gemma_rmsnorm through FlashInfer's Python API at small shapes on torch's
+    default (legacy) stream and on a side stream: does the stream explain the
+    small-shape GPU-time difference to flashinfer-c (which uses a non-blocking
+    stream)? Run with flashinfer-c's norm.so installed as FlashInfer's prebuilt
+    module, so that both sides run the same binary."""
+    spec = fi.jit.norm.gen_norm_module()
+    env.append(("probe_norm_module", str(spec.get_library_path())))
+    env.append(("probe_norm_is_aot", int(spec.is_aot)))
+    ev, rows, side = Events(torch, a.reps), [], torch.cuda.Stream()
+    print("\n-- FlashInfer Python GPU time by stream (gemma_rmsnorm f16, median of %d)" % a.reps)
+    for b, h in ((1, 4096), (512, 4096)):
+        c = Case(torch, "gemma_rmsnorm", torch.float16, b, h, l2, 77)
+        f = make_calls(torch, fi, c)["flashinfer_py"]
+        for name, st in (("legacy", torch.cuda.default_stream()), ("side", side)):
+            with torch.cuda.stream(st):
+                med, p10, p90, stream = gpu_time(torch, gate, ev, f, a.reps, 10)
+            rows.append(("flashinfer_py", name, "gemma_rmsnorm", "f16", b, h, "%.3f" % med, "%.3f" % p10,
+                         "%.3f" % p90, "%.3f" % stream))
+            print("flashinfer_py  %-7s %dx%d %8.3f us" % (name, b, h, med))
+    write_csv(os.path.join(a.out, "norm_gpu_py_streams.csv"),
+              ["impl", "stream", "kernel", "dtype", "batch", "hidden", "gpu_us_median", "gpu_us_p10", "gpu_us_p90",
+               "stream_us"], rows)
+
+
 def versions(torch, fi):
     import importlib.metadata as md
 
@@ -441,6 +466,7 @@ def main():
     ap.add_argument("--no-gdn", action="store_true")
     ap.add_argument("--allow-gdn-jit", action="store_true", help="let FlashInfer JIT-build gdn_prefill_sm90 (minutes)")
     ap.add_argument("--jit-build", action="store_true")
+    ap.add_argument("--probe-streams", action="store_true", help="only the stream probe (see probe_streams)")
     ap.add_argument("--calls", type=int, default=0)
     ap.add_argument("--rounds", type=int, default=0)
     ap.add_argument("--chunk", type=int, default=64)
@@ -462,6 +488,9 @@ def main():
     gate = Gate(torch)
     env.append(("sleep_cycles_per_us", "%.1f" % gate.cycles_per_us))
     env += check_correctness(torch, fi, l2)
+    if a.probe_streams:
+        section("stream probe", env, lambda: probe_streams(torch, fi, gate, a, l2, env))
+        a.no_norm = a.no_gdn = True
     if not a.no_norm:
         section("host cost", env, lambda: bench_host(torch, fi, gate, a))
         section("norm GPU time", env, lambda: bench_norm_gpu(torch, fi, gate, a, l2))
@@ -469,7 +498,8 @@ def main():
         section("gdn_prefill", env, lambda: bench_gdn(torch, fi, gate, a, env))
     env += [("calls_per_round", a.calls), ("rounds", a.rounds), ("chunk", a.chunk), ("reps", a.reps),
             ("gate_expired", gate.expired), ("quick", int(a.quick))]
-    write_csv(os.path.join(a.out, "env_py_gdn.csv" if a.no_norm else "env_py.csv"), ["key", "value"], env)
+    name = "env_py_probe.csv" if a.probe_streams else "env_py_gdn.csv" if a.no_norm else "env_py.csv"
+    write_csv(os.path.join(a.out, name), ["key", "value"], env)
     if gate.expired:
         print("note: the sleep gate ran out %d times before the host finished enqueueing" % gate.expired)
 

@@ -22,7 +22,8 @@
 #                   results.tgz (all CSVs, logs, tables.md, PNGs), run.log, machine.txt,
 #                   gdn_prefill_sm90.so or gdn-objs.tgz when built here
 #   FIC_DEVICE_DIR  the carried folder (default .device)
-#   FIC_SECTIONS    which of norm,gdn,startup to run (default all three)
+#   FIC_SECTIONS    which of norm,gdn,startup,probe to run (default norm,gdn,startup;
+#                   probe: bench_gpu --breakdown and bench_py.py --probe-streams)
 #   FIC_GDN_BUILD   1: build gdn_prefill_sm90 here if it was not carried
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -92,8 +93,10 @@ cp -r "$DEV/modules/." "$MODS/"
 make_jit_wheel
 step "modules: $(cd "$MODS" && ls -d */ | tr -d / | tr '\n' ' ')"
 
-step "FlashInfer JIT build of norm"
-python3 bench/bench_py.py --jit-build --out "$R" 2>&1 | tee -a "$LOG"
+if has norm || has startup; then
+  step "FlashInfer JIT build of norm"
+  python3 bench/bench_py.py --jit-build --out "$R" 2>&1 | tee -a "$LOG"
+fi
 
 run_bench_gpu() { # NAME bench_gpu-options...
   local name=$1
@@ -141,6 +144,17 @@ if has gdn && gdn_ready && [ $(($(date +%s) - T0)) -lt $((DEADLINE - 20)) ]; the
   run_bench_gpu bench_gpu_gdn --no-norm
   step "gdn_prefill: FlashInfer Python"
   python3 bench/bench_py.py --out "$R" --no-norm $QUICK 2>&1 | tee "$R/bench_py_gdn.log" | tail -n 30 >>"$LOG"
+fi
+
+if has probe; then # why figures differ: host-cost breakdown, GPU time by stream, one norm.so for both sides
+  step "probe: bench_gpu --breakdown"
+  run_bench_gpu bench_gpu_breakdown --breakdown
+  tail -n 20 "$R/bench_gpu_breakdown.log"
+  step "probe: FlashInfer Python on flashinfer-c's norm.so, legacy vs side stream"
+  mkdir -p /tmp/site/flashinfer/data/aot/norm
+  cp "$MODS/norm/norm.so" /tmp/site/flashinfer/data/aot/norm/
+  python3 bench/bench_py.py --out "$R" --probe-streams 2>&1 | tee "$R/bench_py_probe.log" | tail -n 8
+  rm -rf /tmp/site/flashinfer/data/aot/norm
 fi
 
 step "tables and plots"
