@@ -22,8 +22,9 @@
 #                   results.tgz (all CSVs, logs, tables.md, PNGs), run.log, machine.txt,
 #                   gdn_prefill_sm90.so or gdn-objs.tgz when built here
 #   FIC_DEVICE_DIR  the carried folder (default .device)
-#   FIC_SECTIONS    which of norm,gdn,startup,probe to run (default norm,gdn,startup;
-#                   probe: bench_gpu --breakdown and bench_py.py --probe-streams)
+#   FIC_SECTIONS    which of norm,gdn,startup,probe,ncu to run (default norm,gdn,startup;
+#                   probe: bench_gpu --breakdown and bench_py.py --probe-streams;
+#                   ncu: Nsight Compute on bench/ncu_norm.py)
 #   FIC_GDN_BUILD   1: build gdn_prefill_sm90 here if it was not carried
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -154,6 +155,21 @@ if has probe; then # why figures differ: host-cost breakdown, GPU time by stream
   mkdir -p /tmp/site/flashinfer/data/aot/norm
   cp "$MODS/norm/norm.so" /tmp/site/flashinfer/data/aot/norm/
   python3 bench/bench_py.py --out "$R" --probe-streams 2>&1 | tee "$R/bench_py_probe.log" | tail -n 8
+  rm -rf /tmp/site/flashinfer/data/aot/norm
+fi
+
+if has ncu; then # where gemma_rmsnorm's time goes at the largest shape (hardware counters)
+  step "ncu: FlashInfer's RMSNorm kernels at 16384x8192 f16 (flashinfer-c's norm.so)"
+  mkdir -p /tmp/site/flashinfer/data/aot/norm
+  cp "$MODS/norm/norm.so" /tmp/site/flashinfer/data/aot/norm/
+  NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+  "$NCU" --clock-control none --target-processes all -k regex:RMSNorm --launch-skip 3 --launch-count 3 \
+    --section SpeedOfLight --section Occupancy --section LaunchStats --section MemoryWorkloadAnalysis \
+    --section WarpStateStats --metrics dram__bytes_read.sum,dram__bytes_write.sum \
+    python3 bench/ncu_norm.py >"$R/ncu_norm.txt" 2>&1
+  step "ncu: exit $?"
+  grep -E "RMSNorm|Duration|DRAM Throughput|dram__bytes|Memory Throughput|Achieved Occupancy|Theoretical Occupancy|Block Size|Registers Per|Waves Per|Stall|Warp Cycles Per Issued|ncu_norm|==ERR|==WARN" \
+    "$R/ncu_norm.txt" | head -n 90
   rm -rf /tmp/site/flashinfer/data/aot/norm
 fi
 
