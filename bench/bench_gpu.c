@@ -17,7 +17,9 @@
  *
  * usage: bench_gpu --jit-cache-wheel W --tvmffi-wheel T [--out DIR] [--quick]
  *                  [--device N] [--calls N] [--rounds N] [--chunk N] [--reps N]
- *                  [--gdn-seqs N] [--no-gdn] [--no-norm] [--tmp DIR]
+ *                  [--gdn-seqs N] [--no-gdn] [--no-norm] [--breakdown] [--tmp DIR]
+ *          (--breakdown: only the host-cost breakdown of the typed call and
+ *          gemma_rmsnorm's GPU time on a non-blocking vs the legacy stream)
  *        bench_gpu --startup-only --cache-dir DIR --label L --jit-cache-wheel W
  *                  --tvmffi-wheel T [--modules norm[,gdn_prefill_sm90]]
  *          (one open + first gemma_rmsnorm call in this fresh process; prints
