@@ -161,15 +161,16 @@ class Gate:
         e1.record()
         torch.cuda.synchronize()
         self.cycles_per_us = cycles / (e0.elapsed_time(e1) * 1e3)
-        self.expired = 0
+        self.expired = {"host": 0, "gpu": 0}
 
     def hold(self, us):
         self.torch.cuda._sleep(int(us * self.cycles_per_us))
 
-    def check(self):
-        """Call after enqueueing, before synchronising: was the GPU still held?"""
+    def check(self, where):
+        """Call after enqueueing, before synchronising: was the GPU still held?
+        (It was not if the stream already ran dry: the host fell behind.)"""
         if self.torch.cuda.current_stream().query():
-            self.expired += 1
+            self.expired[where] += 1
 
 
 def host_estimate_us(torch, f, n=50):
@@ -193,7 +194,7 @@ def host_round(torch, gate, f, calls, chunk, est_us):
         for _ in range(c):
             f(0)
         t1 = time.perf_counter_ns()
-        gate.check()
+        gate.check("host")
         torch.cuda.synchronize()
         total += t1 - t0
         done += c
@@ -214,7 +215,7 @@ def gpu_time(torch, gate, ev, f, reps, warm):
         ev.e0[i].record()
         f(i)
         ev.e1[i].record()
-    gate.check()
+    gate.check("gpu")
     torch.cuda.synchronize()
     v = [ev.e0[i].elapsed_time(ev.e1[i]) * 1e3 for i in range(reps)]
     ev.e0[0].record()
@@ -497,11 +498,12 @@ def main():
     if not a.no_gdn:
         section("gdn_prefill", env, lambda: bench_gdn(torch, fi, gate, a, env))
     env += [("calls_per_round", a.calls), ("rounds", a.rounds), ("chunk", a.chunk), ("reps", a.reps),
-            ("gate_expired", gate.expired), ("quick", int(a.quick))]
+            ("gate_expired_host_chunks", gate.expired["host"]),
+            ("gate_expired_gpu_batches", gate.expired["gpu"]), ("quick", int(a.quick))]
     name = "env_py_probe.csv" if a.probe_streams else "env_py_gdn.csv" if a.no_norm else "env_py.csv"
     write_csv(os.path.join(a.out, name), ["key", "value"], env)
-    if gate.expired:
-        print("note: the sleep gate ran out %d times before the host finished enqueueing" % gate.expired)
+    if any(gate.expired.values()):
+        print("note: the sleep gate ran out before the host finished enqueueing: %s" % gate.expired)
 
 
 if __name__ == "__main__":
