@@ -23,6 +23,8 @@ typedef struct fic_error_record {
 } fic_error_record;
 
 static _Thread_local fic_error_record tls_error;
+static _Thread_local fic_error_record tls_held; /* the record at the outermost fic__error_hold() */
+static _Thread_local unsigned tls_hold_depth;
 
 static const char *const status_strings[FIC_STATUS_COUNT] = {
     [FIC_OK] = "success",
@@ -154,4 +156,12 @@ fic_status fic__status_from_errno(int err) {
 fic_status fic__fail_errno(const char *what, const char *path) {
   int err = errno;
   return fic__fail(fic__status_from_errno(err), "%s %s: %s", what, path ? path : "", strerror(err));
+}
+
+void fic__error_hold(void) {
+  if (tls_hold_depth++ == 0) tls_held = tls_error;
+}
+
+void fic__error_release(void) {
+  if (tls_hold_depth > 0 && --tls_hold_depth == 0) tls_error = tls_held;
 }

@@ -30,6 +30,13 @@ fic_status fic__status_from_errno(int err);
 /* fic__fail(fic__status_from_errno(errno), "<what> <path>: <strerror>"). */
 fic_status fic__fail_errno(const char *what, const char *path);
 
+/* Best-effort work (a memo write, a note left next to quarantined evidence)
+ * must not change the record of a call that succeeds: wrap it in
+ * fic__error_hold() ... fic__error_release(), which puts back the record as it
+ * was at the hold. Pairs nest; only the outermost pair saves and restores. */
+void fic__error_hold(void);
+void fic__error_release(void);
+
 /* The one way errors travel: evaluate an expression returning fic_status and
  * return that status from the enclosing function if it is not FIC_OK (the
  * callee has already filled the thread-local record). Like zstd's
