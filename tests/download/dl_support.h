@@ -11,6 +11,7 @@
 typedef struct dl_server {
   pid_t pid;
   int port;
+  int tls;
   char *dir;       /* temporary directory: root/, server.log, port */
   char root[4096]; /* files served */
   char log[4096];
@@ -19,6 +20,12 @@ typedef struct dl_server {
 /* Start the server on 127.0.0.1 with a random free port; fails the test if it
  * does not come up within 15 s. It exits by itself after 120 s. */
 void dl_server_start(dl_server *s);
+/* The same speaking https with the certificate and key in `pem`
+ * (dl_self_signed()); dl_url() then gives https:// URLs. */
+void dl_server_start_tls(dl_server *s, const char *pem);
+/* A self-signed certificate for 127.0.0.1 with its key, made once per
+ * process with the openssl tool; NULL (after a message) when it cannot be. */
+const char *dl_self_signed(void);
 /* Kill it, reap it and remove its directory. */
 void dl_server_stop(dl_server *s);
 /* "http://127.0.0.1:<port>" + formatted path. */
