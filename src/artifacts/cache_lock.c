@@ -53,8 +53,7 @@ fic_status fic__lock_try(const char *lock_path, int *fd_out, int *busy) {
   *busy = 0;
   for (int attempt = 0; attempt < 100; attempt++) {
     int fd;
-    fic_status s = open_lock(lock_path, &fd);
-    if (s != FIC_OK) return s;
+    FIC_CHECK(open_lock(lock_path, &fd));
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
       int err = errno;
       close(fd);

@@ -546,9 +546,8 @@ fic_status fic__index_resolve(const char *page_url, const fic_tls_opts *tls, con
   char *body = NULL;
   size_t len = 0;
   char eff[URL_MAX];
-  fic_status st = fic__http_get(page_url, tls, INDEX_PAGE_MAX, &body, &len, eff, sizeof eff);
-  if (st != FIC_OK) return st;
-  st = fic__index_find_link(body, len, eff, filename, sha256_hex, out, size);
+  FIC_CHECK(fic__http_get(page_url, tls, INDEX_PAGE_MAX, &body, &len, eff, sizeof eff));
+  fic_status st = fic__index_find_link(body, len, eff, filename, sha256_hex, out, size);
   free(body);
   return st;
 }

@@ -292,8 +292,7 @@ fic_status fic__wheel_list_modules(const char *wheel_path, fic_module_visitor fn
   static const char prefix[] = "flashinfer_jit_cache/jit_cache/";
   if (!wheel_path || !fn) return fic__fail_arg(!wheel_path ? "wheel_path" : "fn", "must not be NULL");
   fic_zip *z = NULL;
-  fic_status s = fic__zip_open(wheel_path, &z);
-  if (s != FIC_OK) return s;
+  FIC_CHECK(fic__zip_open(wheel_path, &z));
   const size_t plen = sizeof prefix - 1;
   for (size_t i = 0; i < z->count; i++) {
     const char *name = z->sorted[i].name;
