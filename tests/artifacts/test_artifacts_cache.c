@@ -48,6 +48,16 @@ static fic_artifacts *prep_ok(const fic_config *c) {
   return a;
 }
 
+/* fic__artifacts_prepare must fail with `status` and a message containing
+ * each of the `needles` (NULL-terminated). */
+static void prep_fails(const fic_config *c, fic_status status, const char *const *needles) {
+  fic_artifacts *a = calloc(1, sizeof *a);
+  assert_non_null(a);
+  FIC_ASSERT_STATUS(fic__artifacts_prepare(c, a), status);
+  for (size_t i = 0; needles[i]; i++) ART_ASSERT_CONTAINS(fic_last_error_message(), needles[i]);
+  free(a);
+}
+
 /* Nothing half-made under the root: no temp dir, no entry for `hash_dir`. */
 static void assert_no_debris(const char *entry_or_null) {
   assert_int_equal(art_count_prefix(root, ".tmp-"), 0);
@@ -419,12 +429,7 @@ static void test_verify_detects_content_change(void **state) {
 /* fic__artifacts_prepare must fail with FIC_ERR_PERMISSION, naming `path`
  * and `owner_text`. */
 static void assert_refused(const fic_config *c, const char *path, const char *owner_text) {
-  fic_artifacts *a = calloc(1, sizeof *a);
-  assert_non_null(a);
-  FIC_ASSERT_STATUS(fic__artifacts_prepare(c, a), FIC_ERR_PERMISSION);
-  ART_ASSERT_CONTAINS(fic_last_error_message(), path);
-  ART_ASSERT_CONTAINS(fic_last_error_message(), owner_text);
-  free(a);
+  prep_fails(c, FIC_ERR_PERMISSION, (const char *const[]){path, owner_text, NULL});
 }
 
 /* A root or entry owned by another user (not root), or group/world-writable
@@ -602,21 +607,14 @@ static void test_seed_dirs_and_cached_wheels(void **state) {
   /* ... so one whose bytes are not the pinned wheel's is refused, not extracted. */
   art_copy(jit(), cached);
   fic_test_rmtree(hash_dir);
-  a = calloc(1, sizeof *a);
-  FIC_ASSERT_STATUS(fic__artifacts_prepare(&c, a), FIC_ERR_CHECKSUM);
-  ART_ASSERT_CONTAINS(fic_last_error_message(), cached);
-  free(a);
+  prep_fails(&c, FIC_ERR_CHECKSUM, (const char *const[]){cached, NULL});
   unlink(cached);
 
   /* A seed with the pinned name but other content fails, naming it. */
   art_copy(jit(), seeded);
   fic_test_rmtree(hash_dir);
-  a = calloc(1, sizeof *a);
-  FIC_ASSERT_STATUS(fic__artifacts_prepare(&c, a), FIC_ERR_CHECKSUM);
-  ART_ASSERT_CONTAINS(fic_last_error_message(), seeded);
-  ART_ASSERT_CONTAINS(fic_last_error_message(), pin->sha256);
+  prep_fails(&c, FIC_ERR_CHECKSUM, (const char *const[]){seeded, pin->sha256, NULL});
   assert_no_debris(hash_dir);
-  free(a);
   fic_test_rmtree(seed);
   free(seed);
 }

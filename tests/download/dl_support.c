@@ -195,3 +195,23 @@ int dl_file_equals(const char *path, const void *data, size_t n) {
   free(buf);
   return eq;
 }
+
+void dl_fixture_open(dl_server *srv, char **tmp, const char *prefix, unsigned char **data, size_t size, unsigned seed,
+                     char sha[65], const char *served) {
+  dl_env_reset();
+  dl_server_start(srv);
+  *tmp = fic_test_mkdtemp(prefix);
+  *data = dl_random(size, seed);
+  dl_sha256_hex(*data, size, sha);
+  char p[4300];
+  snprintf(p, sizeof p, "%s/%s", srv->root, served);
+  assert_int_equal(fic_test_sh("mkdir -p \"$(dirname '%s')\"", p), 0);
+  dl_write(p, *data, size);
+}
+
+void dl_fixture_close(dl_server *srv, char *tmp, unsigned char *data) {
+  dl_server_stop(srv);
+  fic_test_rmtree(tmp);
+  free(tmp);
+  free(data);
+}

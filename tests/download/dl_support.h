@@ -35,6 +35,15 @@ int dl_count(const dl_server *s, const char *needle);
 /* The whole log, malloc'ed (free it). */
 char *dl_log(const dl_server *s);
 
+/* The start every download test shares: a clean environment (dl_env_reset),
+ * the server, a temporary directory `*tmp` (named after `prefix`), and `size`
+ * pseudo-random bytes from `seed` in `*data`, their SHA-256 in `sha`, served
+ * as <server root>/<served> (its directories created). */
+void dl_fixture_open(dl_server *srv, char **tmp, const char *prefix, unsigned char **data, size_t size, unsigned seed,
+                     char sha[65], const char *served);
+/* Stop the server, remove `tmp`, free both. */
+void dl_fixture_close(dl_server *srv, char *tmp, unsigned char *data);
+
 /* Test isolation: no proxies (except 127.0.0.1 bypass), no pip config, fast
  * backoff, default retries. */
 void dl_env_reset(void);

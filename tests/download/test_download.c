@@ -30,15 +30,8 @@ typedef struct fx {
 } fx;
 
 static int setup(void **state) {
-  dl_env_reset();
   fx *f = calloc(1, sizeof *f);
-  dl_server_start(&f->srv);
-  f->tmp = fic_test_mkdtemp("dl");
-  f->blob = dl_random(BLOB_SIZE, 7);
-  dl_sha256_hex(f->blob, BLOB_SIZE, f->sha);
-  char p[4200];
-  snprintf(p, sizeof p, "%s/blob.bin", f->srv.root);
-  dl_write(p, f->blob, BLOB_SIZE);
+  dl_fixture_open(&f->srv, &f->tmp, "dl", &f->blob, BLOB_SIZE, 7, f->sha, "blob.bin");
   snprintf(f->dest, sizeof f->dest, "%s/wheels/blob.whl", f->tmp); /* parent created by the download */
   snprintf(f->part, sizeof f->part, "%s.part", f->dest);
   dl_url(&f->srv, f->url, sizeof f->url, "/blob.bin");
@@ -48,10 +41,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   fx *f = *state;
-  dl_server_stop(&f->srv);
-  fic_test_rmtree(f->tmp);
-  free(f->tmp);
-  free(f->blob);
+  dl_fixture_close(&f->srv, f->tmp, f->blob);
   free(f);
   return 0;
 }

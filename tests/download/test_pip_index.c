@@ -46,19 +46,10 @@ static void write_index(fx *f, const char *fragment_sha) {
 }
 
 static int setup(void **state) {
-  dl_env_reset();
   fx *f = calloc(1, sizeof *f);
-  dl_server_start(&f->srv);
-  f->tmp = fic_test_mkdtemp("pipidx");
+  dl_fixture_open(&f->srv, &f->tmp, "pipidx", &f->wheel, WHEEL_SIZE, 42, f->sha, "packages/ab/cd/" TVM_FILE);
   setenv("HOME", f->tmp, 1);
   unsetenv("XDG_CONFIG_HOME");
-  f->wheel = dl_random(WHEEL_SIZE, 42);
-  dl_sha256_hex(f->wheel, WHEEL_SIZE, f->sha);
-  char p[4300];
-  snprintf(p, sizeof p, "%s/packages/ab/cd", f->srv.root);
-  assert_int_equal(fic_test_sh("mkdir -p '%s'", p), 0);
-  snprintf(p, sizeof p, "%s/packages/ab/cd/%s", f->srv.root, TVM_FILE);
-  dl_write(p, f->wheel, WHEEL_SIZE);
   snprintf(f->dest, sizeof f->dest, "%s/wheels/%s-%s", f->tmp, f->sha, TVM_FILE);
   f->w.kind = FIC_WHEEL_TVMFFI;
   f->w.arch = "x86_64";
@@ -73,10 +64,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   fx *f = *state;
-  dl_server_stop(&f->srv);
-  fic_test_rmtree(f->tmp);
-  free(f->tmp);
-  free(f->wheel);
+  dl_fixture_close(&f->srv, f->tmp, f->wheel);
   free(f);
   return 0;
 }
@@ -188,31 +176,33 @@ static void conf_at(const char *path, const char *text) {
   dl_write_str(path, text);
 }
 
+/* Write `text` to <tmp>/<rel>, then the configured index must be `want`,
+ * from a file whose path contains `origin_part` (NULL: not checked). */
+static void conf_expect(const fx *f, const char *rel, const char *text, const char *want, const char *origin_part) {
+  char p[4300], out[1024], origin[4300];
+  snprintf(p, sizeof p, "%s/%s", f->tmp, rel);
+  conf_at(p, text);
+  FIC_ASSERT_OK(fic__pip_index_url(out, sizeof out, origin, sizeof origin));
+  assert_string_equal(out, want);
+  if (origin_part && !strstr(origin, origin_part)) fail_msg("origin %s does not name %s", origin, origin_part);
+}
+
 static void test_pip_config_precedence(void **state) {
   fx *f = *state;
   char out[1024], origin[4300], p[4200];
   unsetenv("PIP_CONFIG_FILE");
 
   /* Legacy user file. */
-  snprintf(p, sizeof p, "%s/.pip/pip.conf", f->tmp);
-  conf_at(p, "[global]\nindex-url = http://legacy.example/simple\n");
-  FIC_ASSERT_OK(fic__pip_index_url(out, sizeof out, origin, sizeof origin));
-  assert_string_equal(out, "http://legacy.example/simple");
-  assert_non_null(strstr(origin, ".pip/pip.conf"));
-
+  conf_expect(f, ".pip/pip.conf", "[global]\nindex-url = http://legacy.example/simple\n",
+              "http://legacy.example/simple", ".pip/pip.conf");
   /* ~/.config/pip/pip.conf beats the legacy file. */
-  snprintf(p, sizeof p, "%s/.config/pip/pip.conf", f->tmp);
-  conf_at(p, "[global]\nindex_url: http://user.example/simple\n");
-  FIC_ASSERT_OK(fic__pip_index_url(out, sizeof out, origin, sizeof origin));
-  assert_string_equal(out, "http://user.example/simple");
-
+  conf_expect(f, ".config/pip/pip.conf", "[global]\nindex_url: http://user.example/simple\n",
+              "http://user.example/simple", NULL);
   /* XDG_CONFIG_HOME replaces ~/.config. */
-  snprintf(p, sizeof p, "%s/xdg/pip/pip.conf", f->tmp);
-  conf_at(p, "[global]\nINDEX-URL =\n    http://xdg.example/simple\n");
   snprintf(p, sizeof p, "%s/xdg", f->tmp);
   setenv("XDG_CONFIG_HOME", p, 1);
-  FIC_ASSERT_OK(fic__pip_index_url(out, sizeof out, origin, sizeof origin));
-  assert_string_equal(out, "http://xdg.example/simple");
+  conf_expect(f, "xdg/pip/pip.conf", "[global]\nINDEX-URL =\n    http://xdg.example/simple\n",
+              "http://xdg.example/simple", NULL);
 
   /* [download] of a lower-priority file beats [global] of a higher one, as
    * in pip (the command section overrides global across all files). */
@@ -255,28 +245,21 @@ static void test_pip_config_precedence(void **state) {
  * virtualenv's, PIP_CONFIG_FILE. Before issue #10 the first XDG entry won. */
 static void test_pip_config_xdg_dirs_order(void **state) {
   fx *f = *state;
-  char out[1024], origin[4300], p[4200], dirs[8600];
+  char p[4200], dirs[8600];
   unsetenv("PIP_CONFIG_FILE");
-  snprintf(p, sizeof p, "%s/sys1/pip/pip.conf", f->tmp);
-  conf_at(p, "[global]\nindex-url = http://first.example/simple\n");
-  snprintf(p, sizeof p, "%s/sys2/pip/pip.conf", f->tmp);
-  conf_at(p, "[global]\nindex-url = http://second.example/simple\n");
   snprintf(dirs, sizeof dirs, "%s/sys1:%s/sys2", f->tmp, f->tmp);
   setenv("XDG_CONFIG_DIRS", dirs, 1);
-  FIC_ASSERT_OK(fic__pip_index_url(out, sizeof out, origin, sizeof origin));
-  assert_string_equal(out, "http://second.example/simple");
-  assert_non_null(strstr(origin, "sys2/pip/pip.conf"));
+  conf_expect(f, "sys1/pip/pip.conf", "[global]\nindex-url = http://first.example/simple\n",
+              "http://first.example/simple", "sys1/pip/pip.conf");
+  conf_expect(f, "sys2/pip/pip.conf", "[global]\nindex-url = http://second.example/simple\n",
+              "http://second.example/simple", "sys2/pip/pip.conf");
   /* The user file overrides every global one; the virtualenv's the user's. */
-  snprintf(p, sizeof p, "%s/.config/pip/pip.conf", f->tmp);
-  conf_at(p, "[global]\nindex-url = http://user.example/simple\n");
-  FIC_ASSERT_OK(fic__pip_index_url(out, sizeof out, origin, sizeof origin));
-  assert_string_equal(out, "http://user.example/simple");
-  snprintf(p, sizeof p, "%s/venv/pip.conf", f->tmp);
-  conf_at(p, "[global]\nindex-url = http://venv.example/simple\n");
+  conf_expect(f, ".config/pip/pip.conf", "[global]\nindex-url = http://user.example/simple\n",
+              "http://user.example/simple", NULL);
   snprintf(p, sizeof p, "%s/venv", f->tmp);
   setenv("VIRTUAL_ENV", p, 1);
-  FIC_ASSERT_OK(fic__pip_index_url(out, sizeof out, origin, sizeof origin));
-  assert_string_equal(out, "http://venv.example/simple");
+  conf_expect(f, "venv/pip.conf", "[global]\nindex-url = http://venv.example/simple\n", "http://venv.example/simple",
+              NULL);
   unsetenv("VIRTUAL_ENV");
 }
 
