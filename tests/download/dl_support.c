@@ -20,7 +20,7 @@ double dl_now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void server_start(dl_server *s, const char *pem) {
+static void server_start(dl_server *s, const char *pem, const char *client_ca) {
   memset(s, 0, sizeof *s);
   s->tls = pem != NULL;
   s->dir = fic_test_mkdtemp("dlsrv");
@@ -38,6 +38,7 @@ static void server_start(dl_server *s, const char *pem) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(1);
     if (pem) setenv("FIC_TEST_TLS_PEM", pem, 1);
+    if (client_ca) setenv("FIC_TEST_TLS_CLIENT_CA", client_ca, 1);
     execl(python, python, script, s->root, s->log, portfile, "120", (char *)NULL);
     _exit(127);
   }
@@ -61,8 +62,8 @@ static void server_start(dl_server *s, const char *pem) {
   fail_msg("the test HTTP server did not start within 15 s");
 }
 
-void dl_server_start(dl_server *s) { server_start(s, NULL); }
-void dl_server_start_tls(dl_server *s, const char *pem) { server_start(s, pem); }
+void dl_server_start(dl_server *s) { server_start(s, NULL, NULL); }
+void dl_server_start_tls(dl_server *s, const char *pem, const char *client_ca) { server_start(s, pem, client_ca); }
 
 const char *dl_self_signed(void) {
   static char pem[4200];

@@ -21,8 +21,9 @@ typedef struct dl_server {
  * does not come up within 15 s. It exits by itself after 120 s. */
 void dl_server_start(dl_server *s);
 /* The same speaking https with the certificate and key in `pem`
- * (dl_self_signed()); dl_url() then gives https:// URLs. */
-void dl_server_start_tls(dl_server *s, const char *pem);
+ * (dl_self_signed()); dl_url() then gives https:// URLs. With `client_ca`
+ * (may be NULL) it demands a client certificate signed by that CA. */
+void dl_server_start_tls(dl_server *s, const char *pem, const char *client_ca);
 /* A self-signed certificate for 127.0.0.1 with its key, made once per
  * process with the openssl tool; NULL (after a message) when it cannot be. */
 const char *dl_self_signed(void);

@@ -20,7 +20,8 @@ Paths (after the prefix, the rest is a path under ROOT, percent-decoded):
     /redirect/<path>        302 to /<path>
     /goto/<scheme>/<port>/<path>  302 to <scheme>://127.0.0.1:<port>/<path>
 With FIC_TEST_TLS_PEM set in its environment (certificate and key in one
-PEM file) the server speaks https instead of http.
+PEM file) the server speaks https instead of http; with FIC_TEST_TLS_CLIENT_CA
+also set, it demands a client certificate signed by that CA.
 A request in absolute form (GET http://host/path, as sent to a proxy) is
 logged as such and then served as /path.
 """
@@ -152,6 +153,10 @@ def main():
     if pem:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(pem)
+        client_ca = os.environ.get("FIC_TEST_TLS_CLIENT_CA")
+        if client_ca:  # demand a client certificate signed by that CA
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(client_ca)
         srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     t = threading.Timer(LIFETIME, lambda: os._exit(0))
     t.daemon = True

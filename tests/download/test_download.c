@@ -443,7 +443,7 @@ static void test_download_https_to_http_redirect_refused(void **state) {
   assert_string_equal(fic__redirect_protocols("HTTPS://h/x"), "https");
   assert_string_equal(fic__redirect_protocols("http://h/x"), "http,https");
   dl_server tls;
-  dl_server_start_tls(&tls, pem);
+  dl_server_start_tls(&tls, pem, NULL);
   char p[4300], url[4300];
   snprintf(p, sizeof p, "%s/blob.bin", tls.root);
   dl_write(p, f->blob, BLOB_SIZE);

@@ -296,20 +296,27 @@ static void test_pip_config_tls_settings(void **state) {
 
 /* An https index: verified with pip's `cert` (CURLOPT_CAINFO), refused
  * without it, accepted unverified for a `trusted-host` only. */
+/* Serve the index and the wheel of `f` over https (certificate `pem`),
+ * demanding a client certificate signed by `client_ca` if not NULL. */
+static void start_tls_index(fx *f, dl_server *tls, const char *pem, const char *client_ca) {
+  char idx[256];
+  dl_server_start_tls(tls, pem, client_ca);
+  assert_int_equal(fic_test_sh("cp -r '%s/.' '%s/'", f->srv.root, tls->root), 0);
+  dl_server saved = f->srv;
+  f->srv = *tls;
+  write_index(f, f->sha);
+  f->srv = saved;
+  dl_url(tls, idx, sizeof idx, "/simple/");
+  setenv("PIP_INDEX_URL", idx, 1);
+}
+
 static void test_index_https_cert_and_trusted_host(void **state) {
   fx *f = *state;
   const char *pem = dl_self_signed();
   if (!pem) skip();
   dl_server tls;
-  dl_server_start_tls(&tls, pem);
-  char idx[256], host[64];
-  assert_int_equal(fic_test_sh("cp -r '%s/.' '%s/'", f->srv.root, tls.root), 0);
-  dl_server saved = f->srv;
-  f->srv = tls;
-  write_index(f, f->sha);
-  f->srv = saved;
-  dl_url(&tls, idx, sizeof idx, "/simple/");
-  setenv("PIP_INDEX_URL", idx, 1);
+  char host[64];
+  start_tls_index(f, &tls, pem, NULL);
   FIC_ASSERT_STATUS(fic__fetch_pinned(&f->w, f->dest, NULL, NULL), FIC_ERR_NETWORK); /* unknown CA */
   setenv("PIP_CERT", pem, 1);
   FIC_ASSERT_OK(fic__fetch_pinned(&f->w, f->dest, NULL, NULL));
@@ -324,6 +331,24 @@ static void test_index_https_cert_and_trusted_host(void **state) {
   FIC_ASSERT_OK(fic__fetch_pinned(&f->w, f->dest, NULL, NULL));
   assert_true(dl_file_equals(f->dest, f->wheel, WHEEL_SIZE));
   unsetenv("PIP_TRUSTED_HOST");
+  dl_server_stop(&tls);
+}
+
+/* pip's client-cert (certificate and key in one PEM file) is presented to an
+ * index that demands one (CURLOPT_SSLCERT). */
+static void test_index_https_client_cert(void **state) {
+  fx *f = *state;
+  const char *pem = dl_self_signed();
+  if (!pem) skip();
+  dl_server tls;
+  start_tls_index(f, &tls, pem, pem);
+  setenv("PIP_CERT", pem, 1);
+  FIC_ASSERT_STATUS(fic__fetch_pinned(&f->w, f->dest, NULL, NULL), FIC_ERR_NETWORK); /* no client certificate */
+  setenv("PIP_CLIENT_CERT", pem, 1);
+  FIC_ASSERT_OK(fic__fetch_pinned(&f->w, f->dest, NULL, NULL));
+  assert_true(dl_file_equals(f->dest, f->wheel, WHEEL_SIZE));
+  unsetenv("PIP_CERT");
+  unsetenv("PIP_CLIENT_CERT");
   dl_server_stop(&tls);
 }
 
@@ -608,6 +633,7 @@ int main(void) {
       T(test_pip_config_xdg_dirs_order),
       T(test_pip_config_tls_settings),
       T(test_index_https_cert_and_trusted_host),
+      T(test_index_https_client_cert),
       T(test_index_messages_hide_credentials),
       T(test_pip_fallback_keeps_error_record),
       T(test_pip_fallback_runs_pip_once),
