@@ -10,6 +10,11 @@
  *      entry, remove stale temp dirs of this hash, locate or download the
  *      wheels, extract into <root>/.tmp-<hash>-<pid>-<random>, fsync, rename
  *      into place, write COMPLETE, release.
+ *
+ * Every wheel is opened once: it is identified (hashed) on that descriptor
+ * and extracted from it. The cache root and every entry directory must be
+ * owned by this user or root and not writable by others (fic__check_trusted_dir);
+ * the warm check follows no symlink.
  */
 #include <ctype.h>
 #include <dirent.h>
