@@ -51,7 +51,7 @@ int main(int argc, char **argv) {
   fic_function *fn = NULL;
   if (fic_function_get(rt, "fic_test", "add_int", NULL, &fn) != FIC_OK) return 1;
   const char *path = NULL;
-  fic_runtime_path(rt, "fic_test", &path);
+  fic_runtime_module_path(rt, "fic_test", &path);
   void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL); /* same handle the runtime holds */
   safe_call raw;
   void *sym = dlsym(h, "__tvm_ffi_add_int");

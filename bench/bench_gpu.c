@@ -1,22 +1,29 @@
-/* bench_gpu: the GPU benchmarks of issue #5, in one run.
+/* bench_gpu: flashinfer-c's side of the GPU benchmarks (issues #5 and #12),
+ * in one run. bench/bench_py.py measures FlashInfer's Python API and PyTorch
+ * eager the same way; bench/run_gpu_bench.sh runs both.
  *
- *   1. host cost per call of fic_gemma_rmsnorm vs a raw __tvm_ffi_gemma_rmsnorm
- *      safe call of the same module and vs cudaLaunchKernel of an empty kernel;
- *   2. gemma_rmsnorm bandwidth (f16, bf16) through the API and through the raw
- *      safe call, vs a device-to-device cudaMemcpyAsync measured in the same run;
- *   3. gdn_prefill tokens/s at the Qwen3-Next shape (skipped, with the reason,
- *      when the module is absent or the GPU is not SM90);
- *   4. start-up: fic_runtime_open cold and warm, time to the first kernel call,
- *      peak RSS.
+ *   0. correctness: every kernel through the typed call == the raw safe call
+ *      bitwise, and both near a float64 reference;
+ *   1. host cost per call of gemma_rmsnorm, rmsnorm and fused_add_rmsnorm
+ *      (typed call, raw __tvm_ffi_* safe call of the same module; generic
+ *      call for gemma_rmsnorm) vs cudaLaunchKernel of an empty kernel;
+ *   2. GPU time and bandwidth of the three kernels (f16, bf16, 1x4096 to
+ *      16384x8192) through the typed and the raw call, vs a device-to-device
+ *      cudaMemcpyAsync measured in the same run;
+ *   3. gdn_prefill at the Qwen3-Next shape, f16 and bf16, 1k to 64k tokens
+ *      (skipped, with the reason, when the module is absent or the GPU is
+ *      not SM90);
+ *   4. start-up in this process: fic_runtime_open cold and warm, first call.
  *
  * usage: bench_gpu --jit-cache-wheel W --tvmffi-wheel T [--out DIR] [--quick]
  *                  [--device N] [--calls N] [--rounds N] [--chunk N] [--reps N]
- *                  [--gdn-seqs N] [--no-gdn] [--tmp DIR]
+ *                  [--gdn-seqs N] [--no-gdn] [--no-norm] [--tmp DIR]
  *        bench_gpu --startup-only --cache-dir DIR --label L --jit-cache-wheel W
- *                  --tvmffi-wheel T [--out DIR]
- *          (one open + first call in this fresh process; appends to startup.csv)
+ *                  --tvmffi-wheel T [--modules norm[,gdn_prefill_sm90]]
+ *          (one open + first gemma_rmsnorm call in this fresh process; prints
+ *          one "STARTUP,..." CSV line for bench/startup.py)
  *
- * Prints a table on stdout and writes CSV files into --out (default
+ * Prints tables on stdout and writes CSV files into --out (default
  * bench-gpu-out). Exits 1 if a correctness check fails: a broken run reports
  * no numbers. */
 #ifndef _GNU_SOURCE
@@ -122,8 +129,8 @@ static float bf2f(uint16_t h) {
 /* ------------------------------------------------------------------------ */
 
 static struct {
-  const char *jit, *tvmffi, *out, *tmp, *cache_dir, *label;
-  int quick, device, rounds, chunk, reps, gdn_seqs, no_gdn, startup_only;
+  const char *jit, *tvmffi, *out, *tmp, *cache_dir, *label, *modules;
+  int quick, device, rounds, chunk, reps, gdn_seqs, no_gdn, no_norm, startup_only, breakdown;
   long calls;
 } opt;
 
@@ -131,10 +138,53 @@ static void usage(const char *argv0) __attribute__((noreturn));
 static void usage(const char *argv0) {
   fprintf(stderr,
           "usage: %s --jit-cache-wheel W --tvmffi-wheel T [--out DIR] [--quick] [--device N]\n"
-          "          [--calls N] [--rounds N] [--chunk N] [--reps N] [--gdn-seqs N] [--no-gdn] [--tmp DIR]\n"
-          "       %s --startup-only --cache-dir DIR --label L --jit-cache-wheel W --tvmffi-wheel T [--out DIR]\n",
+          "          [--calls N] [--rounds N] [--chunk N] [--reps N] [--gdn-seqs N] [--no-gdn] [--no-norm]\n"
+          "          [--tmp DIR]\n"
+          "       %s --startup-only --cache-dir DIR --label L --jit-cache-wheel W --tvmffi-wheel T\n"
+          "          [--modules M1,M2]\n",
           argv0, argv0);
   exit(2);
+}
+
+/* The option's string slot, or NULL if `a` takes no string. */
+static const char **string_option(const char *a) {
+  static const struct {
+    const char *name;
+    const char **slot;
+  } table[] = {
+      {"--jit-cache-wheel", &opt.jit}, {"--tvmffi-wheel", &opt.tvmffi}, {"--out", &opt.out},        {"--tmp", &opt.tmp},
+      {"--cache-dir", &opt.cache_dir}, {"--label", &opt.label},         {"--modules", &opt.modules}};
+  for (size_t i = 0; i < sizeof table / sizeof table[0]; ++i)
+    if (!strcmp(a, table[i].name)) return table[i].slot;
+  return NULL;
+}
+
+/* The option's integer slot (numbers) or flag slot (no value), else NULL. */
+static int *int_option(const char *a, int *is_flag) {
+  static const struct {
+    const char *name;
+    int *slot, flag;
+  } table[] = {{"--device", &opt.device, 0},     {"--rounds", &opt.rounds, 0},
+               {"--chunk", &opt.chunk, 0},       {"--reps", &opt.reps, 0},
+               {"--gdn-seqs", &opt.gdn_seqs, 0}, {"--quick", &opt.quick, 1},
+               {"--no-gdn", &opt.no_gdn, 1},     {"--breakdown", &opt.breakdown, 1},
+               {"--no-norm", &opt.no_norm, 1},   {"--startup-only", &opt.startup_only, 1}};
+  for (size_t i = 0; i < sizeof table / sizeof table[0]; ++i)
+    if (!strcmp(a, table[i].name)) {
+      *is_flag = table[i].flag;
+      return table[i].slot;
+    }
+  return NULL;
+}
+
+static void set_defaults(void) {
+  if (opt.calls <= 0) opt.calls = opt.quick ? 5000 : 20000;
+  if (opt.rounds <= 0) opt.rounds = opt.quick ? 3 : 7;
+  if (opt.reps <= 0) opt.reps = opt.quick ? 30 : 100;
+  if (opt.reps > 200) opt.reps = 200;
+  if (opt.reps < 5) opt.reps = 5;
+  if (opt.chunk < 1) opt.chunk = 1;
+  if (opt.gdn_seqs < 1) opt.gdn_seqs = 1;
 }
 
 static void parse(int argc, char **argv) {
@@ -144,63 +194,25 @@ static void parse(int argc, char **argv) {
   opt.gdn_seqs = 4;
   opt.chunk = 256;
   for (int i = 1; i < argc; ++i) {
-    const char *a = argv[i];
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    const char **str = NULL;
-    int *num = NULL;
-    if (!strcmp(a, "--jit-cache-wheel"))
-      str = &opt.jit;
-    else if (!strcmp(a, "--tvmffi-wheel"))
-      str = &opt.tvmffi;
-    else if (!strcmp(a, "--out"))
-      str = &opt.out;
-    else if (!strcmp(a, "--tmp"))
-      str = &opt.tmp;
-    else if (!strcmp(a, "--cache-dir"))
-      str = &opt.cache_dir;
-    else if (!strcmp(a, "--label"))
-      str = &opt.label;
-    else if (!strcmp(a, "--device"))
-      num = &opt.device;
-    else if (!strcmp(a, "--rounds"))
-      num = &opt.rounds;
-    else if (!strcmp(a, "--chunk"))
-      num = &opt.chunk;
-    else if (!strcmp(a, "--reps"))
-      num = &opt.reps;
-    else if (!strcmp(a, "--gdn-seqs"))
-      num = &opt.gdn_seqs;
-    else if (!strcmp(a, "--calls")) {
-      if (!v) usage(argv[0]);
-      opt.calls = atol(v);
-      ++i;
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    const char **str = string_option(a);
+    int is_flag = 0, *num = str ? NULL : int_option(a, &is_flag);
+    if (num && is_flag) {
+      *num = 1;
       continue;
-    } else if (!strcmp(a, "--quick")) {
-      opt.quick = 1;
-      continue;
-    } else if (!strcmp(a, "--no-gdn")) {
-      opt.no_gdn = 1;
-      continue;
-    } else if (!strcmp(a, "--startup-only")) {
-      opt.startup_only = 1;
-      continue;
-    } else {
-      usage(argv[0]);
     }
-    if (!v) usage(argv[0]);
-    if (str) *str = v;
-    if (num) *num = atoi(v);
+    if (!v || (!str && !num && strcmp(a, "--calls"))) usage(argv[0]);
+    if (str)
+      *str = v;
+    else if (num)
+      *num = atoi(v);
+    else
+      opt.calls = atol(v);
     ++i;
   }
   if (!opt.jit || !opt.tvmffi) usage(argv[0]);
   if (opt.startup_only && !opt.cache_dir) usage(argv[0]);
-  if (opt.calls <= 0) opt.calls = opt.quick ? 5000 : 20000;
-  if (opt.rounds <= 0) opt.rounds = opt.quick ? 3 : 7;
-  if (opt.reps <= 0) opt.reps = opt.quick ? 30 : 100;
-  if (opt.reps > 200) opt.reps = 200;
-  if (opt.reps < 5) opt.reps = 5;
-  if (opt.chunk < 1) opt.chunk = 1;
-  if (opt.gdn_seqs < 1) opt.gdn_seqs = 1;
+  set_defaults();
 }
 
 static FILE *csv_open(const char *name, const char *header, int append) {
@@ -263,19 +275,20 @@ static void *dalloc(size_t bytes) {
   return p;
 }
 
-static unsigned long long count_diff16(const void *a, const void *b, size_t n) {
-  CK(cudaMemsetAsync(g_count_dev, 0, sizeof *g_count_dev, g_stream));
-  CK(bgk_count_diff16(a, b, n, g_count_dev, g_stream));
+static unsigned long long read_count(void) {
   CK(cudaMemcpyAsync(g_count, g_count_dev, sizeof *g_count, cudaMemcpyDeviceToHost, g_stream));
   CK(cudaStreamSynchronize(g_stream));
   return *g_count;
 }
+static unsigned long long count_diff16(const void *a, const void *b, size_t n) {
+  CK(cudaMemsetAsync(g_count_dev, 0, sizeof *g_count_dev, g_stream));
+  CK(bgk_count_diff16(a, b, n, g_count_dev, g_stream));
+  return read_count();
+}
 static unsigned long long count_nonfinite16(const void *p, size_t n, int kind) {
   CK(cudaMemsetAsync(g_count_dev, 0, sizeof *g_count_dev, g_stream));
   CK(bgk_count_nonfinite16(p, n, kind, g_count_dev, g_stream));
-  CK(cudaMemcpyAsync(g_count, g_count_dev, sizeof *g_count, cudaMemcpyDeviceToHost, g_stream));
-  CK(cudaStreamSynchronize(g_stream));
-  return *g_count;
+  return read_count();
 }
 
 /* GPU time of one launch: per-call event pairs, all enqueued behind the gate
@@ -287,13 +300,28 @@ typedef struct timing {
   double med_us, p10_us, p90_us, stream_us;
 } timing;
 
+static void warm_up(launch_fn f, void *ctx, int warm, const char *what) {
+  for (int i = 0; i < warm; ++i)
+    if (f(ctx, i)) die("%s: warm-up call failed: %s", what, fic_last_error_message());
+  CK(cudaStreamSynchronize(g_stream));
+}
+
+static double stream_time_us(launch_fn f, void *ctx, int reps, const char *what) {
+  CK(cudaEventRecord(g_ev0[0], g_stream));
+  for (int i = 0; i < reps; ++i)
+    if (f(ctx, i)) die("%s: call failed: %s", what, fic_last_error_message());
+  CK(cudaEventRecord(g_ev1[0], g_stream));
+  CK(cudaStreamSynchronize(g_stream));
+  float ms = 0;
+  CK(cudaEventElapsedTime(&ms, g_ev0[0], g_ev1[0]));
+  return ms * 1e3 / reps;
+}
+
 static timing time_gpu(launch_fn f, void *ctx, int reps, int warm, const char *what) {
   timing t;
   double v[MAX_REPS];
   if (reps > MAX_REPS) reps = MAX_REPS;
-  for (int i = 0; i < warm; ++i)
-    if (f(ctx, i)) die("%s: warm-up call failed: %s", what, fic_last_error_message());
-  CK(cudaStreamSynchronize(g_stream));
+  warm_up(f, ctx, warm, what);
   gate_close();
   for (int i = 0; i < reps; ++i) {
     CK(cudaEventRecord(g_ev0[i], g_stream));
@@ -311,20 +339,19 @@ static timing time_gpu(launch_fn f, void *ctx, int reps, int warm, const char *w
   t.p10_us = quantile(v, reps, 0.10);
   t.med_us = quantile(v, reps, 0.50);
   t.p90_us = quantile(v, reps, 0.90);
-  CK(cudaEventRecord(g_ev0[0], g_stream));
-  for (int i = 0; i < reps; ++i)
-    if (f(ctx, i)) die("%s: call failed: %s", what, fic_last_error_message());
-  CK(cudaEventRecord(g_ev1[0], g_stream));
-  CK(cudaStreamSynchronize(g_stream));
-  float ms = 0;
-  CK(cudaEventElapsedTime(&ms, g_ev0[0], g_ev1[0]));
-  t.stream_us = ms * 1e3 / reps;
+  t.stream_us = stream_time_us(f, ctx, reps, what);
   return t;
 }
 
 /* ------------------------------------------------------------------------ */
-/* The raw TVM-FFI safe call, built by hand                                  */
+/* The norm kernels and the raw TVM-FFI safe call, built by hand             */
 /* ------------------------------------------------------------------------ */
+
+/* The kernels measured. gemma_rmsnorm and rmsnorm take (out, input, weight,
+ * eps, enable_pdl); fused_add_rmsnorm (input, residual, weight, eps,
+ * enable_pdl) and works in place. */
+enum { K_GEMMA, K_RMS, K_FUSED, K_COUNT };
+static const char *const kernel_name[K_COUNT] = {"gemma_rmsnorm", "rmsnorm", "fused_add_rmsnorm"};
 
 typedef struct raw_dltensor { /* DLTensor */
   void *data;
@@ -357,7 +384,7 @@ typedef void (*raw_move_raised_fn)(void **out);
 typedef int (*raw_decref_fn)(void *obj);
 
 static struct {
-  raw_safe_call_fn gemma_rmsnorm;
+  raw_safe_call_fn fn[K_COUNT];
   raw_set_stream_fn set_stream;
   raw_move_raised_fn move_raised;
   raw_decref_fn decref;
@@ -371,36 +398,46 @@ static void *sym_or_die(void *h, const char *name) {
   return s;
 }
 
+/* The handle of libtvm_ffi that defines TVMFFIEnvSetStream. */
+static void *tvm_ffi_handle(fic_runtime *rt) {
+  const char *tvm = NULL;
+  if (dlsym(RTLD_DEFAULT, "TVMFFIEnvSetStream")) return RTLD_DEFAULT;
+  if (fic_runtime_path(rt, FIC_PATH_LIBTVM_FFI, &tvm) == FIC_OK) {
+    void *th = dlopen(tvm, RTLD_NOW | RTLD_NOLOAD);
+    if (th && dlsym(th, "TVMFFIEnvSetStream")) return th;
+  }
+  die("TVMFFIEnvSetStream not found");
+}
+
 static void raw_init(fic_runtime *rt) {
   static const char *const norm_only[] = {"norm", NULL};
   FK(fic_runtime_preload(rt, norm_only));
-  const char *path = NULL, *tvm = NULL;
-  FK(fic_runtime_path(rt, "norm", &path));
+  const char *path = NULL;
+  FK(fic_runtime_module_path(rt, "norm", &path));
   void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD); /* the handle the runtime holds */
   raw.same_handle = h != NULL;
   if (!h) h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (!h) die("dlopen(%s): %s", path, dlerror());
-  void *s = sym_or_die(h, "__tvm_ffi_gemma_rmsnorm");
-  memcpy(&raw.gemma_rmsnorm, &s, sizeof s);
-  void *th = RTLD_DEFAULT;
-  void *ss = dlsym(th, "TVMFFIEnvSetStream");
-  if (!ss && fic_runtime_path(rt, "libtvm_ffi", &tvm) == FIC_OK) {
-    th = dlopen(tvm, RTLD_NOW | RTLD_NOLOAD);
-    if (th) ss = dlsym(th, "TVMFFIEnvSetStream");
+  for (int k = 0; k < K_COUNT; ++k) {
+    char name[128];
+    snprintf(name, sizeof name, "__tvm_ffi_%s", kernel_name[k]);
+    void *s = sym_or_die(h, name);
+    memcpy(&raw.fn[k], &s, sizeof s);
   }
-  if (!ss) die("TVMFFIEnvSetStream not found");
-  memcpy(&raw.set_stream, &ss, sizeof ss);
+  void *th = tvm_ffi_handle(rt), *s = sym_or_die(th, "TVMFFIEnvSetStream");
+  memcpy(&raw.set_stream, &s, sizeof s);
   s = sym_or_die(th, "TVMFFIErrorMoveFromRaised");
   memcpy(&raw.move_raised, &s, sizeof s);
   s = sym_or_die(th, "TVMFFIObjectDecRef");
   memcpy(&raw.decref, &s, sizeof s);
 }
 
-/* One raw call: set the env stream, call, restore (as the library does). */
-static int raw_gemma_rmsnorm(raw_dltensor *out, raw_dltensor *in, raw_dltensor *w, double eps, int dev) {
+/* One raw call of kernel k with (a0, a1, weight, eps, pdl = false): set the
+ * env stream, call, restore (as the library does). */
+static int raw_norm_call(int k, raw_dltensor *a0, raw_dltensor *a1, raw_dltensor *w, double eps, int dev) {
   raw_any args[5];
-  args[0].type_index = 7, args[0].zero_padding = 0, args[0].v.v_ptr = out;
-  args[1].type_index = 7, args[1].zero_padding = 0, args[1].v.v_ptr = in;
+  args[0].type_index = 7, args[0].zero_padding = 0, args[0].v.v_ptr = a0;
+  args[1].type_index = 7, args[1].zero_padding = 0, args[1].v.v_ptr = a1;
   args[2].type_index = 7, args[2].zero_padding = 0, args[2].v.v_ptr = w;
   args[3].type_index = 3, args[3].zero_padding = 0, args[3].v.v_float64 = eps;
   args[4].type_index = 2, args[4].zero_padding = 0, args[4].v.v_int64 = 0;
@@ -408,7 +445,7 @@ static int raw_gemma_rmsnorm(raw_dltensor *out, raw_dltensor *in, raw_dltensor *
   res.type_index = 0, res.zero_padding = 0, res.v.v_int64 = 0;
   void *prev = NULL;
   raw.set_stream(2, dev, g_stream, &prev);
-  int rc = raw.gemma_rmsnorm(NULL, args, 5, &res);
+  int rc = raw.fn[k](NULL, args, 5, &res);
   raw.set_stream(2, dev, prev, NULL);
   if (rc != 0) {
     void *err = NULL;
@@ -419,20 +456,27 @@ static int raw_gemma_rmsnorm(raw_dltensor *out, raw_dltensor *in, raw_dltensor *
 }
 
 /* ------------------------------------------------------------------------ */
-/* gemma_rmsnorm buffers (rotated to defeat L2)                              */
+/* Norm buffers (rotated to defeat L2)                                       */
 /* ------------------------------------------------------------------------ */
 
+/* For gemma_rmsnorm and rmsnorm, in[] is the input and out[] the output; for
+ * fused_add_rmsnorm, in[] is the input and out[] the residual (both updated
+ * in place). */
 #define MAX_BUF 64
 typedef struct norm_set {
+  int kernel;
   int kind; /* BGK_F16 / BGK_BF16 */
   int64_t batch, hidden;
   int nbuf;
   void *in[MAX_BUF], *out[MAX_BUF], *w;
   int64_t shape2[2], shape1[1], stride2[2], stride1[1];
   fic_tensor t_in[MAX_BUF], t_out[MAX_BUF], t_w;
+  fic_tensor ts_in, ts_out, ts_w; /* pair 0 with explicit strides (the host-cost breakdown) */
+  fic_tensor te_in, te_out;       /* pair 0 with batch 0: validation only, nothing launched */
+  int64_t shape_empty[2];
   raw_dltensor r_in[MAX_BUF], r_out[MAX_BUF], r_w;
   fic_runtime *rt;
-  fic_function *fn;
+  fic_function *fn; /* the generic gemma_rmsnorm, or NULL */
   int dev;
 } norm_set;
 
@@ -466,39 +510,52 @@ static fic_tensor fic_t(void *data, int dev, int ndim, fic_dtype dt, const int64
   return t;
 }
 
-static void norm_alloc(norm_set *s, fic_runtime *rt, fic_function *fn, int dev, int kind, int64_t batch, int64_t hidden,
-                       size_t l2_bytes, uint64_t seed) {
+typedef struct norm_spec {
+  int kernel, kind;
+  int64_t batch, hidden;
+  size_t l2_bytes; /* 0: two buffers */
+  uint64_t seed;
+} norm_spec;
+
+/* Random data, never zeros: input in [-2, 2), residual in [-1, 1), weight in
+ * [-0.5, 0.5). */
+static void norm_fill(norm_set *s, int i, uint64_t seed) {
+  size_t n = norm_elems(s);
+  CK(bgk_fill_uniform(s->in[i], n, s->kind, -2.0f, 2.0f, seed * 131 + (uint64_t)i, g_stream));
+  if (s->kernel == K_FUSED)
+    CK(bgk_fill_uniform(s->out[i], n, s->kind, -1.0f, 1.0f, seed * 131 + 500 + (uint64_t)i, g_stream));
+  else
+    CK(cudaMemsetAsync(s->out[i], 0, n * 2, g_stream));
+}
+
+static void norm_alloc(norm_set *s, fic_runtime *rt, fic_function *fn, int dev, const norm_spec *sp) {
   memset(s, 0, sizeof *s);
-  s->rt = rt;
-  s->fn = fn;
-  s->dev = dev;
-  s->kind = kind;
-  s->batch = batch;
-  s->hidden = hidden;
-  s->shape2[0] = batch;
-  s->shape2[1] = hidden;
-  s->stride2[0] = hidden;
-  s->stride2[1] = 1;
-  s->shape1[0] = hidden;
-  s->stride1[0] = 1;
+  s->rt = rt, s->fn = fn, s->dev = dev;
+  s->kernel = sp->kernel, s->kind = sp->kind, s->batch = sp->batch, s->hidden = sp->hidden;
+  s->shape2[0] = sp->batch, s->shape2[1] = sp->hidden, s->stride2[0] = sp->hidden, s->stride2[1] = 1;
+  s->shape1[0] = sp->hidden, s->stride1[0] = 1;
   size_t bytes = norm_elems(s) * 2;
-  size_t want = 4 * l2_bytes / (2 * bytes) + 1; /* >= 4x L2 of distinct input+output, capped */
+  size_t want = 4 * sp->l2_bytes / (2 * bytes) + 1; /* >= 4x L2 of distinct input+output, capped */
   s->nbuf = want < 2 ? 2 : (want > MAX_BUF ? MAX_BUF : (int)want);
-  fic_dtype dt = kind == BGK_F16 ? FIC_F16 : FIC_BF16;
+  fic_dtype dt = sp->kind == BGK_F16 ? FIC_F16 : FIC_BF16;
   for (int i = 0; i < s->nbuf; ++i) {
     s->in[i] = dalloc(bytes);
     s->out[i] = dalloc(bytes);
-    CK(bgk_fill_uniform(s->in[i], norm_elems(s), kind, -2.0f, 2.0f, seed * 131 + (uint64_t)i, g_stream));
-    CK(cudaMemsetAsync(s->out[i], 0, bytes, g_stream));
+    norm_fill(s, i, sp->seed);
     s->t_in[i] = fic_t(s->in[i], dev, 2, dt, s->shape2);
     s->t_out[i] = fic_t(s->out[i], dev, 2, dt, s->shape2);
     s->r_in[i] = raw_tensor(s->in[i], dev, 2, dt, s->shape2, s->stride2);
     s->r_out[i] = raw_tensor(s->out[i], dev, 2, dt, s->shape2, s->stride2);
   }
-  s->w = dalloc((size_t)hidden * 2);
-  CK(bgk_fill_uniform(s->w, (size_t)hidden, kind, -0.5f, 0.5f, seed * 131 + 1000, g_stream));
+  s->w = dalloc((size_t)sp->hidden * 2);
+  CK(bgk_fill_uniform(s->w, (size_t)sp->hidden, sp->kind, -0.5f, 0.5f, sp->seed * 131 + 1000, g_stream));
   s->t_w = fic_t(s->w, dev, 1, dt, s->shape1);
   s->r_w = raw_tensor(s->w, dev, 1, dt, s->shape1, s->stride1);
+  s->ts_in = s->t_in[0], s->ts_out = s->t_out[0], s->ts_w = s->t_w;
+  s->ts_in.strides = s->ts_out.strides = s->stride2, s->ts_w.strides = s->stride1;
+  s->shape_empty[0] = 0, s->shape_empty[1] = sp->hidden;
+  s->te_in = s->t_in[0], s->te_out = s->t_out[0];
+  s->te_in.shape = s->te_out.shape = s->shape_empty;
   CK(cudaStreamSynchronize(g_stream));
 }
 
@@ -512,15 +569,30 @@ static void norm_free(norm_set *s) {
 
 #define EPS 1e-6
 
+/* The typed call of the set's kernel on buffer pair b; non-zero on failure. */
+static int call_fic(norm_set *s, int b) {
+  switch (s->kernel) {
+    case K_GEMMA:
+      return fic_gemma_rmsnorm(s->rt, &s->t_out[b], &s->t_in[b], &s->t_w, EPS, 0, g_stream) != FIC_OK;
+    case K_RMS:
+      return fic_rmsnorm(s->rt, &s->t_out[b], &s->t_in[b], &s->t_w, EPS, 0, g_stream) != FIC_OK;
+    default:
+      return fic_fused_add_rmsnorm(s->rt, &s->t_in[b], &s->t_out[b], &s->t_w, EPS, 0, g_stream) != FIC_OK;
+  }
+}
+/* The raw safe call of the same export on buffer pair b. */
+static int call_raw(norm_set *s, int b) {
+  if (s->kernel == K_FUSED) return raw_norm_call(K_FUSED, &s->r_in[b], &s->r_out[b], &s->r_w, EPS, s->dev) != 0;
+  return raw_norm_call(s->kernel, &s->r_out[b], &s->r_in[b], &s->r_w, EPS, s->dev) != 0;
+}
+
 static int launch_fic(void *ctx, int i) {
   norm_set *s = ctx;
-  int b = i % s->nbuf;
-  return fic_gemma_rmsnorm(s->rt, &s->t_out[b], &s->t_in[b], &s->t_w, EPS, 0, g_stream) != FIC_OK;
+  return call_fic(s, i % s->nbuf);
 }
 static int launch_raw(void *ctx, int i) {
   norm_set *s = ctx;
-  int b = i % s->nbuf;
-  return raw_gemma_rmsnorm(&s->r_out[b], &s->r_in[b], &s->r_w, EPS, s->dev) != 0;
+  return call_raw(s, i % s->nbuf);
 }
 static int launch_copy(void *ctx, int i) {
   norm_set *s = ctx;
@@ -528,50 +600,70 @@ static int launch_copy(void *ctx, int i) {
   return cudaMemcpyAsync(s->out[b], s->in[b], norm_elems(s) * 2, cudaMemcpyDeviceToDevice, g_stream) != cudaSuccess;
 }
 
-/* Our output (out[0]) vs the raw call's (out[1]) from the same input[0]. */
+/* Our call on pair 0 vs the raw call on pair 1, both from pair 0's data
+ * (copied into pair 1 first): the number of 16-bit words that differ in
+ * every output (the fused kernel writes input and residual). */
 static unsigned long long ours_vs_raw(norm_set *s) {
-  if (fic_gemma_rmsnorm(s->rt, &s->t_out[0], &s->t_in[0], &s->t_w, EPS, 0, g_stream) != FIC_OK)
-    die("fic_gemma_rmsnorm failed: %s", fic_last_error_message());
-  if (raw_gemma_rmsnorm(&s->r_out[1], &s->r_in[0], &s->r_w, EPS, s->dev) != 0) die("raw safe call failed");
-  return count_diff16(s->out[0], s->out[1], norm_elems(s));
+  size_t bytes = norm_elems(s) * 2;
+  CK(cudaMemcpyAsync(s->in[1], s->in[0], bytes, cudaMemcpyDeviceToDevice, g_stream));
+  CK(cudaMemcpyAsync(s->out[1], s->out[0], bytes, cudaMemcpyDeviceToDevice, g_stream));
+  if (call_fic(s, 0)) die("fic_%s failed: %s", kernel_name[s->kernel], fic_last_error_message());
+  if (call_raw(s, 1)) die("raw %s safe call failed", kernel_name[s->kernel]);
+  unsigned long long d = count_diff16(s->out[0], s->out[1], norm_elems(s));
+  if (s->kernel == K_FUSED) d += count_diff16(s->in[0], s->in[1], norm_elems(s));
+  return d;
 }
 
 /* ------------------------------------------------------------------------ */
 /* 0. Correctness: our call == raw call bitwise, and both near a reference   */
 /* ------------------------------------------------------------------------ */
 
+typedef struct host_copy {
+  uint16_t *x, *r, *y, *w; /* input, residual (fused), output, weight */
+} host_copy;
+
+static uint16_t *to_host(const void *dev_ptr, size_t n) {
+  uint16_t *h = malloc(n * 2);
+  if (!h) die("out of host memory");
+  CK(cudaMemcpy(h, dev_ptr, n * 2, cudaMemcpyDeviceToHost));
+  return h;
+}
+
+/* Relative L2 error of one row's output against float64. */
+static void ref_row(const norm_set *s, const host_copy *h, int64_t b, double *num, double *den, size_t *zeros) {
+  float (*cv)(uint16_t) = s->kind == BGK_F16 ? h2f : bf2f;
+  int64_t H = s->hidden;
+  double ss = 0;
+  for (int64_t j = 0; j < H; ++j) {
+    double v = cv(h->x[b * H + j]) + (h->r ? cv(h->r[b * H + j]) : 0.0);
+    ss += v * v;
+  }
+  double rs = 1.0 / sqrt(ss / (double)H + EPS);
+  for (int64_t j = 0; j < H; ++j) {
+    double v = cv(h->x[b * H + j]) + (h->r ? cv(h->r[b * H + j]) : 0.0);
+    double wf = cv(h->w[j]) + (s->kernel == K_GEMMA ? 1.0 : 0.0);
+    double ref = v * rs * wf, got = cv(h->y[b * H + j]);
+    if (!isfinite(got)) die("non-finite %s output", kernel_name[s->kernel]);
+    *zeros += got == 0.0;
+    *num += (got - ref) * (got - ref);
+    *den += ref * ref;
+  }
+}
+
+/* Bitwise equality with the raw call, then the typed call's output against
+ * float64 from the same inputs; returns the relative L2 error. */
 static double ref_check(norm_set *s) {
   size_t n = norm_elems(s);
+  host_copy h = {to_host(s->in[0], n), s->kernel == K_FUSED ? to_host(s->out[0], n) : NULL, NULL,
+                 to_host(s->w, (size_t)s->hidden)};
   unsigned long long diff = ours_vs_raw(s);
-  if (diff) die("our output and the raw call's differ in %llu of %zu elements", diff, n);
-  uint16_t *x = malloc(n * 2), *y = malloc(n * 2), *w = malloc((size_t)s->hidden * 2);
-  if (!x || !y || !w) die("out of host memory");
-  CK(cudaMemcpy(x, s->in[0], n * 2, cudaMemcpyDeviceToHost));
-  CK(cudaMemcpy(y, s->out[0], n * 2, cudaMemcpyDeviceToHost));
-  CK(cudaMemcpy(w, s->w, (size_t)s->hidden * 2, cudaMemcpyDeviceToHost));
-  float (*cv)(uint16_t) = s->kind == BGK_F16 ? h2f : bf2f;
+  if (diff) die("%s: our output and the raw call's differ in %llu of %zu elements", kernel_name[s->kernel], diff, n);
+  h.y = to_host(s->kernel == K_FUSED ? s->in[0] : s->out[0], n);
   double num = 0, den = 0;
   size_t zeros = 0;
-  for (int64_t b = 0; b < s->batch; ++b) {
-    double ss = 0;
-    for (int64_t h = 0; h < s->hidden; ++h) {
-      double v = cv(x[b * s->hidden + h]);
-      ss += v * v;
-    }
-    double r = 1.0 / sqrt(ss / (double)s->hidden + EPS);
-    for (int64_t h = 0; h < s->hidden; ++h) {
-      double ref = cv(x[b * s->hidden + h]) * r * (1.0 + cv(w[h]));
-      double got = cv(y[b * s->hidden + h]);
-      if (!isfinite(got)) die("non-finite gemma_rmsnorm output");
-      zeros += got == 0.0;
-      num += (got - ref) * (got - ref);
-      den += ref * ref;
-    }
-  }
-  free(x);
-  free(y);
-  free(w);
-  if (zeros == n) die("gemma_rmsnorm output is all zeros");
+  for (int64_t b = 0; b < s->batch; ++b) ref_row(s, &h, b, &num, &den, &zeros);
+  free(h.x), free(h.r), free(h.y), free(h.w);
+  if (zeros == n) die("%s output is all zeros", kernel_name[s->kernel]);
   return sqrt(num / den);
 }
 
@@ -579,238 +671,347 @@ static double ref_check(norm_set *s) {
 /* 1. Host cost per call                                                     */
 /* ------------------------------------------------------------------------ */
 
-enum { M_RAW, M_FIC, M_GENERIC, M_EMPTY, M_COUNT };
-static const char *const method_name[M_COUNT] = {"raw_safe_call", "fic_gemma_rmsnorm", "fic_function_call",
-                                                 "cudaLaunchKernel_empty"};
+typedef enum {
+  P_RAW,
+  P_FIC,
+  P_GENERIC,
+  P_EMPTY,
+  P_RAW_GETDEV,      /* the raw call plus the cudaGetDevice the library makes per call */
+  P_FIC_STRIDED,     /* typed call with strides given: no fill-in */
+  P_GENERIC_STRIDED, /* generic call with strides given */
+  P_FIC_VALIDATE     /* typed call on an empty batch: argument checks only, nothing launched */
+} path_kind;
+typedef struct method {
+  const char *impl;
+  int kernel; /* K_*, or -1 for the empty launch */
+  path_kind path;
+} method;
+static const method methods[] = {{"raw_safe_call", K_GEMMA, P_RAW},
+                                 {"fic_typed", K_GEMMA, P_FIC},
+                                 {"fic_function_call", K_GEMMA, P_GENERIC},
+                                 {"raw_safe_call", K_RMS, P_RAW},
+                                 {"fic_typed", K_RMS, P_FIC},
+                                 {"raw_safe_call", K_FUSED, P_RAW},
+                                 {"fic_typed", K_FUSED, P_FIC},
+                                 {"cudaLaunchKernel_empty", -1, P_EMPTY}};
+enum { M_COUNT = sizeof methods / sizeof methods[0] };
+/* --breakdown: where the typed call's time over the raw call goes (gemma_rmsnorm). */
+static const method breakdown[] = {{"raw_safe_call", K_GEMMA, P_RAW},
+                                   {"raw_plus_cudaGetDevice", K_GEMMA, P_RAW_GETDEV},
+                                   {"fic_typed", K_GEMMA, P_FIC},
+                                   {"fic_typed_strides_given", K_GEMMA, P_FIC_STRIDED},
+                                   {"fic_typed_validation_only", K_GEMMA, P_FIC_VALIDATE},
+                                   {"fic_function_call", K_GEMMA, P_GENERIC},
+                                   {"fic_function_call_strides_given", K_GEMMA, P_GENERIC_STRIDED},
+                                   {"cudaLaunchKernel_empty", -1, P_EMPTY}};
+enum { B_COUNT = sizeof breakdown / sizeof breakdown[0], MAX_METHODS = 16 };
 
-/* Runs c calls of method m back to back; returns the number that failed. */
-static long run_calls(int m, long c, norm_set *s) {
+static long run_generic(long c, norm_set *s, int strided) {
+  const fic_tensor *o = strided ? &s->ts_out : &s->t_out[0], *in = strided ? &s->ts_in : &s->t_in[0];
+  const fic_tensor *w = strided ? &s->ts_w : &s->t_w;
   long bad = 0;
-  switch (m) {
-    case M_RAW:
-      for (long i = 0; i < c; ++i) bad += raw_gemma_rmsnorm(&s->r_out[0], &s->r_in[0], &s->r_w, EPS, s->dev) != 0;
-      break;
-    case M_FIC:
-      for (long i = 0; i < c; ++i)
-        bad += fic_gemma_rmsnorm(s->rt, &s->t_out[0], &s->t_in[0], &s->t_w, EPS, 0, g_stream) != FIC_OK;
-      break;
-    case M_GENERIC:
-      for (long i = 0; i < c; ++i) {
-        fic_arg a[5] = {fic_arg_tensor(&s->t_out[0]), fic_arg_tensor(&s->t_in[0]), fic_arg_tensor(&s->t_w),
-                        fic_arg_float(EPS), fic_arg_bool(0)};
-        bad += fic_function_call(s->fn, a, 5, s->dev, g_stream, NULL) != FIC_OK;
-      }
-      break;
-    default: {
-      const void *k = bgk_empty_kernel();
-      dim3 one = {1, 1, 1};
-      void *no_args[1] = {NULL};
-      for (long i = 0; i < c; ++i) bad += cudaLaunchKernel(k, one, one, no_args, 0, g_stream) != cudaSuccess;
-      break;
-    }
+  for (long i = 0; i < c; ++i) {
+    fic_arg a[5] = {fic_arg_tensor(o), fic_arg_tensor(in), fic_arg_tensor(w), fic_arg_float(EPS), fic_arg_bool(0)};
+    bad += fic_function_call(s->fn, a, 5, s->dev, g_stream, NULL) != FIC_OK;
   }
   return bad;
 }
 
+static long run_empty(long c) {
+  const void *k = bgk_empty_kernel();
+  dim3 one = {1, 1, 1};
+  void *no_args[1] = {NULL};
+  long bad = 0;
+  for (long i = 0; i < c; ++i) bad += cudaLaunchKernel(k, one, one, no_args, 0, g_stream) != cudaSuccess;
+  return bad;
+}
+
+/* The gemma_rmsnorm variants of the breakdown. */
+static long run_breakdown_calls(path_kind path, long c, norm_set *s) {
+  long bad = 0;
+  int dev = -1;
+  for (long i = 0; i < c; ++i) {
+    if (path == P_RAW_GETDEV)
+      bad += (cudaGetDevice(&dev) != cudaSuccess) + call_raw(s, 0);
+    else if (path == P_FIC_STRIDED)
+      bad += fic_gemma_rmsnorm(s->rt, &s->ts_out, &s->ts_in, &s->ts_w, EPS, 0, g_stream) != FIC_OK;
+    else
+      bad += fic_gemma_rmsnorm(s->rt, &s->te_out, &s->te_in, &s->t_w, EPS, 0, g_stream) != FIC_OK;
+  }
+  return bad;
+}
+
+/* Runs c calls of method m back to back on pair 0 of its set; returns the
+ * number that failed. */
+static long run_calls(const method *m, long c, norm_set *sets) {
+  norm_set *s = m->kernel >= 0 ? &sets[m->kernel] : NULL;
+  long bad = 0;
+  switch (m->path) {
+    case P_RAW:
+      for (long i = 0; i < c; ++i) bad += call_raw(s, 0);
+      return bad;
+    case P_FIC:
+      for (long i = 0; i < c; ++i) bad += call_fic(s, 0);
+      return bad;
+    case P_GENERIC:
+    case P_GENERIC_STRIDED:
+      return run_generic(c, s, m->path == P_GENERIC_STRIDED);
+    case P_EMPTY:
+      return run_empty(c);
+    default:
+      return run_breakdown_calls(m->path, c, s);
+  }
+}
+
+/* One round of method m: opt.calls calls in chunks behind the gate; ns per call. */
+static double overhead_round(const method *m, norm_set *sets, const char *what) {
+  double total = 0;
+  long done = 0, bad = 0;
+  while (done < opt.calls) {
+    long c = opt.calls - done < opt.chunk ? opt.calls - done : opt.chunk;
+    gate_close(); /* nothing enqueued below runs yet: the launch queue never drains or fills */
+    double t0 = now_ns();
+    bad += run_calls(m, c, sets);
+    double t1 = now_ns();
+    gate_open();
+    CK(cudaStreamSynchronize(g_stream));
+    gate_check(what);
+    total += t1 - t0;
+    done += c;
+  }
+  if (bad) die("%s: %ld calls failed: %s", what, bad, fic_last_error_message());
+  return total / (double)opt.calls;
+}
+
 typedef struct overhead_result {
-  double med[M_COUNT], min[M_COUNT], max[M_COUNT];
+  double med[MAX_METHODS], min[MAX_METHODS], max[MAX_METHODS];
 } overhead_result;
 
-static void bench_overhead(norm_set *s, overhead_result *res) {
+static const char *method_label(const method *m, char *buf, size_t size) {
+  snprintf(buf, size, "%s %s", m->impl, m->kernel >= 0 ? kernel_name[m->kernel] : "");
+  return buf;
+}
+
+/* Host cost at 1x4096 f16: every method of tab, opt.rounds rounds in a
+ * rotated order; per-round means go to the CSV file csv. */
+static void bench_overhead(const method *tab, int M, norm_set *sets, const char *csv, overhead_result *res) {
   int R = opt.rounds;
-  double *v = calloc((size_t)(M_COUNT * R), sizeof(double));
+  double *v = calloc((size_t)(M * R), sizeof(double));
   if (!v) die("out of memory");
-  FILE *f = csv_open("overhead.csv", "method,round,calls,ns_per_call", 0);
-  for (int m = 0; m < M_COUNT; ++m) /* warm-up */
-    if (run_calls(m, 200, s)) die("%s warm-up failed: %s", method_name[m], fic_last_error_message());
+  FILE *f = csv_open(csv, "impl,kernel,dtype,batch,hidden,round,calls,chunk,ns_per_call", 0);
+  char what[96];
+  for (int m = 0; m < M; ++m) /* warm-up */
+    if (run_calls(&tab[m], 200, sets)) die("%s warm-up failed: %s", tab[m].impl, fic_last_error_message());
   CK(cudaStreamSynchronize(g_stream));
   for (int r = 0; r < R; ++r) {
-    for (int k = 0; k < M_COUNT; ++k) {
-      int m = (k + r) % M_COUNT; /* rotate the order between rounds */
-      double total = 0;
-      long done = 0, bad = 0;
-      while (done < opt.calls) {
-        long c = opt.calls - done < opt.chunk ? opt.calls - done : opt.chunk;
-        gate_close(); /* nothing enqueued below runs yet: the launch queue never drains or fills */
-        double t0 = now_ns();
-        bad += run_calls(m, c, s);
-        double t1 = now_ns();
-        gate_open();
-        CK(cudaStreamSynchronize(g_stream));
-        gate_check(method_name[m]);
-        total += t1 - t0;
-        done += c;
-      }
-      if (bad) die("%s: %ld calls failed: %s", method_name[m], bad, fic_last_error_message());
-      v[m * R + r] = total / (double)opt.calls;
-      fprintf(f, "%s,%d,%ld,%.1f\n", method_name[m], r, opt.calls, v[m * R + r]);
+    for (int k = 0; k < M; ++k) {
+      int m = (k + r) % M; /* rotate the order between rounds */
+      v[m * R + r] = overhead_round(&tab[m], sets, method_label(&tab[m], what, sizeof what));
+      fprintf(f, "%s,%s,f16,1,4096,%d,%ld,%d,%.1f\n", tab[m].impl,
+              tab[m].kernel >= 0 ? kernel_name[tab[m].kernel] : "none", r, opt.calls, opt.chunk, v[m * R + r]);
     }
   }
   fclose(f);
-  for (int m = 0; m < M_COUNT; ++m) {
+  for (int m = 0; m < M; ++m) {
     res->med[m] = quantile(v + m * R, R, 0.5);
     res->min[m] = v[m * R];
     res->max[m] = v[m * R + R - 1];
   }
   free(v);
-  f = csv_open("overhead_summary.csv", "method,median_ns,min_ns,max_ns,ratio_vs_raw,ratio_vs_empty", 0);
-  for (int m = 0; m < M_COUNT; ++m)
-    fprintf(f, "%s,%.1f,%.1f,%.1f,%.3f,%.3f\n", method_name[m], res->med[m], res->min[m], res->max[m],
-            res->med[m] / res->med[M_RAW], res->med[m] / res->med[M_EMPTY]);
-  fclose(f);
 }
 
 /* ------------------------------------------------------------------------ */
-/* 2. Bandwidth                                                              */
+/* 2. GPU time and bandwidth                                                 */
 /* ------------------------------------------------------------------------ */
 
 typedef struct bw_row {
-  int kind;
+  int kernel, kind; /* kernel -1: the d2d copy */
   int64_t batch, hidden;
   int nbuf;
-  double bytes, copy_bytes;
-  timing fic, raw, copy;
+  double bytes;
+  timing fic, raw;
 } bw_row;
 
-static void bench_bandwidth(fic_runtime *rt, fic_function *fn, int dev, size_t l2, bw_row *rows, int *nrows) {
-  static const int64_t shapes[][2] = {{1, 4096}, {512, 4096}, {2048, 8192}, {8192, 8192}, {16384, 8192}};
-  int n = 0;
+#define MAX_BW 40
+static const int64_t bw_shapes[][2] = {{1, 4096}, {512, 4096}, {2048, 8192}, {8192, 8192}, {16384, 8192}};
+enum { N_SHAPES = sizeof bw_shapes / sizeof bw_shapes[0] };
+
+/* Bytes the kernel must move: input (and residual) read, output (and
+ * residual) written, weight read. The copy moves the input once (read +
+ * write). */
+static double kernel_bytes(int kernel, const norm_set *s) {
+  double n = (double)norm_elems(s) * 2;
+  if (kernel < 0) return 2 * n;
+  return (kernel == K_FUSED ? 4 * n : 2 * n) + (double)s->hidden * 2;
+}
+
+/* Times the typed and raw calls of one kernel (or the copy) at one shape;
+ * checks the outputs are bitwise equal and finite afterwards. */
+static void bw_measure(bw_row *r, norm_set *s) {
   int warm = opt.quick ? 3 : 10;
-  for (int kind = BGK_F16; kind <= BGK_BF16; ++kind) {
-    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; ++k) {
-      norm_set s;
-      norm_alloc(&s, rt, fn, dev, kind, shapes[k][0], shapes[k][1], l2, 1234 + 17 * k + 100 * (uint64_t)kind);
-      bw_row *r = &rows[n++];
-      r->kind = kind;
-      r->batch = s.batch;
-      r->hidden = s.hidden;
-      r->nbuf = s.nbuf;
-      /* kernel: input read + output written + weight read; the copy moves
-       * the input once (read + write): the same traffic less the weight */
-      r->bytes = 2.0 * (double)norm_elems(&s) * 2 + (double)s.hidden * 2;
-      r->copy_bytes = 2.0 * (double)norm_elems(&s) * 2;
-      r->fic = time_gpu(launch_fic, &s, opt.reps, warm, "fic gemma_rmsnorm");
-      r->raw = time_gpu(launch_raw, &s, opt.reps, warm, "raw gemma_rmsnorm");
-      r->copy = time_gpu(launch_copy, &s, opt.reps, warm, "d2d copy");
-      unsigned long long diff = ours_vs_raw(&s);
-      if (diff)
-        die("%lldx%lld: our output differs from the raw call's in %llu elements", (long long)s.batch,
-            (long long)s.hidden, diff);
-      if (count_nonfinite16(s.out[0], norm_elems(&s), kind)) die("non-finite gemma_rmsnorm output");
-      norm_free(&s);
-    }
+  char what[96];
+  snprintf(what, sizeof what, "%s %lldx%lld", r->kernel >= 0 ? kernel_name[r->kernel] : "d2d copy", (long long)s->batch,
+           (long long)s->hidden);
+  r->batch = s->batch, r->hidden = s->hidden, r->nbuf = s->nbuf;
+  r->bytes = kernel_bytes(r->kernel, s);
+  if (r->kernel < 0) {
+    r->fic = time_gpu(launch_copy, s, opt.reps, warm, what);
+    r->raw = r->fic;
+    return;
   }
-  *nrows = n;
-  FILE *f = csv_open("norm_bandwidth.csv",
-                     "dtype,batch,hidden,path,gpu_us_median,gpu_us_p10,gpu_us_p90,stream_us,bytes,gbps,"
-                     "frac_of_copy,buffers,identical_to_raw",
-                     0);
+  r->fic = time_gpu(launch_fic, s, opt.reps, warm, what);
+  r->raw = time_gpu(launch_raw, s, opt.reps, warm, what);
+  unsigned long long diff = ours_vs_raw(s);
+  if (diff) die("%s: our output differs from the raw call's in %llu elements", what, diff);
+  if (count_nonfinite16(r->kernel == K_FUSED ? s->in[0] : s->out[0], norm_elems(s), r->kind))
+    die("%s: non-finite output", what);
+}
+
+static void write_bw_csv(const bw_row *rows, int n) {
+  FILE *f =
+      csv_open("norm_gpu_c.csv",
+               "impl,kernel,dtype,batch,hidden,gpu_us_median,gpu_us_p10,gpu_us_p90,stream_us,bytes,gbps,buffers", 0);
   for (int i = 0; i < n; ++i) {
     const bw_row *r = &rows[i];
     const char *dt = r->kind == BGK_F16 ? "f16" : "bf16";
-    double copy_gbps = r->copy_bytes / (r->copy.med_us * 1e3);
-    const timing *t[3] = {&r->fic, &r->raw, &r->copy};
-    const char *names[3] = {"fic", "raw", "d2d_copy"};
-    for (int j = 0; j < 3; ++j) {
-      double bytes = j == 2 ? r->copy_bytes : r->bytes;
-      double gbps = bytes / (t[j]->med_us * 1e3);
-      fprintf(f, "%s,%lld,%lld,%s,%.3f,%.3f,%.3f,%.3f,%.0f,%.1f,%.4f,%d,1\n", dt, (long long)r->batch,
-              (long long)r->hidden, names[j], t[j]->med_us, t[j]->p10_us, t[j]->p90_us, t[j]->stream_us, bytes, gbps,
-              gbps / copy_gbps, r->nbuf);
-    }
+    const timing *t[2] = {&r->fic, &r->raw};
+    const char *impl[2] = {r->kernel < 0 ? "d2d_copy" : "fic_typed", "raw_safe_call"};
+    for (int j = 0; j < (r->kernel < 0 ? 1 : 2); ++j)
+      fprintf(f, "%s,%s,%s,%lld,%lld,%.3f,%.3f,%.3f,%.3f,%.0f,%.1f,%d\n", impl[j],
+              r->kernel < 0 ? "copy" : kernel_name[r->kernel], dt, (long long)r->batch, (long long)r->hidden,
+              t[j]->med_us, t[j]->p10_us, t[j]->p90_us, t[j]->stream_us, r->bytes, r->bytes / (t[j]->med_us * 1e3),
+              r->nbuf);
   }
   fclose(f);
+}
+
+/* Every kernel (and the copy) x dtype x shape. */
+static void bench_bandwidth(fic_runtime *rt, int dev, size_t l2, bw_row *rows, int *nrows) {
+  int n = 0;
+  for (int kind = BGK_F16; kind <= BGK_BF16; ++kind)
+    for (int k = 0; k < N_SHAPES; ++k)
+      for (int kernel = -1; kernel < K_COUNT; ++kernel) {
+        norm_spec sp = {kernel < 0 ? K_GEMMA : kernel,
+                        kind,
+                        bw_shapes[k][0],
+                        bw_shapes[k][1],
+                        l2,
+                        1234 + 17 * (uint64_t)k + 100 * (uint64_t)kind + 1000 * (uint64_t)(kernel + 1)};
+        norm_set s;
+        norm_alloc(&s, rt, NULL, dev, &sp);
+        rows[n].kernel = kernel, rows[n].kind = kind;
+        bw_measure(&rows[n++], &s);
+        norm_free(&s);
+      }
+  *nrows = n;
+  write_bw_csv(rows, n);
 }
 
 /* ------------------------------------------------------------------------ */
 /* 3. gdn_prefill                                                            */
 /* ------------------------------------------------------------------------ */
 
+enum { GDN_HQ = 16, GDN_HK = 16, GDN_HV = 32, GDN_HO = 32, GDN_D = 128 };
+
 typedef struct gdn_ctx {
   fic_runtime *rt;
-  fic_tensor out, state, q, k, v, cu, alpha, beta, ws;
+  int64_t sh_q[3], sh_k[3], sh_v[3], sh_o[3], sh_s[4], sh_cu[1], sh_ab[2], sh_ws[1];
+  void *q, *k, *v, *o, *st, *al, *be, *ws, *cu;
+  fic_tensor out, state, tq, tk, tv, tcu, alpha, beta, tws;
 } gdn_ctx;
 
 static int launch_gdn(void *ctx, int i) {
   gdn_ctx *g = ctx;
   (void)i;
-  return fic_gdn_prefill(g->rt, &g->out, &g->state, &g->q, &g->k, &g->v, &g->cu, NULL, &g->alpha, &g->beta, 0.0, &g->ws,
-                         g_stream) != FIC_OK;
+  fic_gdn_prefill_params p;
+  fic_gdn_prefill_params_init(&p);
+  p.output = &g->out, p.output_state = &g->state, p.q = &g->tq, p.k = &g->tk, p.v = &g->tv, p.cu_seqlens = &g->tcu;
+  p.alpha = &g->alpha, p.beta = &g->beta, p.workspace = &g->tws;
+  return fic_gdn_prefill(g->rt, &p, g_stream) != FIC_OK;
 }
 
 typedef struct gdn_row {
+  int kind;
   int64_t tokens;
   int seqs;
   timing t;
   unsigned long long nonfinite;
 } gdn_row;
 
-/* Fills rows; on a failure, writes the reason into why and stops. */
+/* Buffers for T tokens in N equal sequences: q, k rows of roughly unit norm
+ * (as after Qwen3-Next's L2 norm), v in [-1, 1), gates alpha in [0.9, 1),
+ * beta in [0, 1). */
+static void gdn_alloc(gdn_ctx *g, fic_runtime *rt, int dev, int kind, int64_t T, int N, size_t ws_bytes) {
+  enum { D = GDN_D };
+  memset(g, 0, sizeof *g);
+  g->rt = rt;
+  size_t tok = (size_t)T;
+  int64_t sq[3] = {T, GDN_HQ, D}, sk[3] = {T, GDN_HK, D}, sv[3] = {T, GDN_HV, D}, so[3] = {T, GDN_HO, D};
+  int64_t ss[4] = {N, GDN_HO, D, D}, sab[2] = {T, GDN_HO};
+  memcpy(g->sh_q, sq, sizeof sq), memcpy(g->sh_k, sk, sizeof sk), memcpy(g->sh_v, sv, sizeof sv);
+  memcpy(g->sh_o, so, sizeof so), memcpy(g->sh_s, ss, sizeof ss), memcpy(g->sh_ab, sab, sizeof sab);
+  g->sh_cu[0] = N + 1, g->sh_ws[0] = (int64_t)ws_bytes;
+  g->q = dalloc(tok * GDN_HQ * D * 2), g->k = dalloc(tok * GDN_HK * D * 2), g->v = dalloc(tok * GDN_HV * D * 2);
+  g->o = dalloc(tok * GDN_HO * D * 2), g->st = dalloc((size_t)N * GDN_HO * D * D * 4);
+  g->al = dalloc(tok * GDN_HO * 4), g->be = dalloc(tok * GDN_HO * 4), g->ws = dalloc(ws_bytes);
+  g->cu = dalloc((size_t)(N + 1) * sizeof(int64_t));
+  int64_t cu_h[65];
+  for (int i = 0; i <= N; ++i) cu_h[i] = T * i / N;
+  CK(cudaMemcpy(g->cu, cu_h, (size_t)(N + 1) * sizeof(int64_t), cudaMemcpyHostToDevice));
+  CK(bgk_fill_uniform(g->q, tok * GDN_HQ * D, kind, -0.15f, 0.15f, 11 + (uint64_t)T, g_stream));
+  CK(bgk_fill_uniform(g->k, tok * GDN_HK * D, kind, -0.15f, 0.15f, 12 + (uint64_t)T, g_stream));
+  CK(bgk_fill_uniform(g->v, tok * GDN_HV * D, kind, -1.0f, 1.0f, 13 + (uint64_t)T, g_stream));
+  CK(bgk_fill_uniform(g->al, tok * GDN_HO, BGK_F32, 0.90f, 1.0f, 14 + (uint64_t)T, g_stream));
+  CK(bgk_fill_uniform(g->be, tok * GDN_HO, BGK_F32, 0.0f, 1.0f, 15 + (uint64_t)T, g_stream));
+  CK(cudaMemsetAsync(g->ws, 0, ws_bytes ? ws_bytes : 1, g_stream));
+  CK(cudaStreamSynchronize(g_stream));
+  fic_dtype dt = kind == BGK_F16 ? FIC_F16 : FIC_BF16;
+  g->tq = fic_t(g->q, dev, 3, dt, g->sh_q), g->tk = fic_t(g->k, dev, 3, dt, g->sh_k);
+  g->tv = fic_t(g->v, dev, 3, dt, g->sh_v), g->out = fic_t(g->o, dev, 3, dt, g->sh_o);
+  g->state = fic_t(g->st, dev, 4, FIC_F32, g->sh_s), g->tcu = fic_t(g->cu, dev, 1, FIC_I64, g->sh_cu);
+  g->alpha = fic_t(g->al, dev, 2, FIC_F32, g->sh_ab), g->beta = fic_t(g->be, dev, 2, FIC_F32, g->sh_ab);
+  g->tws = fic_t(g->ws, dev, 1, FIC_U8, g->sh_ws);
+}
+
+static void gdn_free(gdn_ctx *g) {
+  void *all[] = {g->q, g->k, g->v, g->o, g->st, g->al, g->be, g->ws, g->cu};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i) CK(cudaFree(all[i]));
+}
+
+static const char *const GDN_HEADER =
+    "impl,dtype,total_tokens,num_seqs,gpu_ms_median,gpu_ms_p10,gpu_ms_p90,stream_ms,tokens_per_s,nonfinite_outputs";
+
+/* Fills rows (f16 then bf16, every length); on a failure, writes the reason
+ * into why and stops. */
 static void bench_gdn(fic_runtime *rt, int dev, int sms, gdn_row *rows, int *nrows, char *why, size_t why_size) {
-  enum { HQ = 16, HK = 16, HV = 32, HO = 32, D = 128 };
   static const int64_t full[] = {1024, 2048, 4096, 8192, 16384, 32768, 65536};
   static const int64_t quick[] = {1024, 4096, 16384};
   const int64_t *lens = opt.quick ? quick : full;
-  int nlens = opt.quick ? 3 : 7;
+  int nlens = opt.quick ? 3 : 7, N = opt.gdn_seqs > 64 ? 64 : opt.gdn_seqs;
   size_t ws_bytes = 0;
   FK(fic_gdn_prefill_workspace_size(sms, &ws_bytes));
-  int N = opt.gdn_seqs;
   *nrows = 0;
-  FILE *f = csv_open("gdn_prefill.csv",
-                     "total_tokens,num_seqs,gpu_ms_median,gpu_ms_p10,gpu_ms_p90,tokens_per_s,nonfinite_outputs", 0);
-  for (int li = 0; li < nlens; ++li) {
-    int64_t T = lens[li];
-    gdn_ctx g;
-    memset(&g, 0, sizeof g);
-    g.rt = rt;
-    int64_t sh_q[3] = {T, HQ, D}, sh_k[3] = {T, HK, D}, sh_v[3] = {T, HV, D}, sh_o[3] = {T, HO, D};
-    int64_t sh_s[4] = {N, HO, D, D}, sh_cu[1] = {N + 1}, sh_ab[2] = {T, HO}, sh_ws[1] = {(int64_t)ws_bytes};
-    size_t tok = (size_t)T;
-    void *q = dalloc(tok * HQ * D * 2), *k = dalloc(tok * HK * D * 2), *v = dalloc(tok * HV * D * 2);
-    void *o = dalloc(tok * HO * D * 2), *st = dalloc((size_t)N * HO * D * D * 4);
-    void *al = dalloc(tok * HO * 4), *be = dalloc(tok * HO * 4), *ws = dalloc(ws_bytes);
-    void *cu = dalloc((size_t)(N + 1) * sizeof(int64_t));
-    int64_t *cu_h = malloc((size_t)(N + 1) * sizeof(int64_t));
-    if (!cu_h) die("out of memory");
-    for (int i = 0; i <= N; ++i) cu_h[i] = T * i / N;
-    CK(cudaMemcpy(cu, cu_h, (size_t)(N + 1) * sizeof(int64_t), cudaMemcpyHostToDevice));
-    free(cu_h);
-    /* q, k rows of roughly unit norm (as after Qwen3-Next's L2 norm); gates in (0.9, 1) */
-    CK(bgk_fill_uniform(q, tok * HQ * D, BGK_BF16, -0.15f, 0.15f, 11 + (uint64_t)T, g_stream));
-    CK(bgk_fill_uniform(k, tok * HK * D, BGK_BF16, -0.15f, 0.15f, 12 + (uint64_t)T, g_stream));
-    CK(bgk_fill_uniform(v, tok * HV * D, BGK_BF16, -1.0f, 1.0f, 13 + (uint64_t)T, g_stream));
-    CK(bgk_fill_uniform(al, tok * HO, BGK_F32, 0.90f, 1.0f, 14 + (uint64_t)T, g_stream));
-    CK(bgk_fill_uniform(be, tok * HO, BGK_F32, 0.0f, 1.0f, 15 + (uint64_t)T, g_stream));
-    CK(cudaMemsetAsync(ws, 0, ws_bytes ? ws_bytes : 1, g_stream));
-    CK(cudaStreamSynchronize(g_stream));
-    g.q = fic_t(q, dev, 3, FIC_BF16, sh_q);
-    g.k = fic_t(k, dev, 3, FIC_BF16, sh_k);
-    g.v = fic_t(v, dev, 3, FIC_BF16, sh_v);
-    g.out = fic_t(o, dev, 3, FIC_BF16, sh_o);
-    g.state = fic_t(st, dev, 4, FIC_F32, sh_s);
-    g.cu = fic_t(cu, dev, 1, FIC_I64, sh_cu);
-    g.alpha = fic_t(al, dev, 2, FIC_F32, sh_ab);
-    g.beta = fic_t(be, dev, 2, FIC_F32, sh_ab);
-    g.ws = fic_t(ws, dev, 1, FIC_U8, sh_ws);
-    int failed = launch_gdn(&g, 0);
-    if (failed) {
-      snprintf(why, why_size, "fic_gdn_prefill failed at %lld tokens: %s: %s", (long long)T,
-               fic_status_string(fic_last_error_status()), fic_last_error_message());
+  FILE *f = csv_open("gdn_c.csv", GDN_HEADER, 0);
+  for (int kind = BGK_F16; kind <= BGK_BF16 && !why[0]; ++kind)
+    for (int li = 0; li < nlens && !why[0]; ++li) {
+      int64_t T = lens[li];
+      gdn_ctx g;
+      gdn_alloc(&g, rt, dev, kind, T, N, ws_bytes);
+      if (launch_gdn(&g, 0))
+        snprintf(why, why_size, "fic_gdn_prefill failed at %lld tokens: %s: %s", (long long)T,
+                 fic_status_string(fic_last_error_status()), fic_last_error_message());
+      CK(cudaStreamSynchronize(g_stream));
+      if (!why[0]) {
+        gdn_row *r = &rows[(*nrows)++];
+        r->kind = kind, r->tokens = T, r->seqs = N;
+        r->t = time_gpu(launch_gdn, &g, opt.quick ? 5 : 20, 2, "gdn_prefill");
+        r->nonfinite = count_nonfinite16(g.o, (size_t)T * GDN_HO * GDN_D, kind);
+        fprintf(f, "fic_typed,%s,%lld,%d,%.4f,%.4f,%.4f,%.4f,%.0f,%llu\n", kind == BGK_F16 ? "f16" : "bf16",
+                (long long)T, N, r->t.med_us / 1e3, r->t.p10_us / 1e3, r->t.p90_us / 1e3, r->t.stream_us / 1e3,
+                (double)T / (r->t.med_us * 1e-6), r->nonfinite);
+      }
+      gdn_free(&g);
     }
-    CK(cudaStreamSynchronize(g_stream));
-    if (!failed) {
-      gdn_row *r = &rows[(*nrows)++];
-      r->tokens = T;
-      r->seqs = N;
-      r->t = time_gpu(launch_gdn, &g, opt.quick ? 5 : 10, 2, "gdn_prefill");
-      r->nonfinite = count_nonfinite16(o, tok * HO * D, BGK_BF16);
-      fprintf(f, "%lld,%d,%.4f,%.4f,%.4f,%.0f,%llu\n", (long long)T, N, r->t.med_us / 1e3, r->t.p10_us / 1e3,
-              r->t.p90_us / 1e3, (double)T / (r->t.med_us * 1e-6), r->nonfinite);
-    }
-    void *all[] = {q, k, v, o, st, al, be, ws, cu};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i) CK(cudaFree(all[i]));
-    if (failed) break;
-  }
   fclose(f);
 }
 
@@ -824,9 +1025,14 @@ typedef struct startup_row {
 } startup_row;
 
 /* A runtime path, or "" if it has none. */
-static const char *rt_path(const fic_runtime *rt, const char *what) {
+static const char *rt_path(const fic_runtime *rt, fic_path_kind what) {
   const char *p = NULL;
   if (fic_runtime_path(rt, what, &p) != FIC_OK || !p) return "";
+  return p;
+}
+static const char *rt_module_path(const fic_runtime *rt, const char *module) {
+  const char *p = NULL;
+  if (fic_runtime_module_path(rt, module, &p) != FIC_OK || !p) return "";
   return p;
 }
 
@@ -845,13 +1051,11 @@ static fic_status open_rt(const char *cache, const char *const *modules, fic_run
  * host time of the call and time until its result is complete. */
 static void first_call(norm_set *s, startup_row *row) {
   double t0 = now_ns();
-  if (fic_gemma_rmsnorm(s->rt, &s->t_out[0], &s->t_in[0], &s->t_w, EPS, 0, g_stream) != FIC_OK)
-    die("first call failed: %s", fic_last_error_message());
+  if (call_fic(s, 0)) die("first call failed: %s", fic_last_error_message());
   double t1 = now_ns();
   CK(cudaStreamSynchronize(g_stream));
   double t2 = now_ns();
-  if (fic_gemma_rmsnorm(s->rt, &s->t_out[0], &s->t_in[0], &s->t_w, EPS, 0, g_stream) != FIC_OK)
-    die("second call failed: %s", fic_last_error_message());
+  if (call_fic(s, 0)) die("second call failed: %s", fic_last_error_message());
   double t3 = now_ns();
   CK(cudaStreamSynchronize(g_stream));
   row->first_call_host_ms = (t1 - t0) / 1e6;
@@ -886,9 +1090,8 @@ static fic_runtime *open_timed(char *cache, const char *pattern, const char *con
   static const char *const norm_only[] = {"norm", NULL};
   fic_runtime *rt = NULL;
   double t0 = now_ns();
-  fic_status st = open_rt(cache, NULL, &rt);
+  fic_status st = open_rt(cache, *modules, &rt);
   *ms = (now_ns() - t0) / 1e6;
-  *modules = NULL;
   if (st == FIC_OK) return rt;
   snprintf(skip, skip_size, "opening with gdn_prefill_sm90 failed: %s", fic_last_error_message());
   fprintf(stderr, "bench_gpu: %s; retrying with norm only\n", skip);
@@ -904,6 +1107,20 @@ static fic_runtime *open_timed(char *cache, const char *pattern, const char *con
   return rt;
 }
 
+/* --modules a,b -> {"a", "b", NULL} (at most 7), or NULL for the default. */
+static const char *const *modules_from_option(void) {
+  static char buf[256];
+  static const char *list[8];
+  if (!opt.modules) return NULL;
+  snprintf(buf, sizeof buf, "%s", opt.modules);
+  int n = 0;
+  for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok && n < 7; tok = strtok_r(NULL, ",", &save))
+    list[n++] = tok;
+  list[n] = NULL;
+  return list;
+}
+
+/* One open + first call in this (fresh) process; one CSV line on stdout. */
 static int startup_only(void) {
   double t0 = now_ns();
   CK(cudaSetDevice(opt.device));
@@ -911,29 +1128,311 @@ static int startup_only(void) {
   double cuda_init_ms = (now_ns() - t0) / 1e6;
   device_init();
   norm_set s;
-  norm_alloc(&s, NULL, NULL, opt.device, BGK_F16, 1, 4096, 0, 7);
+  norm_spec sp = {K_GEMMA, BGK_F16, 1, 4096, 0, 7};
+  norm_alloc(&s, NULL, NULL, opt.device, &sp);
   startup_row row = {opt.label, 0, 0, 0, 0, 0};
   char cache[4096], skip[1024] = "";
   snprintf(cache, sizeof cache, "%s", opt.cache_dir);
   mkdir(cache, 0755);
-  const char *const *modules = NULL;
+  const char *const *modules = modules_from_option();
   fic_runtime *rt = open_timed(cache, NULL, &modules, &row.open_ms, skip, sizeof skip);
   s.rt = rt;
+  double t_call = now_ns();
   first_call(&s, &row);
+  /* CLOCK_MONOTONIC when the first result was complete: bench/startup.py
+   * subtracts the time it started this process. */
+  double first_result_mono_ns = t_call + row.first_call_done_ms * 1e6;
   row.rss_mb = peak_rss_mb();
-  FILE *f = csv_open("startup.csv", STARTUP_HEADER, 1);
-  startup_csv(f, &row, cuda_init_ms);
-  fclose(f);
-  print_startup_header();
-  print_startup(&row);
+  printf("STARTUP,%.0f,", first_result_mono_ns);
+  startup_csv(stdout, &row, cuda_init_ms);
   norm_free(&s);
   fic_runtime_close(rt);
   return 0;
 }
 
 /* ------------------------------------------------------------------------ */
-/* main                                                                      */
+/* The run: environment, sections, report                                    */
 /* ------------------------------------------------------------------------ */
+
+typedef struct gpu_env {
+  struct cudaDeviceProp prop;
+  int cc_major, cc_minor, sms, l2, drv, rtv;
+  double cuda_init_ms, rss0, rss_cuda, rss_open, rss_end;
+  const char *bench_cudart;
+} gpu_env;
+
+static void env_init(gpu_env *e) {
+  int ndev = 0;
+  e->rss0 = peak_rss_mb();
+  cudaError_t ce = cudaGetDeviceCount(&ndev);
+  if (ce != cudaSuccess || ndev <= opt.device)
+    die("no CUDA device %d (%s)", opt.device, ce != cudaSuccess ? cudaGetErrorString(ce) : "too few devices");
+  double t0 = now_ns();
+  CK(cudaSetDevice(opt.device));
+  CK(cudaFree(NULL));
+  e->cuda_init_ms = (now_ns() - t0) / 1e6;
+  e->rss_cuda = peak_rss_mb();
+  CK(cudaGetDeviceProperties(&e->prop, opt.device));
+  CK(cudaDeviceGetAttribute(&e->cc_major, cudaDevAttrComputeCapabilityMajor, opt.device));
+  CK(cudaDeviceGetAttribute(&e->cc_minor, cudaDevAttrComputeCapabilityMinor, opt.device));
+  CK(cudaDeviceGetAttribute(&e->sms, cudaDevAttrMultiProcessorCount, opt.device));
+  CK(cudaDeviceGetAttribute(&e->l2, cudaDevAttrL2CacheSize, opt.device));
+  CK(cudaDriverGetVersion(&e->drv));
+  CK(cudaRuntimeGetVersion(&e->rtv));
+  Dl_info di;
+  memset(&di, 0, sizeof di);
+  void *launch_sym = dlsym(RTLD_DEFAULT, "cudaLaunchKernel");
+  if (launch_sym) dladdr(launch_sym, &di);
+  e->bench_cudart = di.dli_fname ? di.dli_fname : "?";
+  device_init();
+}
+
+typedef struct inproc_startup {
+  startup_row cold, warm;
+  fic_runtime *rt, *rt2;
+  char cache[4096];
+  const char *gdn_skip;
+  char gdn_skip_buf[2048];
+} inproc_startup;
+
+/* Cold open (extraction), first call, warm open of the same cache, first call. */
+static void startup_in_process(inproc_startup *u) {
+  char pattern[4096];
+  snprintf(pattern, sizeof pattern, "%s/fic-bench-gpu-XXXXXX", opt.tmp);
+  snprintf(u->cache, sizeof u->cache, "%s", pattern);
+  if (!mkdtemp(u->cache)) die("mkdtemp(%s): %s", u->cache, strerror(errno));
+  u->cold = (startup_row){"in-process cold (extraction)", 0, 0, 0, 0, 0};
+  u->warm = (startup_row){"in-process warm (cache hit)", 0, 0, 0, 0, 0};
+  const char *const *modules = NULL;
+  norm_set s;
+  norm_spec sp = {K_GEMMA, BGK_F16, 1, 4096, 0, 7};
+  norm_alloc(&s, NULL, NULL, opt.device, &sp);
+  u->rt = open_timed(u->cache, pattern, &modules, &u->cold.open_ms, u->gdn_skip_buf, sizeof u->gdn_skip_buf);
+  u->gdn_skip = modules ? u->gdn_skip_buf : NULL;
+  s.rt = u->rt;
+  first_call(&s, &u->cold);
+  u->cold.rss_mb = peak_rss_mb();
+  double t0 = now_ns();
+  FK(open_rt(u->cache, modules, &u->rt2));
+  u->warm.open_ms = (now_ns() - t0) / 1e6;
+  s.rt = u->rt2;
+  first_call(&s, &u->warm);
+  u->warm.rss_mb = peak_rss_mb();
+  norm_free(&s);
+}
+
+/* Why gdn_prefill cannot run here, or NULL. */
+static const char *gdn_skip_reason(inproc_startup *u, const gpu_env *e) {
+  const char *p_gdn = rt_module_path(u->rt, "gdn_prefill_sm90");
+  if (u->gdn_skip) return u->gdn_skip;
+  if (opt.no_gdn) return "--no-gdn given";
+  if (!p_gdn[0]) return "gdn_prefill_sm90 is not in the runtime";
+  if (access(p_gdn, R_OK) != 0) return "gdn_prefill_sm90.so was not extracted";
+  if (!(e->cc_major == 9 && e->cc_minor == 0)) {
+    snprintf(u->gdn_skip_buf, sizeof u->gdn_skip_buf, "the GPU is sm_%d%d; gdn_prefill_sm90 needs sm_90", e->cc_major,
+             e->cc_minor);
+    return u->gdn_skip_buf;
+  }
+  return NULL;
+}
+
+/* Typed call == raw call bitwise and near float64, every kernel, f16 and bf16. */
+static void check_correctness(fic_runtime *rt, double err[K_COUNT][2]) {
+  for (int k = 0; k < K_COUNT; ++k)
+    for (int kind = BGK_F16; kind <= BGK_BF16; ++kind) {
+      norm_set s;
+      norm_spec sp = {k, kind, 33, 3072, 0, 99 + (uint64_t)kind + 10 * (uint64_t)k};
+      norm_alloc(&s, rt, NULL, opt.device, &sp);
+      err[k][kind] = ref_check(&s);
+      norm_free(&s);
+      if (err[k][kind] > (kind == BGK_F16 ? 2e-3 : 1e-2))
+        die("%s %s relative L2 error %.3g vs a float64 reference: too large", kind == BGK_F16 ? "f16" : "bf16",
+            kernel_name[k], err[k][kind]);
+    }
+  printf("correctness: typed == raw safe call bitwise; rel. L2 error vs float64 (f16/bf16):");
+  for (int k = 0; k < K_COUNT; ++k) printf(" %s %.2e/%.2e", kernel_name[k], err[k][0], err[k][1]);
+  printf("\n");
+}
+
+static void run_overhead(fic_runtime *rt, const method *tab, int M, const char *csv, overhead_result *ov) {
+  norm_set sets[K_COUNT];
+  fic_function *fn = NULL;
+  FK(fic_function_get(rt, "norm", "gemma_rmsnorm", g_stream, &fn));
+  for (int k = 0; k < K_COUNT; ++k) {
+    norm_spec sp = {k, BGK_F16, 1, 4096, 0, 5 + (uint64_t)k};
+    norm_alloc(&sets[k], rt, fn, opt.device, &sp);
+  }
+  bench_overhead(tab, M, sets, csv, ov);
+  for (int k = 0; k < K_COUNT; ++k) norm_free(&sets[k]);
+  printf("host cost: done\n");
+}
+
+typedef struct gdn_result {
+  gdn_row rows[16];
+  int n;
+  char why[2048];
+  double load_ms;
+  const char *skip;
+} gdn_result;
+
+static void run_gdn(fic_runtime *rt, const gpu_env *e, gdn_result *g, inproc_startup *u) {
+  g->n = 0;
+  if (!g->skip) { /* the module's first load, timed apart from the kernel */
+    static const char *const gdn_only[] = {"gdn_prefill_sm90", NULL};
+    double t0 = now_ns();
+    if (fic_runtime_preload(rt, gdn_only) != FIC_OK) {
+      snprintf(u->gdn_skip_buf, sizeof u->gdn_skip_buf, "preload failed: %s", fic_last_error_message());
+      g->skip = u->gdn_skip_buf;
+    }
+    g->load_ms = (now_ns() - t0) / 1e6;
+  }
+  if (!g->skip) bench_gdn(rt, opt.device, e->sms, g->rows, &g->n, g->why, sizeof g->why);
+  if (g->skip && !opt.no_gdn) fclose(csv_open("gdn_c.csv", GDN_HEADER, 0));
+}
+
+/* --breakdown: GPU time of gemma_rmsnorm at small shapes, typed and raw, on
+ * our non-blocking stream and on the legacy default stream (PyTorch's). */
+static void probe_streams(fic_runtime *rt, size_t l2) {
+  static const int64_t shapes[][2] = {{1, 4096}, {512, 4096}};
+  FILE *f = csv_open("norm_gpu_c_streams.csv",
+                     "impl,stream,kernel,dtype,batch,hidden,gpu_us_median,gpu_us_p10,gpu_us_p90,stream_us", 0);
+  cudaStream_t mine = g_stream;
+  printf("\n-- GPU time by stream (gemma_rmsnorm f16, median of %d)\n", opt.reps);
+  for (int legacy = 0; legacy < 2; ++legacy) {
+    g_stream = legacy ? (cudaStream_t)0 : mine;
+    for (int k = 0; k < 2; ++k) {
+      norm_set s;
+      norm_spec sp = {K_GEMMA, BGK_F16, shapes[k][0], shapes[k][1], l2, 77};
+      norm_alloc(&s, rt, NULL, opt.device, &sp);
+      timing t[3] = {time_gpu(launch_fic, &s, opt.reps, 10, "fic"), time_gpu(launch_raw, &s, opt.reps, 10, "raw"),
+                     time_gpu(launch_copy, &s, opt.reps, 10, "copy")};
+      const char *impl[3] = {"fic_typed", "raw_safe_call", "d2d_copy"};
+      for (int j = 0; j < 3; ++j) {
+        fprintf(f, "%s,%s,gemma_rmsnorm,f16,%lld,%lld,%.3f,%.3f,%.3f,%.3f\n", impl[j],
+                legacy ? "legacy" : "nonblocking", (long long)s.batch, (long long)s.hidden, t[j].med_us, t[j].p10_us,
+                t[j].p90_us, t[j].stream_us);
+        printf("%-14s %-12s %lldx%lld %8.3f us\n", impl[j], legacy ? "legacy" : "nonblocking", (long long)s.batch,
+               (long long)s.hidden, t[j].med_us);
+      }
+      norm_free(&s);
+    }
+  }
+  g_stream = mine;
+  fclose(f);
+}
+
+static void write_env_csv(const gpu_env *e, fic_runtime *rt, double err[K_COUNT][2], const gdn_result *g) {
+  FILE *f = csv_open(opt.no_norm ? "env_c_gdn.csv" : "env_c.csv", "key,value", 0); /* a gdn-only run keeps the other */
+  unsigned vnum = 0;
+  const char *vstr = "";
+  fic_version(&vnum, &vstr);
+  fprintf(f, "gpu,\"%s\"\ncompute_capability,%d.%d\nsms,%d\nl2_bytes,%d\n", e->prop.name, e->cc_major, e->cc_minor,
+          e->sms, e->l2);
+  fprintf(f, "cuda_driver,%d\ncuda_runtime,%d\nflashinfer_c,%s\nquick,%d\n", e->drv, e->rtv, vstr, opt.quick);
+  fprintf(f, "calls_per_round,%ld\nrounds,%d\nchunk,%d\nreps,%d\ngdn_seqs,%d\n", opt.calls, opt.rounds, opt.chunk,
+          opt.reps, opt.gdn_seqs);
+  fprintf(f, "jit_cache_wheel,\"%s\"\ntvmffi_wheel,\"%s\"\nnorm_so,\"%s\"\ngdn_so,\"%s\"\n", opt.jit, opt.tvmffi,
+          rt_module_path(rt, "norm"), rt_module_path(rt, "gdn_prefill_sm90"));
+  fprintf(f, "libtvm_ffi,\"%s\"\nlibcudart_runtime,\"%s\"\nlibcudart_bench,\"%s\"\n", rt_path(rt, FIC_PATH_LIBTVM_FFI),
+          rt_path(rt, FIC_PATH_LIBCUDART), e->bench_cudart);
+  fprintf(f, "raw_dlopen_same_handle,%d\ngate_timeouts,%d\n", raw.same_handle, g_gate_timeouts);
+  for (int k = 0; k < K_COUNT; ++k)
+    fprintf(f, "rel_l2_err_%s_f16,%.3g\nrel_l2_err_%s_bf16,%.3g\n", kernel_name[k], err[k][0], kernel_name[k],
+            err[k][1]);
+  fprintf(f, "cuda_init_ms,%.3f\n", e->cuda_init_ms);
+  fprintf(f, "rss_mb_start,%.1f\nrss_mb_after_cuda_init,%.1f\nrss_mb_after_cold_open,%.1f\nrss_mb_peak,%.1f\n", e->rss0,
+          e->rss_cuda, e->rss_open, e->rss_end);
+  fprintf(f, "gdn_load_ms,%.3f\ngdn_skipped,\"%s\"\n", g->load_ms, g->skip ? g->skip : g->why);
+  fclose(f);
+}
+
+static void print_overhead(const method *tab, int M, const overhead_result *ov) {
+  char label[96];
+  printf("\n-- 1. host cost per call: 1x4096 f16, %ld calls x %d rounds (chunks of %d behind a gate kernel)\n",
+         opt.calls, opt.rounds, opt.chunk);
+  printf("%-40s %10s %10s %10s %8s %9s\n", "method", "median ns", "min ns", "max ns", "vs raw", "vs empty");
+  for (int m = 0; m < M; ++m) {
+    int raw_m = m; /* the raw method of the same kernel */
+    while (raw_m > 0 && tab[raw_m].path != P_RAW) --raw_m;
+    if (tab[m].path == P_EMPTY) raw_m = 0;
+    printf("%-40s %10.0f %10.0f %10.0f %7.2fx %8.2fx\n", method_label(&tab[m], label, sizeof label), ov->med[m],
+           ov->min[m], ov->max[m], ov->med[m] / ov->med[raw_m], ov->med[m] / ov->med[M - 1]);
+  }
+}
+
+static void print_bandwidth(const bw_row *bw, int nbw) {
+  printf("\n-- 2. GPU time per call (CUDA events, median of %d; bytes = read + written)\n", opt.reps);
+  printf("%-18s %-5s %-11s %9s %7s %9s %7s %8s %10s %5s\n", "kernel", "dtype", "shape", "fic us", "GB/s", "raw us",
+         "GB/s", "of copy", "stream us", "bufs");
+  double copy_gbps = 0;
+  for (int i = 0; i < nbw; ++i) {
+    const bw_row *r = &bw[i];
+    char shape[32];
+    snprintf(shape, sizeof shape, "%lldx%lld", (long long)r->batch, (long long)r->hidden);
+    double g_fic = r->bytes / (r->fic.med_us * 1e3), g_raw = r->bytes / (r->raw.med_us * 1e3);
+    if (r->kernel < 0) copy_gbps = g_fic; /* the copy comes first at each shape */
+    printf("%-18s %-5s %-11s %9.2f %7.0f %9.2f %7.0f %7.0f%% %10.2f %5d\n",
+           r->kernel < 0 ? "d2d copy" : kernel_name[r->kernel], r->kind == BGK_F16 ? "f16" : "bf16", shape,
+           r->fic.med_us, g_fic, r->raw.med_us, g_raw, 100.0 * g_fic / copy_gbps, r->fic.stream_us, r->nbuf);
+  }
+}
+
+static void print_gdn(const gdn_result *g) {
+  printf("\n-- 3. gdn_prefill (Qwen3-Next: q=k=16, v=32 heads, D=128, %d equal sequences, no initial state)\n",
+         opt.gdn_seqs);
+  if (g->n == 0) {
+    printf("skipped: %s\n", g->skip ? g->skip : g->why);
+    return;
+  }
+  printf("module load (preload) %.1f ms\n", g->load_ms);
+  printf("%-5s %8s %10s %14s %10s\n", "dtype", "tokens", "GPU ms", "tokens/s", "nonfinite");
+  for (int i = 0; i < g->n; ++i)
+    printf("%-5s %8lld %10.3f %14.0f %10llu\n", g->rows[i].kind == BGK_F16 ? "f16" : "bf16",
+           (long long)g->rows[i].tokens, g->rows[i].t.med_us / 1e3,
+           (double)g->rows[i].tokens / (g->rows[i].t.med_us * 1e-6), g->rows[i].nonfinite);
+  if (g->why[0]) printf("stopped early: %s\n", g->why);
+}
+
+static void print_report(const gpu_env *e, const inproc_startup *u, const overhead_result *ov, const bw_row *bw,
+                         int nbw, const gdn_result *g) {
+  printf("\n== flashinfer-c GPU benchmark: %s (sm_%d%d, %d SMs, L2 %d MB), driver %d, runtime %d%s\n", e->prop.name,
+         e->cc_major, e->cc_minor, e->sms, e->l2 >> 20, e->drv, e->rtv, opt.quick ? ", QUICK RUN" : "");
+  printf("cudart: library %s; bench %s\n", rt_path(u->rt, FIC_PATH_LIBCUDART), e->bench_cudart);
+  if (!opt.no_norm) {
+    print_overhead(methods, M_COUNT, ov);
+    print_bandwidth(bw, nbw);
+  }
+  print_gdn(g);
+  printf("\n-- 4. start-up in this process (CUDA context init %.1f ms, before and not included below)\n",
+         e->cuda_init_ms);
+  print_startup_header();
+  print_startup(&u->cold);
+  print_startup(&u->warm);
+  printf("peak RSS: %.0f MB at start, %.0f MB after CUDA init, %.0f MB after cold open, %.0f MB at the end\n", e->rss0,
+         e->rss_cuda, e->rss_open, e->rss_end);
+  if (g_gate_timeouts)
+    printf("WARNING: the gate kernel timed out %d times; rerun with a smaller --chunk/--reps\n", g_gate_timeouts);
+  printf("CSV files in %s\n", opt.out);
+}
+
+static void write_startup_csv(const inproc_startup *u, double cuda_init_ms) {
+  FILE *f = csv_open("startup_inproc.csv", STARTUP_HEADER, 0);
+  startup_csv(f, &u->cold, cuda_init_ms);
+  startup_csv(f, &u->warm, cuda_init_ms);
+  fclose(f);
+}
+
+/* --breakdown: the host-cost variants and the stream probe, nothing else. */
+static int run_breakdown(const gpu_env *e, inproc_startup *u) {
+  static overhead_result ov;
+  run_overhead(u->rt, breakdown, B_COUNT, "host_breakdown_c.csv", &ov);
+  print_overhead(breakdown, B_COUNT, &ov);
+  probe_streams(u->rt, (size_t)e->l2);
+  fic_runtime_close(u->rt2);
+  fic_runtime_close(u->rt);
+  rm_rf(u->cache);
+  return 0;
+}
 
 int main(int argc, char **argv) {
   parse(argc, argv);
@@ -941,203 +1440,32 @@ int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (opt.startup_only) return startup_only();
 
-  int ndev = 0;
-  double rss0 = peak_rss_mb();
-  cudaError_t ce = cudaGetDeviceCount(&ndev);
-  if (ce != cudaSuccess || ndev <= opt.device)
-    die("no CUDA device %d (%s)", opt.device, ce != cudaSuccess ? cudaGetErrorString(ce) : "too few devices");
-  double t0 = now_ns();
-  CK(cudaSetDevice(opt.device));
-  CK(cudaFree(NULL));
-  double cuda_init_ms = (now_ns() - t0) / 1e6;
-  double rss_cuda = peak_rss_mb();
-  struct cudaDeviceProp prop;
-  CK(cudaGetDeviceProperties(&prop, opt.device));
-  int cc_major = 0, cc_minor = 0, sms = 0, l2 = 0, drv = 0, rtv = 0;
-  CK(cudaDeviceGetAttribute(&cc_major, cudaDevAttrComputeCapabilityMajor, opt.device));
-  CK(cudaDeviceGetAttribute(&cc_minor, cudaDevAttrComputeCapabilityMinor, opt.device));
-  CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, opt.device));
-  CK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, opt.device));
-  CK(cudaDriverGetVersion(&drv));
-  CK(cudaRuntimeGetVersion(&rtv));
-  device_init();
-
-  /* ---- 4. start-up: cold open (extraction), first call, warm open ---- */
-  char pattern[4096], cache[4096];
-  snprintf(pattern, sizeof pattern, "%s/fic-bench-gpu-XXXXXX", opt.tmp);
-  snprintf(cache, sizeof cache, "%s", pattern);
-  if (!mkdtemp(cache)) die("mkdtemp(%s): %s", cache, strerror(errno));
-  char gdn_skip_buf[2048] = "";
-  const char *gdn_skip = NULL;
-  startup_row cold = {"in-process cold (extraction)", 0, 0, 0, 0, 0};
-  startup_row warm = {"in-process warm (cache hit)", 0, 0, 0, 0, 0};
-  const char *const *modules = NULL;
-  norm_set s1;
-  norm_alloc(&s1, NULL, NULL, opt.device, BGK_F16, 1, 4096, 0, 7);
-  fic_runtime *rt = open_timed(cache, pattern, &modules, &cold.open_ms, gdn_skip_buf, sizeof gdn_skip_buf);
-  if (modules) gdn_skip = gdn_skip_buf;
-  double rss_open = peak_rss_mb();
-  s1.rt = rt;
-  first_call(&s1, &cold);
-  cold.rss_mb = peak_rss_mb();
-  fic_runtime *rt2 = NULL;
-  t0 = now_ns();
-  FK(open_rt(cache, modules, &rt2));
-  warm.open_ms = (now_ns() - t0) / 1e6;
-  s1.rt = rt2;
-  first_call(&s1, &warm);
-  warm.rss_mb = peak_rss_mb();
-  norm_free(&s1);
-
-  const char *p_norm = rt_path(rt, "norm"), *p_gdn = rt_path(rt, "gdn_prefill_sm90");
-  const char *p_tvm = rt_path(rt, "libtvm_ffi"), *p_cudart = rt_path(rt, "libcudart");
-  if (!gdn_skip && !p_gdn[0]) gdn_skip = "gdn_prefill_sm90 is not in the runtime";
-  if (!gdn_skip && access(p_gdn, R_OK) != 0) gdn_skip = "gdn_prefill_sm90.so was not extracted";
-  if (!gdn_skip && !(cc_major == 9 && cc_minor == 0)) {
-    snprintf(gdn_skip_buf, sizeof gdn_skip_buf, "the GPU is sm_%d%d; gdn_prefill_sm90 needs sm_90", cc_major, cc_minor);
-    gdn_skip = gdn_skip_buf;
-  }
-  if (!gdn_skip && opt.no_gdn) gdn_skip = "--no-gdn given";
-  Dl_info di;
-  memset(&di, 0, sizeof di);
-  void *launch_sym = dlsym(RTLD_DEFAULT, "cudaLaunchKernel");
-  if (launch_sym) dladdr(launch_sym, &di);
-
-  raw_init(rt);
-  fic_function *fn = NULL;
-  FK(fic_function_get(rt, "norm", "gemma_rmsnorm", g_stream, &fn));
-
-  /* ---- 0. correctness: nothing is reported from a broken run ---- */
-  double err[2];
-  for (int kind = BGK_F16; kind <= BGK_BF16; ++kind) {
-    norm_set s;
-    norm_alloc(&s, rt, fn, opt.device, kind, 33, 3072, 0, 99 + (uint64_t)kind);
-    err[kind] = ref_check(&s);
-    norm_free(&s);
-    if (err[kind] > (kind == BGK_F16 ? 2e-3 : 1e-2))
-      die("%s gemma_rmsnorm relative L2 error %.3g vs a float64 reference: too large", kind == BGK_F16 ? "f16" : "bf16",
-          err[kind]);
-  }
-  printf("correctness: ours == raw safe call bitwise; rel. L2 error vs float64: f16 %.2e, bf16 %.2e\n", err[0], err[1]);
-
-  /* ---- 1. host cost ---- */
-  overhead_result ov;
-  {
-    norm_set s;
-    norm_alloc(&s, rt, fn, opt.device, BGK_F16, 1, 4096, 0, 5);
-    bench_overhead(&s, &ov);
-    norm_free(&s);
-  }
-  printf("host cost: done\n");
-
-  /* ---- 2. bandwidth ---- */
-  bw_row bw[16];
+  static gpu_env e;
+  static inproc_startup u;
+  static overhead_result ov;
+  static bw_row bw[MAX_BW];
+  static gdn_result g;
+  static double err[K_COUNT][2];
   int nbw = 0;
-  bench_bandwidth(rt, fn, opt.device, (size_t)l2, bw, &nbw);
-  printf("bandwidth: done\n");
-
-  /* ---- 3. gdn_prefill ---- */
-  gdn_row gr[8];
-  int ngr = 0;
-  char gdn_why[2048] = "";
-  double gdn_load_ms = 0;
-  if (!gdn_skip) { /* the module's first load, timed apart from the kernel */
-    static const char *const gdn_only[] = {"gdn_prefill_sm90", NULL};
-    t0 = now_ns();
-    if (fic_runtime_preload(rt, gdn_only) != FIC_OK) {
-      snprintf(gdn_skip_buf, sizeof gdn_skip_buf, "preload failed: %s", fic_last_error_message());
-      gdn_skip = gdn_skip_buf;
-    }
-    gdn_load_ms = (now_ns() - t0) / 1e6;
+  env_init(&e);
+  startup_in_process(&u);
+  e.rss_open = peak_rss_mb();
+  g.skip = gdn_skip_reason(&u, &e);
+  raw_init(u.rt);
+  check_correctness(u.rt, err);
+  if (opt.breakdown) return run_breakdown(&e, &u);
+  if (!opt.no_norm) {
+    run_overhead(u.rt, methods, M_COUNT, "host_cost_c.csv", &ov);
+    bench_bandwidth(u.rt, opt.device, (size_t)e.l2, bw, &nbw);
+    printf("bandwidth: done\n");
   }
-  if (!gdn_skip) bench_gdn(rt, opt.device, sms, gr, &ngr, gdn_why, sizeof gdn_why);
-  if (gdn_skip) {
-    FILE *f = csv_open("gdn_prefill.csv",
-                       "total_tokens,num_seqs,gpu_ms_median,gpu_ms_p10,gpu_ms_p90,tokens_per_s,nonfinite_outputs", 0);
-    fclose(f);
-  }
-
-  double rss_end = peak_rss_mb();
-
-  /* ---- CSVs: environment and start-up ---- */
-  FILE *f = csv_open("env.csv", "key,value", 0);
-  unsigned vnum = 0;
-  const char *vstr = "";
-  fic_version(&vnum, &vstr);
-  fprintf(f, "gpu,\"%s\"\ncompute_capability,%d.%d\nsms,%d\nl2_bytes,%d\n", prop.name, cc_major, cc_minor, sms, l2);
-  fprintf(f, "cuda_driver,%d\ncuda_runtime,%d\nflashinfer_c,%s\nquick,%d\n", drv, rtv, vstr, opt.quick);
-  fprintf(f, "calls_per_round,%ld\nrounds,%d\nchunk,%d\nreps,%d\ngdn_seqs,%d\n", opt.calls, opt.rounds, opt.chunk,
-          opt.reps, opt.gdn_seqs);
-  fprintf(f, "jit_cache_wheel,\"%s\"\ntvmffi_wheel,\"%s\"\nnorm_so,\"%s\"\ngdn_so,\"%s\"\n", opt.jit, opt.tvmffi,
-          p_norm, p_gdn);
-  fprintf(f, "libtvm_ffi,\"%s\"\nlibcudart_runtime,\"%s\"\nlibcudart_bench,\"%s\"\n", p_tvm, p_cudart,
-          di.dli_fname ? di.dli_fname : "?");
-  fprintf(f, "raw_dlopen_same_handle,%d\ngate_timeouts,%d\n", raw.same_handle, g_gate_timeouts);
-  fprintf(f, "rel_l2_err_f16,%.3g\nrel_l2_err_bf16,%.3g\ncuda_init_ms,%.3f\n", err[0], err[1], cuda_init_ms);
-  fprintf(f, "rss_mb_start,%.1f\nrss_mb_after_cuda_init,%.1f\nrss_mb_after_cold_open,%.1f\nrss_mb_peak,%.1f\n", rss0,
-          rss_cuda, rss_open, rss_end);
-  fprintf(f, "gdn_load_ms,%.3f\ngdn_skipped,\"%s\"\n", gdn_load_ms, gdn_skip ? gdn_skip : gdn_why);
-  fclose(f);
-  f = csv_open("startup.csv", STARTUP_HEADER, 0);
-  startup_csv(f, &cold, cuda_init_ms);
-  startup_csv(f, &warm, cuda_init_ms);
-  fclose(f);
-
-  /* ---- the table ---- */
-  printf("\n== flashinfer-c GPU benchmark: %s (sm_%d%d, %d SMs, L2 %d MB), driver %d, runtime %d%s\n", prop.name,
-         cc_major, cc_minor, sms, l2 >> 20, drv, rtv, opt.quick ? ", QUICK RUN" : "");
-  printf("cudart: library %s; bench %s\n", p_cudart, di.dli_fname ? di.dli_fname : "?");
-  printf("correctness: ours == raw safe call bitwise at every shape; rel. L2 error vs float64: f16 %.2e, bf16 %.2e\n",
-         err[0], err[1]);
-  printf(
-      "\n-- 1. host cost per call: gemma_rmsnorm 1x4096 f16, %ld calls x %d rounds (chunks of %d behind a gate "
-      "kernel)\n",
-      opt.calls, opt.rounds, opt.chunk);
-  printf("%-24s %10s %10s %10s %8s %9s\n", "method", "median ns", "min ns", "max ns", "vs raw", "vs empty");
-  for (int m = 0; m < M_COUNT; ++m)
-    printf("%-24s %10.0f %10.0f %10.0f %7.2fx %8.2fx\n", method_name[m], ov.med[m], ov.min[m], ov.max[m],
-           ov.med[m] / ov.med[M_RAW], ov.med[m] / ov.med[M_EMPTY]);
-  double r_raw = ov.med[M_FIC] / ov.med[M_RAW], r_empty = ov.med[M_FIC] / ov.med[M_EMPTY];
-  printf("targets: fic_gemma_rmsnorm within 10%% of raw: %.2fx %s; under 2x an empty launch: %.2fx %s\n", r_raw,
-         r_raw <= 1.10 ? "PASS" : "FAIL", r_empty, r_empty < 2.0 ? "PASS" : "FAIL");
-  printf("\n-- 2. gemma_rmsnorm bandwidth (GPU time per call, CUDA events, median of %d; bytes = read + written)\n",
-         opt.reps);
-  printf("%-5s %-11s %9s %7s %9s %7s %9s %7s %8s %10s %5s\n", "dtype", "shape", "fic us", "GB/s", "raw us", "GB/s",
-         "copy us", "GB/s", "of copy", "stream us", "bufs");
-  for (int i = 0; i < nbw; ++i) {
-    const bw_row *r = &bw[i];
-    char shape[32];
-    snprintf(shape, sizeof shape, "%lldx%lld", (long long)r->batch, (long long)r->hidden);
-    double g_fic = r->bytes / (r->fic.med_us * 1e3), g_raw = r->bytes / (r->raw.med_us * 1e3),
-           g_copy = r->copy_bytes / (r->copy.med_us * 1e3);
-    printf("%-5s %-11s %9.2f %7.0f %9.2f %7.0f %9.2f %7.0f %7.0f%% %10.2f %5d\n", r->kind == BGK_F16 ? "f16" : "bf16",
-           shape, r->fic.med_us, g_fic, r->raw.med_us, g_raw, r->copy.med_us, g_copy, 100.0 * g_fic / g_copy,
-           r->fic.stream_us, r->nbuf);
-  }
-  printf("\n-- 3. gdn_prefill (Qwen3-Next: q=k=16, v=32 heads, D=128, bf16, %d equal sequences, no initial state)\n",
-         opt.gdn_seqs);
-  if (ngr == 0) {
-    printf("skipped: %s\n", gdn_skip ? gdn_skip : gdn_why);
-  } else {
-    printf("module load (preload) %.1f ms\n", gdn_load_ms);
-    printf("%8s %10s %14s %10s\n", "tokens", "GPU ms", "tokens/s", "nonfinite");
-    for (int i = 0; i < ngr; ++i)
-      printf("%8lld %10.3f %14.0f %10llu\n", (long long)gr[i].tokens, gr[i].t.med_us / 1e3,
-             (double)gr[i].tokens / (gr[i].t.med_us * 1e-6), gr[i].nonfinite);
-    if (gdn_why[0]) printf("stopped early: %s\n", gdn_why);
-  }
-  printf("\n-- 4. start-up (CUDA context init %.1f ms, before and not included below)\n", cuda_init_ms);
-  print_startup_header();
-  print_startup(&cold);
-  print_startup(&warm);
-  printf("peak RSS: %.0f MB at start, %.0f MB after CUDA init, %.0f MB after cold open, %.0f MB at the end\n", rss0,
-         rss_cuda, rss_open, rss_end);
-  if (g_gate_timeouts)
-    printf("WARNING: the gate kernel timed out %d times; rerun with a smaller --chunk/--reps\n", g_gate_timeouts);
-  printf("CSV files in %s\n", opt.out);
-
-  fic_runtime_close(rt2);
-  fic_runtime_close(rt);
-  rm_rf(cache);
+  run_gdn(u.rt, &e, &g, &u);
+  e.rss_end = peak_rss_mb();
+  write_env_csv(&e, u.rt, err, &g);
+  if (!opt.no_norm) write_startup_csv(&u, e.cuda_init_ms);
+  print_report(&e, &u, &ov, bw, nbw, &g);
+  fic_runtime_close(u.rt2);
+  fic_runtime_close(u.rt);
+  rm_rf(u.cache);
   return 0;
 }

@@ -48,38 +48,51 @@ extern "C" {
 /* Status codes and the thread-local error record                           */
 /* ------------------------------------------------------------------------ */
 
-typedef enum fic_status {
-  FIC_OK = 0,
-  FIC_ERR_INVALID_ARGUMENT = 1,  /* NULL pointer, bad dtype/shape/stride/device, bad option */
-  FIC_ERR_NO_MEMORY = 2,         /* host allocation failed */
-  FIC_ERR_IO = 3,                /* read/write/fsync/rename/mkdir failed */
-  FIC_ERR_DISK_FULL = 4,         /* ENOSPC or EDQUOT while writing the cache */
-  FIC_ERR_PERMISSION = 5,        /* cache dir or file not writable/readable */
-  FIC_ERR_NOT_FOUND = 6,         /* a wheel, member, module or function does not exist */
-  FIC_ERR_ZIP = 7,               /* malformed, truncated or unsupported archive */
-  FIC_ERR_UNSAFE_MEMBER = 8,     /* path traversal, symlink, absurd size in an archive */
-  FIC_ERR_CHECKSUM = 9,          /* SHA-256 or CRC-32 mismatch */
-  FIC_ERR_NETWORK = 10,          /* download failed (HTTP error, timeout, DNS ...) */
-  FIC_ERR_OFFLINE = 11,          /* a download was needed but offline mode is on */
-  FIC_ERR_LOCK_TIMEOUT = 12,     /* another process held the cache lock too long */
-  FIC_ERR_CACHE_CORRUPT = 13,    /* a published cache entry failed verification */
-  FIC_ERR_DLOPEN = 14,           /* dlopen of libtvm_ffi or a kernel module failed */
-  FIC_ERR_SYMBOL = 15,           /* an expected symbol is missing from a library */
-  FIC_ERR_VERSION = 16,          /* incompatible tvm-ffi runtime already loaded or found */
-  FIC_ERR_CUDART_NOT_FOUND = 17, /* libcudart.so.13 could not be found; see the message */
-  FIC_ERR_ABI = 18,              /* call does not match the known signature (arity, kinds) */
-  FIC_ERR_KERNEL = 19,           /* the kernel wrapper raised; see fic_last_error_kind() */
-  FIC_ERR_CUDA = 20,             /* a CUDA runtime call made by the library failed */
-  FIC_ERR_CAPTURING = 21,        /* a module load was needed during CUDA graph capture */
-  FIC_ERR_UNSUPPORTED = 22,      /* platform, GPU or configuration not supported */
-  FIC_ERR_INTERNAL = 23          /* a bug in flashinfer-c; please report it */
-} fic_status;
+/* Every status: X(NAME, value, description). The one list the enum, the
+ * names (fic_status_name) and the descriptions (fic_status_string) come from
+ * (libuv's UV_ERRNO_MAP). Values are stable; new ones are added at the end. */
+#define FIC_STATUS_MAP(X)                                                                                           \
+  X(OK, 0, "success")                                                                                               \
+  X(ERR_INVALID_ARGUMENT, 1, "invalid argument") /* NULL pointer, bad dtype/shape/stride/device, bad option */      \
+  X(ERR_NO_MEMORY, 2, "out of host memory")      /* host allocation failed */                                       \
+  X(ERR_IO, 3, "input/output error")             /* read/write/fsync/rename/mkdir failed */                         \
+  X(ERR_DISK_FULL, 4, "disk full")               /* ENOSPC or EDQUOT while writing the cache */                     \
+  X(ERR_PERMISSION, 5, "permission denied")      /* cache dir or file not writable/readable */                      \
+  X(ERR_NOT_FOUND, 6, "not found")               /* a wheel, member, module or function does not exist */           \
+  X(ERR_ZIP, 7, "malformed or unsupported zip archive")                                                             \
+  X(ERR_UNSAFE_MEMBER, 8, "unsafe archive member") /* path traversal, symlink, absurd size in an archive */         \
+  X(ERR_CHECKSUM, 9, "checksum mismatch")          /* SHA-256 or CRC-32 mismatch */                                 \
+  X(ERR_NETWORK, 10, "network error")              /* download failed (HTTP error, timeout, DNS ...) */             \
+  X(ERR_OFFLINE, 11, "download needed but offline mode is on")                                                      \
+  X(ERR_LOCK_TIMEOUT, 12, "timed out waiting for the cache lock")                                                   \
+  X(ERR_CACHE_CORRUPT, 13, "cache entry is corrupt") /* a published cache entry failed verification */              \
+  X(ERR_DLOPEN, 14, "cannot load shared library")    /* dlopen of libtvm_ffi or a kernel module failed */           \
+  X(ERR_SYMBOL, 15, "symbol not found")              /* an expected symbol is missing from a library */             \
+  X(ERR_VERSION, 16, "incompatible tvm-ffi version") /* incompatible tvm-ffi runtime already loaded or found */     \
+  X(ERR_CUDART_NOT_FOUND, 17, "CUDA runtime libcudart.so.13 not found")                                             \
+  X(ERR_ABI, 18, "call does not match the kernel's signature") /* arity, argument kinds */                          \
+  X(ERR_KERNEL, 19, "kernel raised an error")                  /* see fic_last_error_kind() */                      \
+  X(ERR_CUDA, 20, "CUDA runtime error")                        /* a CUDA runtime call made by the library failed */ \
+  X(ERR_CAPTURING, 21, "module load refused during CUDA graph capture")                                             \
+  X(ERR_UNSUPPORTED, 22, "not supported") /* platform, GPU or configuration not supported */                        \
+  X(ERR_INTERNAL, 23, "internal error")   /* a bug in flashinfer-c; please report it */
 
-#define FIC_STATUS_COUNT 24
+/* The enumerators are FIC_<NAME>: FIC_OK = 0, FIC_ERR_INVALID_ARGUMENT = 1, ... */
+// clang-format off
+typedef enum fic_status {
+#define FIC_STATUS_ENUM_(name, value, text) FIC_##name = value,
+  FIC_STATUS_MAP(FIC_STATUS_ENUM_)
+#undef FIC_STATUS_ENUM_
+  FIC_STATUS_COUNT /* one past the last status: not a status */
+} fic_status;
+// clang-format on
 
 /* A short, static description of a status ("invalid argument"). Never NULL;
  * an unknown value gives "unknown status". */
 FIC_API const char *fic_status_string(fic_status status);
+/* The status's enumerator name ("FIC_ERR_KERNEL"), for logs. Never NULL; an
+ * unknown value gives "FIC_UNKNOWN_STATUS". Thread-safe. (0.2.0) */
+FIC_API const char *fic_status_name(fic_status status);
 
 /* The status of the last failing call on this thread (FIC_OK if none). */
 FIC_API fic_status fic_last_error_status(void);
@@ -102,12 +115,12 @@ FIC_API fic_status fic_clear_error(void);
 /* ------------------------------------------------------------------------ */
 
 #define FIC_VERSION_MAJOR 0
-#define FIC_VERSION_MINOR 1
+#define FIC_VERSION_MINOR 2
 #define FIC_VERSION_PATCH 0
 #define FIC_VERSION_NUMBER (FIC_VERSION_MAJOR * 10000 + FIC_VERSION_MINOR * 100 + FIC_VERSION_PATCH)
 
 /* The library's version as a number (MAJOR*10000 + MINOR*100 + PATCH) and a
- * string such as "0.1.0". Either pointer may be NULL. */
+ * string such as "0.2.0". Either pointer may be NULL. */
 FIC_API fic_status fic_version(unsigned *number, const char **string);
 
 /* ------------------------------------------------------------------------ */
@@ -116,7 +129,15 @@ FIC_API fic_status fic_version(unsigned *number, const char **string);
 
 /* DLPack device types and data type codes used by FlashInfer. */
 enum { FIC_DEVICE_CPU = 1, FIC_DEVICE_CUDA = 2 };
-enum { FIC_DTYPE_INT = 0, FIC_DTYPE_UINT = 1, FIC_DTYPE_FLOAT = 2, FIC_DTYPE_BFLOAT = 4, FIC_DTYPE_BOOL = 6 };
+enum {
+  FIC_DTYPE_INT = 0,
+  FIC_DTYPE_UINT = 1,
+  FIC_DTYPE_FLOAT = 2,
+  FIC_DTYPE_BFLOAT = 4,
+  FIC_DTYPE_BOOL = 6,
+  FIC_DTYPE_FLOAT8_E4M3FN = 10, /* 0.2.0 */
+  FIC_DTYPE_FLOAT8_E5M2 = 12    /* 0.2.0 */
+};
 
 typedef struct fic_dtype {
   uint8_t code;   /* FIC_DTYPE_* (DLPack DLDataTypeCode) */
@@ -146,12 +167,22 @@ typedef struct fic_tensor {
   uint64_t byte_offset;
 } fic_tensor;
 
-#define FIC_F16 ((fic_dtype){FIC_DTYPE_FLOAT, 16, 1})
-#define FIC_BF16 ((fic_dtype){FIC_DTYPE_BFLOAT, 16, 1})
-#define FIC_F32 ((fic_dtype){FIC_DTYPE_FLOAT, 32, 1})
-#define FIC_I32 ((fic_dtype){FIC_DTYPE_INT, 32, 1})
-#define FIC_I64 ((fic_dtype){FIC_DTYPE_INT, 64, 1})
-#define FIC_U8 ((fic_dtype){FIC_DTYPE_UINT, 8, 1})
+/* A dtype value usable in C and C++ expressions (C: a compound literal; C++
+ * has none, so a braced temporary). */
+#ifdef __cplusplus
+#define FIC_DTYPE(code, bits, lanes) (fic_dtype{(uint8_t)(code), (uint8_t)(bits), (uint16_t)(lanes)})
+#else
+#define FIC_DTYPE(code, bits, lanes) ((fic_dtype){(uint8_t)(code), (uint8_t)(bits), (uint16_t)(lanes)})
+#endif
+#define FIC_F16 FIC_DTYPE(FIC_DTYPE_FLOAT, 16, 1)
+#define FIC_BF16 FIC_DTYPE(FIC_DTYPE_BFLOAT, 16, 1)
+#define FIC_F32 FIC_DTYPE(FIC_DTYPE_FLOAT, 32, 1)
+#define FIC_I32 FIC_DTYPE(FIC_DTYPE_INT, 32, 1)
+#define FIC_I64 FIC_DTYPE(FIC_DTYPE_INT, 64, 1)
+#define FIC_U8 FIC_DTYPE(FIC_DTYPE_UINT, 8, 1)
+/* fp8 (0.2.0): DLPack's kDLFloat8_e4m3fn and kDLFloat8_e5m2. */
+#define FIC_F8_E4M3FN FIC_DTYPE(FIC_DTYPE_FLOAT8_E4M3FN, 8, 1)
+#define FIC_F8_E5M2 FIC_DTYPE(FIC_DTYPE_FLOAT8_E5M2, 8, 1)
 
 /* ------------------------------------------------------------------------ */
 /* Runtime: artifacts, cache, loading                                       */
@@ -178,7 +209,7 @@ typedef struct fic_config {
   const char *jit_cache_wheel; /* path of a local flashinfer_jit_cache wheel */
   const char *tvmffi_wheel;    /* path of a local apache_tvm_ffi wheel */
   const char *seed_dirs;       /* ':'-separated read-only directories holding wheels */
-  const char *const *modules;  /* module names to extract, NULL-terminated; NULL = {"norm", "gdn_prefill_sm90"} */
+  const char *const *modules;  /* module names to extract, NULL-terminated; see below */
   int offline;                 /* 1: never download; 0: use FLASHINFER_C_OFFLINE */
   int verify_wheel_sha256;     /* 1: check a wheel given by path against the pinned hash (default 0: a local wheel is
                                   trusted) */
@@ -186,6 +217,11 @@ typedef struct fic_config {
   fic_progress_fn progress;    /* optional download progress callback */
   void *progress_user;
 } fic_config;
+/* Modules: NULL selects the default set (norm, gdn_prefill_sm90) and is
+ * lenient: a jit-cache wheel given by path that lacks some of them gets the
+ * others (none at all is allowed too); fic_runtime_module_path() says which
+ * were prepared. An explicit list is strict: a module the wheel lacks fails
+ * with FIC_ERR_NOT_FOUND (list a wheel's modules with fic_wheel_modules()). */
 
 FIC_API fic_status fic_config_init(fic_config *config);
 
@@ -206,11 +242,65 @@ FIC_API fic_status fic_runtime_close(fic_runtime *rt);
  * graph capture, never trigger loading. */
 FIC_API fic_status fic_runtime_preload(fic_runtime *rt, const char *const *modules);
 
-/* Paths of what the runtime uses. `what` is one of "cache_root",
- * "artifact_dir", "libtvm_ffi", "libcudart", "jit_cache_wheel",
- * "tvmffi_wheel", or a module name ("norm") for its extracted .so. The string
- * lives as long as the runtime. */
-FIC_API fic_status fic_runtime_path(const fic_runtime *rt, const char *what, const char **out);
+/* What fic_runtime_path() can report. (0.2.0: an enum; 0.1.0 took strings) */
+typedef enum fic_path_kind {
+  FIC_PATH_CACHE_ROOT = 0,      /* root of the cache */
+  FIC_PATH_ARTIFACT_DIR = 1,    /* the cache entry in use: <root>/<artifact hash> */
+  FIC_PATH_LIBTVM_FFI = 2,      /* the libtvm_ffi.so the process uses */
+  FIC_PATH_LIBCUDART = 3,       /* libcudart.so.13 (found and loaded on this call if needed) */
+  FIC_PATH_JIT_CACHE_WHEEL = 4, /* the jit-cache wheel used; "" when a warm start needed none */
+  FIC_PATH_TVMFFI_WHEEL = 5,    /* the tvm-ffi wheel used; "" when a warm start needed none */
+  FIC_PATH_COUNT                /* one past the last kind */
+} fic_path_kind;
+
+/* A path the runtime uses. The string lives as long as the runtime.
+ * FIC_ERR_INVALID_ARGUMENT for a NULL pointer or a `what` out of range;
+ * FIC_ERR_CUDART_NOT_FOUND for FIC_PATH_LIBCUDART without a libcudart.
+ * Thread-safe. */
+FIC_API fic_status fic_runtime_path(const fic_runtime *rt, fic_path_kind what, const char **out);
+/* The extracted .so of a prepared module ("norm"); FIC_ERR_NOT_FOUND if the
+ * runtime did not prepare it. The string lives as long as the runtime.
+ * Thread-safe. (0.2.0) */
+FIC_API fic_status fic_runtime_module_path(const fic_runtime *rt, const char *module, const char **out);
+
+/* ------------------------------------------------------------------------ */
+/* The cache and wheels without a runtime (0.2.0)                           */
+/* ------------------------------------------------------------------------ */
+/* These never load a library: they only read (and, where said, write) files. */
+
+/* Called once per module of a wheel; return non-zero to stop early. */
+typedef int (*fic_module_fn)(void *user, const char *module, uint64_t size);
+
+/* Call `fn` for every kernel module (<m> of flashinfer_jit_cache/jit_cache/<m>/<m>.so)
+ * in the jit-cache wheel at `wheel_path`, in name order, with its
+ * uncompressed size. Reads the zip's central directory only. Statuses:
+ * FIC_ERR_INVALID_ARGUMENT (NULL path or fn), FIC_ERR_NOT_FOUND (no such
+ * file), FIC_ERR_ZIP / FIC_ERR_UNSAFE_MEMBER (not a zip, or a hostile one).
+ * A non-zero return from fn stops the walk; the call still returns FIC_OK.
+ * Thread-safe. */
+FIC_API fic_status fic_wheel_modules(const char *wheel_path, fic_module_fn fn, void *user);
+
+/* Prepare the cache entry `config` selects exactly as fic_runtime_open()
+ * does (which may find, download and extract the wheels), but load nothing;
+ * then re-hash every file of the entry against its completion marker.
+ * FIC_ERR_CACHE_CORRUPT names the first file that differs; otherwise the
+ * statuses of fic_runtime_open() for preparing. `artifact_dir` (may be NULL)
+ * receives the entry's path, truncated to `size`. Thread-safe, also across
+ * processes sharing the cache. */
+FIC_API fic_status fic_cache_verify(const fic_config *config, char *artifact_dir, size_t size);
+
+/* Remove every cache entry under the cache root other than the one `config`
+ * selects, unless an extraction holds its lock, plus leftovers of
+ * interrupted runs. Wheels are kept. dry_run = 1 writes, extracts, downloads
+ * and loads nothing and reports what would be freed. `freed` and
+ * `remaining` (either may be NULL) receive bytes freed (or that would be) and
+ * bytes left. Fails, removing nothing, if the entry in use cannot be
+ * identified (e.g. FIC_ERR_NOT_FOUND: a wheel given by path is missing);
+ * FIC_ERR_IO / FIC_ERR_PERMISSION when the cache cannot be listed or an
+ * entry removed. Safe against other processes (entries being extracted are
+ * skipped), but a process that has not yet loaded a removed entry's
+ * libraries fails to: run it when no flashinfer-c process is starting. */
+FIC_API fic_status fic_cache_gc(const fic_config *config, int dry_run, uint64_t *freed, uint64_t *remaining);
 
 /* Write a human-readable diagnosis (library and tvm-ffi versions, cudart path
  * and version, driver version, each GPU's compute capability, cache paths and
@@ -298,8 +388,8 @@ static inline fic_arg fic_arg_device(fic_device d) {
 /* What a call returned. Owns at most one object reference: release it with
  * fic_result_release() exactly once (a no-op for plain values). */
 typedef struct fic_result {
-  int32_t kind;      /* FIC_KIND_NONE, _INT, _BOOL, _FLOAT, _DTYPE, _DEVICE, _SMALL_STRING, or >= 64 */
-  uint32_t reserved; /* for a small string: its length */
+  int32_t kind;       /* FIC_KIND_NONE, _INT, _BOOL, _FLOAT, _DTYPE, _DEVICE, _SMALL_STRING, or >= 64 */
+  uint32_t small_len; /* FIC_KIND_SMALL_STRING: the string's length in v.small; 0 otherwise */
   union {
     int64_t i;
     double f;
@@ -370,20 +460,38 @@ FIC_API fic_status fic_layernorm(fic_runtime *rt, const fic_tensor *out, const f
                                  const fic_tensor *gamma, const fic_tensor *beta, double eps, void *stream);
 
 /* Gated delta rule prefill (FlashInfer 0.6.3, SM90 only: on another GPU the
- * wrapper's error comes back as FIC_ERR_KERNEL). Shapes, with T the total
- * number of tokens, N sequences, H = max(q heads, v heads), D the head size
- * (128: the kernel's state layout is fixed at 128x128, so other sizes are refused):
- *   output [T, H, D] f16/bf16; output_state [N, H, D, D] f32;
- *   q [T, Hq, D], k [T, Hk, D], v [T, Hv, D] (dtype of output);
- *   cu_seqlens [N+1] i64; input_state [N, H, D, D] f32 or NULL;
- *   alpha, beta [T, H] f32 or NULL; scale 0 means 1/sqrt(D);
- *   workspace u8, at least fic_gdn_prefill_workspace_size() bytes.
- * Heads: GQA (Hq >= Hv: Hk == Hv, Hq multiple of Hv) or GVA (Hq == Hk,
- * Hv multiple of Hq). */
-FIC_API fic_status fic_gdn_prefill(fic_runtime *rt, const fic_tensor *output, const fic_tensor *output_state,
-                                   const fic_tensor *q, const fic_tensor *k, const fic_tensor *v,
-                                   const fic_tensor *cu_seqlens, const fic_tensor *input_state, const fic_tensor *alpha,
-                                   const fic_tensor *beta, double scale, const fic_tensor *workspace, void *stream);
+ * wrapper's error comes back as FIC_ERR_KERNEL). Its parameters travel in a
+ * struct versioned by `struct_size` (docs/architecture.md, "Conventions"):
+ * FlashInfer 0.6.8 adds three parameters, and later fields will be appended.
+ * Shapes, with T the total number of tokens, N sequences, H = max(q heads,
+ * v heads), D the head size (128: the kernel's state layout is fixed at
+ * 128x128, so other sizes are refused). Heads: GQA (Hq >= Hv: Hk == Hv, Hq
+ * multiple of Hv) or GVA (Hq == Hk, Hv multiple of Hq). N * H must be at most
+ * 131072: the kernel addresses the states with 32-bit element offsets. */
+typedef struct fic_gdn_prefill_params {
+  size_t struct_size;             /* sizeof(fic_gdn_prefill_params): set by fic_gdn_prefill_params_init */
+  const fic_tensor *output;       /* [T, H, D] f16/bf16 */
+  const fic_tensor *output_state; /* [N, H, D, D] f32 */
+  const fic_tensor *q;            /* [T, Hq, D], dtype of output */
+  const fic_tensor *k;            /* [T, Hk, D] */
+  const fic_tensor *v;            /* [T, Hv, D] */
+  const fic_tensor *cu_seqlens;   /* [N+1] i64 */
+  const fic_tensor *input_state;  /* [N, H, D, D] f32; default NULL (zero initial state) */
+  const fic_tensor *alpha;        /* [T, H] f32; default NULL */
+  const fic_tensor *beta;         /* [T, H] f32; default NULL */
+  double scale;                   /* default 0: 1/sqrt(D) */
+  const fic_tensor *workspace;    /* u8, at least fic_gdn_prefill_workspace_size() bytes */
+  /* FlashInfer 0.6.8 adds state_checkpoints ([C, H, D, D] f32), checkpoint_cu_starts
+   * ([N+1] i64) and checkpoint_every_n_tokens (int64): they will be appended
+   * here, defaulting to NULL, NULL and 0, when the pinned build moves. */
+} fic_gdn_prefill_params;
+
+/* Zero `params`, set struct_size and every default. */
+FIC_API fic_status fic_gdn_prefill_params_init(fic_gdn_prefill_params *params);
+/* Run gdn_prefill on `stream`. struct_size may be that of an older release
+ * (fields beyond it take their defaults); 0, a larger one or one that splits a
+ * field is FIC_ERR_INVALID_ARGUMENT. */
+FIC_API fic_status fic_gdn_prefill(fic_runtime *rt, const fic_gdn_prefill_params *params, void *stream);
 /* The workspace size gdn_prefill needs on a GPU with `sm_count` SMs. */
 FIC_API fic_status fic_gdn_prefill_workspace_size(int32_t sm_count, size_t *bytes);
 

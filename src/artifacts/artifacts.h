@@ -50,13 +50,17 @@ fic_status fic__cache_root(const char *explicit_dir, char *out, size_t size);
  * `out`. Safe to call from many threads and processes at once. */
 fic_status fic__artifacts_prepare(const fic_config *cfg, fic_artifacts *out);
 
+/* Find the complete entry `cfg` selects without writing, locking, extracting
+ * or downloading anything: *found = 1 and `out` filled when it exists;
+ * *found = 0 (out->cache_root still set) when it does not. */
+fic_status fic__artifacts_lookup(const fic_config *cfg, fic_artifacts *out, int *found);
+
 /* Deep verification: re-hash every extracted file against the marker. */
 fic_status fic__artifacts_verify(const fic_artifacts *a);
 
 /* Call `fn` for every module (<m> of flashinfer_jit_cache/jit_cache/<m>/<m>.so)
  * found in the wheel at `wheel_path`. A non-zero return from fn stops. */
-typedef int (*fic_module_visitor)(void *user, const char *module, uint64_t size);
-fic_status fic__wheel_list_modules(const char *wheel_path, fic_module_visitor fn, void *user);
+fic_status fic__wheel_list_modules(const char *wheel_path, fic_module_fn fn, void *user);
 
 /* Remove artifact directories under `root` other than `keep_dir` (may be
  * NULL) that are not locked by a live process, and stale temp files.

@@ -478,9 +478,11 @@ int fic__download_published(const char *dest, const char *sha256_hex) {
   char have[65], want[65];
   struct stat sb;
   if (!fic__sha256_normalize(sha256_hex, want) || stat(dest, &sb) != 0 || !S_ISREG(sb.st_mode)) return 0;
-  fic__error_hold(); /* a file that cannot be hashed is just not published yet */
+  /* A file that cannot be hashed is just not published yet. */
+  fic_error_divert saved;
+  fic__error_divert_begin(&saved, NULL, 0);
   int published = fic__sha256_file(dest, have) == FIC_OK && strcmp(have, want) == 0;
-  fic__error_release();
+  fic__error_divert_end(&saved);
   return published;
 }
 

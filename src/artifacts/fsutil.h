@@ -2,7 +2,8 @@
  * formatting, mkdir -p, fsync of a directory, atomic writes, rm -rf, the
  * ownership check of cache directories, the SHA-256 hex form). Every
  * fic_status helper records its failure; callers doing best-effort work wrap
- * it in fic__error_hold()/fic__error_release(). Reentrant: no mutable state. */
+ * it in fic__error_divert_begin()/_end() (common/error.h), so that a failure
+ * they tolerate leaves the record alone. Reentrant: no mutable state. */
 #ifndef FIC_ARTIFACTS_FSUTIL_H
 #define FIC_ARTIFACTS_FSUTIL_H
 

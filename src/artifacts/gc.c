@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,6 +60,17 @@ static int writer_alive(const char *s, char end_ch) {
   long pid = strtol(s, &end, 10);
   if (end == s || *end != end_ch || pid <= 0) return 1;
   return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
+/* For a dry run: is an extraction holding `lock`? Probed with a shared
+ * flock on a read-only descriptor, which neither creates the lock file nor
+ * writes our pid into it (fic__lock_try does both). */
+static int dry_run_busy(const char *lock) {
+  int fd = open(lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return 0;
+  int busy = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  close(fd);
+  return busy;
 }
 
 /* Temp files of interrupted wheel-id memo writes (<memo>.tmp-<pid>-<rnd>)
@@ -171,6 +183,10 @@ static fic_status gc_one(const char *root, const char *name, const struct stat *
   FIC_CHECK(fic__pathf(lock, sizeof lock, "%s/%s.lock", root, hash));
   if (kind == GC_ENTRY && keep && same_inode(path, keep)) return FIC_OK;
   if (kind == GC_LOCK && (dry_run || entry_exists(root, hash))) return FIC_OK; /* handled with its entry */
+  if (dry_run) { /* take no lock: that would create the lock file */
+    if (!dry_run_busy(lock)) *freed += fic__tree_size(path);
+    return FIC_OK;
+  }
   int fd = -1, busy = 0;
   FIC_CHECK(fic__lock_try(lock, &fd, &busy));
   if (busy) return FIC_OK; /* an extraction is running: leave it alone */
@@ -182,10 +198,7 @@ static fic_status gc_one(const char *root, const char *name, const struct stat *
     return FIC_OK;
   }
   uint64_t size = fic__tree_size(path);
-  if (dry_run)
-    fic__lock_release(fd);
-  else
-    FIC_CHECK(remove_locked(root, hash, kind, path, lock, fd));
+  FIC_CHECK(remove_locked(root, hash, kind, path, lock, fd));
   *freed += size;
   return FIC_OK;
 }

@@ -15,6 +15,10 @@
  * and extracted from it. The cache root and every entry directory must be
  * owned by this user or root and not writable by others (fic__check_trusted_dir);
  * the warm check follows no symlink.
+ *
+ * fic__artifacts_lookup runs steps 1-3 only and writes nothing (no wheel-id
+ * memo, no lock file, no extraction): fic_cache_gc uses it to find the entry
+ * in use. The default module set is lenient (select_modules_and_check).
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -38,6 +42,8 @@
 #include "common/clock.h"
 #include "common/error.h"
 
+/* The one definition of the default module set (fic_config.modules == NULL):
+ * lenient, see drop_absent_defaults. */
 static const char *const default_modules[] = {"norm", "gdn_prefill_sm90", NULL};
 
 typedef struct wheel_ref {
@@ -69,6 +75,7 @@ typedef struct prep {
   char relpaths[FIC_MARKER_MAX_FILES][FIC_RELPATH_MAX];
   fic_marker marker; /* expected wheels; after extraction also sizes and hashes */
   char why[512];     /* why an entry was found corrupt */
+  int lookup_only;   /* fic__artifacts_lookup: find the entry; write, lock and extract nothing */
 } prep;
 
 /* ---- set-up: modules, wheels, hash ---------------------------------------- */
@@ -101,10 +108,44 @@ static fic_status setup_modules(prep *p) {
     snprintf(p->modules[p->num_modules++], FIC_MODULE_NAME_MAX, "%s", list[i]);
   }
   if (p->num_modules == 0) return fic__fail_arg("modules", "the module list is empty");
+  return FIC_OK;
+}
+
+/* Member paths of the files of the entry: libtvm_ffi.so, then the modules. */
+static void setup_relpaths(prep *p) {
   p->num_files = 1 + p->num_modules;
   snprintf(p->relpaths[0], FIC_RELPATH_MAX, "%s", FIC_TVMFFI_MEMBER);
   for (size_t i = 0; i < p->num_modules; i++)
     snprintf(p->relpaths[1 + i], FIC_RELPATH_MAX, FIC_JIT_MEMBER_FMT, p->modules[i], p->modules[i]);
+}
+
+static int zip_has_member(const fic_zip *z, const char *name) {
+  for (size_t i = 0, n = fic__zip_count(z); i < n; i++)
+    if (strcmp(fic__zip_sorted_name(z, i, NULL), name) == 0) return 1;
+  return 0;
+}
+
+/* The default set is lenient: from a jit-cache wheel given by path, take the
+ * default modules it holds (a wheel built from sources may hold only norm).
+ * A pinned wheel holds them all. An explicit list stays strict (extract). */
+static fic_status drop_absent_defaults(prep *p) {
+  const wheel_ref *j = &p->wheels[FIC_WHEEL_JIT_CACHE];
+  if (p->cfg->modules || !j->by_path) return FIC_OK;
+  int fd = fcntl(j->fd, F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) return fic__fail_errno("cannot duplicate the descriptor of", j->path);
+  fic_zip *z = NULL;
+  FIC_CHECK(fic__zip_open_fd(fd, j->path, &z));
+  size_t kept = 0;
+  for (size_t i = 0; i < p->num_modules; i++) {
+    char member[FIC_RELPATH_MAX];
+    snprintf(member, sizeof member, FIC_JIT_MEMBER_FMT, p->modules[i], p->modules[i]);
+    if (!zip_has_member(z, member)) continue;
+    if (kept != i) memcpy(p->modules[kept], p->modules[i], sizeof p->modules[i]);
+    kept++;
+  }
+  fic__zip_close(z);
+  p->num_modules = kept;
+  setup_relpaths(p);
   return FIC_OK;
 }
 
@@ -124,7 +165,8 @@ static fic_status open_wheel(prep *p, wheel_ref *w, const char *path, char sha[6
   w->fd = open(w->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block us */
   if (w->fd < 0) return fic__fail_errno("cannot open wheel", w->path);
   if (fstat(w->fd, &w->hashed) != 0) return fic__fail_errno("cannot stat wheel", w->path);
-  return fic__wheel_sha256_fd(p->root, w->path, w->fd, sha);
+  /* No memo in lookup mode: a miss would write one. */
+  return fic__wheel_sha256_fd(p->lookup_only ? NULL : p->root, w->path, w->fd, sha);
 }
 
 /* A copy of a pinned wheel found at `path` (the cache's wheels/, a seed
@@ -235,6 +277,7 @@ static fic_status setup(prep *p, const fic_config *cfg) {
     memcpy(p->marker.wheel_sha256[k], p->wheels[k].sha, 65);
     snprintf(p->marker.wheel_name[k], FIC_WHEEL_NAME_MAX, "%s", p->wheels[k].filename);
   }
+  setup_relpaths(p);
   return compute_hash(p);
 }
 
@@ -369,6 +412,20 @@ static fic_status check_entry(prep *p, int *state) {
   return s;
 }
 
+/* check_entry, choosing the module set first. The default set from a wheel
+ * given by path is checked whole, so a warm start with a complete wheel never
+ * reads the wheel; only when that entry is not there is the set narrowed to
+ * the modules the wheel holds (drop_absent_defaults) and checked again. */
+static fic_status select_modules_and_check(prep *p, int *state) {
+  FIC_CHECK(check_entry(p, state));
+  if (*state == ENTRY_OK || p->cfg->modules || !p->wheels[FIC_WHEEL_JIT_CACHE].by_path) return FIC_OK;
+  size_t before = p->num_modules;
+  FIC_CHECK(drop_absent_defaults(p));
+  if (p->num_modules == before) return FIC_OK;
+  FIC_CHECK(compute_hash(p));
+  return check_entry(p, state);
+}
+
 /* ---- cold path helpers ---------------------------------------------------- */
 
 static fic_status quarantine(prep *p) {
@@ -383,11 +440,12 @@ static fic_status quarantine(prep *p) {
   struct stat st;
   int n =
       snprintf(text, sizeof text, "quarantined %lld by pid %ld: %s\n", (long long)time(NULL), (long)getpid(), p->why);
-  fic__error_hold();
+  fic_error_divert saved;
+  fic__error_divert_begin(&saved, NULL, 0);
   if (lstat(dest, &st) == 0 && S_ISDIR(st.st_mode) && n > 0 &&
       fic__pathf(note, sizeof note, "%s/QUARANTINE-REASON", dest) == FIC_OK)
     (void)fic__write_file_atomic(note, text, (size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
-  fic__error_release();
+  fic__error_divert_end(&saved);
   return FIC_OK;
 }
 
@@ -620,8 +678,10 @@ static fic_status open_members(prep *p, fic_zip *zips[2], fic_zip_member *member
     fic_status s = fic__zip_find(z, p->relpaths[i], &members[i]);
     if (s == FIC_ERR_NOT_FOUND && i > 0)
       return fic__fail(FIC_ERR_NOT_FOUND,
-                       "module %s is not in %s (no member %s; `flashinfer-c list` shows the modules a wheel holds)",
-                       p->modules[i - 1], p->wheels[0].path, p->relpaths[i]);
+                       "module %s is not in %s (no member %s); list the wheel's modules with "
+                       "`flashinfer-c list %s` (fic_wheel_modules) and choose among them with --modules "
+                       "(fic_config.modules), or leave the module list unset for the default modules the wheel holds",
+                       p->modules[i - 1], p->wheels[0].path, p->relpaths[i], p->wheels[0].path);
     FIC_CHECK(s);
   }
   return FIC_OK;
@@ -759,23 +819,53 @@ static fic_status prepare_cold(prep *p, fic_artifacts *out, int *lock_fd) {
   return FIC_OK;
 }
 
+/* A zeroed prep with no wheel open yet (so that prep_free may run at once). */
+static prep *prep_new(int lookup_only) {
+  prep *p = calloc(1, sizeof *p);
+  if (!p) return NULL;
+  p->wheels[0].fd = p->wheels[1].fd = -1;
+  p->lookup_only = lookup_only;
+  return p;
+}
+
+static void prep_free(prep *p) {
+  for (int k = 0; k < 2; k++)
+    if (p->wheels[k].fd >= 0) close(p->wheels[k].fd);
+  free(p);
+}
+
+fic_status fic__artifacts_lookup(const fic_config *cfg, fic_artifacts *out, int *found) {
+  if (!cfg || !out || !found) return fic__fail_arg("config", "config, out and found must not be NULL");
+  memset(out, 0, sizeof *out);
+  *found = 0;
+  prep *p = prep_new(1);
+  if (!p) return fic__fail(FIC_ERR_NO_MEMORY, "out of memory looking up artifacts");
+  int state = ENTRY_MISSING;
+  fic_status s = setup(p, cfg);
+  if (s == FIC_OK) s = select_modules_and_check(p, &state);
+  if (s == FIC_OK) snprintf(out->cache_root, sizeof out->cache_root, "%s", p->root);
+  if (s == FIC_OK && state == ENTRY_OK) {
+    fill_out(p, out, 1);
+    *found = 1;
+  }
+  prep_free(p);
+  return s;
+}
+
 fic_status fic__artifacts_prepare(const fic_config *cfg, fic_artifacts *out) {
   if (!cfg) return fic__fail_arg("config", "config must not be NULL");
   if (!out) return fic__fail_arg("out", "out must not be NULL");
   memset(out, 0, sizeof *out);
-  prep *p = calloc(1, sizeof *p);
+  prep *p = prep_new(0);
   if (!p) return fic__fail(FIC_ERR_NO_MEMORY, "out of memory preparing artifacts");
-  p->wheels[0].fd = p->wheels[1].fd = -1; /* before anything can fail: `done` closes them */
   int lock_fd = -1, state = ENTRY_MISSING;
   fic_status s = setup(p, cfg);
-  if (s == FIC_OK) s = check_entry(p, &state);
+  if (s == FIC_OK) s = select_modules_and_check(p, &state);
   if (s == FIC_OK && state == ENTRY_OK)
     fill_out(p, out, 1);
   else if (s == FIC_OK)
     s = prepare_cold(p, out, &lock_fd);
   fic__lock_release(lock_fd);
-  for (int k = 0; k < 2; k++)
-    if (p->wheels[k].fd >= 0) close(p->wheels[k].fd);
-  free(p);
+  prep_free(p);
   return s;
 }

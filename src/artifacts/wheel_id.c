@@ -81,11 +81,12 @@ fic_status fic__wheel_sha256_fd(const char *root, const char *path, int fd, char
   int lock_fd = -1;
   if (have_memo) {
     char lock_path[FIC_PATH_MAX];
-    fic__error_hold();
+    fic_error_divert saved;
+    fic__error_divert_begin(&saved, NULL, 0);
     int locked = fic__mkdir_p(memo_dir, 0755) == FIC_OK &&
                  fic__pathf(lock_path, sizeof lock_path, "%s.lock", memo) == FIC_OK &&
                  fic__lock_acquire(lock_path, 600, &lock_fd) == FIC_OK;
-    fic__error_release();
+    fic__error_divert_end(&saved);
     if (locked && memo_lookup(memo, prefix, (size_t)plen, real, out_hex)) {
       fic__lock_release(lock_fd);
       return FIC_OK;
@@ -107,10 +108,11 @@ fic_status fic__wheel_sha256_fd(const char *root, const char *path, int fd, char
     if (text) {
       int n = snprintf(text, cap, "%s%s\n%s\n", prefix, out_hex, real);
       /* Best effort: an unwritable root only means hashing again next time. */
-      fic__error_hold();
+      fic_error_divert saved;
+      fic__error_divert_begin(&saved, NULL, 0);
       if (n > 0 && (size_t)n < cap && fic__mkdir_p(memo_dir, 0755) == FIC_OK)
         (void)fic__write_file_atomic(memo, text, (size_t)n);
-      fic__error_release();
+      fic__error_divert_end(&saved);
       free(text);
     }
   }

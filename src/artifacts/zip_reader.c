@@ -284,7 +284,7 @@ fic_status fic__zip_extract(fic_zip *z, const fic_zip_member *m, void *buf, size
   return s;
 }
 
-fic_status fic__wheel_list_modules(const char *wheel_path, fic_module_visitor fn, void *user) {
+fic_status fic__wheel_list_modules(const char *wheel_path, fic_module_fn fn, void *user) {
   static const char prefix[] = "flashinfer_jit_cache/jit_cache/";
   if (!wheel_path || !fn) return fic__fail_arg(!wheel_path ? "wheel_path" : "fn", "must not be NULL");
   fic_zip *z = NULL;

@@ -1,10 +1,25 @@
+/* The command-line tool's own helpers (not the library's: no fic_ prefix). */
 #ifndef FIC_CLI_H
 #define FIC_CLI_H
 #include "flashinfer_c.h"
-/* Verbs. Each returns the process exit code. */
-int fic_cli_selftest(const fic_config *base, int argc, char **argv);
-/* Print "flashinfer-c: <what>: <status>: <message>" for the last error. */
-int fic_cli_report(const char *what, fic_status st);
+
+/* The most modules --modules takes. */
+#define CLI_MAX_MODULES 32
+
+/* The `run` verb (run.c). Returns the process exit code. */
+int cli_run(const fic_config *base, int argc, char **argv);
+/* Print "flashinfer-c: <what>: <status>: <message>" for the last error; returns 1. */
+int cli_report(const char *what, fic_status st);
 /* A progress bar on stderr for downloads. */
-int fic_cli_progress(void *user, const char *what, uint64_t done, uint64_t total);
+int cli_progress(void *user, const char *what, uint64_t done, uint64_t total);
+
+/* Print the runtime's paths, one per line (libcudart too when with_cudart). */
+void cli_print_paths(const fic_runtime *rt, int with_cudart);
+/* Print the path of each module prepared: the configured list, else every
+ * module a kernel of `run` needs; for each of those the wheel lacks, one line
+ * saying how to get it. Returns how many are missing. */
+int cli_print_modules(const fic_runtime *rt, const fic_config *cfg);
+/* Is `module` prepared in `rt`? (no error recorded either way) */
+int cli_has_module(const fic_runtime *rt, const char *module);
+
 #endif

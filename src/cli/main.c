@@ -1,5 +1,6 @@
-/* flashinfer-c: the command-line tool. Verbs map one-to-one onto library
- * calls so the tool doubles as their demonstration. */
+/* flashinfer-c: the command-line tool. Verbs map one-to-one onto public
+ * library calls so the tool doubles as their demonstration; it links the
+ * shared library and uses nothing but include/flashinfer_c.h from it. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,36 +8,39 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "artifacts/artifacts.h"
 #include "cli/cli.h"
-#include "runtime/runtime.h"
 
 static const char k_usage[] =
     "usage: flashinfer-c <verb> [options]\n"
     "\n"
     "verbs:\n"
-    "  run              the main job: prepare the artifacts, run gemma_rmsnorm and gdn_prefill\n"
-    "                   on random data and check them against float64 CPU references\n"
+    "  run              the main job: prepare the artifacts, run the kernels whose modules are there\n"
+    "                   (gemma_rmsnorm, gdn_prefill) on random data against float64 CPU references,\n"
+    "                   and say how to get each missing module (`run --help`)\n"
     "  fetch            find or download the pinned wheels and extract the modules into the cache\n"
-    "  verify           re-hash every extracted file against the cache's completion marker\n"
+    "  verify           re-hash every extracted file against the cache's completion marker (loads nothing)\n"
     "  info             what is where: versions, paths, sizes\n"
     "  list [WHEEL]     modules in a jit-cache wheel (default: the configured one)\n"
-    "  gc [--dry-run]   remove artifact directories other than the current one\n"
+    "  gc [--dry-run]   remove cache entries other than the current one (--dry-run: only report)\n"
     "  diagnose         versions, CUDA runtime and driver, GPUs, cache paths, every path tried\n"
+    "  --version        the library's version\n"
     "\n"
     "options (any verb): --offline  never download\n"
+    "                    --modules LIST  comma-separated modules to prepare (strict: each must be in the\n"
+    "                                    wheel); default: norm,gdn_prefill_sm90, those the wheel holds\n"
     "                    --cache-dir DIR, --jit-cache-wheel FILE, --tvmffi-wheel FILE\n"
     "environment: FLASHINFER_C_CACHE_DIR, FLASHINFER_C_JIT_CACHE_WHEEL, FLASHINFER_C_TVMFFI_WHEEL,\n"
-    "             FLASHINFER_C_OFFLINE, FLASHINFER_C_SEED_DIRS (FLASHINFER_RS_* accepted as aliases)\n";
+    "             FLASHINFER_C_OFFLINE, FLASHINFER_C_SEED_DIRS (FLASHINFER_RS_* accepted as aliases)\n"
+    "exit status: 0 success, 1 failure, 2 usage error\n";
 
-int fic_cli_report(const char *what, fic_status st) {
+int cli_report(const char *what, fic_status st) {
   fprintf(stderr, "flashinfer-c: %s: %s: %s\n", what, fic_status_string(st), fic_last_error_message());
   const char *kind = fic_last_error_kind();
   if (*kind) fprintf(stderr, "  kind: %s\n", kind);
   return 1;
 }
 
-int fic_cli_progress(void *user, const char *what, uint64_t done, uint64_t total) {
+int cli_progress(void *user, const char *what, uint64_t done, uint64_t total) {
   (void)user;
   if (!isatty(STDERR_FILENO)) return 0;
   if (total) {
@@ -51,12 +55,30 @@ int fic_cli_progress(void *user, const char *what, uint64_t done, uint64_t total
   return 0;
 }
 
+/* "a,b,c" -> modules[] (NULL-terminated), in `buf`. -1 on an empty name or too many. */
+static int split_modules(const char *list, char *buf, size_t size, const char **modules, size_t max) {
+  if (snprintf(buf, size, "%s", list) >= (int)size) return -1;
+  size_t n = 0;
+  for (char *p = buf; p;) {
+    char *comma = strchr(p, ',');
+    if (comma) *comma = '\0';
+    if (!*p || n + 1 >= max) return -1;
+    modules[n++] = p;
+    p = comma ? comma + 1 : NULL;
+  }
+  modules[n] = NULL;
+  return 0;
+}
+
 /* Options shared by every verb; the rest of argv stays for the verb. */
 static int parse_common(int *argc, char **argv, fic_config *cfg) {
+  static char modules_buf[4096];
+  static const char *modules[CLI_MAX_MODULES + 1];
   int out = 1;
   for (int i = 1; i < *argc; ++i) {
     const char *a = argv[i];
     const char **slot = NULL;
+    const char *modules_arg = NULL;
     if (strcmp(a, "--offline") == 0) {
       cfg->offline = 1;
       continue;
@@ -67,15 +89,25 @@ static int parse_common(int *argc, char **argv, fic_config *cfg) {
       slot = &cfg->jit_cache_wheel;
     else if (strcmp(a, "--tvmffi-wheel") == 0)
       slot = &cfg->tvmffi_wheel;
-    if (slot) {
-      if (i + 1 >= *argc) {
-        fprintf(stderr, "flashinfer-c: %s needs a value\n", a);
-        return -1;
-      }
-      *slot = argv[++i];
+    else if (strcmp(a, "--modules") == 0)
+      slot = &modules_arg;
+    if (!slot) {
+      argv[out++] = argv[i];
       continue;
     }
-    argv[out++] = argv[i];
+    if (i + 1 >= *argc) {
+      fprintf(stderr, "flashinfer-c: %s needs a value\n", a);
+      return -1;
+    }
+    *slot = argv[++i];
+    if (modules_arg) {
+      if (split_modules(modules_arg, modules_buf, sizeof modules_buf, modules, CLI_MAX_MODULES + 1) != 0) {
+        fprintf(stderr, "flashinfer-c: --modules '%s': give 1 to %d comma-separated names, none empty\n", modules_arg,
+                CLI_MAX_MODULES);
+        return -1;
+      }
+      cfg->modules = modules;
+    }
   }
   *argc = out;
   return 0;
@@ -83,26 +115,24 @@ static int parse_common(int *argc, char **argv, fic_config *cfg) {
 
 static int open_runtime(const fic_config *cfg, fic_runtime **rt) {
   fic_status st = fic_runtime_open(cfg, rt);
-  return st == FIC_OK ? 0 : fic_cli_report("preparing artifacts", st);
+  return st == FIC_OK ? 0 : cli_report("preparing artifacts", st);
 }
 
-static int print_sizes(const fic_runtime *rt) {
-  const char *names[] = {"cache_root", "artifact_dir", "jit_cache_wheel", "tvmffi_wheel", "libtvm_ffi"};
-  for (size_t i = 0; i < sizeof names / sizeof names[0]; ++i) {
-    const char *p = NULL;
-    if (fic_runtime_path(rt, names[i], &p) == FIC_OK) printf("%-16s %s\n", names[i], *p ? p : "(not needed)");
-  }
-  return 0;
+static double elapsed_ms(const struct timespec *t0) {
+  struct timespec t1;
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
 static int verb_fetch(const fic_config *cfg) {
   fic_runtime *rt = NULL;
-  struct timespec t0, t1;
+  struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   if (open_runtime(cfg, &rt)) return 1;
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  print_sizes(rt);
-  printf("ready in %.1f ms\n", (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+  double ms = elapsed_ms(&t0);
+  cli_print_paths(rt, 0);
+  cli_print_modules(rt, cfg);
+  printf("ready in %.1f ms\n", ms);
   fic_runtime_close(rt);
   return 0;
 }
@@ -110,7 +140,8 @@ static int verb_fetch(const fic_config *cfg) {
 static int verb_info(const fic_config *cfg) {
   fic_runtime *rt = NULL;
   if (open_runtime(cfg, &rt)) return 1;
-  print_sizes(rt);
+  cli_print_paths(rt, 0);
+  cli_print_modules(rt, cfg);
   char buf[16384];
   fic_diagnose(rt, buf, sizeof buf, NULL);
   fputs(buf, stdout);
@@ -121,7 +152,7 @@ static int verb_info(const fic_config *cfg) {
 static int verb_diagnose(const fic_config *cfg) {
   fic_runtime *rt = NULL;
   fic_status st = fic_runtime_open(cfg, &rt);
-  if (st != FIC_OK) fic_cli_report("opening the runtime (diagnosing without it)", st);
+  if (st != FIC_OK) cli_report("opening the runtime (diagnosing without it)", st);
   char buf[16384];
   fic_diagnose(rt, buf, sizeof buf, NULL);
   fputs(buf, stdout);
@@ -130,14 +161,9 @@ static int verb_diagnose(const fic_config *cfg) {
 }
 
 static int verb_verify(const fic_config *cfg) {
-  fic_runtime *rt = NULL;
-  if (open_runtime(cfg, &rt)) return 1;
-  const char *dir = NULL;
-  fic_runtime_path(rt, "artifact_dir", &dir);
-  /* Internal call: the CLI links the static library. */
-  fic_status st = fic__artifacts_verify(rt->artifacts);
-  fic_runtime_close(rt);
-  if (st != FIC_OK) return fic_cli_report("verify", st);
+  char dir[4096];
+  fic_status st = fic_cache_verify(cfg, dir, sizeof dir);
+  if (st != FIC_OK) return cli_report("verify", st);
   printf("ok: %s matches its marker\n", dir);
   return 0;
 }
@@ -156,53 +182,52 @@ static int verb_list(const fic_config *cfg, int argc, char **argv) {
     fprintf(stderr, "flashinfer-c: list: give a wheel path or set FLASHINFER_C_JIT_CACHE_WHEEL\n");
     return 2;
   }
-  fic_status st = fic__wheel_list_modules(wheel, print_module, NULL);
-  return st == FIC_OK ? 0 : fic_cli_report("list", st);
+  fic_status st = fic_wheel_modules(wheel, print_module, NULL);
+  return st == FIC_OK ? 0 : cli_report("list", st);
 }
 
 static int verb_gc(const fic_config *cfg, int argc, char **argv) {
-  int dry = argc > 2 && strcmp(argv[2], "--dry-run") == 0;
-  fic_runtime *rt = NULL;
-  const char *keep = NULL;
-  char root[FIC_PATH_MAX];
-  fic_status st = fic__cache_root(cfg->cache_dir, root, sizeof root);
-  if (st != FIC_OK) return fic_cli_report("gc", st);
-  /* Keep the entry the current configuration uses, if it can be prepared offline. */
-  fic_config offline = *cfg;
-  offline.offline = 1;
-  if (fic_runtime_open(&offline, &rt) == FIC_OK) fic_runtime_path(rt, "artifact_dir", &keep);
+  int dry = 0;
+  for (int i = 2; i < argc; i++) {
+    if (strcmp(argv[i], "--dry-run") != 0) {
+      fprintf(stderr, "flashinfer-c: gc: unknown argument '%s'\n", argv[i]);
+      return 2;
+    }
+    dry = 1;
+  }
   uint64_t freed = 0, remaining = 0;
-  st = fic__cache_gc(root, keep, dry, &freed, &remaining);
-  fic_runtime_close(rt);
-  if (st != FIC_OK) return fic_cli_report("gc", st);
-  printf("%s %.1f MiB; cache now %.1f MiB (%s)\n", dry ? "would free" : "freed", (double)freed / (1 << 20),
-         (double)remaining / (1 << 20), root);
+  fic_status st = fic_cache_gc(cfg, dry, &freed, &remaining);
+  if (st != FIC_OK) return cli_report("gc", st);
+  printf("%s %.1f MiB; cache now %.1f MiB%s\n", dry ? "would free" : "freed", (double)freed / (1 << 20),
+         (double)remaining / (1 << 20), dry ? " (dry run: nothing changed)" : "");
+  return 0;
+}
+
+static int verb_version(void) {
+  const char *v = "";
+  fic_version(NULL, &v);
+  printf("flashinfer-c %s\n", v);
   return 0;
 }
 
 int main(int argc, char **argv) {
   fic_config cfg;
   fic_config_init(&cfg);
-  cfg.progress = fic_cli_progress;
+  cfg.progress = cli_progress;
   if (parse_common(&argc, argv, &cfg) != 0) return 2;
   if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
     fputs(k_usage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }
   const char *verb = argv[1];
-  if (strcmp(verb, "run") == 0) return fic_cli_selftest(&cfg, argc - 1, argv + 1);
+  if (strcmp(verb, "run") == 0) return cli_run(&cfg, argc - 1, argv + 1);
   if (strcmp(verb, "fetch") == 0) return verb_fetch(&cfg);
   if (strcmp(verb, "verify") == 0) return verb_verify(&cfg);
   if (strcmp(verb, "info") == 0) return verb_info(&cfg);
   if (strcmp(verb, "list") == 0) return verb_list(&cfg, argc, argv);
   if (strcmp(verb, "gc") == 0) return verb_gc(&cfg, argc, argv);
   if (strcmp(verb, "diagnose") == 0) return verb_diagnose(&cfg);
-  if (strcmp(verb, "--version") == 0 || strcmp(verb, "version") == 0) {
-    const char *v = "";
-    fic_version(NULL, &v);
-    printf("flashinfer-c %s\n", v);
-    return 0;
-  }
+  if (strcmp(verb, "--version") == 0 || strcmp(verb, "version") == 0) return verb_version();
   fprintf(stderr, "flashinfer-c: unknown verb '%s'\n\n%s", verb, k_usage);
   return 2;
 }

@@ -23,39 +23,45 @@ typedef struct fic_error_record {
 } fic_error_record;
 
 static _Thread_local fic_error_record tls_error;
-static _Thread_local fic_error_record tls_held; /* the record at the outermost fic__error_hold() */
-static _Thread_local unsigned tls_hold_depth;
+static _Thread_local fic_error_divert tls_divert; /* active: failures go to tls_divert.buf, not tls_error */
 
-static const char *const status_strings[FIC_STATUS_COUNT] = {
-    [FIC_OK] = "success",
-    [FIC_ERR_INVALID_ARGUMENT] = "invalid argument",
-    [FIC_ERR_NO_MEMORY] = "out of host memory",
-    [FIC_ERR_IO] = "input/output error",
-    [FIC_ERR_DISK_FULL] = "disk full",
-    [FIC_ERR_PERMISSION] = "permission denied",
-    [FIC_ERR_NOT_FOUND] = "not found",
-    [FIC_ERR_ZIP] = "malformed or unsupported zip archive",
-    [FIC_ERR_UNSAFE_MEMBER] = "unsafe archive member",
-    [FIC_ERR_CHECKSUM] = "checksum mismatch",
-    [FIC_ERR_NETWORK] = "network error",
-    [FIC_ERR_OFFLINE] = "download needed but offline mode is on",
-    [FIC_ERR_LOCK_TIMEOUT] = "timed out waiting for the cache lock",
-    [FIC_ERR_CACHE_CORRUPT] = "cache entry is corrupt",
-    [FIC_ERR_DLOPEN] = "cannot load shared library",
-    [FIC_ERR_SYMBOL] = "symbol not found",
-    [FIC_ERR_VERSION] = "incompatible tvm-ffi version",
-    [FIC_ERR_CUDART_NOT_FOUND] = "CUDA runtime libcudart.so.13 not found",
-    [FIC_ERR_ABI] = "call does not match the kernel's signature",
-    [FIC_ERR_KERNEL] = "kernel raised an error",
-    [FIC_ERR_CUDA] = "CUDA runtime error",
-    [FIC_ERR_CAPTURING] = "module load refused during CUDA graph capture",
-    [FIC_ERR_UNSUPPORTED] = "not supported",
-    [FIC_ERR_INTERNAL] = "internal error",
-};
+void fic__error_divert_begin(fic_error_divert *saved, char *buf, size_t size) {
+  *saved = tls_divert;
+  tls_divert.buf = size ? buf : NULL;
+  tls_divert.size = buf ? size : 0;
+  tls_divert.active = 1;
+  tls_divert.status = FIC_OK;
+  if (tls_divert.buf) tls_divert.buf[0] = '\0';
+}
+
+void fic__error_divert_end(const fic_error_divert *saved) { tls_divert = *saved; }
+
+/* Where a failure's message goes: the record's buffer, the divert buffer, or
+ * nowhere (NULL). Only the record also takes status, kind and backtrace. */
+static char *message_buffer(size_t *size) {
+  if (!tls_divert.active) {
+    *size = sizeof tls_error.message;
+    return tls_error.message;
+  }
+  *size = tls_divert.size;
+  return tls_divert.buf;
+}
+
+#define FIC_STATUS_STRING_(name, value, text) [FIC_##name] = text,
+#define FIC_STATUS_NAME_(name, value, text) [FIC_##name] = "FIC_" #name,
+static const char *const status_strings[FIC_STATUS_COUNT] = {FIC_STATUS_MAP(FIC_STATUS_STRING_)};
+static const char *const status_names[FIC_STATUS_COUNT] = {FIC_STATUS_MAP(FIC_STATUS_NAME_)};
+#undef FIC_STATUS_STRING_
+#undef FIC_STATUS_NAME_
 
 const char *fic_status_string(fic_status status) {
   if ((unsigned)status >= FIC_STATUS_COUNT || !status_strings[status]) return "unknown status";
   return status_strings[status];
+}
+
+const char *fic_status_name(fic_status status) {
+  if ((unsigned)status >= FIC_STATUS_COUNT || !status_names[status]) return "FIC_UNKNOWN_STATUS";
+  return status_names[status];
 }
 
 fic_status fic_last_error_status(void) { return tls_error.status; }
@@ -77,8 +83,20 @@ static void copy_bounded(char *dst, size_t cap, const char *src, size_t len) {
   dst[len] = '\0';
 }
 
+/* A failure while a divert is active: note its status, and the caller
+ * writes the message to the divert buffer (if any) instead of the record. */
+static int diverted(fic_status status) {
+  if (!tls_divert.active) return 0;
+  tls_divert.status = status;
+  return 1;
+}
+
 static fic_status record(fic_status status, const char *arg, const char *fmt, va_list ap) FIC_PRINTF(3, 0);
 static fic_status record(fic_status status, const char *arg, const char *fmt, va_list ap) {
+  if (diverted(status)) {
+    if (tls_divert.buf) vsnprintf(tls_divert.buf, tls_divert.size, fmt, ap);
+    return status;
+  }
   fic_clear_error();
   tls_error.status = status;
   vsnprintf(tls_error.message, sizeof tls_error.message, fmt, ap);
@@ -104,6 +122,10 @@ fic_status fic__fail_arg(const char *arg_name, const char *fmt, ...) {
 
 fic_status fic__fail_kernel(const char *kind, size_t kind_len, const char *msg, size_t msg_len, const char *bt,
                             size_t bt_len) {
+  if (diverted(FIC_ERR_KERNEL)) {
+    if (tls_divert.buf) copy_bounded(tls_divert.buf, tls_divert.size, msg, msg_len);
+    return FIC_ERR_KERNEL;
+  }
   fic_clear_error();
   tls_error.status = FIC_ERR_KERNEL;
   copy_bounded(tls_error.kind, sizeof tls_error.kind, kind, kind_len);
@@ -121,15 +143,19 @@ fic_status fic__fail_context(const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(prefix, sizeof prefix, fmt, ap);
   va_end(ap);
-  memcpy(old, tls_error.message, sizeof old);
+  fic_status status = tls_divert.active ? tls_divert.status : tls_error.status;
+  size_t cap;
+  char *msg = message_buffer(&cap);
+  if (!msg) return status;
+  snprintf(old, sizeof old, "%s", msg);
   /* Truncation is fine here: the message is for people, and bounded. */
   size_t plen = strlen(prefix);
-  copy_bounded(tls_error.message, sizeof tls_error.message, prefix, plen);
-  if (plen + 2 < sizeof tls_error.message) {
-    memcpy(tls_error.message + plen, ": ", 2);
-    copy_bounded(tls_error.message + plen + 2, sizeof tls_error.message - plen - 2, old, strlen(old));
+  copy_bounded(msg, cap, prefix, plen);
+  if (plen + 2 < cap) {
+    memcpy(msg + plen, ": ", 2);
+    copy_bounded(msg + plen + 2, cap - plen - 2, old, strlen(old));
   }
-  return tls_error.status;
+  return status;
 }
 
 fic_status fic__status_from_errno(int err) {
@@ -156,12 +182,4 @@ fic_status fic__status_from_errno(int err) {
 fic_status fic__fail_errno(const char *what, const char *path) {
   int err = errno;
   return fic__fail(fic__status_from_errno(err), "%s %s: %s", what, path ? path : "", strerror(err));
-}
-
-void fic__error_hold(void) {
-  if (tls_hold_depth++ == 0) tls_held = tls_error;
-}
-
-void fic__error_release(void) {
-  if (tls_hold_depth > 0 && --tls_hold_depth == 0) tls_error = tls_held;
 }

@@ -30,12 +30,19 @@ fic_status fic__status_from_errno(int err);
 /* fic__fail(fic__status_from_errno(errno), "<what> <path>: <strerror>"). */
 fic_status fic__fail_errno(const char *what, const char *path);
 
-/* Best-effort work (a memo write, a note left next to quarantined evidence)
- * must not change the record of a call that succeeds: wrap it in
- * fic__error_hold() ... fic__error_release(), which puts back the record as it
- * was at the hold. Pairs nest; only the outermost pair saves and restores. */
-void fic__error_hold(void);
-void fic__error_release(void);
+/* A failure the caller tolerates must not overwrite the thread's record (the
+ * header promises that a successful call leaves it alone). Between
+ * fic__error_divert_begin and _end, failures on this thread write their
+ * message to `buf` (NULL: nowhere) instead of the record; statuses are
+ * returned as usual. Diverts nest: _end restores what _begin saved. */
+typedef struct fic_error_divert {
+  char *buf;
+  size_t size;
+  int active;
+  fic_status status; /* the last diverted failure's, for fic__fail_context */
+} fic_error_divert;
+void fic__error_divert_begin(fic_error_divert *saved, char *buf, size_t size);
+void fic__error_divert_end(const fic_error_divert *saved);
 
 /* The one way errors travel: evaluate an expression returning fic_status and
  * return that status from the enclosing function if it is not FIC_OK (the

@@ -2,7 +2,7 @@
  * LP64 (docs/tvm-ffi-abi.md). A failure here means a port, not a bug. */
 #include <stddef.h>
 
-#include "ffi/tvm_ffi_abi.h"
+#include "common/tvm_ffi_abi.h"
 #include "flashinfer_c.h"
 
 _Static_assert(sizeof(void *) == 8, "LP64 only");

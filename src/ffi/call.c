@@ -1,14 +1,15 @@
 /* The per-call path: stream set/restore, device switch, safe call, error
  * decoding. Takes no lock, reads no environment, does no I/O, allocates
  * nothing. */
+#include "ffi/call.h"
+
 #include <string.h>
 
+#include "common/cuda_abi.h"
 #include "common/error.h"
 #include "loader/loader.h"
-#include "runtime/runtime.h"
 
 #define KDL_CUDA 2
-#define CUDA_SUCCESS 0
 
 static const char *cell_bytes(const void *obj, size_t offset, size_t *len) {
   const char *base = (const char *)obj;
@@ -82,9 +83,9 @@ fic_status fic__call_ex(const struct fic_function *fn, const fic_any *args, int3
     stream_set = 1;
     /* Wrappers without a device guard (gdn_prefill in 0.6.3) launch on the
      * thread's current device: make it the tensors' device for the call. */
-    if (set_device && cudart && cudart->GetDevice(&prev_device) == CUDA_SUCCESS && prev_device != device_id) {
+    if (set_device && cudart && cudart->GetDevice(&prev_device) == FIC_CUDA_SUCCESS && prev_device != device_id) {
       int rc = cudart->SetDevice(device_id);
-      if (rc != CUDA_SUCCESS) {
+      if (rc != FIC_CUDA_SUCCESS) {
         api->EnvSetStream(KDL_CUDA, device_id, prev_stream, NULL);
         return fic__fail(FIC_ERR_CUDA, "cudaSetDevice(%d): %s", (int)device_id, cudart->GetErrorString(rc));
       }

@@ -7,8 +7,9 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "ffi/call.h"
+#include "ffi/tensor.h"
 #include "loader/loader.h"
-#include "runtime/runtime.h"
 
 #define FIC_MAX_ARGS 64
 #define FIC_MAX_FILLED_DIMS 8 /* rank up to which NULL strides are filled in */
@@ -19,17 +20,18 @@ _Static_assert(sizeof(fic_result) == sizeof(fic_any), "fic_result layout");
 _Static_assert(offsetof(fic_arg, v) == offsetof(fic_any, v), "fic_arg payload offset");
 _Static_assert(offsetof(fic_result, v) == offsetof(fic_any, v), "fic_result payload offset");
 
-static fic_status check_tensor(const fic_tensor *t, int index) {
+/* A tensor argument: the shared descriptor rule; NULL strides are filled in
+ * a copy (up to rank FIC_MAX_FILLED_DIMS), because TVM-FFI reads them. */
+static fic_status tensor_arg(const fic_tensor *t, int index, fic_dl_tensor *filled, int64_t *strides, fic_any *any) {
   char arg[32];
   snprintf(arg, sizeof arg, "args[%d]", index);
-  if (!t) return fic__fail_arg(arg, "%s is a tensor argument with a NULL pointer", arg);
-  if (t->ndim < 0 || t->ndim > 64) return fic__fail_arg(arg, "%s has ndim %d", arg, (int)t->ndim);
-  if (t->ndim > 0 && !t->shape) return fic__fail_arg(arg, "%s has ndim %d but a NULL shape", arg, (int)t->ndim);
-  if (t->byte_offset != 0)
-    return fic__fail_arg(arg, "%s has byte_offset %llu; fold the offset into data (FlashInfer ignores it)", arg,
-                         (unsigned long long)t->byte_offset);
-  if (!t->strides && t->ndim > FIC_MAX_FILLED_DIMS)
-    return fic__fail_arg(arg, "%s has NULL strides and rank %d; pass strides explicitly", arg, (int)t->ndim);
+  int64_t numel;
+  FIC_CHECK(fic__tensor_check(t, arg, t && t->strides ? 64 : FIC_MAX_FILLED_DIMS, strides, &numel));
+  if (!t->strides && t->ndim > 0) {
+    memcpy(filled, t, sizeof *filled);
+    filled->strides = strides;
+    any->v.v_ptr = filled;
+  }
   return FIC_OK;
 }
 
@@ -62,21 +64,10 @@ fic_status fic_function_call(const fic_function *fn, const fic_arg *args, int32_
         break;
       case FIC_KIND_TENSOR: {
         const fic_tensor *t = args[i].v.p;
-        fic_status st = check_tensor(t, (int)i);
-        if (st != FIC_OK) return st;
+        FIC_CHECK(tensor_arg(t, (int)i, &filled[i], filled_strides[i], &anys[i]));
         if (t->device.device_type == FIC_DEVICE_CUDA) {
           has_cuda_tensor = 1;
           if (dev < 0) dev = t->device.device_id;
-        }
-        if (!t->strides && t->ndim > 0) {
-          memcpy(&filled[i], t, sizeof filled[i]);
-          int64_t stride = 1;
-          for (int32_t d = t->ndim - 1; d >= 0; --d) {
-            filled_strides[i][d] = stride;
-            stride *= t->shape[d];
-          }
-          filled[i].strides = filled_strides[i];
-          anys[i].v.v_ptr = &filled[i];
         }
         break;
       }
@@ -92,7 +83,7 @@ fic_status fic_result_string(const fic_result *result, const char **data, size_t
   if (!result || !data || !size) return fic__fail_arg("result", "result, data and size must not be NULL");
   if (result->kind == FIC_KIND_SMALL_STRING) {
     *data = result->v.small;
-    *size = result->reserved;
+    *size = result->small_len;
     return FIC_OK;
   }
   if (result->kind == FIC_TI_STR && result->v.obj) {

@@ -13,6 +13,7 @@
  * <= cN = T. On a GPU other than SM 9.x the wrapper raises, and that error
  * comes back as FIC_ERR_KERNEL. */
 #include <stdint.h>
+#include <string.h>
 
 #include "kernels/kernels.h"
 #include "kernels/validate.h"
@@ -76,88 +77,167 @@ static fic_status check_gate(fic_vt *vt, const fic_tensor *t, const char *name, 
   return fic__vt_dim(vt, 1, heads, "max(q heads, v heads)");
 }
 
-fic_status fic_gdn_prefill(fic_runtime *rt, const fic_tensor *output, const fic_tensor *output_state,
-                           const fic_tensor *q, const fic_tensor *k, const fic_tensor *v, const fic_tensor *cu_seqlens,
-                           const fic_tensor *input_state, const fic_tensor *alpha, const fic_tensor *beta, double scale,
-                           const fic_tensor *workspace, void *stream) {
-  static const fic_dtype halfs[] = {FIC_DT_F16, FIC_DT_BF16}, f32[] = {FIC_DT_F32}, i64[] = {FIC_DT_I64},
-                         u8[] = {FIC_DT_U8};
-  fic_vt vq, vk, vv, vo, vs, vcu, vis, va, vb, vw;
-  if (!rt) return fic__fail_arg("rt", "rt must not be NULL");
-  FIC_CHECK(fic__check_finite("scale", scale, 0, 0));
+fic_status fic_gdn_prefill_params_init(fic_gdn_prefill_params *params) {
+  if (!params) return fic__fail_arg("params", "params must not be NULL");
+  memset(params, 0, sizeof *params);
+  params->struct_size = sizeof *params;
+  return FIC_OK;
+}
 
-  FIC_CHECK(check_dense(&vq, q, "q", 3, NULL, FIC_GDN_TMA_ALIGN));
-  FIC_CHECK(fic__vt_dtype(&vq, halfs, 2));
-  int64_t tokens = vq.t.shape[0], head_size = vq.t.shape[2];
+/* The caller's struct over the defaults: a struct_size from an older release
+ * copies only the fields it has; every field is 8 bytes wide, so a size that
+ * is not a multiple of 8 would split one. */
+_Static_assert(sizeof(fic_gdn_prefill_params) % 8 == 0, "fic_gdn_prefill_params fields are 8 bytes wide");
+static fic_status load_params(const fic_gdn_prefill_params *in, fic_gdn_prefill_params *out) {
+  if (!in) return fic__fail_arg("params", "params must not be NULL");
+  size_t size = in->struct_size;
+  if (size < sizeof in->struct_size || size > sizeof *out || size % 8 != 0)
+    return fic__fail_arg("params",
+                         "params->struct_size is %zu; set it with fic_gdn_prefill_params_init() (this library knows "
+                         "sizes 8 to %zu, in steps of 8)",
+                         size, sizeof *out);
+  FIC_CHECK(fic_gdn_prefill_params_init(out));
+  memcpy(out, in, size);
+  return FIC_OK;
+}
+
+/* Validated descriptors of one call (stack copies with strides filled in). */
+typedef struct gdn_args {
+  fic_vt q, k, v, out, state, cu, in_state, alpha, beta, ws;
+  int64_t tokens, heads, seqs;
+} gdn_args;
+
+/* q, k, v: same dtype, tokens and head size; a valid head layout. */
+static fic_status check_qkv(gdn_args *a, const fic_gdn_prefill_params *p) {
+  static const fic_dtype halfs[] = {FIC_DT_F16, FIC_DT_BF16};
+  FIC_CHECK(check_dense(&a->q, p->q, "q", 3, NULL, FIC_GDN_TMA_ALIGN));
+  FIC_CHECK(fic__vt_dtype(&a->q, halfs, 2));
   /* No empty call: the final states would still have to be written. */
-  FIC_CHECK(fic__vt_dim_positive(&vq, 0, "tokens"));
+  FIC_CHECK(fic__vt_dim_positive(&a->q, 0, "tokens"));
+  a->tokens = a->q.t.shape[0];
+  int64_t head_size = a->q.t.shape[2];
   if (head_size != FIC_GDN_HEAD_SIZE)
     return fic__fail_arg(
         "q", "q.shape[2] (head size) must be %d, the only size FlashInfer 0.6.3's kernel supports, got %lld",
         FIC_GDN_HEAD_SIZE, (long long)head_size);
-  FIC_CHECK(check_dense(&vk, k, "k", 3, &vq, FIC_GDN_TMA_ALIGN));
-  FIC_CHECK(check_dense(&vv, v, "v", 3, &vq, FIC_GDN_TMA_ALIGN));
-  const fic_vt *qkv[3] = {&vq, &vk, &vv};
-  for (int i = 1; i < 3; i++) {
-    FIC_CHECK(fic__vt_same_dtype(qkv[i], &vq));
-    FIC_CHECK(fic__vt_dim(qkv[i], 0, tokens, "tokens, q.shape[0]"));
-    FIC_CHECK(fic__vt_dim(qkv[i], 2, head_size, "head size, q.shape[2]"));
+  FIC_CHECK(check_dense(&a->k, p->k, "k", 3, &a->q, FIC_GDN_TMA_ALIGN));
+  FIC_CHECK(check_dense(&a->v, p->v, "v", 3, &a->q, FIC_GDN_TMA_ALIGN));
+  const fic_vt *kv[2] = {&a->k, &a->v};
+  for (int i = 0; i < 2; i++) {
+    FIC_CHECK(fic__vt_same_dtype(kv[i], &a->q));
+    FIC_CHECK(fic__vt_dim(kv[i], 0, a->tokens, "tokens, q.shape[0]"));
+    FIC_CHECK(fic__vt_dim(kv[i], 2, head_size, "head size, q.shape[2]"));
   }
-  int64_t hq = vq.t.shape[1], hk = vk.t.shape[1], hv = vv.t.shape[1];
+  int64_t hq = a->q.t.shape[1], hk = a->k.t.shape[1], hv = a->v.t.shape[1];
   FIC_CHECK(check_heads(hq, hk, hv));
-  int64_t heads = hq > hv ? hq : hv;
+  a->heads = hq > hv ? hq : hv;
+  return FIC_OK;
+}
 
-  FIC_CHECK(check_dense(&vo, output, "output", 3, &vq, FIC_GDN_TMA_ALIGN));
-  FIC_CHECK(fic__vt_same_dtype(&vo, &vq));
-  FIC_CHECK(fic__vt_dim(&vo, 0, tokens, "tokens, q.shape[0]"));
-  FIC_CHECK(fic__vt_dim(&vo, 1, heads, "max(q heads, v heads)"));
-  FIC_CHECK(fic__vt_dim(&vo, 2, head_size, "head size, q.shape[2]"));
+/* output and cu_seqlens, which gives the number of sequences. */
+static fic_status check_output(gdn_args *a, const fic_gdn_prefill_params *p) {
+  static const fic_dtype i64[] = {FIC_DT_I64};
+  FIC_CHECK(check_dense(&a->out, p->output, "output", 3, &a->q, FIC_GDN_TMA_ALIGN));
+  FIC_CHECK(fic__vt_same_dtype(&a->out, &a->q));
+  FIC_CHECK(fic__vt_dim(&a->out, 0, a->tokens, "tokens, q.shape[0]"));
+  FIC_CHECK(fic__vt_dim(&a->out, 1, a->heads, "max(q heads, v heads)"));
+  FIC_CHECK(fic__vt_dim(&a->out, 2, FIC_GDN_HEAD_SIZE, "head size, q.shape[2]"));
+  FIC_CHECK(check_dense(&a->cu, p->cu_seqlens, "cu_seqlens", 1, &a->q, 8));
+  FIC_CHECK(fic__vt_dtype(&a->cu, i64, 1));
+  if (a->cu.t.shape[0] < 2)
+    return fic__fail_arg("cu_seqlens", "cu_seqlens must hold N+1 >= 2 offsets, got %lld", (long long)a->cu.t.shape[0]);
+  a->seqs = a->cu.t.shape[0] - 1;
+  return FIC_OK;
+}
 
-  FIC_CHECK(check_dense(&vcu, cu_seqlens, "cu_seqlens", 1, &vq, 8));
-  FIC_CHECK(fic__vt_dtype(&vcu, i64, 1));
-  if (vcu.t.shape[0] < 2)
-    return fic__fail_arg("cu_seqlens", "cu_seqlens must hold N+1 >= 2 offsets, got %lld", (long long)vcu.t.shape[0]);
-  int64_t seqs = vcu.t.shape[0] - 1;
+/* The kernel addresses a state as a (D, D, H, N) layout with int offsets
+ * (flat_collective_tma_warpspecialized_delta_rule.hpp, kv_load/kv_store;
+ * num_seqs and num_sab_heads are int32_t): the largest offset,
+ * N*H*D*D - 1, must fit in INT32_MAX, so N*H <= 2^31 / (D*D) = 131072 for
+ * D = 128. Beyond it the offsets wrap and the kernel writes outside the
+ * state tensors. */
+#define FIC_GDN_MAX_STATE_ELEMENTS ((int64_t)INT32_MAX + 1)
 
-  FIC_CHECK(check_dense(&vs, output_state, "output_state", 4, &vq, FIC_GDN_TMA_ALIGN));
-  FIC_CHECK(fic__vt_dtype(&vs, f32, 1));
-  FIC_CHECK(fic__vt_dim(&vs, 0, seqs, "sequences, cu_seqlens.shape[0] - 1"));
-  FIC_CHECK(fic__vt_dim(&vs, 1, heads, "max(q heads, v heads)"));
-  FIC_CHECK(fic__vt_dim(&vs, 2, head_size, "head size, q.shape[2]"));
-  FIC_CHECK(fic__vt_dim(&vs, 3, head_size, "head size, q.shape[2]"));
-  if (input_state) {
-    FIC_CHECK(check_dense(&vis, input_state, "input_state", 4, &vq, FIC_GDN_TMA_ALIGN));
-    FIC_CHECK(fic__vt_dtype(&vis, f32, 1));
-    FIC_CHECK(fic__vt_same_shape(&vis, &vs));
-  }
-  if (alpha) FIC_CHECK(check_gate(&va, alpha, "alpha", &vq, tokens, heads));
-  if (beta) FIC_CHECK(check_gate(&vb, beta, "beta", &vq, tokens, heads));
+static fic_status check_state_size(const fic_vt *state) {
+  if (state->numel <= FIC_GDN_MAX_STATE_ELEMENTS) return FIC_OK;
+  int64_t per_head = (int64_t)FIC_GDN_HEAD_SIZE * FIC_GDN_HEAD_SIZE;
+  return fic__fail_arg(state->name,
+                       "%s holds %lld elements (sequences x heads = %lld); FlashInfer 0.6.3's kernel addresses the "
+                       "state with 32-bit offsets, so sequences x heads must be at most %lld (%lld elements): split "
+                       "the batch",
+                       state->name, (long long)state->numel, (long long)(state->numel / per_head),
+                       (long long)(FIC_GDN_MAX_STATE_ELEMENTS / per_head), (long long)FIC_GDN_MAX_STATE_ELEMENTS);
+}
 
-  FIC_CHECK(check_dense(&vw, workspace, "workspace", 1, &vq, FIC_GDN_WORKSPACE_ALIGN));
-  FIC_CHECK(fic__vt_dtype(&vw, u8, 1));
-  if (vw.numel < FIC_GDN_WORKSPACE_PER_SM)
+static fic_status check_states(gdn_args *a, const fic_gdn_prefill_params *p) {
+  static const fic_dtype f32[] = {FIC_DT_F32};
+  FIC_CHECK(check_dense(&a->state, p->output_state, "output_state", 4, &a->q, FIC_GDN_TMA_ALIGN));
+  FIC_CHECK(fic__vt_dtype(&a->state, f32, 1));
+  FIC_CHECK(fic__vt_dim(&a->state, 0, a->seqs, "sequences, cu_seqlens.shape[0] - 1"));
+  FIC_CHECK(fic__vt_dim(&a->state, 1, a->heads, "max(q heads, v heads)"));
+  FIC_CHECK(fic__vt_dim(&a->state, 2, FIC_GDN_HEAD_SIZE, "head size, q.shape[2]"));
+  FIC_CHECK(fic__vt_dim(&a->state, 3, FIC_GDN_HEAD_SIZE, "head size, q.shape[2]"));
+  FIC_CHECK(check_state_size(&a->state));
+  if (!p->input_state) return FIC_OK;
+  FIC_CHECK(check_dense(&a->in_state, p->input_state, "input_state", 4, &a->q, FIC_GDN_TMA_ALIGN));
+  FIC_CHECK(fic__vt_dtype(&a->in_state, f32, 1));
+  return fic__vt_same_shape(&a->in_state, &a->state);
+}
+
+/* The workspace, before the module load (dtype, alignment, one SM's worth)
+ * and after it (the device's SM count, once the CUDA runtime is there). */
+static fic_status check_workspace(gdn_args *a, const fic_gdn_prefill_params *p) {
+  static const fic_dtype u8[] = {FIC_DT_U8};
+  FIC_CHECK(check_dense(&a->ws, p->workspace, "workspace", 1, &a->q, FIC_GDN_WORKSPACE_ALIGN));
+  FIC_CHECK(fic__vt_dtype(&a->ws, u8, 1));
+  if (a->ws.numel < FIC_GDN_WORKSPACE_PER_SM)
     return fic__fail_arg("workspace", "workspace must hold at least %d bytes per SM, got %lld bytes",
-                         FIC_GDN_WORKSPACE_PER_SM, (long long)vw.numel);
+                         FIC_GDN_WORKSPACE_PER_SM, (long long)a->ws.numel);
+  return FIC_OK;
+}
 
+static fic_status check_workspace_sms(const gdn_args *a) {
+  int sms = fic__kernel_sm_count(a->q.t.device.device_id); /* 0 = unknown */
+  if (sms <= 0 || a->ws.numel >= (int64_t)sms * FIC_GDN_WORKSPACE_PER_SM) return FIC_OK;
+  return fic__fail_arg("workspace",
+                       "workspace must hold at least %lld bytes (fic_gdn_prefill_workspace_size for %d SMs), got %lld",
+                       (long long)sms * FIC_GDN_WORKSPACE_PER_SM, sms, (long long)a->ws.numel);
+}
+
+static fic_status check_args(gdn_args *a, const fic_gdn_prefill_params *p) {
+  FIC_CHECK(fic__check_finite("scale", p->scale, 0, 0));
+  FIC_CHECK(check_qkv(a, p));
+  FIC_CHECK(check_output(a, p));
+  FIC_CHECK(check_states(a, p));
+  if (p->alpha) FIC_CHECK(check_gate(&a->alpha, p->alpha, "alpha", &a->q, a->tokens, a->heads));
+  if (p->beta) FIC_CHECK(check_gate(&a->beta, p->beta, "beta", &a->q, a->tokens, a->heads));
+  return check_workspace(a, p);
+}
+
+static fic_any optional_tensor(const void *given, const fic_vt *vt) {
+  return given ? fic__any_ptr_tensor(&vt->t) : fic__any_none();
+}
+
+fic_status fic_gdn_prefill(fic_runtime *rt, const fic_gdn_prefill_params *params, void *stream) {
+  if (!rt) return fic__fail_arg("rt", "rt must not be NULL");
+  fic_gdn_prefill_params p;
+  FIC_CHECK(load_params(params, &p));
+  gdn_args a;
+  FIC_CHECK(check_args(&a, &p));
   const struct fic_function *fn;
   FIC_CHECK(fic__kernel_function(rt, FIC_SLOT_GDN_PREFILL, FIC_MODULE_GDN_PREFILL, "gdn_prefill", stream, &fn));
-  /* After the module load, so the CUDA runtime is there to ask; 0 = unknown. */
-  int sms = fic__kernel_sm_count(vq.t.device.device_id);
-  if (sms > 0 && vw.numel < (int64_t)sms * FIC_GDN_WORKSPACE_PER_SM)
-    return fic__fail_arg(
-        "workspace", "workspace must hold at least %lld bytes (fic_gdn_prefill_workspace_size for %d SMs), got %lld",
-        (long long)sms * FIC_GDN_WORKSPACE_PER_SM, sms, (long long)vw.numel);
-
-  fic_any args[11] = {fic__any_ptr_tensor(&vo.t),
-                      fic__any_ptr_tensor(&vs.t),
-                      fic__any_ptr_tensor(&vq.t),
-                      fic__any_ptr_tensor(&vk.t),
-                      fic__any_ptr_tensor(&vv.t),
-                      fic__any_ptr_tensor(&vcu.t),
-                      input_state ? fic__any_ptr_tensor(&vis.t) : fic__any_none(),
-                      alpha ? fic__any_ptr_tensor(&va.t) : fic__any_none(),
-                      beta ? fic__any_ptr_tensor(&vb.t) : fic__any_none(),
-                      fic__any_float(scale),
-                      fic__any_ptr_tensor(&vw.t)};
-  return fic__call(fn, args, 11, vq.t.device.device_id, stream, NULL);
+  FIC_CHECK(check_workspace_sms(&a));
+  /* The 0.6.3 wrapper's 11 parameters, in its order (csrc/gdn_prefill_launcher.cu). */
+  fic_any args[11] = {fic__any_ptr_tensor(&a.out.t),
+                      fic__any_ptr_tensor(&a.state.t),
+                      fic__any_ptr_tensor(&a.q.t),
+                      fic__any_ptr_tensor(&a.k.t),
+                      fic__any_ptr_tensor(&a.v.t),
+                      fic__any_ptr_tensor(&a.cu.t),
+                      optional_tensor(p.input_state, &a.in_state),
+                      optional_tensor(p.alpha, &a.alpha),
+                      optional_tensor(p.beta, &a.beta),
+                      fic__any_float(p.scale),
+                      fic__any_ptr_tensor(&a.ws.t)};
+  return fic__call(fn, args, 11, a.q.t.device.device_id, stream, NULL);
 }

@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "runtime/runtime.h"
+#include "ffi/call.h"
 
 /* Module names, as in flashinfer_jit_cache/jit_cache/<m>/<m>.so. */
 #define FIC_MODULE_NORM "norm"

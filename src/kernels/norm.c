@@ -212,15 +212,14 @@ fic_status fic_layernorm(fic_runtime *rt, const fic_tensor *out, const fic_tenso
   fic_dl_managed_versioned storage[4];
   fic_any args[5];
   int made = 0;
-  fic_status s = FIC_OK;
-  for (; made < 4 && s == FIC_OK; made++) {
-    s = fic__tensor_object(rt, &order[made]->t, &storage[made], &args[made]);
-    if (s != FIC_OK) break;
+  fic_status st = FIC_OK;
+  for (; made < 4; made++) {
+    st = fic__tensor_object(rt, &order[made]->t, &storage[made], &args[made]);
+    if (st != FIC_OK) goto release;
   }
-  if (s == FIC_OK) {
-    args[4] = fic__any_float(eps);
-    s = fic__call(fn, args, 5, vi.t.device.device_id, stream, NULL);
-  }
+  args[4] = fic__any_float(eps);
+  st = fic__call(fn, args, 5, vi.t.device.device_id, stream, NULL);
+release:
   for (int i = 0; i < made; i++) fic__object_release(rt, &args[i]);
-  return s;
+  return st;
 }

@@ -3,11 +3,11 @@
  * the hot path takes no lock and makes no CUDA call after the first use. */
 #include <stdatomic.h>
 
+#include "common/cuda_abi.h"
 #include "kernels/kernels.h"
 #include "loader/loader.h"
 
 #define FIC_SM_CACHE_DEVICES 64
-#define FIC_CUDA_DEV_ATTR_MULTIPROCESSOR_COUNT 16 /* cudaDevAttrMultiProcessorCount */
 
 /* 0: not asked yet; -1: asked and failed; > 0: the count. */
 static _Atomic int g_sm_count[FIC_SM_CACHE_DEVICES];
@@ -19,7 +19,7 @@ int fic__kernel_sm_count(int32_t device_id) {
   const fic_cudart_api *cuda = fic__cudart();
   if (!cuda || !cuda->DeviceGetAttribute) return 0; /* not loaded yet: ask again next time */
   int value = 0;
-  int err = cuda->DeviceGetAttribute(&value, FIC_CUDA_DEV_ATTR_MULTIPROCESSOR_COUNT, device_id);
+  int err = cuda->DeviceGetAttribute(&value, FIC_CUDA_ATTR_SM_COUNT, device_id);
   n = (err == 0 && value > 0) ? value : -1;
   /* Racing first calls store the same answer. */
   atomic_store_explicit(&g_sm_count[device_id], n, memory_order_relaxed);

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ffi/tensor.h"
+
 int fic__dtype_eq(fic_dtype a, fic_dtype b) { return a.code == b.code && a.bits == b.bits && a.lanes == b.lanes; }
 
 const char *fic__dtype_name(fic_dtype d, char *buf, size_t size) {
@@ -17,7 +19,7 @@ const char *fic__dtype_name(fic_dtype d, char *buf, size_t size) {
       {{FIC_DTYPE_FLOAT, 32, 1}, "float32"}, {{FIC_DTYPE_FLOAT, 64, 1}, "float64"},
       {{FIC_DTYPE_INT, 32, 1}, "int32"},     {{FIC_DTYPE_INT, 64, 1}, "int64"},
       {{FIC_DTYPE_UINT, 8, 1}, "uint8"},     {{FIC_DTYPE_INT, 8, 1}, "int8"},
-      {{10, 8, 1}, "float8_e4m3fn"},         {{12, 8, 1}, "float8_e5m2"},
+      {FIC_DT_F8E4M3FN, "float8_e4m3fn"},    {FIC_DT_F8E5M2, "float8_e5m2"},
   };
   for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
     if (fic__dtype_eq(known[i].d, d)) {
@@ -49,42 +51,24 @@ fic_status fic__vt_init(fic_vt *vt, const fic_tensor *t, const char *name, int32
       return fic__fail_arg(name, "%s must be %d-D, got %d-D", name, (int)min_ndim, (int)t->ndim);
     return fic__fail_arg(name, "%s must be %d-D to %d-D, got %d-D", name, (int)min_ndim, (int)max_ndim, (int)t->ndim);
   }
-  if (t->ndim > FIC_VT_MAX_NDIM) return fic__fail_arg(name, "%s has too many dimensions (%d)", name, (int)t->ndim);
-  if (t->ndim > 0 && !t->shape) return fic__fail_arg(name, "%s.shape must not be NULL", name);
+  int64_t numel = 0;
+  FIC_CHECK(fic__tensor_check(t, name, FIC_VT_MAX_NDIM, vt->strides, &numel));
   if (t->device.device_type != FIC_DEVICE_CUDA)
     return fic__fail_arg(name, "%s must be a CUDA tensor (device_type %d), got device_type %d", name, FIC_DEVICE_CUDA,
                          (int)t->device.device_type);
   if (t->device.device_id < 0)
     return fic__fail_arg(name, "%s.device.device_id must be >= 0, got %d", name, (int)t->device.device_id);
-  if (t->byte_offset != 0)
-    return fic__fail_arg(name,
-                         "%s.byte_offset must be 0, got %llu: FlashInfer ignores it; add the offset to %s.data instead",
-                         name, (unsigned long long)t->byte_offset, name);
   if (t->dtype.lanes != 1) return fic__fail_arg(name, "%s.dtype.lanes must be 1, got %u", name, t->dtype.lanes);
-
-  int64_t numel = 1;
-  for (int32_t i = 0; i < t->ndim; i++) {
-    int64_t e = t->shape[i];
-    if (e < 0) return fic__fail_arg(name, "%s.shape[%d] must be >= 0, got %lld", name, (int)i, (long long)e);
-    if (e != 0 && numel > INT64_MAX / e) return fic__fail_arg(name, "%s has too many elements", name);
-    numel *= e;
-  }
   if (numel > 0 && !t->data) return fic__fail_arg(name, "%s.data must not be NULL", name);
 
   vt->t = *t;
   vt->numel = numel;
   if (t->strides) {
+    /* The kernels index forwards from data: a negative stride would reach before it. */
     for (int32_t i = 0; i < t->ndim; i++)
       if (t->strides[i] < 0)
         return fic__fail_arg(name, "%s.strides[%d] must be >= 0, got %lld", name, (int)i, (long long)t->strides[i]);
     memcpy(vt->strides, t->strides, (size_t)t->ndim * sizeof(int64_t));
-  } else {
-    /* FlashInfer reads strides[] without a NULL check: give it contiguous ones. */
-    int64_t s = 1;
-    for (int32_t i = t->ndim - 1; i >= 0; i--) {
-      vt->strides[i] = s;
-      s *= t->shape[i] > 0 ? t->shape[i] : 1;
-    }
   }
   vt->t.strides = vt->strides;
   return FIC_OK;

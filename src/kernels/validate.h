@@ -18,16 +18,15 @@
 #define FIC_VT_MAX_NDIM 4
 
 /* Brace initialisers for static dtype tables (the public FIC_F16 ... are
- * compound literals, which a static initialiser may not use). fp8 codes are
- * DLPack's kDLFloat8_e4m3fn = 10 and kDLFloat8_e5m2 = 12. */
+ * compound literals, which a static initialiser may not use). */
 // clang-format off
 #define FIC_DT_F16 {FIC_DTYPE_FLOAT, 16, 1}
 #define FIC_DT_BF16 {FIC_DTYPE_BFLOAT, 16, 1}
 #define FIC_DT_F32 {FIC_DTYPE_FLOAT, 32, 1}
 #define FIC_DT_I64 {FIC_DTYPE_INT, 64, 1}
 #define FIC_DT_U8 {FIC_DTYPE_UINT, 8, 1}
-#define FIC_DT_F8E4M3FN {10, 8, 1}
-#define FIC_DT_F8E5M2 {12, 8, 1}
+#define FIC_DT_F8E4M3FN {FIC_DTYPE_FLOAT8_E4M3FN, 8, 1}
+#define FIC_DT_F8E5M2 {FIC_DTYPE_FLOAT8_E5M2, 8, 1}
 // clang-format on
 
 /* A validated tensor: a stack copy of the caller's descriptor with strides

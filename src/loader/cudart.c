@@ -149,18 +149,29 @@ fic_status fic__cudart_load(const fic_cudart_api **out) {
 
 const fic_cudart_api *fic__cudart(void) { return fic__lazy_peek(&g_loaded); }
 
-fic_status fic__cudart_info(const char **path, const char **tried) {
-  if (path) *path = fic__cudart() ? g_path : "";
-  if (tried) *tried = g_tried;
-  return FIC_OK;
+/* g_tried is rewritten by every failed load attempt, under the lazy's lock:
+ * copy it out under that lock too. */
+static void copy_locked(char *dst, size_t size, const char *src) {
+  if (!dst || !size) return;
+  pthread_mutex_lock(&g_loaded.lock);
+  snprintf(dst, size, "%s", src);
+  pthread_mutex_unlock(&g_loaded.lock);
 }
+
+/* Written once before the load is published, never after. */
+const char *fic__cudart_path(void) { return fic__cudart() ? g_path : ""; }
+
+void fic__cudart_tried(char *buf, size_t size) { copy_locked(buf, size, g_tried); }
 
 fic_status fic__module_open(const char *path, void **handle) {
   void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (!h) {
     const char *err = dlerror();
-    if (err && strstr(err, CUDART_SONAME))
-      return fic__fail(FIC_ERR_CUDART_NOT_FOUND, "dlopen(%s): %s. Tried:\n%s", path, err, g_tried);
+    if (err && strstr(err, CUDART_SONAME)) {
+      char tried[sizeof g_tried];
+      copy_locked(tried, sizeof tried, g_tried);
+      return fic__fail(FIC_ERR_CUDART_NOT_FOUND, "dlopen(%s): %s. Tried:\n%s", path, err, tried);
+    }
     return fic__fail(FIC_ERR_DLOPEN, "dlopen(%s): %s", path, err ? err : "unknown error");
   }
   *handle = h;

@@ -5,7 +5,7 @@
 #ifndef FIC_LOADER_H
 #define FIC_LOADER_H
 
-#include "ffi/tvm_ffi_abi.h"
+#include "common/tvm_ffi_abi.h"
 #include "flashinfer_c.h"
 
 /* Load libtvm_ffi.so from `path` with RTLD_NOW|RTLD_GLOBAL, or reuse the copy
@@ -36,8 +36,10 @@ typedef struct fic_cudart_api {
 fic_status fic__cudart_load(const fic_cudart_api **out);
 /* The loaded cudart, or NULL if not (yet) loaded. One acquire load. */
 const fic_cudart_api *fic__cudart(void);
-/* The path it was loaded from and the places tried ('\n'-separated). */
-fic_status fic__cudart_info(const char **path, const char **tried);
+/* The path it was loaded from, "" if not loaded. */
+const char *fic__cudart_path(void);
+/* A copy of the places tried by the last load attempt ('\n'-separated). */
+void fic__cudart_tried(char *buf, size_t size);
 
 /* dlopen a kernel module RTLD_NOW|RTLD_LOCAL. */
 fic_status fic__module_open(const char *path, void **handle);

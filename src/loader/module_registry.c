@@ -46,8 +46,7 @@ static fic_status acquire_locked(const char *name, const char *path, const char 
   }
   if (g_count == MAX_LOADED) return fic__fail(FIC_ERR_UNSUPPORTED, "more than %d kernel modules loaded", MAX_LOADED);
   void *h = NULL;
-  fic_status st = fic__module_open(path, &h);
-  if (st != FIC_OK) return st;
+  FIC_CHECK(fic__module_open(path, &h));
   loaded_module *m = &g_loaded[g_count++];
   snprintf(m->name, sizeof m->name, "%s", name);
   snprintf(m->sha256, sizeof m->sha256, "%s", sha256);

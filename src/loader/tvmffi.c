@@ -43,10 +43,7 @@ static fic_status resolve_api(void *handle, fic_tvm_api *api) {
       {"TVMFFIEnvGetStream", (void **)&api->EnvGetStream},
       {"TVMFFITensorFromDLPackVersioned", (void **)&api->TensorFromDLPackVersioned},
   };
-  for (size_t i = 0; i < sizeof syms / sizeof syms[0]; ++i) {
-    fic_status st = resolve(handle, syms[i].name, syms[i].slot);
-    if (st != FIC_OK) return st;
-  }
+  for (size_t i = 0; i < sizeof syms / sizeof syms[0]; ++i) FIC_CHECK(resolve(handle, syms[i].name, syms[i].slot));
   return FIC_OK;
 }
 
@@ -74,9 +71,11 @@ static fic_status load_locked(const char *path) {
   if (existing) {
     fic_tvm_api api;
     fic_status st = resolve_api(existing, &api);
-    if (st != FIC_OK) return fic__fail_context("a libtvm_ffi already in the process is unusable");
-    st = check_version(&api, "the libtvm_ffi already loaded in this process");
-    if (st != FIC_OK) return st;
+    if (st != FIC_OK) {
+      fic__fail_context("a libtvm_ffi already in the process is unusable");
+      return st;
+    }
+    FIC_CHECK(check_version(&api, "the libtvm_ffi already loaded in this process"));
     Dl_info info;
     void *addr;
     memcpy(&addr, &api.GetVersion, sizeof addr); /* ISO C has no function-to-object pointer cast */
@@ -97,9 +96,12 @@ static fic_status load_locked(const char *path) {
   }
   fic_tvm_api api;
   fic_status st = resolve_api(h, &api);
-  if (st != FIC_OK) return fic__fail_context("%s", path);
-  st = check_version(&api, path);
-  if (st != FIC_OK) return st; /* stays loaded: unloading a half-initialised runtime is worse */
+  if (st != FIC_OK) {
+    fic__fail_context("%s", path);
+    return st;
+  }
+  /* On a failure the library stays loaded: unloading a half-initialised runtime is worse. */
+  FIC_CHECK(check_version(&api, path));
   g_api = api;
   snprintf(g_path, sizeof g_path, "%s", path);
   g_reused = 0;

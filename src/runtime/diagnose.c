@@ -1,16 +1,14 @@
 /* fic_diagnose(): everything a bug report needs, in one text. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "artifacts/artifacts.h"
+#include "common/cuda_abi.h"
 #include "common/error.h"
 #include "loader/loader.h"
 #include "runtime/runtime.h"
-
-#define ATTR_CC_MAJOR 75 /* cudaDevAttrComputeCapabilityMajor */
-#define ATTR_CC_MINOR 76
-#define ATTR_SM_COUNT 16 /* cudaDevAttrMultiProcessorCount */
 
 typedef struct text {
   char *buf;
@@ -34,26 +32,33 @@ static void add(text *t, const char *fmt, ...) {
   t->len += len;
 }
 
+/* The places a failed libcudart search tried, one per line, each indented. */
+static void add_cuda_tried(text *t) {
+  char tried[8192];
+  fic__cudart_tried(tried, sizeof tried);
+  add(t, "libcudart: not found\n  tried:\n");
+  for (const char *line = tried; *line;) {
+    size_t len = strcspn(line, "\n");
+    add(t, "    %.*s\n", (int)len, line);
+    line += len + (line[len] == '\n');
+  }
+}
+
 static void add_cuda(text *t) {
   const fic_cudart_api *cu = NULL;
-  const char *path = "", *tried = "";
+  /* A missing libcudart is a finding here, not a failure of fic_diagnose. */
+  fic_error_divert saved;
+  fic__error_divert_begin(&saved, NULL, 0);
   fic_status st = fic__cudart_load(&cu);
-  fic__cudart_info(&path, &tried);
+  fic__error_divert_end(&saved);
   if (st != FIC_OK) {
-    add(t, "libcudart: not found\n  tried:\n");
-    /* One place per line, each indented. */
-    for (const char *line = tried; *line;) {
-      size_t len = strcspn(line, "\n");
-      add(t, "    %.*s\n", (int)len, line);
-      line += len + (line[len] == '\n');
-    }
-    fic_clear_error();
+    add_cuda_tried(t);
     return;
   }
   int rt_ver = 0, drv_ver = 0, count = 0;
   cu->RuntimeGetVersion(&rt_ver);
   cu->DriverGetVersion(&drv_ver);
-  add(t, "libcudart: %s (runtime %d.%d)\n", path, rt_ver / 1000, (rt_ver % 1000) / 10);
+  add(t, "libcudart: %s (runtime %d.%d)\n", fic__cudart_path(), rt_ver / 1000, (rt_ver % 1000) / 10);
   if (drv_ver == 0)
     add(t, "driver: none (no NVIDIA driver)\n");
   else
@@ -66,12 +71,54 @@ static void add_cuda(text *t) {
   add(t, "gpus: %d\n", count);
   for (int d = 0; d < count; ++d) {
     int major = 0, minor = 0, sms = 0;
-    cu->DeviceGetAttribute(&major, ATTR_CC_MAJOR, d);
-    cu->DeviceGetAttribute(&minor, ATTR_CC_MINOR, d);
-    cu->DeviceGetAttribute(&sms, ATTR_SM_COUNT, d);
+    cu->DeviceGetAttribute(&major, FIC_CUDA_ATTR_CC_MAJOR, d);
+    cu->DeviceGetAttribute(&minor, FIC_CUDA_ATTR_CC_MINOR, d);
+    cu->DeviceGetAttribute(&sms, FIC_CUDA_ATTR_SM_COUNT, d);
     add(t, "  gpu %d: compute capability %d.%d, %d SMs%s\n", d, major, minor, sms,
         major == 9 ? "" : " (gdn_prefill_sm90 needs 9.x)");
   }
+}
+
+static void add_tvmffi(text *t) {
+  fic_tvm_version tv;
+  const char *tpath = "";
+  int reused = 0;
+  fic_error_divert saved;
+  fic__error_divert_begin(&saved, NULL, 0);
+  fic_status st = fic__tvmffi_info(&tv, &tpath, &reused);
+  fic__error_divert_end(&saved);
+  if (st == FIC_OK)
+    add(t, "tvm-ffi: %u.%u.%u from %s%s\n", tv.major, tv.minor, tv.patch, tpath,
+        reused ? " (reused: already in the process)" : "");
+  else
+    add(t, "tvm-ffi: not loaded\n");
+}
+
+static void add_runtime(text *t, const fic_runtime *rt) {
+  const fic_artifacts *a = rt->artifacts;
+  add(t, "cache root: %s\nartifact dir: %s%s\n", a->cache_root, a->artifact_dir,
+      a->cache_hit ? " (warm: reused)" : " (cold: extracted now)");
+  add(t, "jit-cache wheel: %s\ntvm-ffi wheel: %s\n", a->jit_cache_wheel[0] ? a->jit_cache_wheel : "(not needed)",
+      a->tvmffi_wheel[0] ? a->tvmffi_wheel : "(not needed)");
+  /* Module handles are written under rt->lock by concurrent first calls. The
+   * lock is not part of the runtime's logical state, so the cast is sound. */
+  pthread_mutex_t *lock = (pthread_mutex_t *)&rt->lock;
+  pthread_mutex_lock(lock);
+  for (size_t i = 0; i < rt->num_modules; ++i)
+    add(t, "module %s: %s%s\n", rt->modules[i].name, rt->modules[i].path, rt->modules[i].handle ? " (loaded)" : "");
+  pthread_mutex_unlock(lock);
+}
+
+static void add_default_cache_root(text *t) {
+  char root[FIC_PATH_MAX], why[512];
+  fic_error_divert saved;
+  fic__error_divert_begin(&saved, why, sizeof why);
+  fic_status st = fic__cache_root(NULL, root, sizeof root);
+  fic__error_divert_end(&saved);
+  if (st == FIC_OK)
+    add(t, "cache root: %s\n", root);
+  else
+    add(t, "cache root: unknown (%s)\n", why);
 }
 
 fic_status fic_diagnose(const fic_runtime *rt, char *buf, size_t size, size_t *needed) {
@@ -81,34 +128,12 @@ fic_status fic_diagnose(const fic_runtime *rt, char *buf, size_t size, size_t *n
   const char *ver = "";
   fic_version(NULL, &ver);
   add(&t, "flashinfer-c: %s\n", ver);
-  fic_tvm_version tv;
-  const char *tpath = "";
-  int reused = 0;
-  if (fic__tvmffi_info(&tv, &tpath, &reused) == FIC_OK)
-    add(&t, "tvm-ffi: %u.%u.%u from %s%s\n", tv.major, tv.minor, tv.patch, tpath,
-        reused ? " (reused: already in the process)" : "");
-  else {
-    add(&t, "tvm-ffi: not loaded\n");
-    fic_clear_error();
-  }
+  add_tvmffi(&t);
   add_cuda(&t);
-  if (rt) {
-    const fic_artifacts *a = rt->artifacts;
-    add(&t, "cache root: %s\nartifact dir: %s%s\n", a->cache_root, a->artifact_dir,
-        a->cache_hit ? " (warm: reused)" : " (cold: extracted now)");
-    add(&t, "jit-cache wheel: %s\ntvm-ffi wheel: %s\n", a->jit_cache_wheel[0] ? a->jit_cache_wheel : "(not needed)",
-        a->tvmffi_wheel[0] ? a->tvmffi_wheel : "(not needed)");
-    for (size_t i = 0; i < rt->num_modules; ++i)
-      add(&t, "module %s: %s%s\n", rt->modules[i].name, rt->modules[i].path, rt->modules[i].handle ? " (loaded)" : "");
-  } else {
-    char root[FIC_PATH_MAX];
-    if (fic__cache_root(NULL, root, sizeof root) == FIC_OK)
-      add(&t, "cache root: %s\n", root);
-    else {
-      add(&t, "cache root: unknown (%s)\n", fic_last_error_message());
-      fic_clear_error();
-    }
-  }
+  if (rt)
+    add_runtime(&t, rt);
+  else
+    add_default_cache_root(&t);
   if (needed) *needed = t.len + 1;
   return FIC_OK;
 }

@@ -5,12 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cuda_abi.h"
 #include "common/error.h"
 #include "loader/loader.h"
 #include "runtime/runtime.h"
 #include "runtime/signatures.h"
-
-#define CAPTURE_STATUS_NONE 0
 
 static fic_module *find_module(fic_runtime *rt, const char *name) {
   for (size_t i = 0; i < rt->num_modules; ++i)
@@ -23,8 +22,8 @@ static fic_module *find_module(fic_runtime *rt, const char *name) {
 static fic_status refuse_if_capturing(const char *module, void *stream) {
   const fic_cudart_api *cudart = fic__cudart();
   if (!cudart) return FIC_OK;
-  int status = CAPTURE_STATUS_NONE;
-  if (cudart->StreamIsCapturing(stream, &status) == 0 && status != CAPTURE_STATUS_NONE)
+  int status = FIC_CUDA_CAPTURE_STATUS_NONE;
+  if (cudart->StreamIsCapturing(stream, &status) == 0 && status != FIC_CUDA_CAPTURE_STATUS_NONE)
     return fic__fail(FIC_ERR_CAPTURING,
                      "module %s is not loaded and stream %p is capturing a CUDA graph; call "
                      "fic_runtime_preload() before capture",
@@ -35,13 +34,15 @@ static fic_status refuse_if_capturing(const char *module, void *stream) {
 /* Caller holds rt->lock. */
 static fic_status load_module_locked(fic_runtime *rt, fic_module *m, void *stream) {
   if (m->handle) return FIC_OK;
-  fic_status st = refuse_if_capturing(m->name, stream);
-  if (st != FIC_OK) return st;
+  FIC_CHECK(refuse_if_capturing(m->name, stream));
   /* Kernel modules need libcudart.so.13; a module that does not (the test
-   * module) still loads when it is absent, so only a failed dlopen reports it. */
+   * module) still loads when it is absent, so only a failed dlopen reports
+   * it, and this attempt leaves the thread's error record alone. */
   if (!fic__cudart()) {
+    fic_error_divert saved;
+    fic__error_divert_begin(&saved, NULL, 0);
     fic__cudart_load(NULL);
-    fic_clear_error();
+    fic__error_divert_end(&saved);
   }
   return fic__module_acquire(m->name, m->path, m->sha256, &m->handle);
 }
@@ -78,8 +79,7 @@ static fic_status resolve_locked(fic_runtime *rt, const char *module, const char
   }
   fic_module *m = find_module(rt, module);
   if (!m) return fic__fail(FIC_ERR_NOT_FOUND, "module %s is not in this runtime's module list", module);
-  fic_status st = load_module_locked(rt, m, stream);
-  if (st != FIC_OK) return st;
+  FIC_CHECK(load_module_locked(rt, m, stream));
   char symbol[FIC_MODULE_NAME_MAX + 16];
   if (snprintf(symbol, sizeof symbol, "__tvm_ffi_%s", name) >= (int)sizeof symbol)
     return fic__fail_arg("name", "function name too long");
@@ -130,8 +130,7 @@ fic_status fic__kernel_function(fic_runtime *rt, int slot, const char *module, c
     *out = fn;
     return FIC_OK;
   }
-  fic_status st = resolve(rt, module, name, stream, &fn);
-  if (st != FIC_OK) return st;
+  FIC_CHECK(resolve(rt, module, name, stream, &fn));
   atomic_store_explicit(&rt->kernel_slots[slot], fn, memory_order_release);
   *out = fn;
   return FIC_OK;

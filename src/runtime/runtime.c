@@ -17,7 +17,7 @@ fic_status fic_config_init(fic_config *config) {
 }
 
 /* Copy what the caller's (possibly older, smaller) struct holds. */
-static fic_status copy_config(const fic_config *in, fic_config *out) {
+fic_status fic__config_copy(const fic_config *in, fic_config *out) {
   fic_config_init(out);
   if (!in) return FIC_OK;
   if (in->struct_size < offsetof(fic_config, lock_timeout_s) || in->struct_size > sizeof *out)
@@ -33,7 +33,7 @@ fic_status fic_runtime_open(const fic_config *config, fic_runtime **out) {
   if (!out) return fic__fail_arg("out", "out is NULL");
   *out = NULL;
   fic_config cfg;
-  fic_status st = copy_config(config, &cfg);
+  fic_status st = fic__config_copy(config, &cfg);
   if (st != FIC_OK) return st;
 
   fic_runtime *rt = calloc(1, sizeof *rt);
@@ -77,30 +77,47 @@ fic_status fic_runtime_close(fic_runtime *rt) {
   return FIC_OK;
 }
 
-fic_status fic_runtime_path(const fic_runtime *rt, const char *what, const char **out) {
+fic_status fic_runtime_path(const fic_runtime *rt, fic_path_kind what, const char **out) {
   if (!out) return fic__fail_arg("out", "out is NULL");
   *out = NULL;
   if (!rt) return fic__fail_arg("rt", "rt is NULL");
-  if (!what) return fic__fail_arg("what", "what is NULL");
   const fic_artifacts *a = rt->artifacts;
-  if (strcmp(what, "cache_root") == 0)
-    *out = a->cache_root;
-  else if (strcmp(what, "artifact_dir") == 0)
-    *out = a->artifact_dir;
-  else if (strcmp(what, "libtvm_ffi") == 0)
-    fic__tvmffi_info(NULL, out, NULL);
-  else if (strcmp(what, "jit_cache_wheel") == 0)
-    *out = a->jit_cache_wheel;
-  else if (strcmp(what, "tvmffi_wheel") == 0)
-    *out = a->tvmffi_wheel;
-  else if (strcmp(what, "libcudart") == 0) {
-    fic_status st = fic__cudart_load(NULL);
-    if (st != FIC_OK) return st;
-    fic__cudart_info(out, NULL);
-  } else {
-    for (size_t i = 0; i < rt->num_modules; ++i)
-      if (strcmp(rt->modules[i].name, what) == 0) *out = rt->modules[i].path;
+  switch (what) {
+    case FIC_PATH_CACHE_ROOT:
+      *out = a->cache_root;
+      return FIC_OK;
+    case FIC_PATH_ARTIFACT_DIR:
+      *out = a->artifact_dir;
+      return FIC_OK;
+    case FIC_PATH_LIBTVM_FFI:
+      fic__tvmffi_info(NULL, out, NULL);
+      return FIC_OK;
+    case FIC_PATH_JIT_CACHE_WHEEL:
+      *out = a->jit_cache_wheel;
+      return FIC_OK;
+    case FIC_PATH_TVMFFI_WHEEL:
+      *out = a->tvmffi_wheel;
+      return FIC_OK;
+    case FIC_PATH_LIBCUDART:
+      FIC_CHECK(fic__cudart_load(NULL));
+      *out = fic__cudart_path();
+      return FIC_OK;
+    case FIC_PATH_COUNT:
+      break;
   }
-  if (!*out) return fic__fail(FIC_ERR_NOT_FOUND, "no path named '%s'", what);
-  return FIC_OK;
+  return fic__fail_arg("what", "%d is not a fic_path_kind", (int)what);
+}
+
+fic_status fic_runtime_module_path(const fic_runtime *rt, const char *module, const char **out) {
+  if (!out) return fic__fail_arg("out", "out is NULL");
+  *out = NULL;
+  if (!rt) return fic__fail_arg("rt", "rt is NULL");
+  if (!module) return fic__fail_arg("module", "module is NULL");
+  for (size_t i = 0; i < rt->num_modules; ++i)
+    if (strcmp(rt->modules[i].name, module) == 0) {
+      *out = rt->modules[i].path;
+      return FIC_OK;
+    }
+  return fic__fail(FIC_ERR_NOT_FOUND, "module %s was not prepared by this runtime (not requested, or not in %s)",
+                   module, rt->artifacts->jit_cache_wheel[0] ? rt->artifacts->jit_cache_wheel : "the jit-cache wheel");
 }

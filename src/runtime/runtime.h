@@ -1,5 +1,6 @@
-/* The runtime object and the internal call path shared by the generic API
- * (src/ffi) and the typed kernels (src/kernels). */
+/* The runtime object: its module table and resolved functions, shared by the
+ * generic API (src/ffi) and the typed kernels (src/kernels). The call path
+ * itself is in ffi/call.h. */
 #ifndef FIC_RUNTIME_H
 #define FIC_RUNTIME_H
 
@@ -7,7 +8,7 @@
 #include <stdatomic.h>
 
 #include "artifacts/artifacts.h"
-#include "ffi/tvm_ffi_abi.h"
+#include "common/tvm_ffi_abi.h"
 #include "flashinfer_c.h"
 
 /* Slots for functions the typed kernel API resolves once and then reads
@@ -45,28 +46,13 @@ struct fic_runtime {
   _Atomic(const struct fic_function *) kernel_slots[FIC_KERNEL_SLOTS];
 };
 
+/* Copy a caller's config (NULL: defaults; an older, smaller struct is
+ * accepted by struct_size) into a full one with defaults filled in. */
+fic_status fic__config_copy(const fic_config *in, fic_config *out);
+
 /* Resolve `name` in `module` once per runtime and cache it in `slot`; the
  * second and later calls are one atomic load. */
 fic_status fic__kernel_function(fic_runtime *rt, int slot, const char *module, const char *name, void *stream,
                                 const struct fic_function **out);
-
-/* The call path: set the env stream of (CUDA, device_id) to `stream` (when
- * device_id >= 0), make device_id current if the CUDA runtime is loaded,
- * call, restore both, decode an error. `args` must hold only registered type
- * indices. `result` (may be NULL) is zeroed first; the caller releases it. */
-fic_status fic__call(const struct fic_function *fn, const fic_any *args, int32_t num_args, int32_t device_id,
-                     void *stream, fic_any *result);
-/* The same; set_device = 0 leaves the thread's current CUDA device alone
- * (calls with no CUDA tensor: asking for the device costs microseconds in a
- * process without a CUDA context). */
-fic_status fic__call_ex(const struct fic_function *fn, const fic_any *args, int32_t num_args, int32_t device_id,
-                        void *stream, int set_device, fic_any *result);
-
-/* For parameters typed `Tensor` (an owning object, e.g. norm's layernorm):
- * wrap a caller's tensor in a TVM-FFI Tensor object that borrows its memory.
- * `storage` must outlive the object; release it with fic__object_release. */
-fic_status fic__tensor_object(const fic_runtime *rt, const fic_tensor *t, fic_dl_managed_versioned *storage,
-                              fic_any *out);
-void fic__object_release(const fic_runtime *rt, fic_any *value);
 
 #endif

@@ -211,6 +211,22 @@ static void test_bad_arguments_rejected_before_the_call(void **state) {
   a = fic_arg_tensor(&off);
   FIC_ASSERT_STATUS(fic_function_call(fn, &a, 1, -1, NULL, NULL), FIC_ERR_INVALID_ARGUMENT);
   assert_non_null(strstr(fic_last_error_message(), "byte_offset"));
+  /* One tensor rule for the generic API and the typed kernels
+   * (src/ffi/tensor.c): a negative extent is refused (TVM-FFI would read it
+   * as a huge size); a zero extent is an empty tensor, accepted. */
+  int64_t neg[2] = {2, -3};
+  fic_tensor tneg = {NULL, {FIC_DEVICE_CPU, 0}, 2, FIC_F32, neg, NULL, 0};
+  a = fic_arg_tensor(&tneg);
+  FIC_ASSERT_STATUS(fic_function_call(fn, &a, 1, -1, NULL, NULL), FIC_ERR_INVALID_ARGUMENT);
+  assert_string_equal(fic_last_error_argument(), "args[0]");
+  assert_non_null(strstr(fic_last_error_message(), "args[0].shape[1] must be >= 0, got -3"));
+  int64_t empty[2] = {2, 0};
+  fic_tensor tempty = {NULL, {FIC_DEVICE_CPU, 0}, 2, FIC_F32, empty, NULL, 0};
+  fic_result r;
+  a = fic_arg_tensor(&tempty);
+  FIC_ASSERT_OK(fic_function_call(fn, &a, 1, -1, NULL, &r));
+  assert_true(r.v.f == 0.0);
+  a = fic_arg_tensor(&off);
   /* An unregistered type index would make TVM-FFI exit(); we refuse it. */
   fic_arg bad = {13, 0, {0}};
   FIC_ASSERT_STATUS(fic_function_call(fn, &bad, 1, -1, NULL, NULL), FIC_ERR_INVALID_ARGUMENT);
@@ -252,6 +268,19 @@ static void test_status_strings_and_version(void **state) {
     for (int t = 0; t < s; ++t) assert_string_not_equal(str, fic_status_string((fic_status)t));
   }
   assert_string_equal(fic_status_string((fic_status)999), "unknown status");
+  /* Names: one per status, distinct, spelled as the enumerator. */
+  for (int s = 0; s < FIC_STATUS_COUNT; ++s) {
+    const char *name = fic_status_name((fic_status)s);
+    assert_true(strncmp(name, "FIC_", 4) == 0);
+    assert_string_not_equal(name, "FIC_UNKNOWN_STATUS");
+    for (int t = 0; t < s; ++t) assert_string_not_equal(name, fic_status_name((fic_status)t));
+  }
+  assert_string_equal(fic_status_name(FIC_OK), "FIC_OK");
+  assert_string_equal(fic_status_name(FIC_ERR_KERNEL), "FIC_ERR_KERNEL");
+  assert_string_equal(fic_status_name(FIC_ERR_INTERNAL), "FIC_ERR_INTERNAL");
+  assert_int_equal(FIC_STATUS_COUNT, FIC_ERR_INTERNAL + 1);
+  assert_string_equal(fic_status_name(FIC_STATUS_COUNT), "FIC_UNKNOWN_STATUS");
+  assert_string_equal(fic_status_name((fic_status)-1), "FIC_UNKNOWN_STATUS");
   assert_string_equal(fic_status_string((fic_status)-1), "unknown status");
   unsigned n = 0;
   const char *v = NULL;
@@ -265,11 +294,19 @@ static void test_status_strings_and_version(void **state) {
 static void test_paths_and_diagnose(void **state) {
   fic_runtime *rt = rt_of(state);
   const char *p = NULL;
-  FIC_ASSERT_OK(fic_runtime_path(rt, "libtvm_ffi", &p));
+  FIC_ASSERT_OK(fic_runtime_path(rt, FIC_PATH_LIBTVM_FFI, &p));
   assert_non_null(strstr(p, "libtvm_ffi.so"));
-  FIC_ASSERT_OK(fic_runtime_path(rt, "fic_test", &p));
+  FIC_ASSERT_OK(fic_runtime_module_path(rt, "fic_test", &p));
   assert_non_null(strstr(p, "flashinfer_jit_cache/jit_cache/fic_test/fic_test.so"));
-  FIC_ASSERT_STATUS(fic_runtime_path(rt, "nothing", &p), FIC_ERR_NOT_FOUND);
+  FIC_ASSERT_STATUS(fic_runtime_module_path(rt, "nothing", &p), FIC_ERR_NOT_FOUND);
+  /* A module named like a path kind is a module, never shadowed. */
+  FIC_ASSERT_STATUS(fic_runtime_module_path(rt, "cache_root", &p), FIC_ERR_NOT_FOUND);
+  FIC_ASSERT_STATUS(fic_runtime_path(rt, FIC_PATH_COUNT, &p), FIC_ERR_INVALID_ARGUMENT);
+  FIC_ASSERT_STATUS(fic_runtime_path(rt, (fic_path_kind)-1, &p), FIC_ERR_INVALID_ARGUMENT);
+  const char *artifact_dir = NULL;
+  FIC_ASSERT_OK(fic_runtime_path(rt, FIC_PATH_ARTIFACT_DIR, &artifact_dir));
+  FIC_ASSERT_OK(fic_runtime_path(rt, FIC_PATH_CACHE_ROOT, &p));
+  assert_memory_equal(artifact_dir, p, strlen(p)); /* the entry lives under the root */
   char buf[8192];
   size_t needed = 0;
   FIC_ASSERT_OK(fic_diagnose(rt, buf, sizeof buf, &needed));

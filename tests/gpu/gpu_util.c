@@ -76,13 +76,22 @@ kt_runtime *gpu_open(const char *const *modules) {
   return k;
 }
 
-fic_dtype gpu_half_dtype(fic_ref_half kind) { return kind == FIC_REF_BF16 ? FIC_BF16 : FIC_F16; }
+fic_runtime *gpu_group_rt(void **state, const char *module) {
+  gpu_require();
+  if (!*state) {
+    const char *modules[] = {module, NULL};
+    *state = gpu_open(modules);
+  }
+  return ((kt_runtime *)*state)->rt;
+}
 
-void gpu_get_half(fic_ref_half kind, const void *dev, double *out, size_t n) {
+fic_dtype gpu_half_dtype(ref_half kind) { return kind == REF_BF16 ? FIC_BF16 : FIC_F16; }
+
+void gpu_get_half(ref_half kind, const void *dev, double *out, size_t n) {
   uint16_t *h = malloc(n * 2 + 2);
   assert_non_null(h);
   gpu_download(h, dev, n * 2);
-  fic_ref_half_decode(kind, h, out, n);
+  ref_half_decode(kind, h, out, n);
   free(h);
 }
 
@@ -104,7 +113,7 @@ void *gpu_put_f32(const double *x, size_t n) {
 }
 
 void gpu_expect_close(const char *what, const double *got, const double *want, size_t n, double tol) {
-  fic_ref_err e = fic_ref_compare(got, want, n);
+  ref_err e = ref_compare(got, want, n);
   print_message("  %-48s max_abs %.3e rel_l2 %.3e (tol %.0e)%s\n", what, e.max_abs, e.rel_l2, tol,
                 e.nonfinite ? " NON-FINITE" : "");
   if (e.nonfinite || !(e.rel_l2 <= tol))

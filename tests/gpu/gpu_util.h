@@ -5,7 +5,7 @@
 
 #include <cuda_runtime_api.h>
 
-#include "cli/reference.h"
+#include "checks/reference.h"
 #include "kt_util.h"
 
 /* Skip the calling test (with a message) unless a CUDA GPU is present. */
@@ -32,10 +32,14 @@ kt_desc gpu_desc(void *data, fic_dtype dtype, int32_t ndim, int64_t d0, int64_t 
  * module. gpu_open_lazy leaves the modules unloaded. */
 kt_runtime *gpu_open(const char *const *modules);
 kt_runtime *gpu_open_lazy(const char *const *modules);
+/* The group's runtime over the one module `module`, opened (preloaded) by the
+ * first test that asks; skips without a GPU. Pair with kt_setup_empty and
+ * kt_teardown as the group fixtures. */
+fic_runtime *gpu_group_rt(void **state, const char *module);
 
-fic_dtype gpu_half_dtype(fic_ref_half kind);
+fic_dtype gpu_half_dtype(ref_half kind);
 /* Download n half values and decode them. */
-void gpu_get_half(fic_ref_half kind, const void *dev, double *out, size_t n);
+void gpu_get_half(ref_half kind, const void *dev, double *out, size_t n);
 void gpu_get_f32(const void *dev, double *out, size_t n);
 /* Upload doubles as float32 (returns the device pointer). */
 void *gpu_put_f32(const double *x, size_t n);
@@ -44,7 +48,7 @@ void *gpu_put_f32(const double *x, size_t n);
 void gpu_expect_close(const char *what, const double *got, const double *want, size_t n, double tol);
 
 /* Relative L2 tolerances against float64 (see docs/kernels.md). */
-#define GPU_NORM_TOL(kind) ((kind) == FIC_REF_BF16 ? 6e-3 : 1e-3)
-#define GPU_GDN_TOL(kind) ((kind) == FIC_REF_BF16 ? 2e-2 : 5e-3)
+#define GPU_NORM_TOL(kind) ((kind) == REF_BF16 ? 6e-3 : 1e-3)
+#define GPU_GDN_TOL(kind) ((kind) == REF_BF16 ? 2e-2 : 5e-3)
 
 #endif

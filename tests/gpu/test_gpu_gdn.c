@@ -14,7 +14,7 @@
 #define D 128
 
 typedef struct gdn_spec {
-  fic_ref_half kind;
+  ref_half kind;
   size_t hq, hk, hv;
   int64_t lens[6];
   size_t num_seqs;
@@ -33,32 +33,13 @@ typedef struct gdn_problem {
   size_t ws_bytes;
 } gdn_problem;
 
-static int setup(void **state) {
-  *state = NULL;
-  return 0;
-}
-
-static int teardown(void **state) {
-  kt_close(*state);
-  return 0;
-}
-
-static fic_runtime *open_gdn(void **state) {
-  gpu_require();
-  if (!*state) {
-    static const char *const modules[] = {"gdn_prefill_sm90", NULL};
-    *state = gpu_open(modules);
-  }
-  return ((kt_runtime *)*state)->rt;
-}
-
 /* Round to the storage type and upload; `x` keeps the rounded values. */
-static void *put_half(fic_ref_half kind, double *x, size_t n) {
+static void *put_half(ref_half kind, double *x, size_t n) {
   uint16_t *h = malloc(n * 2 + 2);
   assert_non_null(h);
   for (size_t i = 0; i < n; i++) {
-    h[i] = fic_ref_half_from_double(kind, x[i]);
-    x[i] = fic_ref_half_to_double(kind, h[i]);
+    h[i] = ref_half_from_double(kind, x[i]);
+    x[i] = ref_half_to_double(kind, h[i]);
   }
   void *p = gpu_upload(h, n * 2);
   free(h);
@@ -70,7 +51,7 @@ static void *put_f32_rounded(double *x, size_t n) {
   return gpu_put_f32(x, n);
 }
 
-static void problem_make(gdn_problem *p, const gdn_spec *sp, fic_rng *r) {
+static void problem_make(gdn_problem *p, const gdn_spec *sp, ref_rng *r) {
   memset(p, 0, sizeof *p);
   p->sp = *sp;
   p->H = sp->hq > sp->hv ? sp->hq : sp->hv;
@@ -83,13 +64,13 @@ static void problem_make(gdn_problem *p, const gdn_spec *sp, fic_rng *r) {
   assert_true(p->q && p->k && p->v && p->alpha && p->beta && p->state0);
   /* As FlashInfer's tests: q, v ~ N(0,1), k unit-norm per head; gates in (0,1);
    * alpha near 1 (long memory) stresses the state more than torch.rand. */
-  for (size_t i = 0; i < p->nq; i++) p->q[i] = fic_rng_normal(r);
-  for (size_t i = 0; i < p->nk; i++) p->k[i] = fic_rng_normal(r);
-  fic_ref_l2_normalize(p->k, p->T * sp->hk, D);
-  for (size_t i = 0; i < p->nv; i++) p->v[i] = fic_rng_normal(r);
-  fic_ref_uniform(r, p->alpha, p->ng, 0.85, 1.0);
-  fic_ref_uniform(r, p->beta, p->ng, 0.0, 1.0);
-  for (size_t i = 0; i < p->ns; i++) p->state0[i] = 0.2 * fic_rng_normal(r);
+  for (size_t i = 0; i < p->nq; i++) p->q[i] = ref_rng_normal(r);
+  for (size_t i = 0; i < p->nk; i++) p->k[i] = ref_rng_normal(r);
+  ref_l2_normalize(p->k, p->T * sp->hk, D);
+  for (size_t i = 0; i < p->nv; i++) p->v[i] = ref_rng_normal(r);
+  ref_uniform(r, p->alpha, p->ng, 0.85, 1.0);
+  ref_uniform(r, p->beta, p->ng, 0.0, 1.0);
+  for (size_t i = 0; i < p->ns; i++) p->state0[i] = 0.2 * ref_rng_normal(r);
   p->d_q = put_half(sp->kind, p->q, p->nq), p->d_k = put_half(sp->kind, p->k, p->nk);
   p->d_v = put_half(sp->kind, p->v, p->nv);
   p->d_alpha = put_f32_rounded(p->alpha, p->ng), p->d_beta = put_f32_rounded(p->beta, p->ng);
@@ -121,29 +102,29 @@ static fic_status problem_call(fic_runtime *rt, gdn_problem *p, void *stream) {
           st0 = gpu_desc(p->d_state0, FIC_F32, 4, N, H, D, D), a = gpu_desc(p->d_alpha, FIC_F32, 2, T, H, 0, 0),
           b = gpu_desc(p->d_beta, FIC_F32, 2, T, H, 0, 0),
           ws = gpu_desc(p->d_ws, FIC_U8, 1, (int64_t)p->ws_bytes, 0, 0, 0);
-  return fic_gdn_prefill(rt, kt_t(&out), kt_t(&st), kt_t(&q), kt_t(&k), kt_t(&v), kt_t(&cu),
-                         sp->state ? kt_t(&st0) : NULL, sp->alpha ? kt_t(&a) : NULL, sp->beta ? kt_t(&b) : NULL,
-                         sp->scale, kt_t(&ws), stream);
+  return kt_gdn_prefill(rt, kt_t(&out), kt_t(&st), kt_t(&q), kt_t(&k), kt_t(&v), kt_t(&cu),
+                        sp->state ? kt_t(&st0) : NULL, sp->alpha ? kt_t(&a) : NULL, sp->beta ? kt_t(&b) : NULL,
+                        sp->scale, kt_t(&ws), stream);
 }
 
 static void problem_check(gdn_problem *p, const char *what) {
   const gdn_spec *sp = &p->sp;
   double *want_o = malloc(p->no * 8), *want_s = malloc(p->ns * 8), *got = malloc((p->no > p->ns ? p->no : p->ns) * 8);
   assert_true(want_o && want_s && got);
-  fic_ref_gdn ref = {sp->num_seqs,
-                     p->cu,
-                     sp->hq,
-                     sp->hk,
-                     sp->hv,
-                     D,
-                     p->q,
-                     p->k,
-                     p->v,
-                     sp->alpha ? p->alpha : NULL,
-                     sp->beta ? p->beta : NULL,
-                     sp->state ? p->state0 : NULL,
-                     sp->scale};
-  assert_int_equal(fic_ref_gdn_prefill(&ref, want_o, want_s), 0);
+  ref_gdn ref = {sp->num_seqs,
+                 p->cu,
+                 sp->hq,
+                 sp->hk,
+                 sp->hv,
+                 D,
+                 p->q,
+                 p->k,
+                 p->v,
+                 sp->alpha ? p->alpha : NULL,
+                 sp->beta ? p->beta : NULL,
+                 sp->state ? p->state0 : NULL,
+                 sp->scale};
+  assert_int_equal(ref_gdn_prefill(&ref, want_o, want_s), 0);
   char w[192];
   double tol = GPU_GDN_TOL(sp->kind) * sp->tol_factor;
   gpu_get_half(sp->kind, p->d_out, got, p->no);
@@ -156,7 +137,7 @@ static void problem_check(gdn_problem *p, const char *what) {
 }
 
 static const char *describe(const gdn_spec *sp, char *buf, size_t size) {
-  snprintf(buf, size, "%s %s %zu/%zu/%zu N=%zu%s%s%s scale=%g", fic_ref_half_name(sp->kind),
+  snprintf(buf, size, "%s %s %zu/%zu/%zu N=%zu%s%s%s scale=%g", ref_half_name(sp->kind),
            sp->hq >= sp->hv ? "GQA" : "GVA", sp->hq, sp->hk, sp->hv, sp->num_seqs, sp->alpha ? " alpha" : "",
            sp->beta ? " beta" : "", sp->state ? " input_state" : "", sp->scale);
   return buf;
@@ -172,28 +153,28 @@ static void require_sm90(void) {
 static void test_gdn_against_reference(void **state) {
   gpu_require();
   require_sm90();
-  fic_runtime *rt = open_gdn(state);
-  fic_rng r;
-  fic_rng_seed(&r, gpu_seed("gdn_prefill"));
+  fic_runtime *rt = gpu_group_rt(state, "gdn_prefill_sm90");
+  ref_rng r;
+  ref_rng_seed(&r, gpu_seed("gdn_prefill"));
   const gdn_spec specs[] = {
-      {FIC_REF_BF16, 4, 2, 2, {37, 64, 130}, 3, 1, 1, 1, 0.0, 1},
-      {FIC_REF_F16, 4, 2, 2, {37, 64, 130}, 3, 1, 1, 1, 0.0, 1},
-      {FIC_REF_F16, 6, 2, 2, {61}, 1, 1, 0, 0, 1.0, 1},
-      {FIC_REF_BF16, 4, 1, 1, {128, 1, 255}, 3, 0, 1, 1, 0.0, 1},
-      {FIC_REF_F16, 2, 2, 4, {100, 1, 255}, 3, 0, 1, 0, 0.5, 1},
-      {FIC_REF_BF16, 2, 2, 4, {31, 63, 93, 123, 150}, 5, 1, 1, 1, 0.0, 1},
-      {FIC_REF_BF16, 16, 16, 32, {64, 128}, 2, 1, 1, 0, 0.0, 1},
-      {FIC_REF_F16, 1, 1, 1, {511}, 1, 1, 1, 1, 0.0, 1},
+      {REF_BF16, 4, 2, 2, {37, 64, 130}, 3, 1, 1, 1, 0.0, 1},
+      {REF_F16, 4, 2, 2, {37, 64, 130}, 3, 1, 1, 1, 0.0, 1},
+      {REF_F16, 6, 2, 2, {61}, 1, 1, 0, 0, 1.0, 1},
+      {REF_BF16, 4, 1, 1, {128, 1, 255}, 3, 0, 1, 1, 0.0, 1},
+      {REF_F16, 2, 2, 4, {100, 1, 255}, 3, 0, 1, 0, 0.5, 1},
+      {REF_BF16, 2, 2, 4, {31, 63, 93, 123, 150}, 5, 1, 1, 1, 0.0, 1},
+      {REF_BF16, 16, 16, 32, {64, 128}, 2, 1, 1, 0, 0.0, 1},
+      {REF_F16, 1, 1, 1, {511}, 1, 1, 1, 1, 0.0, 1},
       /* No gates at all: FlashInfer's own tests skip it ("amplitude
        * explosion"); kept short, with a looser bound. */
-      {FIC_REF_F16, 3, 3, 3, {31, 64}, 2, 0, 0, 0, 0.0, 4},
+      {REF_F16, 3, 3, 3, {31, 64}, 2, 0, 0, 0, 0.0, 4},
       /* Longer sequences, with and without the optional inputs. */
-      {FIC_REF_BF16, 2, 2, 4, {190, 300}, 2, 1, 1, 0, 0.0, 1},
-      {FIC_REF_BF16, 2, 2, 4, {190, 300}, 2, 1, 1, 1, 0.0, 1},
-      {FIC_REF_F16, 2, 2, 4, {190, 300}, 2, 1, 1, 0, 0.0, 1},
-      {FIC_REF_BF16, 2, 2, 2, {190, 300}, 2, 1, 1, 0, 0.0, 1},
-      {FIC_REF_BF16, 2, 2, 4, {128, 256}, 2, 1, 1, 0, 0.0, 1},
-      {FIC_REF_BF16, 2, 2, 4, {300}, 1, 1, 1, 0, 0.0, 1},
+      {REF_BF16, 2, 2, 4, {190, 300}, 2, 1, 1, 0, 0.0, 1},
+      {REF_BF16, 2, 2, 4, {190, 300}, 2, 1, 1, 1, 0.0, 1},
+      {REF_F16, 2, 2, 4, {190, 300}, 2, 1, 1, 0, 0.0, 1},
+      {REF_BF16, 2, 2, 2, {190, 300}, 2, 1, 1, 0, 0.0, 1},
+      {REF_BF16, 2, 2, 4, {128, 256}, 2, 1, 1, 0, 0.0, 1},
+      {REF_BF16, 2, 2, 4, {300}, 1, 1, 1, 0, 0.0, 1},
   };
   int failures = 0;
   /* FIC_TEST_GDN_CASES=n runs only the first n cases (for bisecting). */
@@ -224,10 +205,10 @@ static void test_gdn_against_reference(void **state) {
 static void test_gdn_chunked_prefill(void **state) {
   gpu_require();
   require_sm90();
-  fic_runtime *rt = open_gdn(state);
-  fic_rng r;
-  fic_rng_seed(&r, gpu_seed("gdn_prefill chunked"));
-  const gdn_spec whole = {FIC_REF_BF16, 2, 2, 4, {190, 300}, 2, 1, 1, 0, 0.0, 1};
+  fic_runtime *rt = gpu_group_rt(state, "gdn_prefill_sm90");
+  ref_rng r;
+  ref_rng_seed(&r, gpu_seed("gdn_prefill chunked"));
+  const gdn_spec whole = {REF_BF16, 2, 2, 4, {190, 300}, 2, 1, 1, 0, 0.0, 1};
   gdn_problem w, c1, c2;
   problem_make(&w, &whole, &r);
   FIC_ASSERT_OK(problem_call(rt, &w, NULL));
@@ -282,10 +263,10 @@ static void test_gdn_chunked_prefill(void **state) {
 static void test_gdn_workspace_too_small(void **state) {
   gpu_require();
   require_sm90();
-  fic_runtime *rt = open_gdn(state);
-  fic_rng r;
-  fic_rng_seed(&r, 7);
-  const gdn_spec sp = {FIC_REF_F16, 1, 1, 1, {64}, 1, 1, 1, 0, 0.0, 1};
+  fic_runtime *rt = gpu_group_rt(state, "gdn_prefill_sm90");
+  ref_rng r;
+  ref_rng_seed(&r, 7);
+  const gdn_spec sp = {REF_F16, 1, 1, 1, {64}, 1, 1, 1, 0, 0.0, 1};
   gdn_problem p;
   problem_make(&p, &sp, &r);
   p.ws_bytes -= 128;
@@ -303,10 +284,10 @@ static void test_non_sm90_error(void **state) {
     print_message("SKIPPED: this GPU is SM 9.x\n");
     skip();
   }
-  fic_runtime *rt = open_gdn(state);
-  fic_rng r;
-  fic_rng_seed(&r, 8);
-  const gdn_spec sp = {FIC_REF_F16, 1, 1, 1, {64}, 1, 1, 1, 0, 0.0, 1};
+  fic_runtime *rt = gpu_group_rt(state, "gdn_prefill_sm90");
+  ref_rng r;
+  ref_rng_seed(&r, 8);
+  const gdn_spec sp = {REF_F16, 1, 1, 1, {64}, 1, 1, 1, 0, 0.0, 1};
   gdn_problem p;
   problem_make(&p, &sp, &r);
   fic_status s = problem_call(rt, &p, NULL);
@@ -326,5 +307,5 @@ int main(void) {
   /* FIC_TEST_FILTER=pattern runs only matching tests (for debugging one case). */
   const char *filter = getenv("FIC_TEST_FILTER");
   if (filter && *filter) cmocka_set_test_filter(filter);
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, kt_setup_empty, kt_teardown);
 }

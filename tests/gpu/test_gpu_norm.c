@@ -18,31 +18,12 @@ static const char *const op_names[] = {"rmsnorm",           "gemma_rmsnorm",
 
 typedef struct norm_case {
   norm_op op;
-  fic_ref_half kind;
+  ref_half kind;
   int64_t rows, hidden, row_stride; /* row_stride 0: contiguous input */
   int pdl;
   double scale; /* quant only */
   int e5m2;     /* quant only */
 } norm_case;
-
-static int setup(void **state) {
-  *state = NULL;
-  return 0;
-}
-
-static int teardown(void **state) {
-  kt_close(*state);
-  return 0;
-}
-
-static fic_runtime *open_norm(void **state) {
-  gpu_require();
-  if (!*state) {
-    static const char *const modules[] = {"norm", NULL};
-    *state = gpu_open(modules);
-  }
-  return ((kt_runtime *)*state)->rt;
-}
 
 /* Each fp8 value must be within one rounding step of the exact result. */
 static void expect_fp8(const char *what, const uint8_t *bits, const double *want, size_t n, int e5m2) {
@@ -50,13 +31,13 @@ static void expect_fp8(const char *what, const uint8_t *bits, const double *want
   double *got = malloc(n * sizeof *got);
   assert_non_null(got);
   for (size_t i = 0; i < n; i++) {
-    got[i] = e5m2 ? fic_ref_fp8_e5m2_to_double(bits[i]) : fic_ref_fp8_e4m3fn_to_double(bits[i]);
-    if (!(fabs(got[i] - want[i]) <= fic_ref_fp8_ulp(want[i], e5m2) * 1.0001)) {
+    got[i] = e5m2 ? ref_fp8_e5m2_to_double(bits[i]) : ref_fp8_e4m3fn_to_double(bits[i]);
+    if (!(fabs(got[i] - want[i]) <= ref_fp8_ulp(want[i], e5m2) * 1.0001)) {
       if (!bad) first = i;
       bad++;
     }
   }
-  fic_ref_err e = fic_ref_compare(got, want, n);
+  ref_err e = ref_compare(got, want, n);
   print_message("  %-48s max_abs %.3e rel_l2 %.3e, %zu beyond one fp8 step\n", what, e.max_abs, e.rel_l2, bad);
   if (bad)
     fail_msg("%s: %zu values off by more than one fp8 step; first at %zu: got %g want %g", what, bad, first, got[first],
@@ -64,7 +45,7 @@ static void expect_fp8(const char *what, const uint8_t *bits, const double *want
   free(got);
 }
 
-static void run_case(fic_runtime *rt, fic_rng *r, const norm_case *c) {
+static void run_case(fic_runtime *rt, ref_rng *r, const norm_case *c) {
   const size_t rows = (size_t)c->rows, hidden = (size_t)c->hidden;
   const size_t stride = c->row_stride ? (size_t)c->row_stride : hidden, n = rows * hidden, nin = rows * stride;
   const int fused = c->op == OP_FUSED || c->op == OP_GEMMA_FUSED || c->op == OP_FUSED_QUANT;
@@ -72,16 +53,16 @@ static void run_case(fic_runtime *rt, fic_rng *r, const norm_case *c) {
   const double bias = (c->op == OP_GEMMA || c->op == OP_GEMMA_FUSED) ? 1.0 : 0.0, eps = 1e-6;
   fic_dtype dt = gpu_half_dtype(c->kind);
   char what[128];
-  snprintf(what, sizeof what, "%s %s %zux%zu%s%s", op_names[c->op], fic_ref_half_name(c->kind), rows, hidden,
+  snprintf(what, sizeof what, "%s %s %zux%zu%s%s", op_names[c->op], ref_half_name(c->kind), rows, hidden,
            c->row_stride ? " padded" : "", c->pdl ? " pdl" : "");
 
   uint16_t *h_in = malloc(nin * 2), *h_w = malloc(hidden * 2), *h_res = malloc(n * 2);
   double *x = malloc(nin * 8), *w = malloc(hidden * 8), *res = malloc(n * 8), *dense = malloc(n * 8),
          *want = malloc(n * 8), *want_res = malloc(n * 8), *got = malloc(n * 8);
   assert_true(h_in && h_w && h_res && x && w && res && dense && want && want_res && got);
-  fic_ref_half_random(r, c->kind, h_in, x, nin, 0.0, 1.0);
-  fic_ref_half_random(r, c->kind, h_w, w, hidden, bias ? 0.0 : 1.0, 0.5);
-  fic_ref_half_random(r, c->kind, h_res, res, n, 0.0, 1.0);
+  ref_half_random(r, c->kind, h_in, x, nin, 0.0, 1.0);
+  ref_half_random(r, c->kind, h_w, w, hidden, bias ? 0.0 : 1.0, 0.5);
+  ref_half_random(r, c->kind, h_res, res, n, 0.0, 1.0);
   for (size_t i = 0; i < rows; i++) memcpy(dense + i * hidden, x + i * stride, hidden * 8);
 
   void *d_in = gpu_upload(h_in, nin * 2), *d_w = gpu_upload(h_w, hidden * 2), *d_res = gpu_upload(h_res, n * 2);
@@ -117,11 +98,11 @@ static void run_case(fic_runtime *rt, fic_rng *r, const norm_case *c) {
   CK(cudaDeviceSynchronize());
 
   if (fused)
-    fic_ref_fused_add_rmsnorm(dense, res, w, want, want_res, rows, hidden, eps, bias);
+    ref_fused_add_rmsnorm(dense, res, w, want, want_res, rows, hidden, eps, bias);
   else
-    fic_ref_rmsnorm(dense, w, want, rows, hidden, eps, bias);
+    ref_rmsnorm(dense, w, want, rows, hidden, eps, bias);
   if (quant) {
-    fic_ref_quant_clamp(want, want, n, c->scale);
+    ref_quant_clamp(want, want, n, c->scale);
     uint8_t *bits = malloc(n);
     assert_non_null(bits);
     gpu_download(bits, d_out, n);
@@ -158,19 +139,19 @@ static const int64_t k_shapes[][2] = {{1, 4096}, {3, 1536},  {33, 3072}, {7, 400
                                       {4, 12},   {2, 16384}, {129, 128}, {1, 7}};
 
 static void run_op(void **state, norm_op op) {
-  fic_runtime *rt = open_norm(state);
-  fic_rng r;
-  fic_rng_seed(&r, gpu_seed(op_names[op]));
+  fic_runtime *rt = gpu_group_rt(state, "norm");
+  ref_rng r;
+  ref_rng_seed(&r, gpu_seed(op_names[op]));
   for (int k = 0; k < 2; k++)
     for (size_t i = 0; i < sizeof k_shapes / sizeof k_shapes[0]; i++) {
-      norm_case c = {op, k ? FIC_REF_BF16 : FIC_REF_F16, k_shapes[i][0], k_shapes[i][1], 0, 0, 0.5, 0};
+      norm_case c = {op, k ? REF_BF16 : REF_F16, k_shapes[i][0], k_shapes[i][1], 0, 0, 0.5, 0};
       run_case(rt, &r, &c);
     }
   /* Padded rows (a slice of a wider buffer) and PDL. */
-  norm_case padded = {op, FIC_REF_BF16, 9, 2048, 2048 + 64, 0, 0.5, 0};
+  norm_case padded = {op, REF_BF16, 9, 2048, 2048 + 64, 0, 0.5, 0};
   if (op != OP_FUSED_QUANT && op != OP_FUSED && op != OP_GEMMA_FUSED) run_case(rt, &r, &padded);
   if (op == OP_FUSED || op == OP_GEMMA_FUSED) run_case(rt, &r, &padded); /* in place, padding must survive */
-  norm_case pdl = {op, FIC_REF_F16, 17, 4096, 0, 1, 0.5, 0};
+  norm_case pdl = {op, REF_F16, 17, 4096, 0, 1, 0.5, 0};
   run_case(rt, &r, &pdl);
 }
 
@@ -182,15 +163,15 @@ static void test_gemma_fused_add_rmsnorm(void **state) { run_op(state, OP_GEMMA_
 static void test_quant(void **state) {
   run_op(state, OP_QUANT);
   run_op(state, OP_FUSED_QUANT);
-  fic_runtime *rt = open_norm(state);
-  fic_rng r;
-  fic_rng_seed(&r, gpu_seed("quant extremes"));
+  fic_runtime *rt = gpu_group_rt(state, "norm");
+  ref_rng r;
+  ref_rng_seed(&r, gpu_seed("quant extremes"));
   /* A small scale pushes many values past +-448: they must clamp, not overflow. */
-  norm_case clamp = {OP_QUANT, FIC_REF_F16, 8, 2048, 0, 0, 0.004, 0};
+  norm_case clamp = {OP_QUANT, REF_F16, 8, 2048, 0, 0, 0.004, 0};
   run_case(rt, &r, &clamp);
   clamp.op = OP_FUSED_QUANT;
   run_case(rt, &r, &clamp);
-  norm_case e5m2 = {OP_QUANT, FIC_REF_BF16, 8, 2048, 0, 0, 0.25, 1};
+  norm_case e5m2 = {OP_QUANT, REF_BF16, 8, 2048, 0, 0, 0.25, 1};
   run_case(rt, &r, &e5m2);
   e5m2.op = OP_FUSED_QUANT;
   run_case(rt, &r, &e5m2);
@@ -199,22 +180,22 @@ static void test_quant(void **state) {
 /* The per-head form [batch, heads, head_dim]: contiguous, and q sliced out
  * of a fused qkv buffer [batch, 3 * heads, head_dim] (strided heads). */
 static void test_rmsnorm_per_head(void **state) {
-  fic_runtime *rt = open_norm(state);
-  fic_rng r;
-  fic_rng_seed(&r, gpu_seed("rmsnorm per head"));
+  fic_runtime *rt = gpu_group_rt(state, "norm");
+  ref_rng r;
+  ref_rng_seed(&r, gpu_seed("rmsnorm per head"));
   static const int64_t shapes[][3] = {{7, 5, 128}, {33, 16, 64}, {2, 3, 100}, {1, 40, 256}};
   for (int k = 0; k < 2; k++)
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
       for (int strided = 0; strided < 2; strided++) {
-        fic_ref_half kind = k ? FIC_REF_BF16 : FIC_REF_F16;
+        ref_half kind = k ? REF_BF16 : REF_F16;
         size_t B = (size_t)shapes[i][0], H = (size_t)shapes[i][1], D = (size_t)shapes[i][2];
         size_t Hbuf = strided ? 3 * H : H, nbuf = B * Hbuf * D, n = B * H * D;
         uint16_t *hbuf = malloc(nbuf * 2), *hw = malloc(D * 2);
         double *buf = malloc(nbuf * 8), *w = malloc(D * 8), *x = malloc(n * 8), *want = malloc(n * 8),
                *got = malloc(n * 8);
         assert_true(hbuf && hw && buf && w && x && want && got);
-        fic_ref_half_random(&r, kind, hbuf, buf, nbuf, 0.0, 1.0);
-        fic_ref_half_random(&r, kind, hw, w, D, 1.0, 0.3);
+        ref_half_random(&r, kind, hbuf, buf, nbuf, 0.0, 1.0);
+        ref_half_random(&r, kind, hw, w, D, 1.0, 0.3);
         for (size_t b = 0; b < B; b++) memcpy(x + b * H * D, buf + b * Hbuf * D, H * D * 8);
         void *d_buf = gpu_upload(hbuf, nbuf * 2), *d_w = gpu_upload(hw, D * 2), *d_out = gpu_alloc(n * 2);
         kt_desc in = gpu_desc(d_buf, gpu_half_dtype(kind), 3, (int64_t)B, (int64_t)H, (int64_t)D, 0),
@@ -224,9 +205,9 @@ static void test_rmsnorm_per_head(void **state) {
         FIC_ASSERT_OK(fic_rmsnorm(rt, kt_t(&out), kt_t(&in), kt_t(&wt), 1e-5, 0, NULL));
         CK(cudaDeviceSynchronize());
         gpu_get_half(kind, d_out, got, n);
-        fic_ref_rmsnorm(x, w, want, B * H, D, 1e-5, 0.0);
+        ref_rmsnorm(x, w, want, B * H, D, 1e-5, 0.0);
         char what[96];
-        snprintf(what, sizeof what, "rmsnorm %s [%zu,%zu,%zu]%s", fic_ref_half_name(kind), B, H, D,
+        snprintf(what, sizeof what, "rmsnorm %s [%zu,%zu,%zu]%s", ref_half_name(kind), B, H, D,
                  strided ? " strided heads" : "");
         gpu_expect_close(what, got, want, n, GPU_NORM_TOL(kind));
         CK(cudaFree(d_buf)), CK(cudaFree(d_w)), CK(cudaFree(d_out));
@@ -235,9 +216,9 @@ static void test_rmsnorm_per_head(void **state) {
 }
 
 static void test_layernorm(void **state) {
-  fic_runtime *rt = open_norm(state);
-  fic_rng r;
-  fic_rng_seed(&r, gpu_seed("layernorm"));
+  fic_runtime *rt = gpu_group_rt(state, "norm");
+  ref_rng r;
+  ref_rng_seed(&r, gpu_seed("layernorm"));
   static const int64_t shapes[][2] = {{6, 768}, {3, 1001}, {33, 4096}, {1, 8192}, {4, 2}};
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     size_t rows = (size_t)shapes[i][0], hidden = (size_t)shapes[i][1], n = rows * hidden;
@@ -245,9 +226,9 @@ static void test_layernorm(void **state) {
     double *x = malloc(n * 8), *g = malloc(hidden * 8), *b = malloc(hidden * 8), *want = malloc(n * 8),
            *got = malloc(n * 8);
     assert_true(h_in && x && g && b && want && got);
-    fic_ref_half_random(&r, FIC_REF_BF16, h_in, x, n, 0.5, 2.0); /* non-zero mean */
-    fic_ref_uniform(&r, g, hidden, 0.5, 1.5);
-    fic_ref_uniform(&r, b, hidden, -0.5, 0.5);
+    ref_half_random(&r, REF_BF16, h_in, x, n, 0.5, 2.0); /* non-zero mean */
+    ref_uniform(&r, g, hidden, 0.5, 1.5);
+    ref_uniform(&r, b, hidden, -0.5, 0.5);
     for (size_t j = 0; j < hidden; j++) g[j] = (float)g[j], b[j] = (float)b[j];
     void *d_in = gpu_upload(h_in, n * 2), *d_out = gpu_alloc(n * 2), *d_g = gpu_put_f32(g, hidden),
          *d_b = gpu_put_f32(b, hidden);
@@ -257,11 +238,11 @@ static void test_layernorm(void **state) {
             bd = gpu_desc(d_b, FIC_F32, 1, (int64_t)hidden, 0, 0, 0);
     FIC_ASSERT_OK(fic_layernorm(rt, kt_t(&out), kt_t(&in), kt_t(&gd), kt_t(&bd), 1e-5, NULL));
     CK(cudaDeviceSynchronize());
-    gpu_get_half(FIC_REF_BF16, d_out, got, n);
-    fic_ref_layernorm(x, g, b, want, rows, hidden, 1e-5);
+    gpu_get_half(REF_BF16, d_out, got, n);
+    ref_layernorm(x, g, b, want, rows, hidden, 1e-5);
     char what[64];
     snprintf(what, sizeof what, "layernorm bf16 %zux%zu", rows, hidden);
-    gpu_expect_close(what, got, want, n, GPU_NORM_TOL(FIC_REF_BF16));
+    gpu_expect_close(what, got, want, n, GPU_NORM_TOL(REF_BF16));
     CK(cudaFree(d_in)), CK(cudaFree(d_out)), CK(cudaFree(d_g)), CK(cudaFree(d_b));
     free(h_in), free(x), free(g), free(b), free(want), free(got);
   }
@@ -270,7 +251,7 @@ static void test_layernorm(void **state) {
 /* The wrapper's own errors still arrive decoded on a GPU machine, and a
  * refused call leaves the context usable. */
 static void test_errors_leave_context_usable(void **state) {
-  fic_runtime *rt = open_norm(state);
+  fic_runtime *rt = gpu_group_rt(state, "norm");
   void *d = gpu_alloc(4096 * 2);
   kt_desc out = gpu_desc(d, FIC_F16, 2, 1, 1024, 0, 0), in = gpu_desc(d, FIC_F16, 2, 1, 1024, 0, 0),
           w = gpu_desc(d, FIC_F16, 1, 512, 0, 0, 0);
@@ -292,5 +273,5 @@ int main(void) {
       cmocka_unit_test(test_layernorm),
       cmocka_unit_test(test_errors_leave_context_usable),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, kt_setup_empty, kt_teardown);
 }

@@ -20,29 +20,10 @@
 #define THREADS 4
 #define ITERS 50
 
-static int setup(void **state) {
-  *state = NULL;
-  return 0;
-}
-
-static int teardown(void **state) {
-  kt_close(*state);
-  return 0;
-}
-
-static fic_runtime *open_norm(void **state) {
-  gpu_require();
-  if (!*state) {
-    static const char *const modules[] = {"norm", NULL};
-    *state = gpu_open(modules);
-  }
-  return ((kt_runtime *)*state)->rt;
-}
-
-static void *random_half(fic_rng *r, fic_ref_half kind, size_t n, double mean, uint16_t *keep) {
+static void *random_half(ref_rng *r, ref_half kind, size_t n, double mean, uint16_t *keep) {
   uint16_t *h = keep ? keep : malloc(n * 2);
   assert_non_null(h);
-  fic_ref_half_random(r, kind, h, NULL, n, mean, 1.0);
+  ref_half_random(r, kind, h, NULL, n, mean, 1.0);
   void *d = gpu_upload(h, n * 2);
   if (!keep) free(h);
   return d;
@@ -76,10 +57,10 @@ static void *worker_main(void *arg) {
 }
 
 static void test_streams_match_default_stream(void **state) {
-  fic_runtime *rt = open_norm(state);
-  fic_rng r;
-  fic_rng_seed(&r, gpu_seed("streams"));
-  void *in = random_half(&r, FIC_REF_F16, N, 0, NULL), *w = random_half(&r, FIC_REF_F16, HIDDEN, 0, NULL);
+  fic_runtime *rt = gpu_group_rt(state, "norm");
+  ref_rng r;
+  ref_rng_seed(&r, gpu_seed("streams"));
+  void *in = random_half(&r, REF_F16, N, 0, NULL), *w = random_half(&r, REF_F16, HIDDEN, 0, NULL);
   void *base = gpu_alloc(N * 2);
   kt_desc din = gpu_desc(in, FIC_F16, 2, ROWS, HIDDEN, 0, 0), dbase = gpu_desc(base, FIC_F16, 2, ROWS, HIDDEN, 0, 0),
           dw = gpu_desc(w, FIC_F16, 1, HIDDEN, 0, 0, 0);
@@ -153,21 +134,21 @@ static void norm_set_free(norm_set *n) {
 }
 
 /* Fresh inputs, written identically into every set. */
-static void norm_sets_fill(fic_rng *r, norm_set *sets, int count) {
+static void norm_sets_fill(ref_rng *r, norm_set *sets, int count) {
   uint16_t *h = malloc(N * 2);
   float *f = malloc(HIDDEN * 4);
   assert_true(h && f);
   const size_t offs[6] = {offsetof(norm_set, in),  offsetof(norm_set, w),  offsetof(norm_set, x),
                           offsetof(norm_set, res), offsetof(norm_set, wb), offsetof(norm_set, ln_in)};
-  const fic_ref_half kinds[6] = {FIC_REF_F16, FIC_REF_F16, FIC_REF_BF16, FIC_REF_BF16, FIC_REF_BF16, FIC_REF_BF16};
+  const ref_half kinds[6] = {REF_F16, REF_F16, REF_BF16, REF_BF16, REF_BF16, REF_BF16};
   const size_t sizes[6] = {N, HIDDEN, N, N, HIDDEN, N};
   for (int j = 0; j < 6; j++) {
-    fic_ref_half_random(r, kinds[j], h, NULL, sizes[j], 0.0, 1.0);
+    ref_half_random(r, kinds[j], h, NULL, sizes[j], 0.0, 1.0);
     for (int i = 0; i < count; i++)
       CK(cudaMemcpy(*(void **)((char *)&sets[i] + offs[j]), h, sizes[j] * 2, cudaMemcpyHostToDevice));
   }
   for (int j = 0; j < 2; j++) {
-    for (int i = 0; i < HIDDEN; i++) f[i] = (float)(j ? fic_rng_normal(r) * 0.1 : 1.0 + fic_rng_normal(r) * 0.1);
+    for (int i = 0; i < HIDDEN; i++) f[i] = (float)(j ? ref_rng_normal(r) * 0.1 : 1.0 + ref_rng_normal(r) * 0.1);
     for (int i = 0; i < count; i++)
       CK(cudaMemcpy(j ? sets[i].beta : sets[i].gamma, f, HIDDEN * 4, cudaMemcpyHostToDevice));
   }
@@ -178,7 +159,7 @@ static void norm_set_call(fic_runtime *rt, norm_set *n, cudaStream_t s) {
   kt_desc in = gpu_desc(n->in, FIC_F16, 2, ROWS, HIDDEN, 0, 0), out = gpu_desc(n->out, FIC_F16, 2, ROWS, HIDDEN, 0, 0),
           w = gpu_desc(n->w, FIC_F16, 1, HIDDEN, 0, 0, 0), x = gpu_desc(n->x, FIC_BF16, 2, ROWS, HIDDEN, 0, 0),
           res = gpu_desc(n->res, FIC_BF16, 2, ROWS, HIDDEN, 0, 0), wb = gpu_desc(n->wb, FIC_BF16, 1, HIDDEN, 0, 0, 0),
-          q8 = gpu_desc(n->q8, (fic_dtype){10, 8, 1}, 2, ROWS, HIDDEN, 0, 0),
+          q8 = gpu_desc(n->q8, FIC_F8_E4M3FN, 2, ROWS, HIDDEN, 0, 0),
           lin = gpu_desc(n->ln_in, FIC_BF16, 2, ROWS, HIDDEN, 0, 0),
           lout = gpu_desc(n->ln_out, FIC_BF16, 2, ROWS, HIDDEN, 0, 0),
           g = gpu_desc(n->gamma, FIC_F32, 1, HIDDEN, 0, 0, 0), b = gpu_desc(n->beta, FIC_F32, 1, HIDDEN, 0, 0, 0);
@@ -198,9 +179,9 @@ static void expect_same_bytes(const char *what, const void *a, const void *b, si
 }
 
 static void test_graph_replay_matches_eager(void **state) {
-  fic_runtime *rt = open_norm(state);
-  fic_rng r;
-  fic_rng_seed(&r, gpu_seed("graph"));
+  fic_runtime *rt = gpu_group_rt(state, "norm");
+  ref_rng r;
+  ref_rng_seed(&r, gpu_seed("graph"));
   norm_set sets[2]; /* [0] captured, [1] eager */
   norm_set_alloc(&sets[0]), norm_set_alloc(&sets[1]);
   norm_sets_fill(&r, sets, 2);
@@ -250,8 +231,8 @@ static void test_gdn_graph_replay(void **state) {
   static const char *const modules[] = {"gdn_prefill_sm90", NULL};
   kt_runtime *k = gpu_open(modules);
   fic_runtime *rt = k->rt;
-  fic_rng r;
-  fic_rng_seed(&r, gpu_seed("gdn graph"));
+  ref_rng r;
+  ref_rng_seed(&r, gpu_seed("gdn graph"));
   const int64_t T = 200, H = 4, Dh = 128;
   const size_t nqkv = (size_t)(T * H * Dh), ns = (size_t)(2 * H * Dh * Dh);
   size_t ws_bytes = 0;
@@ -276,8 +257,8 @@ static void test_gdn_graph_replay(void **state) {
   cudaGraph_t graph;
   cudaGraphExec_t exec;
   CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
-  fic_status cs = fic_gdn_prefill(rt, kt_t(&dout[0]), kt_t(&dst[0]), kt_t(&dq), kt_t(&dk), kt_t(&dv), kt_t(&dcu), NULL,
-                                  NULL, NULL, 0.0, kt_t(&dws[0]), s);
+  fic_status cs = kt_gdn_prefill(rt, kt_t(&dout[0]), kt_t(&dst[0]), kt_t(&dq), kt_t(&dk), kt_t(&dv), kt_t(&dcu), NULL,
+                                 NULL, NULL, 0.0, kt_t(&dws[0]), s);
   cudaError_t ce = cudaStreamEndCapture(s, &graph);
   if (cs != FIC_OK) fail_msg("gdn_prefill under capture: %s: %s", fic_status_string(cs), fic_last_error_message());
   CK(ce);
@@ -285,15 +266,15 @@ static void test_gdn_graph_replay(void **state) {
   for (int replay = 0; replay < 2; replay++) {
     void *dst_buf[3] = {q, kk, v};
     for (int j = 0; j < 3; j++) {
-      for (size_t i = 0; i < nqkv; i++) kd[i] = fic_rng_normal(&r);
-      if (j == 1) fic_ref_l2_normalize(kd, (size_t)(T * H), (size_t)Dh);
-      for (size_t i = 0; i < nqkv; i++) h[i] = fic_ref_half_from_double(FIC_REF_BF16, kd[i]);
+      for (size_t i = 0; i < nqkv; i++) kd[i] = ref_rng_normal(&r);
+      if (j == 1) ref_l2_normalize(kd, (size_t)(T * H), (size_t)Dh);
+      for (size_t i = 0; i < nqkv; i++) h[i] = ref_half_from_double(REF_BF16, kd[i]);
       CK(cudaMemcpy(dst_buf[j], h, nqkv * 2, cudaMemcpyHostToDevice));
     }
     CK(cudaGraphLaunch(exec, s));
     CK(cudaStreamSynchronize(s));
-    FIC_ASSERT_OK(fic_gdn_prefill(rt, kt_t(&dout[1]), kt_t(&dst[1]), kt_t(&dq), kt_t(&dk), kt_t(&dv), kt_t(&dcu), NULL,
-                                  NULL, NULL, 0.0, kt_t(&dws[1]), NULL));
+    FIC_ASSERT_OK(kt_gdn_prefill(rt, kt_t(&dout[1]), kt_t(&dst[1]), kt_t(&dq), kt_t(&dk), kt_t(&dv), kt_t(&dcu), NULL,
+                                 NULL, NULL, 0.0, kt_t(&dws[1]), NULL));
     CK(cudaDeviceSynchronize());
     expect_same_bytes("gdn_prefill output", out[0], out[1], nqkv * 2);
     expect_same_bytes("gdn_prefill state", st[0], st[1], ns * 4);
@@ -312,7 +293,7 @@ static void test_gdn_graph_replay(void **state) {
  * stream is capturing (dlopen + module constructors inside a capture would
  * break it), and the capture must survive the refusal. */
 static void test_capture_refuses_module_load(void **state) {
-  open_norm(state); /* skips without GPU or wheel */
+  gpu_group_rt(state, "norm"); /* skips without GPU or wheel */
   static const char *const modules[] = {"norm", NULL};
   kt_runtime *lazy = gpu_open_lazy(modules);
   void *d = gpu_alloc(1024 * 2 * 2);
@@ -355,5 +336,5 @@ int main(void) {
       cmocka_unit_test(test_gdn_graph_replay),
       cmocka_unit_test(test_capture_refuses_module_load),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, kt_setup_empty, kt_teardown);
 }

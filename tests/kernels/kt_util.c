@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "checks/cudart_dyn.h"
+
 int kt_file_exists(const char *path) {
   struct stat st;
   return path && *path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
@@ -89,6 +91,17 @@ const fic_tensor *kt_t(kt_desc *d) {
   return &d->t;
 }
 
+fic_status kt_gdn_prefill(fic_runtime *rt, const fic_tensor *output, const fic_tensor *output_state,
+                          const fic_tensor *q, const fic_tensor *k, const fic_tensor *v, const fic_tensor *cu_seqlens,
+                          const fic_tensor *input_state, const fic_tensor *alpha, const fic_tensor *beta, double scale,
+                          const fic_tensor *workspace, void *stream) {
+  fic_gdn_prefill_params p;
+  FIC_ASSERT_OK(fic_gdn_prefill_params_init(&p));
+  p.output = output, p.output_state = output_state, p.q = q, p.k = k, p.v = v, p.cu_seqlens = cu_seqlens;
+  p.input_state = input_state, p.alpha = alpha, p.beta = beta, p.scale = scale, p.workspace = workspace;
+  return fic_gdn_prefill(rt, &p, stream);
+}
+
 void kt_expect_arg(fic_status s, const char *arg, const char *substr, const char *expr, int line) {
   if (s != FIC_ERR_INVALID_ARGUMENT)
     fail_msg("line %d: %s -> %s (want invalid argument '%s'): %s", line, expr, fic_status_string(s), arg,
@@ -104,6 +117,23 @@ void kt_expect_status(fic_status s, fic_status want, const char *expr, int line)
   if (s != want)
     fail_msg("line %d: %s -> %s (want %s): %s", line, expr, fic_status_string(s), fic_status_string(want),
              s ? fic_last_error_message() : "");
+}
+
+void kt_skip_if_gpu(fic_runtime *rt) {
+  cudart_dyn cuda;
+  char err[512];
+  int n = 0;
+  const char *cudart = NULL;
+  if (fic_runtime_path(rt, FIC_PATH_LIBCUDART, &cudart) != FIC_OK) cudart = NULL;
+  if (cudart_dyn_open(&cuda, cudart, err, sizeof err) == 0 && cuda.GetDeviceCount(&n) == 0 && n > 0) {
+    print_message("SKIPPED: a GPU is present; the GPU tests cover valid calls\n");
+    skip();
+  }
+}
+
+int kt_setup_empty(void **state) {
+  *state = NULL;
+  return 0;
 }
 
 int kt_teardown(void **state) {

@@ -20,10 +20,18 @@ kt_runtime *kt_open(const char *wheel, const char *const *modules);
  * e.g. because the wheel lacks a module. */
 kt_runtime *kt_try_open(const char *wheel, const char *const *modules);
 void kt_close(kt_runtime *k);
-/* cmocka group teardown for a kt_runtime state (NULL allowed). */
+/* cmocka group setup that opens nothing yet (state NULL: the first test
+ * that needs a runtime opens it), and the teardown for a kt_runtime state
+ * (NULL allowed). */
+int kt_setup_empty(void **state);
 int kt_teardown(void **state);
 /* The runtime in a group state, or skip the test saying `why` it is missing. */
 fic_runtime *kt_need_rt(void **state, const char *why);
+
+/* Skip the calling test when a CUDA GPU is present: valid calls with the
+ * tests' fake device pointers would be launched on it (the GPU tests cover
+ * valid calls there). */
+void kt_skip_if_gpu(fic_runtime *rt);
 
 /* The real-kernel wheel: $FIC_NORM_WHEEL (a user override), else
  * $FIC_TEST_NORM_WHEEL (set by CMake when FIC_NORM_WHEEL existed at
@@ -48,6 +56,13 @@ kt_desc kt_cuda(uintptr_t addr, fic_dtype dtype, int32_t ndim, int64_t d0, int64
 /* Set explicit strides (in elements). */
 void kt_strides(kt_desc *d, int64_t s0, int64_t s1, int64_t s2, int64_t s3);
 const fic_tensor *kt_t(kt_desc *d);
+
+/* fic_gdn_prefill with the parameters in the 0.6.3 wrapper's order (the
+ * tests' tables of cases are written that way); NULL optional tensors. */
+fic_status kt_gdn_prefill(fic_runtime *rt, const fic_tensor *output, const fic_tensor *output_state,
+                          const fic_tensor *q, const fic_tensor *k, const fic_tensor *v, const fic_tensor *cu_seqlens,
+                          const fic_tensor *input_state, const fic_tensor *alpha, const fic_tensor *beta, double scale,
+                          const fic_tensor *workspace, void *stream);
 
 /* Assert `s` is FIC_ERR_INVALID_ARGUMENT naming `arg`, with `substr` (may be
  * NULL) in the message. */

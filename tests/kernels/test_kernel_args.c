@@ -17,16 +17,11 @@
 #define A_RES 0x7f0000400000u
 #define A_X 0x7f0000500000u
 
-static const fic_dtype F8E4M3 = {10, 8, 1};
+static const fic_dtype F8E4M3 = {FIC_DTYPE_FLOAT8_E4M3FN, 8, 1};
 
 static int setup(void **state) {
   static const char *const modules[] = {"fic_test", NULL};
   *state = kt_open(fic_test_env("FIC_TEST_JIT_WHEEL"), modules);
-  return 0;
-}
-
-static int teardown(void **state) {
-  kt_close(*state);
   return 0;
 }
 
@@ -213,7 +208,7 @@ static void test_quant(void **state) {
   fic_fused_add_rmsnorm_quant(rt, kt_t(&(x).out), kt_t(&(x).in), kt_t(&(x).res), kt_t(&(x).w), (scale), 1e-6, 0, NULL)
   KT_EXPECT_STATUS(RQ(f, 0.5), FIC_ERR_NOT_FOUND);
   KT_EXPECT_STATUS(FQ(f, 2.0), FIC_ERR_NOT_FOUND);
-  g = f, g.out.t.dtype = (fic_dtype){12, 8, 1}; /* e5m2 is built too */
+  g = f, g.out.t.dtype = FIC_F8_E5M2; /* e5m2 is built too */
   KT_EXPECT_STATUS(RQ(g, 1.0), FIC_ERR_NOT_FOUND);
   KT_EXPECT_ARG(RQ(f, 0.0), "scale", "must not be 0");
   KT_EXPECT_ARG(FQ(f, NAN), "scale", "finite");
@@ -304,10 +299,26 @@ static gdn_fx gdn_fx_make(fic_dtype dt, int64_t T, int64_t N, int64_t hq, int64_
   return f;
 }
 
+static fic_gdn_prefill_params gdn_params(gdn_fx *f) {
+  fic_gdn_prefill_params p;
+  FIC_ASSERT_OK(fic_gdn_prefill_params_init(&p));
+  p.output = kt_t(&f->out);
+  p.output_state = kt_t(&f->state);
+  p.q = kt_t(&f->q);
+  p.k = kt_t(&f->k);
+  p.v = kt_t(&f->v);
+  p.cu_seqlens = kt_t(&f->cu);
+  p.input_state = f->use_in_state ? kt_t(&f->in_state) : NULL;
+  p.alpha = f->use_alpha ? kt_t(&f->alpha) : NULL;
+  p.beta = f->use_beta ? kt_t(&f->beta) : NULL;
+  p.scale = f->scale;
+  p.workspace = kt_t(&f->ws);
+  return p;
+}
+
 static fic_status gdn(fic_runtime *rt, gdn_fx *f) {
-  return fic_gdn_prefill(rt, kt_t(&f->out), kt_t(&f->state), kt_t(&f->q), kt_t(&f->k), kt_t(&f->v), kt_t(&f->cu),
-                         f->use_in_state ? kt_t(&f->in_state) : NULL, f->use_alpha ? kt_t(&f->alpha) : NULL,
-                         f->use_beta ? kt_t(&f->beta) : NULL, f->scale, kt_t(&f->ws), NULL);
+  fic_gdn_prefill_params p = gdn_params(f);
+  return fic_gdn_prefill(rt, &p, NULL);
 }
 
 static void test_gdn_valid_layouts(void **state) {
@@ -331,17 +342,14 @@ static void test_gdn_tensor_checks(void **state) {
   const gdn_fx f = gdn_fx_make(FIC_BF16, 300, 3, 4, 2, 2, 128);
   gdn_fx g;
   g = f;
-  KT_EXPECT_ARG(fic_gdn_prefill(NULL, kt_t(&g.out), kt_t(&g.state), kt_t(&g.q), kt_t(&g.k), kt_t(&g.v), kt_t(&g.cu),
-                                NULL, NULL, NULL, 0.0, kt_t(&g.ws), NULL),
-                "rt", NULL);
+  fic_gdn_prefill_params p = gdn_params(&g);
+  KT_EXPECT_ARG(fic_gdn_prefill(NULL, &p, NULL), "rt", NULL);
   g = f, g.scale = NAN;
   KT_EXPECT_ARG(gdn(rt, &g), "scale", "finite");
-  KT_EXPECT_ARG(fic_gdn_prefill(rt, kt_t(&g.out), kt_t(&g.state), NULL, kt_t(&g.k), kt_t(&g.v), kt_t(&g.cu), NULL, NULL,
-                                NULL, 0.0, kt_t(&g.ws), NULL),
-                "q", "NULL");
-  KT_EXPECT_ARG(fic_gdn_prefill(rt, kt_t(&g.out), kt_t(&g.state), kt_t(&g.q), kt_t(&g.k), kt_t(&g.v), kt_t(&g.cu), NULL,
-                                NULL, NULL, 0.0, NULL, NULL),
-                "workspace", "NULL");
+  g = f, p = gdn_params(&g), p.q = NULL;
+  KT_EXPECT_ARG(fic_gdn_prefill(rt, &p, NULL), "q", "NULL");
+  g = f, p = gdn_params(&g), p.workspace = NULL;
+  KT_EXPECT_ARG(fic_gdn_prefill(rt, &p, NULL), "workspace", "NULL");
   g = f, g.q.t.dtype = FIC_F32;
   KT_EXPECT_ARG(gdn(rt, &g), "q", "float16 or bfloat16");
   g = f, g.q.t.ndim = 2;
@@ -418,6 +426,48 @@ static void test_gdn_heads(void **state) {
   KT_EXPECT_ARG(gdn(rt, &g), "k", "heads");
 }
 
+/* FlashInfer 0.6.3 addresses the states with 32-bit element offsets: the
+ * largest, N*H*128*128 - 1, must fit in INT32_MAX, so N*H <= 131072. The
+ * descriptors are fake: validation must refuse before anything is called. */
+static void test_gdn_state_offsets_fit_int32(void **state) {
+  fic_runtime *rt = RT(state);
+  gdn_fx g = gdn_fx_make(FIC_BF16, 1 << 17, 1 << 15, 4, 4, 4, 128); /* N*H = 131072: the last offset is INT32_MAX */
+  KT_EXPECT_STATUS(gdn(rt, &g), FIC_ERR_NOT_FOUND);
+  g = gdn_fx_make(FIC_BF16, 1 << 17, (1 << 15) + 1, 4, 4, 4, 128); /* one sequence more */
+  KT_EXPECT_ARG(gdn(rt, &g), "output_state", "at most 131072");
+  g = gdn_fx_make(FIC_BF16, 1 << 17, 131073, 1, 1, 1, 128);
+  g.use_in_state = 0;
+  KT_EXPECT_ARG(gdn(rt, &g), "output_state", "32-bit offsets");
+}
+
+/* struct_size: an older (smaller) struct is read only up to its size, the
+ * rest taking defaults; 0, larger or field-splitting sizes are refused. */
+static void test_gdn_params_struct_size(void **state) {
+  fic_runtime *rt = RT(state);
+  gdn_fx f = gdn_fx_make(FIC_BF16, 300, 3, 4, 2, 2, 128);
+  fic_gdn_prefill_params p = gdn_params(&f);
+  KT_EXPECT_STATUS(fic_gdn_prefill(rt, &p, NULL), FIC_ERR_NOT_FOUND); /* valid: reaches the module look-up */
+  /* A struct that ends before `workspace`: the library must not read the
+   * caller's workspace field, so the default (NULL) is refused. */
+  p.struct_size = offsetof(fic_gdn_prefill_params, workspace);
+  KT_EXPECT_ARG(fic_gdn_prefill(rt, &p, NULL), "workspace", "NULL");
+  /* Ending before `scale`: the caller's NaN is not read; the default 0 passes. */
+  p = gdn_params(&f), p.scale = NAN, p.struct_size = offsetof(fic_gdn_prefill_params, scale);
+  KT_EXPECT_ARG(fic_gdn_prefill(rt, &p, NULL), "workspace", "NULL");
+  p = gdn_params(&f), p.struct_size = 0;
+  KT_EXPECT_ARG(fic_gdn_prefill(rt, &p, NULL), "params", "struct_size is 0");
+  p.struct_size = sizeof p + 8;
+  KT_EXPECT_ARG(fic_gdn_prefill(rt, &p, NULL), "params", "fic_gdn_prefill_params_init");
+  p.struct_size = sizeof p - 4;
+  KT_EXPECT_ARG(fic_gdn_prefill(rt, &p, NULL), "params", "struct_size");
+  KT_EXPECT_ARG(fic_gdn_prefill(rt, NULL, NULL), "params", "NULL");
+  KT_EXPECT_ARG(fic_gdn_prefill_params_init(NULL), "params", "NULL");
+  FIC_ASSERT_OK(fic_gdn_prefill_params_init(&p));
+  assert_int_equal(p.struct_size, sizeof p);
+  assert_null(p.input_state);
+  assert_true(p.scale == 0.0);
+}
+
 static void test_gdn_workspace_size(void **state) {
   (void)state;
   size_t bytes = 0;
@@ -440,7 +490,9 @@ int main(void) {
       cmocka_unit_test(test_gdn_valid_layouts),
       cmocka_unit_test(test_gdn_tensor_checks),
       cmocka_unit_test(test_gdn_heads),
+      cmocka_unit_test(test_gdn_state_offsets_fit_int32),
+      cmocka_unit_test(test_gdn_params_struct_size),
       cmocka_unit_test(test_gdn_workspace_size),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, kt_teardown);
 }

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cudart_dyn.h"
 #include "kt_util.h"
 
 static int setup(void **state) {
@@ -96,8 +95,8 @@ static void test_launcher_checks(void **state) {
   EXPECT_KERNEL(call(rt, &a), "Check failed: num_seqs == output_state.size(0) (2 vs. 3)");
   /* The typed API names the argument instead. */
   a = make(64, 2, 4, 2, 1, 4);
-  KT_EXPECT_ARG(fic_gdn_prefill(rt, kt_t(&a.out), kt_t(&a.state), kt_t(&a.q), kt_t(&a.k), kt_t(&a.v), kt_t(&a.cu), NULL,
-                                NULL, NULL, 0.0, kt_t(&a.ws), NULL),
+  KT_EXPECT_ARG(kt_gdn_prefill(rt, kt_t(&a.out), kt_t(&a.state), kt_t(&a.q), kt_t(&a.k), kt_t(&a.v), kt_t(&a.cu), NULL,
+                               NULL, NULL, 0.0, kt_t(&a.ws), NULL),
                 "k", "GQA");
 }
 
@@ -106,18 +105,10 @@ static void test_launcher_checks(void **state) {
  * is present (the fake pointers would be launched on). */
 static void test_valid_call_without_gpu(void **state) {
   fic_runtime *rt = need_rt(state);
-  fic_cudart cuda;
-  char err[512];
-  int n = 0;
-  const char *cudart = NULL;
-  if (fic_runtime_path(rt, "libcudart", &cudart) != FIC_OK) cudart = NULL;
-  if (fic_cudart_open(&cuda, cudart, err, sizeof err) == 0 && cuda.GetDeviceCount(&n) == 0 && n > 0) {
-    print_message("SKIPPED: a GPU is present; the GPU tests cover valid calls\n");
-    skip();
-  }
+  kt_skip_if_gpu(rt);
   gdn_args a = make(64, 2, 2, 2, 4, 4);
-  fic_status s = fic_gdn_prefill(rt, kt_t(&a.out), kt_t(&a.state), kt_t(&a.q), kt_t(&a.k), kt_t(&a.v), kt_t(&a.cu),
-                                 NULL, NULL, NULL, 0.0, kt_t(&a.ws), NULL);
+  fic_status s = kt_gdn_prefill(rt, kt_t(&a.out), kt_t(&a.state), kt_t(&a.q), kt_t(&a.k), kt_t(&a.v), kt_t(&a.cu), NULL,
+                                NULL, NULL, 0.0, kt_t(&a.ws), NULL);
   print_message("no-GPU call: %s: %s\n", fic_status_string(s), fic_last_error_message());
   assert_true(s == FIC_ERR_KERNEL || s == FIC_ERR_CUDA);
 }

@@ -1,75 +1,74 @@
 /* The float64 references and conversions the GPU tests and the self-test
- * trust (src/cli/reference.c), checked against closed forms and against
+ * trust (src/checks/reference.c), checked against closed forms and against
  * themselves (chunking, head mapping), on the CPU. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/reference.h"
+#include "checks/reference.h"
 #include "test_support.h"
 
 static void test_f16_known_values(void **state) {
   (void)state;
-  assert_int_equal(fic_ref_f16_from_float(1.0f), 0x3c00);
-  assert_int_equal(fic_ref_f16_from_float(-2.0f), 0xc000);
-  assert_int_equal(fic_ref_f16_from_float(65504.0f), 0x7bff);
-  assert_int_equal(fic_ref_f16_from_float(65519.0f), 0x7bff);
-  assert_int_equal(fic_ref_f16_from_float(65520.0f), 0x7c00); /* ties to even: inf */
-  assert_int_equal(fic_ref_f16_from_float(0x1.0p-24f), 0x0001);
-  assert_int_equal(fic_ref_f16_from_float(0x1.0p-25f), 0x0000); /* tie to even: 0 */
-  assert_int_equal(fic_ref_f16_from_float(0x1.8p-24f), 0x0002); /* tie to even: 2 */
-  assert_int_equal(fic_ref_f16_from_float(0.1f), 0x2e66);
-  assert_int_equal(fic_ref_f16_from_float(1.0f + 0x1.0p-11f), 0x3c00); /* tie, even stays */
-  assert_int_equal(fic_ref_f16_from_float(1.0f + 0x1.8p-10f), 0x3c02); /* tie, odd rounds up */
-  assert_true(isnan(fic_ref_f16_to_float(fic_ref_f16_from_float(NAN))));
-  assert_true(fic_ref_f16_to_float(0x7c00) == INFINITY);
+  assert_int_equal(ref_f16_from_float(1.0f), 0x3c00);
+  assert_int_equal(ref_f16_from_float(-2.0f), 0xc000);
+  assert_int_equal(ref_f16_from_float(65504.0f), 0x7bff);
+  assert_int_equal(ref_f16_from_float(65519.0f), 0x7bff);
+  assert_int_equal(ref_f16_from_float(65520.0f), 0x7c00); /* ties to even: inf */
+  assert_int_equal(ref_f16_from_float(0x1.0p-24f), 0x0001);
+  assert_int_equal(ref_f16_from_float(0x1.0p-25f), 0x0000); /* tie to even: 0 */
+  assert_int_equal(ref_f16_from_float(0x1.8p-24f), 0x0002); /* tie to even: 2 */
+  assert_int_equal(ref_f16_from_float(0.1f), 0x2e66);
+  assert_int_equal(ref_f16_from_float(1.0f + 0x1.0p-11f), 0x3c00); /* tie, even stays */
+  assert_int_equal(ref_f16_from_float(1.0f + 0x1.8p-10f), 0x3c02); /* tie, odd rounds up */
+  assert_true(isnan(ref_f16_to_float(ref_f16_from_float(NAN))));
+  assert_true(ref_f16_to_float(0x7c00) == INFINITY);
 }
 
 static void test_half_round_trips(void **state) {
   (void)state;
   for (uint32_t h = 0; h < 0x10000; h++) {
-    float f = fic_ref_f16_to_float((uint16_t)h);
-    if (!isnan(f) && fic_ref_f16_from_float(f) != h)
-      fail_msg("f16 0x%04x -> %g -> 0x%04x", h, f, fic_ref_f16_from_float(f));
-    float b = fic_ref_bf16_to_float((uint16_t)h);
-    if (!isnan(b) && fic_ref_bf16_from_float(b) != h) fail_msg("bf16 0x%04x -> %g", h, b);
+    float f = ref_f16_to_float((uint16_t)h);
+    if (!isnan(f) && ref_f16_from_float(f) != h) fail_msg("f16 0x%04x -> %g -> 0x%04x", h, f, ref_f16_from_float(f));
+    float b = ref_bf16_to_float((uint16_t)h);
+    if (!isnan(b) && ref_bf16_from_float(b) != h) fail_msg("bf16 0x%04x -> %g", h, b);
   }
-  assert_int_equal(fic_ref_bf16_from_float(1.0f), 0x3f80);
-  assert_int_equal(fic_ref_bf16_from_float(1.0f + 0x1.0p-8f), 0x3f80); /* tie to even */
-  assert_int_equal(fic_ref_bf16_from_float(1.0f + 0x1.8p-7f), 0x3f82);
+  assert_int_equal(ref_bf16_from_float(1.0f), 0x3f80);
+  assert_int_equal(ref_bf16_from_float(1.0f + 0x1.0p-8f), 0x3f80); /* tie to even */
+  assert_int_equal(ref_bf16_from_float(1.0f + 0x1.8p-7f), 0x3f82);
 }
 
 static void test_fp8(void **state) {
   (void)state;
-  assert_true(fic_ref_fp8_e4m3fn_to_double(0x7e) == 448.0);
-  assert_true(fic_ref_fp8_e4m3fn_to_double(0xfe) == -448.0);
-  assert_true(isnan(fic_ref_fp8_e4m3fn_to_double(0x7f)));
-  assert_true(fic_ref_fp8_e4m3fn_to_double(0x01) == 0x1.0p-9);
-  assert_true(fic_ref_fp8_e4m3fn_to_double(0x38) == 1.0);
-  assert_true(fic_ref_fp8_e5m2_to_double(0x7b) == 57344.0);
-  assert_true(fic_ref_fp8_e5m2_to_double(0x3c) == 1.0);
-  assert_true(isinf(fic_ref_fp8_e5m2_to_double(0x7c)));
-  assert_true(fic_ref_fp8_ulp(1.0, 0) == 0.125);
-  assert_true(fic_ref_fp8_ulp(448.0, 0) == 32.0);
-  assert_true(fic_ref_fp8_ulp(1e-4, 0) == 0x1.0p-9);
-  assert_true(fic_ref_fp8_ulp(1.0, 1) == 0.25);
+  assert_true(ref_fp8_e4m3fn_to_double(0x7e) == 448.0);
+  assert_true(ref_fp8_e4m3fn_to_double(0xfe) == -448.0);
+  assert_true(isnan(ref_fp8_e4m3fn_to_double(0x7f)));
+  assert_true(ref_fp8_e4m3fn_to_double(0x01) == 0x1.0p-9);
+  assert_true(ref_fp8_e4m3fn_to_double(0x38) == 1.0);
+  assert_true(ref_fp8_e5m2_to_double(0x7b) == 57344.0);
+  assert_true(ref_fp8_e5m2_to_double(0x3c) == 1.0);
+  assert_true(isinf(ref_fp8_e5m2_to_double(0x7c)));
+  assert_true(ref_fp8_ulp(1.0, 0) == 0.125);
+  assert_true(ref_fp8_ulp(448.0, 0) == 32.0);
+  assert_true(ref_fp8_ulp(1e-4, 0) == 0x1.0p-9);
+  assert_true(ref_fp8_ulp(1.0, 1) == 0.25);
   double clamped[3], x[3] = {1000.0, -1000.0, 3.0};
-  fic_ref_quant_clamp(x, clamped, 3, 2.0);
+  ref_quant_clamp(x, clamped, 3, 2.0);
   assert_true(clamped[0] == 448.0 && clamped[1] == -448.0 && clamped[2] == 1.5);
 }
 
 static void test_rng(void **state) {
   (void)state;
-  fic_rng a, b;
-  fic_rng_seed(&a, 42);
-  fic_rng_seed(&b, 42);
-  for (int i = 0; i < 100; i++) assert_true(fic_rng_next(&a) == fic_rng_next(&b));
+  ref_rng a, b;
+  ref_rng_seed(&a, 42);
+  ref_rng_seed(&b, 42);
+  for (int i = 0; i < 100; i++) assert_true(ref_rng_next(&a) == ref_rng_next(&b));
   double sum = 0, sq = 0;
   const int n = 100000;
   for (int i = 0; i < n; i++) {
-    double z = fic_rng_normal(&a);
+    double z = ref_rng_normal(&a);
     sum += z, sq += z * z;
-    double u = fic_rng_uniform(&b);
+    double u = ref_rng_uniform(&b);
     assert_true(u >= 0 && u < 1);
   }
   assert_true(fabs(sum / n) < 0.02);
@@ -79,18 +78,18 @@ static void test_rng(void **state) {
 static void test_norm_references(void **state) {
   (void)state;
   double in[4] = {3, 4, 1, -1}, w[2] = {0.5, 2}, out[4];
-  fic_ref_rmsnorm(in, w, out, 2, 2, 0.0, 0.0);
+  ref_rmsnorm(in, w, out, 2, 2, 0.0, 0.0);
   double r0 = sqrt(12.5);
   assert_true(fabs(out[0] - 3 / r0 * 0.5) < 1e-15 && fabs(out[1] - 4 / r0 * 2) < 1e-15);
   assert_true(fabs(out[2] - 0.5) < 1e-15 && fabs(out[3] + 2) < 1e-15);
-  fic_ref_rmsnorm(in, w, out, 2, 2, 0.0, 1.0); /* Gemma: (1 + w) */
+  ref_rmsnorm(in, w, out, 2, 2, 0.0, 1.0); /* Gemma: (1 + w) */
   assert_true(fabs(out[1] - 4 / r0 * 3) < 1e-15);
   double res[4] = {1, 1, 1, 1}, res_out[4], fused[4], plain_in[4] = {4, 5, 2, 0}, plain[4];
-  fic_ref_fused_add_rmsnorm(in, res, w, fused, res_out, 2, 2, 1e-6, 0.0);
-  fic_ref_rmsnorm(plain_in, w, plain, 2, 2, 1e-6, 0.0);
+  ref_fused_add_rmsnorm(in, res, w, fused, res_out, 2, 2, 1e-6, 0.0);
+  ref_rmsnorm(plain_in, w, plain, 2, 2, 1e-6, 0.0);
   for (int i = 0; i < 4; i++) assert_true(res_out[i] == plain_in[i] && fabs(fused[i] - plain[i]) < 1e-15);
   double ln_in[3] = {1, 2, 3}, g[3] = {1, 1, 2}, b[3] = {0, 1, 0}, ln[3];
-  fic_ref_layernorm(ln_in, g, b, ln, 1, 3, 0.0);
+  ref_layernorm(ln_in, g, b, ln, 1, 3, 0.0);
   double sd = sqrt(2.0 / 3.0);
   assert_true(fabs(ln[0] + 1 / sd) < 1e-15 && fabs(ln[1] - 1) < 1e-15 && fabs(ln[2] - 2 / sd) < 1e-15);
 }
@@ -98,13 +97,13 @@ static void test_norm_references(void **state) {
 static void test_compare(void **state) {
   (void)state;
   double want[3] = {1, 2, 2}, got[3] = {1, 2, 3};
-  fic_ref_err e = fic_ref_compare(got, want, 3);
+  ref_err e = ref_compare(got, want, 3);
   assert_true(e.max_abs == 1 && e.worst == 2 && e.nonfinite == 0);
   assert_true(fabs(e.rel_l2 - 1.0 / 3.0) < 1e-15);
   got[0] = NAN;
-  e = fic_ref_compare(got, want, 3);
+  e = ref_compare(got, want, 3);
   assert_true(e.nonfinite == 1 && isinf(e.rel_l2));
-  assert_int_equal(fic_ref_count_outside(got, want, 3, 0.5, 0), 2);
+  assert_int_equal(ref_count_outside(got, want, 3, 0.5, 0), 2);
 }
 
 /* ---- gated delta rule */
@@ -114,16 +113,16 @@ typedef struct gdn_data {
   double *q, *k, *v, *alpha, *beta;
 } gdn_data;
 
-static gdn_data gdn_random(fic_rng *r, size_t T, size_t hq, size_t hk, size_t hv, size_t d) {
+static gdn_data gdn_random(ref_rng *r, size_t T, size_t hq, size_t hk, size_t hv, size_t d) {
   gdn_data g = {T, hq, hk, hv, d, hq > hv ? hq : hv, NULL, NULL, NULL, NULL, NULL};
   g.q = malloc(T * hq * d * 8), g.k = malloc(T * hk * d * 8), g.v = malloc(T * hv * d * 8);
   g.alpha = malloc(T * g.H * 8), g.beta = malloc(T * g.H * 8);
-  for (size_t i = 0; i < T * hq * d; i++) g.q[i] = fic_rng_normal(r);
-  for (size_t i = 0; i < T * hk * d; i++) g.k[i] = fic_rng_normal(r);
-  fic_ref_l2_normalize(g.k, T * hk, d);
-  for (size_t i = 0; i < T * hv * d; i++) g.v[i] = fic_rng_normal(r);
-  fic_ref_uniform(r, g.alpha, T * g.H, 0.5, 1.0);
-  fic_ref_uniform(r, g.beta, T * g.H, 0.0, 1.0);
+  for (size_t i = 0; i < T * hq * d; i++) g.q[i] = ref_rng_normal(r);
+  for (size_t i = 0; i < T * hk * d; i++) g.k[i] = ref_rng_normal(r);
+  ref_l2_normalize(g.k, T * hk, d);
+  for (size_t i = 0; i < T * hv * d; i++) g.v[i] = ref_rng_normal(r);
+  ref_uniform(r, g.alpha, T * g.H, 0.5, 1.0);
+  ref_uniform(r, g.beta, T * g.H, 0.0, 1.0);
   return g;
 }
 
@@ -138,13 +137,13 @@ static double max_diff(const double *a, const double *b, size_t n) {
 /* One token from a zero state with beta = 1: S = v k^T, o = scale (k.q) v. */
 static void test_gdn_single_token(void **state) {
   (void)state;
-  fic_rng r;
-  fic_rng_seed(&r, 1);
+  ref_rng r;
+  ref_rng_seed(&r, 1);
   gdn_data g = gdn_random(&r, 1, 1, 1, 1, 16);
   int64_t cu[2] = {0, 1};
   double out[16], st[256];
-  fic_ref_gdn p = {1, cu, 1, 1, 1, 16, g.q, g.k, g.v, g.alpha, NULL, NULL, 0.5};
-  assert_int_equal(fic_ref_gdn_prefill(&p, out, st), 0);
+  ref_gdn p = {1, cu, 1, 1, 1, 16, g.q, g.k, g.v, g.alpha, NULL, NULL, 0.5};
+  assert_int_equal(ref_gdn_prefill(&p, out, st), 0);
   double kq = 0;
   for (int i = 0; i < 16; i++) kq += g.k[i] * g.q[i];
   for (int vi = 0; vi < 16; vi++) {
@@ -158,14 +157,14 @@ static void test_gdn_single_token(void **state) {
  * input_state gives the same outputs and final states. */
 static void test_gdn_chaining(void **state) {
   (void)state;
-  fic_rng r;
-  fic_rng_seed(&r, 2);
+  ref_rng r;
+  ref_rng_seed(&r, 2);
   const size_t d = 8, hq = 2, hk = 2, hv = 4, H = 4; /* GVA */
   gdn_data g = gdn_random(&r, 30, hq, hk, hv, d);
   int64_t cu_full[3] = {0, 17, 30};
   double *out_full = malloc(30 * H * d * 8), *st_full = malloc(2 * H * d * d * 8);
-  fic_ref_gdn p = {2, cu_full, hq, hk, hv, d, g.q, g.k, g.v, g.alpha, g.beta, NULL, 0};
-  assert_int_equal(fic_ref_gdn_prefill(&p, out_full, st_full), 0);
+  ref_gdn p = {2, cu_full, hq, hk, hv, d, g.q, g.k, g.v, g.alpha, g.beta, NULL, 0};
+  assert_int_equal(ref_gdn_prefill(&p, out_full, st_full), 0);
 
   /* First chunk: tokens 0..9 of seq 0 and 17..22 of seq 1; second: the rest. */
   const size_t first[2][2] = {{0, 10}, {17, 23}}, second[2][2] = {{10, 17}, {23, 30}};
@@ -198,8 +197,8 @@ static void test_gdn_chaining(void **state) {
       cu[n + 1] = (int64_t)at;
     }
     double *o = malloc(T * H * d * 8);
-    fic_ref_gdn pc = {2, cu, hq, hk, hv, d, c.q, c.k, c.v, c.alpha, c.beta, part ? st1 : NULL, 0};
-    assert_int_equal(fic_ref_gdn_prefill(&pc, o, part ? st2 : st1), 0);
+    ref_gdn pc = {2, cu, hq, hk, hv, d, c.q, c.k, c.v, c.alpha, c.beta, part ? st1 : NULL, 0};
+    assert_int_equal(ref_gdn_prefill(&pc, o, part ? st2 : st1), 0);
     at = 0;
     for (int n = 0; n < 2; n++)
       for (size_t t = parts[part][n][0]; t < parts[part][n][1]; t++, at++)
@@ -216,16 +215,16 @@ static void test_gdn_chaining(void **state) {
 /* GQA: head h reads k/v head h / ratio. Equivalent to single-head runs. */
 static void test_gdn_head_mapping(void **state) {
   (void)state;
-  fic_rng r;
-  fic_rng_seed(&r, 3);
+  ref_rng r;
+  ref_rng_seed(&r, 3);
   const size_t d = 8, T = 9;
   for (int gva = 0; gva < 2; gva++) {
     size_t hq = gva ? 1 : 3, hk = 1, hv = gva ? 3 : 1, H = 3;
     gdn_data g = gdn_random(&r, T, hq, hk, hv, d);
     int64_t cu[2] = {0, (int64_t)T};
     double *out = malloc(T * H * d * 8), *st = malloc(H * d * d * 8);
-    fic_ref_gdn p = {1, cu, hq, hk, hv, d, g.q, g.k, g.v, g.alpha, g.beta, NULL, 0};
-    assert_int_equal(fic_ref_gdn_prefill(&p, out, st), 0);
+    ref_gdn p = {1, cu, hq, hk, hv, d, g.q, g.k, g.v, g.alpha, g.beta, NULL, 0};
+    assert_int_equal(ref_gdn_prefill(&p, out, st), 0);
     for (size_t h = 0; h < H; h++) {
       double q1[9 * 8], v1[9 * 8], a1[9], b1[9], o1[9 * 8], s1[64];
       for (size_t t = 0; t < T; t++) {
@@ -233,8 +232,8 @@ static void test_gdn_head_mapping(void **state) {
         memcpy(v1 + t * d, g.v + (t * hv + (gva ? h : 0)) * d, d * 8);
         a1[t] = g.alpha[t * H + h], b1[t] = g.beta[t * H + h];
       }
-      fic_ref_gdn p1 = {1, cu, 1, 1, 1, d, q1, g.k, v1, a1, b1, NULL, 0};
-      assert_int_equal(fic_ref_gdn_prefill(&p1, o1, s1), 0);
+      ref_gdn p1 = {1, cu, 1, 1, 1, d, q1, g.k, v1, a1, b1, NULL, 0};
+      assert_int_equal(ref_gdn_prefill(&p1, o1, s1), 0);
       for (size_t t = 0; t < T; t++) assert_true(max_diff(o1 + t * d, out + (t * H + h) * d, d) < 1e-12);
       assert_true(max_diff(s1, st + h * d * d, d * d) < 1e-12);
     }
@@ -246,26 +245,26 @@ static void test_gdn_head_mapping(void **state) {
 /* alpha = 0 forgets everything before the token; beta = 0 never writes. */
 static void test_gdn_gates(void **state) {
   (void)state;
-  fic_rng r;
-  fic_rng_seed(&r, 4);
+  ref_rng r;
+  ref_rng_seed(&r, 4);
   const size_t d = 8, T = 5;
   gdn_data g = gdn_random(&r, T, 1, 1, 1, d);
   int64_t cu[2] = {0, (int64_t)T};
   double out[5 * 8], st[64], init[64];
-  for (int i = 0; i < 64; i++) init[i] = fic_rng_normal(&r);
+  for (int i = 0; i < 64; i++) init[i] = ref_rng_normal(&r);
   for (size_t t = 0; t < T; t++) g.beta[t] = 0;
-  fic_ref_gdn p = {1, cu, 1, 1, 1, d, g.q, g.k, g.v, g.alpha, g.beta, init, 1.0};
-  assert_int_equal(fic_ref_gdn_prefill(&p, out, st), 0);
+  ref_gdn p = {1, cu, 1, 1, 1, d, g.q, g.k, g.v, g.alpha, g.beta, init, 1.0};
+  assert_int_equal(ref_gdn_prefill(&p, out, st), 0);
   double decay = 1;
   for (size_t t = 0; t < T; t++) decay *= g.alpha[t];
   for (int i = 0; i < 64; i++) assert_true(fabs(st[i] - decay * init[i]) < 1e-12);
   for (size_t t = 0; t < T; t++) g.alpha[t] = 0, g.beta[t] = 1;
-  assert_int_equal(fic_ref_gdn_prefill(&p, out, st), 0);
+  assert_int_equal(ref_gdn_prefill(&p, out, st), 0);
   for (int vi = 0; vi < 8; vi++)
     for (int ki = 0; ki < 8; ki++) assert_true(fabs(st[vi * 8 + ki] - g.v[4 * d + vi] * g.k[4 * d + ki]) < 1e-12);
   /* Bad layouts are refused. */
-  fic_ref_gdn bad = {1, cu, 3, 2, 2, d, g.q, g.k, g.v, NULL, NULL, NULL, 0};
-  assert_int_equal(fic_ref_gdn_prefill(&bad, out, st), -1);
+  ref_gdn bad = {1, cu, 3, 2, 2, d, g.q, g.k, g.v, NULL, NULL, NULL, 0};
+  assert_int_equal(ref_gdn_prefill(&bad, out, st), -1);
   gdn_free(&g);
 }
 

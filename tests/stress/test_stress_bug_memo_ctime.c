@@ -51,7 +51,7 @@ static void test_same_size_rewrite_with_restored_mtime(void **state) {
   FIC_ASSERT_OK(fic_runtime_open(&cfg, &rt));
   char d1[4300];
   const char *d = NULL;
-  fic_runtime_path(rt, "artifact_dir", &d);
+  fic_runtime_path(rt, FIC_PATH_ARTIFACT_DIR, &d);
   snprintf(d1, sizeof d1, "%s", d);
   fic_runtime_close(rt);
 
@@ -63,7 +63,7 @@ static void test_same_size_rewrite_with_restored_mtime(void **state) {
   assert_int_equal(utimensat(AT_FDCWD, wheel, times, 0), 0);
 
   FIC_ASSERT_OK(fic_runtime_open(&cfg, &rt));
-  fic_runtime_path(rt, "artifact_dir", &d);
+  fic_runtime_path(rt, FIC_PATH_ARTIFACT_DIR, &d);
   char mod[4600], why[512];
   snprintf(mod, sizeof mod, "%s/%s", d, ST_MOD_REL);
   int serves_b = st_cmp_files(mod, b, why, sizeof why) == 0;

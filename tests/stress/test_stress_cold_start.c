@@ -38,7 +38,7 @@ static void *worker_main(void *arg) {
     return NULL;
   }
   const char *dir = NULL;
-  if (fic_runtime_path(rt, "artifact_dir", &dir) == FIC_OK) snprintf(w->dir, sizeof w->dir, "%s", dir);
+  if (fic_runtime_path(rt, FIC_PATH_ARTIFACT_DIR, &dir) == FIC_OK) snprintf(w->dir, sizeof w->dir, "%s", dir);
   fic_runtime_close(rt);
   return NULL;
 }

@@ -62,7 +62,7 @@ static fic_status open_at(const char *root, const char *jit, fic_runtime **rt) {
 static void report(fic_status s, fic_runtime *rt) {
   if (s == FIC_OK) {
     const char *dir = "";
-    fic_runtime_path(rt, "artifact_dir", &dir);
+    fic_runtime_path(rt, FIC_PATH_ARTIFACT_DIR, &dir);
     printf("ok|%s\n", dir);
   } else {
     printf("%s|%s\n", fic_status_string(s), fic_last_error_message());
@@ -136,7 +136,7 @@ static int disk_full_child(void *arg) {
   if (s != FIC_OK) return 7;
   char why[512];
   const char *dir = "";
-  fic_runtime_path(rt, "artifact_dir", &dir);
+  fic_runtime_path(rt, FIC_PATH_ARTIFACT_DIR, &dir);
   if (st_entry_matches(dir, NULL, why, sizeof why)) return 8;
   return 0;
 }
@@ -264,7 +264,7 @@ static void test_stale_lock_of_dead_pid(void **state) {
   FIC_ASSERT_OK(open_at(root, NULL, &rt));
   double took = st_now() - t0;
   const char *dir = NULL;
-  fic_runtime_path(rt, "artifact_dir", &dir);
+  fic_runtime_path(rt, FIC_PATH_ARTIFACT_DIR, &dir);
   char why[512];
   if (st_entry_matches(dir, NULL, why, sizeof why)) fail_msg("%s", why);
   fic_runtime_close(rt);
@@ -309,7 +309,7 @@ static void open_expect(const char *root, const char *wheel, const char *ref, ch
   fic_runtime *rt;
   FIC_ASSERT_OK(open_at(root, wheel, &rt));
   const char *dir = NULL;
-  fic_runtime_path(rt, "artifact_dir", &dir);
+  fic_runtime_path(rt, FIC_PATH_ARTIFACT_DIR, &dir);
   snprintf(dir_out, size, "%s", dir);
   char why[512];
   if (st_entry_matches(dir, ref, why, sizeof why)) fail_msg("%s", why);
@@ -395,7 +395,7 @@ static int cudart_child(const char *mode, const char *root) {
   s = open_at(root, NULL, &rt);
   if (s != FIC_OK) return 2;
   const char *path = NULL;
-  s = fic_runtime_path(rt, "libcudart", &path);
+  s = fic_runtime_path(rt, FIC_PATH_LIBCUDART, &path);
   printf("fic_runtime_path(libcudart): %s: %s\n", fic_status_string(s), s == FIC_OK ? path : fic_last_error_message());
   fflush(stdout);
   fic_runtime_close(rt);

@@ -62,7 +62,7 @@ static int recover_child(void *arg) {
     return 1;
   }
   const char *dir = NULL;
-  fic_runtime_path(rt, "artifact_dir", &dir);
+  fic_runtime_path(rt, FIC_PATH_ARTIFACT_DIR, &dir);
   if (strcmp(dir, hash_dir) != 0) return 2;
   char why[512];
   if (st_entry_matches(dir, NULL, why, sizeof why)) {

@@ -1,9 +1,10 @@
 /* The slice of the TVM-FFI C ABI (apache-tvm-ffi 0.1.3 .. 0.1.14) that
  * flashinfer-c uses, declared in our own words so the library needs no
- * upstream header. Facts: docs/tvm-ffi-abi.md and the layout checks in
+ * upstream header. A leaf header (it includes nothing of ours), so the
+ * loader, the runtime and src/ffi can all use it. Facts: docs/tvm-ffi-abi.md and the layout checks in
  * src/ffi/abi_checks.c. Enum-typed fields are int32_t on purpose. */
-#ifndef FIC_FFI_TVM_FFI_ABI_H
-#define FIC_FFI_TVM_FFI_ABI_H
+#ifndef FIC_COMMON_TVM_FFI_ABI_H
+#define FIC_COMMON_TVM_FFI_ABI_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,75 +1,74 @@
 /* Float64 CPU references for the kernels flashinfer-c wraps, plus what a
  * numeric check needs around them: a seeded RNG, float16 / bfloat16 / fp8
- * conversions and error metrics. Shared by `flashinfer-c selftest` and the
+ * conversions and error metrics. Shared by `flashinfer-c run` and the
  * tests; plain C, no CUDA. The references follow FlashInfer 0.6.3's math
  * (include/flashinfer/norm.cuh, tests/gdn/reference_delta_rule.py), not its
  * code. */
-#ifndef FIC_CLI_REFERENCE_H
-#define FIC_CLI_REFERENCE_H
+#ifndef FIC_CHECKS_REFERENCE_H
+#define FIC_CHECKS_REFERENCE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 /* ---- RNG: xoshiro256** seeded through splitmix64 (reproducible everywhere). */
-typedef struct fic_rng {
+typedef struct ref_rng {
   uint64_t s[4];
-} fic_rng;
+} ref_rng;
 
-void fic_rng_seed(fic_rng *r, uint64_t seed);
-uint64_t fic_rng_next(fic_rng *r);
-double fic_rng_uniform(fic_rng *r); /* [0, 1) */
-double fic_rng_normal(fic_rng *r);  /* N(0, 1) */
+void ref_rng_seed(ref_rng *r, uint64_t seed);
+uint64_t ref_rng_next(ref_rng *r);
+double ref_rng_uniform(ref_rng *r); /* [0, 1) */
+double ref_rng_normal(ref_rng *r);  /* N(0, 1) */
 
 /* ---- Conversions (round to nearest even, like the CUDA intrinsics). */
-uint16_t fic_ref_f16_from_float(float x);
-float fic_ref_f16_to_float(uint16_t h);
-uint16_t fic_ref_bf16_from_float(float x);
-float fic_ref_bf16_to_float(uint16_t h);
-double fic_ref_fp8_e4m3fn_to_double(uint8_t b);
-double fic_ref_fp8_e5m2_to_double(uint8_t b);
+uint16_t ref_f16_from_float(float x);
+float ref_f16_to_float(uint16_t h);
+uint16_t ref_bf16_from_float(float x);
+float ref_bf16_to_float(uint16_t h);
+double ref_fp8_e4m3fn_to_double(uint8_t b);
+double ref_fp8_e5m2_to_double(uint8_t b);
 /* The spacing of fp8 values around |x| (one rounding step). */
-double fic_ref_fp8_ulp(double x, int e5m2);
+double ref_fp8_ulp(double x, int e5m2);
 
 /* 16-bit storage formats of the kernels' half-precision tensors. */
-typedef enum fic_ref_half { FIC_REF_F16 = 0, FIC_REF_BF16 = 1 } fic_ref_half;
+typedef enum ref_half { REF_F16 = 0, REF_BF16 = 1 } ref_half;
 
-const char *fic_ref_half_name(fic_ref_half kind);
-uint16_t fic_ref_half_from_double(fic_ref_half kind, double x);
-double fic_ref_half_to_double(fic_ref_half kind, uint16_t h);
-void fic_ref_half_decode(fic_ref_half kind, const uint16_t *in, double *out, size_t n);
+const char *ref_half_name(ref_half kind);
+uint16_t ref_half_from_double(ref_half kind, double x);
+double ref_half_to_double(ref_half kind, uint16_t h);
+void ref_half_decode(ref_half kind, const uint16_t *in, double *out, size_t n);
 /* Fill `bits` with mean + stddev * N(0,1) rounded to `kind`, and `exact`
  * (may be NULL) with the values those bits hold. */
-void fic_ref_half_random(fic_rng *r, fic_ref_half kind, uint16_t *bits, double *exact, size_t n, double mean,
-                         double stddev);
+void ref_half_random(ref_rng *r, ref_half kind, uint16_t *bits, double *exact, size_t n, double mean, double stddev);
 /* Uniform in [lo, hi), doubles (for f32 tensors: store as float). */
-void fic_ref_uniform(fic_rng *r, double *out, size_t n, double lo, double hi);
+void ref_uniform(ref_rng *r, double *out, size_t n, double lo, double hi);
 
 /* ---- Error metrics. */
-typedef struct fic_ref_err {
+typedef struct ref_err {
   double max_abs;   /* max |got - want| */
   double rel_l2;    /* ||got - want|| / ||want|| (||got - want|| when want is 0) */
   size_t worst;     /* index of max_abs */
   size_t nonfinite; /* count of non-finite `got` */
-} fic_ref_err;
+} ref_err;
 
-fic_ref_err fic_ref_compare(const double *got, const double *want, size_t n);
+ref_err ref_compare(const double *got, const double *want, size_t n);
 /* Elements with |got - want| > atol + rtol * |want|. */
-size_t fic_ref_count_outside(const double *got, const double *want, size_t n, double atol, double rtol);
+size_t ref_count_outside(const double *got, const double *want, size_t n, double atol, double rtol);
 
 /* ---- Norms over `rows` rows of `hidden` elements (row-major, dense). */
 /* out = in / sqrt(mean(in^2) + eps) * (weight_bias + w); weight_bias 0 for
  * rmsnorm, 1 for the Gemma variants. */
-void fic_ref_rmsnorm(const double *in, const double *w, double *out, size_t rows, size_t hidden, double eps,
-                     double weight_bias);
+void ref_rmsnorm(const double *in, const double *w, double *out, size_t rows, size_t hidden, double eps,
+                 double weight_bias);
 /* x = in + res; res_out = x; out = rmsnorm(x) (either output may alias an input). */
-void fic_ref_fused_add_rmsnorm(const double *in, const double *res, const double *w, double *out, double *res_out,
-                               size_t rows, size_t hidden, double eps, double weight_bias);
+void ref_fused_add_rmsnorm(const double *in, const double *res, const double *w, double *out, double *res_out,
+                           size_t rows, size_t hidden, double eps, double weight_bias);
 /* out = (in - mean) / sqrt(var + eps) * gamma + beta, population variance. */
-void fic_ref_layernorm(const double *in, const double *gamma, const double *beta, double *out, size_t rows,
-                       size_t hidden, double eps);
+void ref_layernorm(const double *in, const double *gamma, const double *beta, double *out, size_t rows, size_t hidden,
+                   double eps);
 /* The fp8 step of the quant variants: clamp(x / scale, -448, 448), before
  * the final rounding to fp8. */
-void fic_ref_quant_clamp(const double *x, double *out, size_t n, double scale);
+void ref_quant_clamp(const double *x, double *out, size_t n, double scale);
 
 /* ---- Gated delta rule prefill. Per sequence n, head h, token t (in order):
  *   S = alpha_t * S;  u = beta_t * (v_t - S k_t);  S = S + u k_t^T;
@@ -78,7 +77,7 @@ void fic_ref_quant_clamp(const double *x, double *out, size_t n, double scale);
  * S_0 = input_state or 0, alpha/beta 1 when absent, H = max(Hq, Hv).
  * GQA (Hq >= Hv): head h reads q head h, k/v head h / (Hq/Hv).
  * GVA (Hv > Hq): head h reads v head h, q/k head h / (Hv/Hq). */
-typedef struct fic_ref_gdn {
+typedef struct ref_gdn {
   size_t num_seqs;
   const int64_t *cu_seqlens; /* [num_seqs + 1], 0 .. T */
   size_t hq, hk, hv, d;
@@ -86,13 +85,13 @@ typedef struct fic_ref_gdn {
   const double *alpha, *beta; /* [T, H] or NULL */
   const double *input_state;  /* [N, H, D, D] or NULL */
   double scale;               /* 0 means 1 / sqrt(D) */
-} fic_ref_gdn;
+} ref_gdn;
 
 /* out [T, H, D], state [N, H, D, D]. Returns 0, or -1 if the heads are not
  * a GQA/GVA layout or cu_seqlens is not non-decreasing from 0. */
-int fic_ref_gdn_prefill(const fic_ref_gdn *p, double *out, double *state);
+int ref_gdn_prefill(const ref_gdn *p, double *out, double *state);
 /* Normalise each D-vector of x [rows, D] to unit L2 norm (FlashInfer's tests
  * do this to k to keep the recurrence stable). */
-void fic_ref_l2_normalize(double *x, size_t rows, size_t d);
+void ref_l2_normalize(double *x, size_t rows, size_t d);
 
 #endif

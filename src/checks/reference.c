@@ -1,7 +1,7 @@
 /* Float64 references and numeric helpers (see reference.h). Written for
  * clarity, not speed: the GPU tests keep their problem sizes such that these
  * loops take well under a second. */
-#include "cli/reference.h"
+#include "checks/reference.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -16,13 +16,13 @@ static uint64_t splitmix64(uint64_t *x) {
   return z ^ (z >> 31);
 }
 
-void fic_rng_seed(fic_rng *r, uint64_t seed) {
+void ref_rng_seed(ref_rng *r, uint64_t seed) {
   for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
 }
 
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
-uint64_t fic_rng_next(fic_rng *r) {
+uint64_t ref_rng_next(ref_rng *r) {
   uint64_t *s = r->s;
   uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
   s[2] ^= s[0];
@@ -34,11 +34,11 @@ uint64_t fic_rng_next(fic_rng *r) {
   return result;
 }
 
-double fic_rng_uniform(fic_rng *r) { return (double)(fic_rng_next(r) >> 11) * 0x1.0p-53; }
+double ref_rng_uniform(ref_rng *r) { return (double)(ref_rng_next(r) >> 11) * 0x1.0p-53; }
 
-double fic_rng_normal(fic_rng *r) {
+double ref_rng_normal(ref_rng *r) {
   /* Box-Muller; 1 - u keeps log() away from 0. */
-  double u = 1.0 - fic_rng_uniform(r), v = fic_rng_uniform(r);
+  double u = 1.0 - ref_rng_uniform(r), v = ref_rng_uniform(r);
   return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
 }
 
@@ -56,7 +56,7 @@ static float bits_float(uint32_t x) {
   return f;
 }
 
-uint16_t fic_ref_f16_from_float(float f) {
+uint16_t ref_f16_from_float(float f) {
   uint32_t x = float_bits(f), sign = (x >> 16) & 0x8000u, a = x & 0x7fffffffu;
   if (a >= 0x7f800000u) return (uint16_t)(sign | (a > 0x7f800000u ? 0x7e00u : 0x7c00u));
   if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* >= 65520 rounds to inf */
@@ -70,7 +70,7 @@ uint16_t fic_ref_f16_from_float(float f) {
   return (uint16_t)(sign | h);
 }
 
-float fic_ref_f16_to_float(uint16_t h) {
+float ref_f16_to_float(uint16_t h) {
   uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
   if (e == 0) {
     float v = (float)m * 0x1.0p-24f;
@@ -80,16 +80,16 @@ float fic_ref_f16_to_float(uint16_t h) {
   return bits_float(sign | ((e - 15 + 127) << 23) | (m << 13));
 }
 
-uint16_t fic_ref_bf16_from_float(float f) {
+uint16_t ref_bf16_from_float(float f) {
   uint32_t x = float_bits(f);
   if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40u); /* quiet NaN */
   x += 0x7fffu + ((x >> 16) & 1u);
   return (uint16_t)(x >> 16);
 }
 
-float fic_ref_bf16_to_float(uint16_t h) { return bits_float((uint32_t)h << 16); }
+float ref_bf16_to_float(uint16_t h) { return bits_float((uint32_t)h << 16); }
 
-double fic_ref_fp8_e4m3fn_to_double(uint8_t b) {
+double ref_fp8_e4m3fn_to_double(uint8_t b) {
   int sign = b >> 7, e = (b >> 3) & 0xf, m = b & 7;
   double v;
   if (e == 15 && m == 7) return NAN; /* e4m3fn has no inf */
@@ -100,7 +100,7 @@ double fic_ref_fp8_e4m3fn_to_double(uint8_t b) {
   return sign ? -v : v;
 }
 
-double fic_ref_fp8_e5m2_to_double(uint8_t b) {
+double ref_fp8_e5m2_to_double(uint8_t b) {
   int sign = b >> 7, e = (b >> 2) & 0x1f, m = b & 3;
   double v;
   if (e == 31)
@@ -112,7 +112,7 @@ double fic_ref_fp8_e5m2_to_double(uint8_t b) {
   return sign ? -v : v;
 }
 
-double fic_ref_fp8_ulp(double x, int e5m2) {
+double ref_fp8_ulp(double x, int e5m2) {
   int mant_bits = e5m2 ? 2 : 3, min_exp = e5m2 ? -14 : -6;
   double a = fabs(x);
   int e = a > 0 ? ilogb(a) : min_exp;
@@ -120,38 +120,37 @@ double fic_ref_fp8_ulp(double x, int e5m2) {
   return ldexp(1.0, e - mant_bits);
 }
 
-const char *fic_ref_half_name(fic_ref_half kind) { return kind == FIC_REF_BF16 ? "bf16" : "f16"; }
+const char *ref_half_name(ref_half kind) { return kind == REF_BF16 ? "bf16" : "f16"; }
 
-uint16_t fic_ref_half_from_double(fic_ref_half kind, double x) {
+uint16_t ref_half_from_double(ref_half kind, double x) {
   /* Via float: the double rounding this allows differs from a direct
    * rounding only on exact float ties, which the tests never produce. */
-  return kind == FIC_REF_BF16 ? fic_ref_bf16_from_float((float)x) : fic_ref_f16_from_float((float)x);
+  return kind == REF_BF16 ? ref_bf16_from_float((float)x) : ref_f16_from_float((float)x);
 }
 
-double fic_ref_half_to_double(fic_ref_half kind, uint16_t h) {
-  return kind == FIC_REF_BF16 ? fic_ref_bf16_to_float(h) : fic_ref_f16_to_float(h);
+double ref_half_to_double(ref_half kind, uint16_t h) {
+  return kind == REF_BF16 ? ref_bf16_to_float(h) : ref_f16_to_float(h);
 }
 
-void fic_ref_half_decode(fic_ref_half kind, const uint16_t *in, double *out, size_t n) {
-  for (size_t i = 0; i < n; i++) out[i] = fic_ref_half_to_double(kind, in[i]);
+void ref_half_decode(ref_half kind, const uint16_t *in, double *out, size_t n) {
+  for (size_t i = 0; i < n; i++) out[i] = ref_half_to_double(kind, in[i]);
 }
 
-void fic_ref_half_random(fic_rng *r, fic_ref_half kind, uint16_t *bits, double *exact, size_t n, double mean,
-                         double stddev) {
+void ref_half_random(ref_rng *r, ref_half kind, uint16_t *bits, double *exact, size_t n, double mean, double stddev) {
   for (size_t i = 0; i < n; i++) {
-    bits[i] = fic_ref_half_from_double(kind, mean + stddev * fic_rng_normal(r));
-    if (exact) exact[i] = fic_ref_half_to_double(kind, bits[i]);
+    bits[i] = ref_half_from_double(kind, mean + stddev * ref_rng_normal(r));
+    if (exact) exact[i] = ref_half_to_double(kind, bits[i]);
   }
 }
 
-void fic_ref_uniform(fic_rng *r, double *out, size_t n, double lo, double hi) {
-  for (size_t i = 0; i < n; i++) out[i] = lo + (hi - lo) * fic_rng_uniform(r);
+void ref_uniform(ref_rng *r, double *out, size_t n, double lo, double hi) {
+  for (size_t i = 0; i < n; i++) out[i] = lo + (hi - lo) * ref_rng_uniform(r);
 }
 
 /* --------------------------------------------------------------- errors */
 
-fic_ref_err fic_ref_compare(const double *got, const double *want, size_t n) {
-  fic_ref_err e = {0, 0, 0, 0};
+ref_err ref_compare(const double *got, const double *want, size_t n) {
+  ref_err e = {0, 0, 0, 0};
   double num = 0, den = 0;
   for (size_t i = 0; i < n; i++) {
     if (!isfinite(got[i])) {
@@ -171,7 +170,7 @@ fic_ref_err fic_ref_compare(const double *got, const double *want, size_t n) {
   return e;
 }
 
-size_t fic_ref_count_outside(const double *got, const double *want, size_t n, double atol, double rtol) {
+size_t ref_count_outside(const double *got, const double *want, size_t n, double atol, double rtol) {
   size_t bad = 0;
   for (size_t i = 0; i < n; i++)
     if (!(fabs(got[i] - want[i]) <= atol + rtol * fabs(want[i]))) bad++;
@@ -180,8 +179,8 @@ size_t fic_ref_count_outside(const double *got, const double *want, size_t n, do
 
 /* ---------------------------------------------------------------- norms */
 
-void fic_ref_rmsnorm(const double *in, const double *w, double *out, size_t rows, size_t hidden, double eps,
-                     double weight_bias) {
+void ref_rmsnorm(const double *in, const double *w, double *out, size_t rows, size_t hidden, double eps,
+                 double weight_bias) {
   for (size_t r = 0; r < rows; r++) {
     const double *x = in + r * hidden;
     double ss = 0;
@@ -191,8 +190,8 @@ void fic_ref_rmsnorm(const double *in, const double *w, double *out, size_t rows
   }
 }
 
-void fic_ref_fused_add_rmsnorm(const double *in, const double *res, const double *w, double *out, double *res_out,
-                               size_t rows, size_t hidden, double eps, double weight_bias) {
+void ref_fused_add_rmsnorm(const double *in, const double *res, const double *w, double *out, double *res_out,
+                           size_t rows, size_t hidden, double eps, double weight_bias) {
   for (size_t r = 0; r < rows; r++) {
     double ss = 0;
     for (size_t i = 0; i < hidden; i++) {
@@ -205,8 +204,8 @@ void fic_ref_fused_add_rmsnorm(const double *in, const double *res, const double
   }
 }
 
-void fic_ref_layernorm(const double *in, const double *gamma, const double *beta, double *out, size_t rows,
-                       size_t hidden, double eps) {
+void ref_layernorm(const double *in, const double *gamma, const double *beta, double *out, size_t rows, size_t hidden,
+                   double eps) {
   for (size_t r = 0; r < rows; r++) {
     const double *x = in + r * hidden;
     double mean = 0, var = 0;
@@ -219,7 +218,7 @@ void fic_ref_layernorm(const double *in, const double *gamma, const double *beta
   }
 }
 
-void fic_ref_quant_clamp(const double *x, double *out, size_t n, double scale) {
+void ref_quant_clamp(const double *x, double *out, size_t n, double scale) {
   for (size_t i = 0; i < n; i++) {
     double y = x[i] / scale;
     out[i] = y > 448.0 ? 448.0 : (y < -448.0 ? -448.0 : y);
@@ -228,7 +227,7 @@ void fic_ref_quant_clamp(const double *x, double *out, size_t n, double scale) {
 
 /* ------------------------------------------------------ gated delta rule */
 
-void fic_ref_l2_normalize(double *x, size_t rows, size_t d) {
+void ref_l2_normalize(double *x, size_t rows, size_t d) {
   for (size_t r = 0; r < rows; r++) {
     double ss = 0;
     for (size_t i = 0; i < d; i++) ss += x[r * d + i] * x[r * d + i];
@@ -237,7 +236,7 @@ void fic_ref_l2_normalize(double *x, size_t rows, size_t d) {
   }
 }
 
-int fic_ref_gdn_prefill(const fic_ref_gdn *p, double *out, double *state) {
+int ref_gdn_prefill(const ref_gdn *p, double *out, double *state) {
   size_t hq = p->hq, hk = p->hk, hv = p->hv, d = p->d;
   if (!hq || !hk || !hv || !d) return -1;
   int gqa = hq >= hv;

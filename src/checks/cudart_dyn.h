@@ -1,21 +1,21 @@
-/* The few CUDA runtime functions `flashinfer-c selftest` needs, loaded with
+/* The few CUDA runtime functions `flashinfer-c run` needs, loaded with
  * dlopen from the libcudart.so.13 the runtime found, so the CLI builds and
  * runs without a CUDA toolkit and reports "no GPU" instead of failing to
  * start. Prototypes are declared here (no CUDA headers); error codes are
  * cudaError_t values (0 = cudaSuccess). */
-#ifndef FIC_CLI_CUDART_DYN_H
-#define FIC_CLI_CUDART_DYN_H
+#ifndef FIC_CHECKS_CUDART_DYN_H
+#define FIC_CHECKS_CUDART_DYN_H
 
 #include <stddef.h>
 
-/* cudaMemcpyKind */
-enum { FIC_CUDA_H2D = 1, FIC_CUDA_D2H = 2, FIC_CUDA_D2D = 3 };
-/* cudaDeviceAttr */
-enum { FIC_CUDA_ATTR_SM_COUNT = 16, FIC_CUDA_ATTR_CC_MAJOR = 75, FIC_CUDA_ATTR_CC_MINOR = 76 };
-/* cudaStreamNonBlocking */
-enum { FIC_CUDA_STREAM_NON_BLOCKING = 1 };
+#include "common/cuda_abi.h" /* FIC_CUDA_ATTR_* */
 
-typedef struct fic_cudart {
+/* cudaMemcpyKind */
+enum { CUDART_DYN_H2D = 1, CUDART_DYN_D2H = 2, CUDART_DYN_D2D = 3 };
+/* cudaStreamNonBlocking */
+enum { CUDART_DYN_STREAM_NON_BLOCKING = 1 };
+
+typedef struct cudart_dyn {
   void *handle;
   int (*GetDeviceCount)(int *count);
   int (*SetDevice)(int device);
@@ -29,20 +29,18 @@ typedef struct fic_cudart {
   int (*StreamCreateWithFlags)(void **stream, unsigned flags);
   int (*StreamDestroy)(void *stream);
   int (*StreamSynchronize)(void *stream);
-  int (*DeviceSynchronize)(void);
   int (*EventCreate)(void **event);
   int (*EventDestroy)(void *event);
   int (*EventRecord)(void *event, void *stream);
   int (*EventSynchronize)(void *event);
   int (*EventElapsedTime)(float *ms, void *start, void *end);
-  int (*GetLastError)(void);
   const char *(*GetErrorString)(int error);
-} fic_cudart;
+} cudart_dyn;
 
 /* dlopen `path` (NULL: "libcudart.so.13") and resolve every function above.
  * Returns 0, or -1 with a reason in `err`. */
-int fic_cudart_open(fic_cudart *c, const char *path, char *err, size_t err_size);
+int cudart_dyn_open(cudart_dyn *c, const char *path, char *err, size_t err_size);
 /* "cudaErrorX: text" for an error code (safe before a successful open). */
-const char *fic_cudart_error(const fic_cudart *c, int code);
+const char *cudart_dyn_error(const cudart_dyn *c, int code);
 
 #endif
