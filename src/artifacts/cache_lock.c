@@ -53,8 +53,7 @@ fic_status fic__lock_try(const char *lock_path, int *fd_out, int *busy) {
   *busy = 0;
   for (int attempt = 0; attempt < 100; attempt++) {
     int fd;
-    fic_status s = open_lock(lock_path, &fd);
-    if (s != FIC_OK) return s;
+    FIC_CHECK(open_lock(lock_path, &fd));
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
       int err = errno;
       close(fd);
@@ -77,7 +76,8 @@ fic_status fic__lock_try(const char *lock_path, int *fd_out, int *busy) {
   return fic__fail(FIC_ERR_IO, "lock file %s keeps being replaced", lock_path);
 }
 
-int fic__lock_acquire_q(const char *lock_path, double timeout_s, int *fd_out) {
+/* The polling loop of fic__lock_acquire: 0, ETIMEDOUT or an errno. */
+static int acquire_polling(const char *lock_path, double timeout_s, int *fd_out) {
   *fd_out = -1;
   if (!(timeout_s > 0)) timeout_s = 600;
   const double deadline = fic__now_s() + timeout_s;
@@ -118,7 +118,7 @@ int fic__lock_acquire_q(const char *lock_path, double timeout_s, int *fd_out) {
 
 fic_status fic__lock_acquire(const char *lock_path, double timeout_s, int *fd_out) {
   if (!(timeout_s > 0)) timeout_s = 600;
-  int err = fic__lock_acquire_q(lock_path, timeout_s, fd_out);
+  int err = acquire_polling(lock_path, timeout_s, fd_out);
   if (!err) return FIC_OK;
   if (err == ETIMEDOUT) {
     long pid = fic__lock_holder(lock_path);

@@ -12,8 +12,6 @@
 /* Take the lock, polling LOCK_NB with a growing sleep (1 ms .. 50 ms) until
  * `timeout_s` (<= 0: 600 s). FIC_ERR_LOCK_TIMEOUT names the holder's pid. */
 fic_status fic__lock_acquire(const char *lock_path, double timeout_s, int *fd_out);
-/* The same, recording nothing: 0, ETIMEDOUT or the errno of open/flock. */
-int fic__lock_acquire_q(const char *lock_path, double timeout_s, int *fd_out);
 
 /* One non-blocking attempt. On success *fd_out >= 0 and *busy = 0; if
  * another holder has it, FIC_OK with *fd_out = -1 and *busy = 1 (not an error). */

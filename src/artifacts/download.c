@@ -25,24 +25,27 @@
  *   FLASHINFER_C_DOWNLOAD_BACKOFF_MS    first backoff delay, doubled per retry (500;
  *                                       tests set it to a few ms)
  */
+#include "artifacts/download.h"
+
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "artifacts/artifacts.h"
-#include "artifacts/pip_index.h"
+#include "artifacts/internal.h"
 #include "common/clock.h"
+#include "common/env.h"
 #include "common/error.h"
 
 #define DL_LOW_SPEED_LIMIT 1024L /* bytes/s */
@@ -74,9 +77,9 @@ typedef struct dl_settings {
 } dl_settings;
 
 static fic_status env_long(const char *name, long def, long min, long max, long *out) {
-  const char *v = getenv(name);
+  const char *v = fic__env(name);
   *out = def;
-  if (!v || !*v) return FIC_OK;
+  if (!v) return FIC_OK;
   char *end = NULL;
   errno = 0;
   long x = strtol(v, &end, 10);
@@ -88,12 +91,11 @@ static fic_status env_long(const char *name, long def, long min, long max, long 
 }
 
 static fic_status load_settings(dl_settings *s) {
-  fic_status st;
   long lock_s = 0;
-  if ((st = env_long("FLASHINFER_C_DOWNLOAD_RETRIES", 3, 0, 100, &s->retries)) != FIC_OK) return st;
-  if ((st = env_long("FLASHINFER_C_DOWNLOAD_TIMEOUT_S", 30, 1, 3600, &s->timeout_s)) != FIC_OK) return st;
-  if ((st = env_long("FLASHINFER_C_DOWNLOAD_BACKOFF_MS", 500, 0, 60000, &s->backoff_ms)) != FIC_OK) return st;
-  if ((st = env_long("FLASHINFER_C_DOWNLOAD_LOCK_TIMEOUT_S", 3600, 0, 86400 * 7, &lock_s)) != FIC_OK) return st;
+  FIC_CHECK(env_long("FLASHINFER_C_DOWNLOAD_RETRIES", 3, 0, 100, &s->retries));
+  FIC_CHECK(env_long("FLASHINFER_C_DOWNLOAD_TIMEOUT_S", 30, 1, 3600, &s->timeout_s));
+  FIC_CHECK(env_long("FLASHINFER_C_DOWNLOAD_BACKOFF_MS", 500, 0, 60000, &s->backoff_ms));
+  FIC_CHECK(env_long("FLASHINFER_C_DOWNLOAD_LOCK_TIMEOUT_S", 3600, 0, 86400 * 7, &lock_s));
   s->lock_timeout_s = (double)lock_s;
   return FIC_OK;
 }
@@ -106,17 +108,27 @@ static long backoff_for(const dl_settings *s, int attempt /* 1-based, the one th
 
 /* ---- URL redaction ------------------------------------------------------- */
 
+/* The authority ("user:pw@host:port") of `url`: its start and length. */
+static const char *url_authority(const char *url, size_t *len) {
+  const char *auth = strstr(url, "://");
+  if (auth && (size_t)(auth - url) == strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-."))
+    auth += 3;
+  else if (url[0] == '/' && url[1] == '/')
+    auth = url + 2;
+  else
+    auth = url;
+  *len = strcspn(auth, "/?#");
+  return auth;
+}
+
 void fic__url_redact(const char *url, char *out, size_t size) {
   if (!out || !size) return;
   if (!url) url = "";
-  const char *auth = strstr(url, "://");
+  size_t alen = 0;
+  const char *auth = url_authority(url, &alen);
   const char *at = NULL;
-  if (auth) {
-    auth += 3;
-    size_t alen = strcspn(auth, "/?#");
-    for (size_t i = 0; i < alen; i++)
-      if (auth[i] == '@') at = auth + i;
-  }
+  for (size_t i = 0; i < alen; i++)
+    if (auth[i] == '@') at = auth + i;
   if (!at) {
     snprintf(out, size, "%s", url);
     return;
@@ -124,10 +136,42 @@ void fic__url_redact(const char *url, char *out, size_t size) {
   snprintf(out, size, "%.*s***%s", (int)(auth - url), url, at);
 }
 
+int fic__host_trusted(const char *trusted_hosts, const char *url) {
+  if (!trusted_hosts || !url) return 0;
+  size_t alen = 0;
+  const char *auth = url_authority(url, &alen);
+  const char *at = memchr(auth, '@', alen);
+  while (at) { /* the last '@' ends the userinfo */
+    alen -= (size_t)(at + 1 - auth);
+    auth = at + 1;
+    at = memchr(auth, '@', alen);
+  }
+  size_t hlen = alen;
+  const char *colon = memchr(auth, ':', alen);
+  if (colon && auth[0] != '[') hlen = (size_t)(colon - auth);
+  for (const char *t = trusted_hosts; *t;) {
+    t += strspn(t, " \t\n,");
+    size_t tlen = strcspn(t, " \t\n,");
+    if (tlen &&
+        ((tlen == alen && strncasecmp(t, auth, alen) == 0) || (tlen == hlen && strncasecmp(t, auth, hlen) == 0)))
+      return 1;
+    t += tlen;
+  }
+  return 0;
+}
+
 /* ---- one easy handle, common options ------------------------------------- */
 
-static fic_status setup_common(CURL *c, const char *url, const dl_settings *s, char *errbuf) {
+const char *fic__redirect_protocols(const char *url) {
+  /* A transfer that starts on https never follows a redirect to plain http:
+   * that would hand the rest of it (and any credentials) to whoever sits on
+   * the path. http may be upgraded to https. */
+  return url && strncasecmp(url, "https:", 6) == 0 ? "https" : "http,https";
+}
+
+static fic_status setup_common(CURL *c, const char *url, const fic_tls_opts *tls, const dl_settings *s, char *errbuf) {
   CURLcode rc = CURLE_OK;
+  int trusted = tls && fic__host_trusted(tls->trusted_hosts, url);
 #define SET(opt, val)                                       \
   do {                                                      \
     if (rc == CURLE_OK) rc = curl_easy_setopt(c, opt, val); \
@@ -135,14 +179,25 @@ static fic_status setup_common(CURL *c, const char *url, const dl_settings *s, c
   SET(CURLOPT_URL, url);
   SET(CURLOPT_ERRORBUFFER, errbuf);
   SET(CURLOPT_NOSIGNAL, 1L);
-  SET(CURLOPT_FOLLOWLOCATION, 1L);
+  /* A host trusted without TLS verification (pip's trusted-host) is trusted
+   * alone: its redirects are not followed, since they would carry the
+   * unverified connection's trust to another host. */
+  SET(CURLOPT_FOLLOWLOCATION, trusted ? 0L : 1L);
+  if (trusted) {
+    SET(CURLOPT_SSL_VERIFYPEER, 0L);
+    SET(CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  if (tls && tls->ca_file && *tls->ca_file) SET(CURLOPT_CAINFO, tls->ca_file);
+  if (tls && tls->client_cert && *tls->client_cert) SET(CURLOPT_SSLCERT, tls->client_cert);
   SET(CURLOPT_MAXREDIRS, DL_MAX_REDIRECTS);
 #if LIBCURL_VERSION_NUM >= 0x075500
   SET(CURLOPT_PROTOCOLS_STR, "http,https");
-  SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  SET(CURLOPT_REDIR_PROTOCOLS_STR, fic__redirect_protocols(url));
 #else
   SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-  SET(CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+  SET(CURLOPT_REDIR_PROTOCOLS, strcmp(fic__redirect_protocols(url), "https") == 0
+                                   ? (long)CURLPROTO_HTTPS
+                                   : (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
   SET(CURLOPT_CONNECTTIMEOUT, s->timeout_s);
   SET(CURLOPT_LOW_SPEED_LIMIT, DL_LOW_SPEED_LIMIT);
@@ -180,17 +235,6 @@ static int retryable_curl(CURLcode rc) {
 
 static int retryable_http(long code) { return code >= 500 || code == 408 || code == 429; }
 
-/* ---- SHA-256 of a file --------------------------------------------------- */
-
-static void hex_digest(const unsigned char *md, unsigned n, char out[65]) {
-  static const char hx[] = "0123456789abcdef";
-  for (unsigned i = 0; i < n && i < 32; i++) {
-    out[2 * i] = hx[md[i] >> 4];
-    out[2 * i + 1] = hx[md[i] & 15];
-  }
-  out[64] = '\0';
-}
-
 /* Why a transfer failed, in words, and whether another attempt may help. */
 static int describe_failure(CURLcode rc, int http_error, long code, const char *errbuf, char *why, size_t size) {
   if (http_error) {
@@ -206,58 +250,13 @@ static int describe_failure(CURLcode rc, int http_error, long code, const char *
   return retryable_curl(rc);
 }
 
-/* Feed `len` bytes of fd from offset 0 into md. */
-static fic_status hash_fd_prefix(int fd, uint64_t len, EVP_MD_CTX *md, const char *path) {
-  unsigned char buf[1 << 16];
-  uint64_t off = 0;
-  while (off < len) {
-    size_t want = len - off < sizeof buf ? (size_t)(len - off) : sizeof buf;
-    ssize_t n = pread(fd, buf, want, (off_t)off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fic__fail_errno("cannot read", path);
-    if (n == 0) return fic__fail(FIC_ERR_IO, "cannot read %s: file shrank while hashing", path);
-    if (EVP_DigestUpdate(md, buf, (size_t)n) != 1) return fic__fail(FIC_ERR_INTERNAL, "EVP_DigestUpdate failed");
-    off += (uint64_t)n;
-  }
-  return FIC_OK;
-}
-
-fic_status fic__dl_sha256_path(const char *path, char out_hex[65]) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fic__fail_errno("cannot open", path);
-  struct stat sb;
-  if (fstat(fd, &sb) != 0) {
-    fic_status st = fic__fail_errno("cannot stat", path);
-    close(fd);
-    return st;
-  }
-  EVP_MD_CTX *md = EVP_MD_CTX_new();
-  if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-    EVP_MD_CTX_free(md);
-    close(fd);
-    return fic__fail(FIC_ERR_NO_MEMORY, "cannot create a SHA-256 context");
-  }
-  fic_status st = hash_fd_prefix(fd, (uint64_t)sb.st_size, md, path);
-  close(fd);
-  if (st == FIC_OK) {
-    unsigned char d[EVP_MAX_MD_SIZE];
-    unsigned n = 0;
-    if (EVP_DigestFinal_ex(md, d, &n) != 1 || n != 32)
-      st = fic__fail(FIC_ERR_INTERNAL, "EVP_DigestFinal_ex failed");
-    else
-      hex_digest(d, n, out_hex);
-  }
-  EVP_MD_CTX_free(md);
-  return st;
-}
-
 /* ---- the transfer state -------------------------------------------------- */
 
 typedef struct dl_xfer {
   CURL *curl;
   int fd;
   const char *part;
-  EVP_MD_CTX *md;
+  fic_sha256 md;
   uint64_t offset;     /* bytes in the .part, all hashed */
   uint64_t body_base;  /* file offset at which this response's body starts */
   int first_write;     /* no body byte seen yet in this response */
@@ -276,7 +275,8 @@ typedef struct dl_xfer {
 /* Back to an empty .part and a fresh hash. */
 static fic_status reset_part(dl_xfer *x) {
   if (ftruncate(x->fd, 0) != 0) return fic__fail_errno("cannot truncate", x->part);
-  if (EVP_DigestInit_ex(x->md, EVP_sha256(), NULL) != 1) return fic__fail(FIC_ERR_INTERNAL, "EVP_DigestInit_ex failed");
+  fic__sha256_abort(&x->md);
+  FIC_CHECK(fic__sha256_begin(&x->md));
   x->offset = 0;
   x->body_base = 0;
   x->used_old_prefix = 0;
@@ -292,13 +292,10 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud) {
     curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &code);
     if (x->offset > 0 && code == 200) {
       /* We asked for a range; the server sent the whole file. Start over. */
-      if (ftruncate(x->fd, 0) != 0 || EVP_DigestInit_ex(x->md, EVP_sha256(), NULL) != 1) {
+      if (reset_part(x) != FIC_OK) {
         x->write_errno = errno ? errno : EIO;
         return 0;
       }
-      x->offset = 0;
-      x->body_base = 0;
-      x->used_old_prefix = 0;
     }
   }
   size_t done = 0;
@@ -311,7 +308,7 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud) {
     }
     done += (size_t)w;
   }
-  if (EVP_DigestUpdate(x->md, ptr, n) != 1) {
+  if (fic__sha256_update(&x->md, ptr, n) != FIC_OK) {
     x->write_errno = EIO;
     return 0;
   }
@@ -345,7 +342,7 @@ static int on_xferinfo(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 }
 
 /* One transfer with retries, appending to the .part from x->offset. */
-static fic_status transfer(dl_xfer *x, const char *url, const dl_settings *s) {
+static fic_status transfer(dl_xfer *x, const char *url, const fic_tls_opts *tls, const dl_settings *s) {
   char errbuf[CURL_ERROR_SIZE];
   char shown[1024];
   fic__url_redact(url, shown, sizeof shown);
@@ -354,8 +351,7 @@ static fic_status transfer(dl_xfer *x, const char *url, const dl_settings *s) {
   for (int attempt = 1;; attempt++) {
     curl_easy_reset(x->curl);
     errbuf[0] = '\0';
-    fic_status st = setup_common(x->curl, url, s, errbuf);
-    if (st != FIC_OK) return st;
+    FIC_CHECK(setup_common(x->curl, url, tls, s, errbuf));
     curl_easy_setopt(x->curl, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(x->curl, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(x->curl, CURLOPT_NOPROGRESS, 0L);
@@ -373,7 +369,7 @@ static fic_status transfer(dl_xfer *x, const char *url, const dl_settings *s) {
 
     if (rc == CURLE_OK && code == 416 && x->offset > 0 && range_restarts++ < 2) {
       /* "Range not satisfiable": the .part is not a prefix of this file. */
-      if ((st = reset_part(x)) != FIC_OK) return st;
+      FIC_CHECK(reset_part(x));
       attempt--;
       continue;
     }
@@ -387,7 +383,7 @@ static fic_status transfer(dl_xfer *x, const char *url, const dl_settings *s) {
     }
     if (rc == CURLE_RANGE_ERROR && range_restarts++ < 2) {
       /* The server does not do byte ranges: download from zero. */
-      if ((st = reset_part(x)) != FIC_OK) return st;
+      FIC_CHECK(reset_part(x));
       attempt--;
       continue;
     }
@@ -395,7 +391,7 @@ static fic_status transfer(dl_xfer *x, const char *url, const dl_settings *s) {
     char why[CURL_ERROR_SIZE + 128];
     int http_error = rc == CURLE_HTTP_RETURNED_ERROR || (rc == CURLE_OK && code >= 300);
     if (http_error && code == 416 && x->offset > 0 && range_restarts++ < 2) {
-      if ((st = reset_part(x)) != FIC_OK) return st;
+      FIC_CHECK(reset_part(x));
       attempt--;
       continue;
     }
@@ -414,8 +410,17 @@ static fic_status transfer(dl_xfer *x, const char *url, const dl_settings *s) {
 static fic_status open_locked_part(const char *part, double timeout_s, int *out_fd) {
   double deadline = fic__now_s() + timeout_s;
   for (int round = 0; round < 1000; round++) {
-    int fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    /* Never through a symlink, never anything but a regular file: a link
+     * planted at the .part would have its target truncated and overwritten. */
+    int fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+    if (fd < 0 && errno == ELOOP)
+      return fic__fail(FIC_ERR_IO, "refusing to download into %s: it is a symbolic link", part);
     if (fd < 0) return fic__fail_errno("cannot create", part);
+    struct stat pst;
+    if (fstat(fd, &pst) != 0 || !S_ISREG(pst.st_mode)) {
+      close(fd);
+      return fic__fail(FIC_ERR_IO, "refusing to download into %s: it is not a regular file", part);
+    }
     long delay_ms = 10;
     for (;;) {
       if (flock(fd, LOCK_EX | LOCK_NB) == 0) break;
@@ -445,90 +450,70 @@ static fic_status open_locked_part(const char *part, double timeout_s, int *out_
   return fic__fail(FIC_ERR_IO, "cannot get a stable lock on %s", part);
 }
 
-static fic_status fsync_parent_dir(const char *path) {
-  char dir[FIC_PATH_MAX];
-  const char *slash = strrchr(path, '/');
-  if (!slash) {
-    snprintf(dir, sizeof dir, ".");
-  } else if (slash == path) {
-    snprintf(dir, sizeof dir, "/");
-  } else {
-    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-  }
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return fic__fail_errno("cannot open directory", dir);
-  int rc = fsync(fd);
-  int err = errno;
+static fic_status part_path(const char *dest, char part[FIC_PATH_MAX]) {
+  if ((size_t)snprintf(part, FIC_PATH_MAX, "%s.part", dest) >= FIC_PATH_MAX)
+    return fic__fail_arg("dest", "destination path is too long");
+  return FIC_OK;
+}
+
+fic_status fic__download_lock(const char *dest, int *fd_out) {
+  char part[FIC_PATH_MAX];
+  dl_settings s;
+  FIC_CHECK(part_path(dest, part));
+  FIC_CHECK(load_settings(&s));
+  return open_locked_part(part, s.lock_timeout_s, fd_out);
+}
+
+void fic__download_unlock(const char *dest, int fd) {
+  char part[FIC_PATH_MAX];
+  if (fd < 0) return;
+  struct stat a, b;
+  if (snprintf(part, sizeof part, "%s.part", dest) < (int)sizeof part && fstat(fd, &a) == 0 && lstat(part, &b) == 0 &&
+      a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+    unlink(part); /* ours: we hold its lock */
   close(fd);
-  if (rc != 0 && err != EINVAL && err != EROFS) {
-    errno = err;
-    return fic__fail_errno("cannot fsync directory", dir);
-  }
-  return FIC_OK;
 }
 
-/* mkdir -p of the directory holding `path`. */
-static fic_status make_parent_dirs(const char *path) {
-  char dir[FIC_PATH_MAX];
-  const char *slash = strrchr(path, '/');
-  if (!slash || slash == path) return FIC_OK;
-  snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+int fic__download_published(const char *dest, const char *sha256_hex) {
+  char have[65], want[65];
   struct stat sb;
-  if (stat(dir, &sb) == 0) return S_ISDIR(sb.st_mode) ? FIC_OK : fic__fail(FIC_ERR_IO, "%s is not a directory", dir);
-  for (char *p = dir + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = '\0';
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) return fic__fail_errno("cannot create directory", dir);
-    *p = '/';
-  }
-  if (mkdir(dir, 0755) != 0 && errno != EEXIST) return fic__fail_errno("cannot create directory", dir);
-  return FIC_OK;
-}
-
-static int is_sha256_hex(const char *s) {
-  if (!s || strlen(s) != 64) return 0;
-  for (int i = 0; i < 64; i++)
-    if (!isxdigit((unsigned char)s[i])) return 0;
-  return 1;
+  if (!fic__sha256_normalize(sha256_hex, want) || stat(dest, &sb) != 0 || !S_ISREG(sb.st_mode)) return 0;
+  /* A file that cannot be hashed is just not published yet. */
+  fic_error_divert saved;
+  fic__error_divert_begin(&saved, NULL, 0);
+  int published = fic__sha256_file(dest, have) == FIC_OK && strcmp(have, want) == 0;
+  fic__error_divert_end(&saved);
+  return published;
 }
 
 /* ---- fic__download ------------------------------------------------------- */
 
-static fic_status download_locked(dl_xfer *x, const char *url, const char *dest, const char *want,
-                                  const dl_settings *s) {
-  fic_status st;
+static fic_status download_locked(dl_xfer *x, const char *url, const fic_tls_opts *tls, const char *dest,
+                                  const char *want, const dl_settings *s) {
   /* Published meanwhile (by whoever held the lock before us)? */
   struct stat sb;
-  if (stat(dest, &sb) == 0 && S_ISREG(sb.st_mode)) {
-    char have[65];
-    if (fic__dl_sha256_path(dest, have) == FIC_OK && strcmp(have, want) == 0) {
-      unlink(x->part); /* ours: we hold its lock */
-      if (x->progress) (void)x->progress(x->user, x->what, (uint64_t)sb.st_size, (uint64_t)sb.st_size);
-      return FIC_OK;
-    }
-    fic_clear_error();
+  if (fic__download_published(dest, want) && stat(dest, &sb) == 0) {
+    unlink(x->part); /* ours: we hold its lock */
+    if (x->progress) (void)x->progress(x->user, x->what, (uint64_t)sb.st_size, (uint64_t)sb.st_size);
+    return FIC_OK;
   }
 
   /* Resume: hash what is already there. */
   if (fstat(x->fd, &sb) != 0) return fic__fail_errno("cannot stat", x->part);
   if (sb.st_size > 0) {
-    if ((st = hash_fd_prefix(x->fd, (uint64_t)sb.st_size, x->md, x->part)) != FIC_OK) return st;
+    FIC_CHECK(fic__sha256_fd_prefix(&x->md, x->fd, (uint64_t)sb.st_size, x->part));
     x->offset = (uint64_t)sb.st_size;
     x->used_old_prefix = 1;
   }
 
   char got[65];
   for (;;) {
-    if ((st = transfer(x, url, s)) != FIC_OK) return st; /* the .part stays: a later call resumes it */
-    unsigned char d[EVP_MAX_MD_SIZE];
-    unsigned n = 0;
-    if (EVP_DigestFinal_ex(x->md, d, &n) != 1 || n != 32)
-      return fic__fail(FIC_ERR_INTERNAL, "EVP_DigestFinal_ex failed");
-    hex_digest(d, n, got);
+    FIC_CHECK(transfer(x, url, tls, s)); /* the .part stays: a later call resumes it */
+    FIC_CHECK(fic__sha256_end(&x->md, got));
     if (strcmp(got, want) == 0) break;
     if (!x->used_old_prefix) break;
     /* The old prefix may have belonged to another file: once more, from zero. */
-    if ((st = reset_part(x)) != FIC_OK) return st;
+    FIC_CHECK(reset_part(x));
   }
   if (strcmp(got, want) != 0) {
     char shown[1024];
@@ -541,32 +526,28 @@ static fic_status download_locked(dl_xfer *x, const char *url, const char *dest,
   if (x->progress && (!x->reported || x->last_done != x->offset)) (void)report(x, x->offset, x->offset);
   if (fsync(x->fd) != 0) return fic__fail_errno("cannot fsync", x->part);
   if (rename(x->part, dest) != 0) return fic__fail_errno("cannot rename the download to", dest);
-  return fsync_parent_dir(dest);
+  return fic__fsync_parent(dest);
 }
 
-fic_status fic__download_ex(const char *url, const char *dest, const char *sha256_hex, const char *what,
-                            fic_progress_fn progress, void *progress_user, int *aborted) {
+fic_status fic__download_ex(const char *url, const fic_tls_opts *tls, const char *dest, const char *sha256_hex,
+                            const char *what, fic_progress_fn progress, void *progress_user, int *aborted) {
   if (aborted) *aborted = 0;
   if (!url || !*url) return fic__fail_arg("url", "no URL to download");
   if (!dest || !*dest) return fic__fail_arg("dest", "no destination path");
-  if (!is_sha256_hex(sha256_hex)) return fic__fail_arg("sha256", "expected SHA-256 is not 64 hex digits");
   char want[65];
-  for (int i = 0; i < 64; i++) want[i] = (char)tolower((unsigned char)sha256_hex[i]);
-  want[64] = '\0';
+  if (!fic__sha256_normalize(sha256_hex, want)) return fic__fail_arg("sha256", "expected SHA-256 is not 64 hex digits");
 
   char part[FIC_PATH_MAX];
-  if ((size_t)snprintf(part, sizeof part, "%s.part", dest) >= sizeof part)
-    return fic__fail_arg("dest", "destination path is too long");
+  FIC_CHECK(part_path(dest, part));
   if (!what || !*what) {
     const char *slash = strrchr(dest, '/');
     what = slash ? slash + 1 : dest;
   }
 
   dl_settings s;
-  fic_status st;
-  if ((st = load_settings(&s)) != FIC_OK) return st;
-  if ((st = ensure_curl()) != FIC_OK) return st;
-  if ((st = make_parent_dirs(dest)) != FIC_OK) return st;
+  FIC_CHECK(load_settings(&s));
+  FIC_CHECK(ensure_curl());
+  FIC_CHECK(fic__mkdir_parent(dest, 0755));
 
   dl_xfer x;
   memset(&x, 0, sizeof x);
@@ -575,23 +556,23 @@ fic_status fic__download_ex(const char *url, const char *dest, const char *sha25
   x.progress = progress;
   x.user = progress_user;
   x.fd = -1;
-  x.md = EVP_MD_CTX_new();
-  x.curl = curl_easy_init();
-  if (!x.md || !x.curl || EVP_DigestInit_ex(x.md, EVP_sha256(), NULL) != 1) {
-    st = fic__fail(FIC_ERR_NO_MEMORY, "cannot create a curl handle or SHA-256 context");
-  } else if ((st = open_locked_part(part, s.lock_timeout_s, &x.fd)) == FIC_OK) {
-    st = download_locked(&x, url, dest, want, &s);
+  fic_status st = fic__sha256_begin(&x.md);
+  x.curl = st == FIC_OK ? curl_easy_init() : NULL;
+  if (st == FIC_OK && !x.curl) {
+    st = fic__fail(FIC_ERR_NO_MEMORY, "cannot create a curl handle");
+  } else if (st == FIC_OK && (st = open_locked_part(part, s.lock_timeout_s, &x.fd)) == FIC_OK) {
+    st = download_locked(&x, url, tls, dest, want, &s);
     close(x.fd); /* releases the lock */
   }
   if (aborted) *aborted = x.aborted;
   if (x.curl) curl_easy_cleanup(x.curl);
-  EVP_MD_CTX_free(x.md);
+  fic__sha256_abort(&x.md);
   return st;
 }
 
 fic_status fic__download(const char *url, const char *dest, const char *sha256_hex, const char *what,
                          fic_progress_fn progress, void *progress_user) {
-  return fic__download_ex(url, dest, sha256_hex, what, progress, progress_user, NULL);
+  return fic__download_ex(url, NULL, dest, sha256_hex, what, progress, progress_user, NULL);
 }
 
 /* ---- GET into memory ----------------------------------------------------- */
@@ -626,15 +607,14 @@ static size_t on_write_mem(char *ptr, size_t size, size_t nmemb, void *ud) {
   return n;
 }
 
-fic_status fic__http_get(const char *url, size_t max_bytes, char **body, size_t *len, char *effective_url,
-                         size_t effective_size) {
+fic_status fic__http_get(const char *url, const fic_tls_opts *tls, size_t max_bytes, char **body, size_t *len,
+                         char *effective_url, size_t effective_size) {
   if (!url || !*url || !body) return fic__fail_arg("url", "no URL to fetch");
   *body = NULL;
   if (len) *len = 0;
   dl_settings s;
-  fic_status st;
-  if ((st = load_settings(&s)) != FIC_OK) return st;
-  if ((st = ensure_curl()) != FIC_OK) return st;
+  FIC_CHECK(load_settings(&s));
+  FIC_CHECK(ensure_curl());
   CURL *c = curl_easy_init();
   if (!c) return fic__fail(FIC_ERR_NO_MEMORY, "cannot create a curl handle");
 
@@ -644,13 +624,13 @@ fic_status fic__http_get(const char *url, size_t max_bytes, char **body, size_t 
   mem_buf b = {NULL, 0, 0, max_bytes, 0, 0};
   int tries = (int)s.retries + 1;
   struct curl_slist *hdrs = curl_slist_append(NULL, "Accept: text/html");
-  st = FIC_OK;
+  fic_status st = FIC_OK;
   for (int attempt = 1;; attempt++) {
     curl_easy_reset(c);
     errbuf[0] = '\0';
     b.len = 0;
     b.too_big = b.no_mem = 0;
-    if ((st = setup_common(c, url, &s, errbuf)) != FIC_OK) break;
+    if ((st = setup_common(c, url, tls, &s, errbuf)) != FIC_OK) break;
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write_mem);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");

@@ -174,7 +174,7 @@ int fic__marker_read(const char *dir, fic_marker *out, char *why, size_t why_siz
   if (n < 0 || (size_t)n >= sizeof path) return ENAMETOOLONG;
   char *data = NULL;
   size_t len = 0;
-  int err = fic__read_small_file_q(path, FIC_MARKER_MAX_BYTES, &data, &len);
+  int err = fic__read_small_file(path, FIC_MARKER_MAX_BYTES, &data, &len);
   if (err == EFBIG) return why_set(why, why_size, "marker larger than %u bytes", FIC_MARKER_MAX_BYTES);
   if (err) {
     if (why && why_size) snprintf(why, why_size, "cannot read %s: %s", path, strerror(err));

@@ -89,14 +89,14 @@ fic_status fic__fetch_pinned(const fic_pinned_wheel *w, const char *dest, fic_pr
 
     fic_status st;
     if (strncmp(line, "index:", 6) == 0) {
-      st = fic__index_resolve(line + 6, w->filename, w->sha256, url, sizeof url);
+      st = fic__index_resolve(line + 6, NULL, w->filename, w->sha256, url, sizeof url);
     } else {
       char seg[1024];
       st = fic__url_encode_segment(w->filename, seg, sizeof seg);
       if (st == FIC_OK && (size_t)snprintf(url, sizeof url, "%s%s", line, seg) >= sizeof url)
         st = fic__fail(FIC_ERR_INTERNAL, "URL too long");
     }
-    if (st == FIC_OK) st = fic__download_ex(url, dest, w->sha256, w->filename, progress, user, &aborted);
+    if (st == FIC_OK) st = fic__download_ex(url, NULL, dest, w->sha256, w->filename, progress, user, &aborted);
     if (st == FIC_OK) return FIC_OK;
     if (aborted || !source_specific(st)) return st; /* stopped by the caller, disk full, ... */
     last = st;

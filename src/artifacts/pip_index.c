@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "artifacts/artifacts.h"
+#include "artifacts/internal.h"
 #include "common/error.h"
 
 extern char **environ;
@@ -119,6 +120,14 @@ static void trim(char *s) {
 
 /* ---- URLs ---------------------------------------------------------------- */
 
+/* FIC_ERR_INVALID_ARGUMENT "<what>: <url>", the URL's credentials hidden
+ * (index URLs often carry a token as user:password@). */
+static fic_status fail_url(const char *what, const char *url) {
+  char shown[1024];
+  fic__url_redact(url, shown, sizeof shown);
+  return fic__fail(FIC_ERR_INVALID_ARGUMENT, "%s: %s", what, shown);
+}
+
 fic_status fic__url_encode_segment(const char *segment, char *out, size_t size) {
   static const char hx[] = "0123456789ABCDEF";
   size_t o = 0;
@@ -187,8 +196,7 @@ static void remove_dot_segments(char *path) {
 fic_status fic__url_join(const char *base, const char *ref, char *out, size_t size) {
   char buf[URL_MAX];
   size_t bs = scheme_len(base);
-  if (!bs || strncmp(base + bs, "://", 3) != 0)
-    return fic__fail(FIC_ERR_INVALID_ARGUMENT, "not an absolute URL: %s", base);
+  if (!bs || strncmp(base + bs, "://", 3) != 0) return fail_url("not an absolute URL", base);
   const char *auth = base + bs + 3;
   size_t alen = strcspn(auth, "/?#");
   const char *bpath = auth + alen;
@@ -217,11 +225,11 @@ fic_status fic__url_join(const char *base, const char *ref, char *out, size_t si
     else
       n = snprintf(buf, sizeof buf, "%.*s%.*s", (int)(bpath - base + dir), base, (int)rlen, ref);
   }
-  if (n < 0 || (size_t)n >= sizeof buf) return fic__fail(FIC_ERR_INVALID_ARGUMENT, "URL too long: %s", ref);
+  if (n < 0 || (size_t)n >= sizeof buf) return fail_url("URL too long", ref);
 
   /* Normalise the path of the result and escape what must be escaped. */
   size_t rs = scheme_len(buf);
-  if (!rs || strncmp(buf + rs, "://", 3) != 0) return fic__fail(FIC_ERR_INVALID_ARGUMENT, "bad URL: %s", buf);
+  if (!rs || strncmp(buf + rs, "://", 3) != 0) return fail_url("bad URL", buf);
   char *rauth = buf + rs + 3;
   char *rpath = rauth + strcspn(rauth, "/?#");
   size_t rplen = strcspn(rpath, "?#");
@@ -245,7 +253,7 @@ fic_status fic__url_join(const char *base, const char *ref, char *out, size_t si
   if (put(out, size, &pos, tail, strlen(tail)) != 0) goto too_long;
   return FIC_OK;
 too_long:
-  return fic__fail(FIC_ERR_INVALID_ARGUMENT, "URL too long: %s", buf);
+  return fail_url("URL too long", buf);
 }
 
 fic_status fic__pip_project_url(const char *index_url, const char *project, char *out, size_t size) {
@@ -265,14 +273,27 @@ fic_status fic__pip_project_url(const char *index_url, const char *project, char
   size_t n = strlen(index_url);
   while (n > 0 && index_url[n - 1] == '/') n--;
   if ((size_t)snprintf(out, size, "%.*s/%s/", (int)n, index_url, norm) >= size)
-    return fic__fail(FIC_ERR_INVALID_ARGUMENT, "index URL too long: %s", index_url);
+    return fail_url("index URL too long", index_url);
   return FIC_OK;
 }
 
 /* ---- pip configuration --------------------------------------------------- */
 
-/* index-url of one pip.conf: [download] (the command we mimic) beats
- * [global]. Keys are normalised as pip does ('_' == '-', case-insensitive). */
+/* The settings read from pip's configuration, and their names there and in
+ * the environment. */
+enum { PK_INDEX_URL, PK_CERT, PK_CLIENT_CERT, PK_TRUSTED_HOST, PK_COUNT };
+static const char *const pip_key_names[PK_COUNT] = {"index-url", "cert", "client-cert", "trusted-host"};
+static const char *const pip_env_names[PK_COUNT] = {"PIP_INDEX_URL", "PIP_CERT", "PIP_CLIENT_CERT", "PIP_TRUSTED_HOST"};
+
+/* What the files say so far, per setting and section: [download] (the
+ * command we mimic) beats [global] whatever the files' order, and within a
+ * section a later file overrides an earlier one (pip merges dicts in load
+ * order). */
+typedef struct pip_conf_state {
+  char value[2][PK_COUNT][URL_MAX]; /* [0] = [global], [1] = [download] */
+  char origin[2][PK_COUNT][FIC_PATH_MAX];
+} pip_conf_state;
+
 /* One line of a config file, ended by "\n", "\r\n" or a lone "\r" (pip
  * reads with universal newlines); longer lines are cut to `size`. Counts the
  * bytes read against *budget. 0 at the end of the file. */
@@ -294,38 +315,50 @@ static int read_line(FILE *f, char *line, size_t size, long *budget) {
   return any;
 }
 
-static void read_pip_conf(const char *path, char *dl, size_t dl_size, char *gl, size_t gl_size) {
-  dl[0] = gl[0] = '\0';
-  /* Only a regular file, and only its first MiB: PIP_CONFIG_FILE may name
-   * /dev/zero or a FIFO with no writer, which would never end (O_NONBLOCK
-   * keeps the open of a FIFO from blocking; fstat then refuses it). */
+/* Open a config file for reading: only a regular file (PIP_CONFIG_FILE may
+ * name /dev/zero or a FIFO with no writer, which would never end; O_NONBLOCK
+ * keeps the open of a FIFO from blocking, fstat then refuses it). */
+static FILE *open_conf(const char *path) {
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return;
+  if (fd < 0) return NULL;
   struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    return;
+  FILE *f = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? fdopen(fd, "r") : NULL;
+  if (!f) close(fd);
+  return f;
+}
+
+/* The slot a "key = value" line of `section` fills, or NULL. */
+static char *conf_slot(pip_conf_state *c, const char *path, const char *section, char *key) {
+  for (char *q = key; *q; q++) *q = *q == '_' ? '-' : (char)tolower((unsigned char)*q);
+  int sec = strcmp(section, "download") == 0 ? 1 : strcmp(section, "global") == 0 ? 0 : -1;
+  if (sec < 0) return NULL;
+  for (int k = 0; k < PK_COUNT; k++) {
+    if (strcmp(key, pip_key_names[k]) != 0) continue;
+    snprintf(c->origin[sec][k], FIC_PATH_MAX, "%s [%s] %s", path, section, pip_key_names[k]);
+    return c->value[sec][k];
   }
-  FILE *f = fdopen(fd, "r");
-  if (!f) {
-    close(fd);
-    return;
-  }
+  return NULL;
+}
+
+/* Read one pip.conf (its first MiB) into `c`. A value may continue on
+ * indented lines (configparser), as trusted-host lists do; continuation
+ * lines are joined with a space. */
+static void read_pip_conf(const char *path, pip_conf_state *c) {
+  FILE *f = open_conf(path);
+  if (!f) return;
   long budget = 1L << 20;
-  char line[URL_MAX];
-  char section[128] = "";
-  char *pending = NULL; /* a value given on the continuation line */
-  size_t pending_size = 0;
+  char line[URL_MAX], section[128] = "";
+  char *value = NULL; /* the value that indented lines continue */
   while (read_line(f, line, sizeof line, &budget)) {
     int indented = line[0] == ' ' || line[0] == '\t';
     trim(line);
     if (!line[0] || line[0] == '#' || line[0] == ';') continue;
-    if (indented && pending) {
-      snprintf(pending, pending_size, "%s", line);
-      pending = NULL;
+    if (indented && value) {
+      size_t n = strlen(value);
+      snprintf(value + n, URL_MAX - n, "%s%s", n ? " " : "", line);
       continue;
     }
-    pending = NULL;
+    value = NULL;
     if (line[0] == '[') {
       char *end = strchr(line, ']');
       if (end) *end = '\0';
@@ -338,24 +371,10 @@ static void read_pip_conf(const char *path, char *dl, size_t dl_size, char *gl, 
     char key[128];
     snprintf(key, sizeof key, "%.*s", (int)k, line);
     trim(key);
-    for (char *p = key; *p; p++) *p = *p == '_' ? '-' : (char)tolower((unsigned char)*p);
-    if (strcmp(key, "index-url") != 0) continue;
-    char *val = line + k + 1;
-    trim(val);
-    char *dst = NULL;
-    size_t dsz = 0;
-    if (strcmp(section, "download") == 0) {
-      dst = dl;
-      dsz = dl_size;
-    } else if (strcmp(section, "global") == 0) {
-      dst = gl;
-      dsz = gl_size;
-    }
-    if (!dst) continue;
-    snprintf(dst, dsz, "%s", val);
-    if (!val[0]) {
-      pending = dst;
-      pending_size = dsz;
+    value = conf_slot(c, path, section, key);
+    if (value) {
+      trim(line + k + 1);
+      snprintf(value, URL_MAX, "%s", line + k + 1);
     }
   }
   fclose(f);
@@ -367,82 +386,82 @@ static int add_path(char paths[][FIC_PATH_MAX], int n, int max, const char *a, c
   return n + 1;
 }
 
-fic_status fic__pip_index_url(char *out, size_t size, char *origin, size_t origin_size) {
-  const char *env = getenv("PIP_INDEX_URL");
-  if (env && *env) {
-    if ((size_t)snprintf(out, size, "%s", env) >= size)
-      return fic__fail(FIC_ERR_INVALID_ARGUMENT, "PIP_INDEX_URL too long");
-    if (origin) snprintf(origin, origin_size, "PIP_INDEX_URL");
-    return FIC_OK;
-  }
-
-  /* Highest priority first (pip loads them the other way round, later
-   * files overriding earlier ones). */
-  enum { MAXP = 16 };
-  char(*tpaths)[FIC_PATH_MAX] = malloc(sizeof(char[MAXP][FIC_PATH_MAX]));
-  if (!tpaths) return fic__fail(FIC_ERR_NO_MEMORY, "out of memory");
-  fic_status st = FIC_OK;
+/* pip's configuration files, lowest priority first, as pip loads them
+ * (configuration.py: global, user, site, then PIP_CONFIG_FILE): every
+ * XDG_CONFIG_DIRS entry in order, then /etc; ~/.pip, then the XDG user file
+ * (skipped when PIP_CONFIG_FILE names an existing file); the virtualenv's;
+ * PIP_CONFIG_FILE. Returns the count, or -1 when PIP_CONFIG_FILE is
+ * /dev/null (pip then reads no file at all). */
+static int pip_conf_files(char paths[][FIC_PATH_MAX], int max) {
+  const char *cfg = fic__env("PIP_CONFIG_FILE");
+  if (cfg && strcmp(cfg, "/dev/null") == 0) return -1;
   int n = 0;
-  const char *cfg = getenv("PIP_CONFIG_FILE");
-  if (cfg && strcmp(cfg, "/dev/null") == 0) goto none; /* pip: no configuration files at all */
+  const char *dirs = fic__env("XDG_CONFIG_DIRS");
+  char list[FIC_PATH_MAX], *save = NULL;
+  snprintf(list, sizeof list, "%s", dirs ? dirs : "/etc/xdg");
+  for (char *d = strtok_r(list, ":", &save); d; d = strtok_r(NULL, ":", &save))
+    n = add_path(paths, n, max, d, "/pip/pip.conf");
+  n = add_path(paths, n, max, "/etc/pip.conf", NULL);
   struct stat sb;
-  int cfg_exists = cfg && *cfg && stat(cfg, &sb) == 0;
-  n = add_path(tpaths, n, MAXP, cfg, NULL);
-  n = add_path(tpaths, n, MAXP, getenv("VIRTUAL_ENV"), "/pip.conf");
-  if (!cfg_exists) { /* pip skips the user files when PIP_CONFIG_FILE exists */
-    const char *xdg = getenv("XDG_CONFIG_HOME");
-    const char *home = getenv("HOME");
-    if (xdg && *xdg)
-      n = add_path(tpaths, n, MAXP, xdg, "/pip/pip.conf");
-    else
-      n = add_path(tpaths, n, MAXP, home, "/.config/pip/pip.conf");
-    n = add_path(tpaths, n, MAXP, home, "/.pip/pip.conf");
+  if (!(cfg && stat(cfg, &sb) == 0)) {
+    const char *xdg = fic__env("XDG_CONFIG_HOME"), *home = fic__env("HOME");
+    n = add_path(paths, n, max, home, "/.pip/pip.conf");
+    n = xdg ? add_path(paths, n, max, xdg, "/pip/pip.conf") : add_path(paths, n, max, home, "/.config/pip/pip.conf");
   }
-  n = add_path(tpaths, n, MAXP, "/etc/pip.conf", NULL);
-  {
-    const char *dirs = getenv("XDG_CONFIG_DIRS");
-    if (!dirs || !*dirs) dirs = "/etc/xdg";
-    /* Later entries of XDG_CONFIG_DIRS have lower priority for pip too. */
-    char list[FIC_PATH_MAX];
-    snprintf(list, sizeof list, "%s", dirs);
-    char *save = NULL;
-    /* pip reads XDG_CONFIG_DIRS entries, then /etc (which overrides them). */
-    for (char *d = strtok_r(list, ":", &save); d; d = strtok_r(NULL, ":", &save))
-      n = add_path(tpaths, n, MAXP, d, "/pip/pip.conf");
-  }
+  n = add_path(paths, n, max, fic__env("VIRTUAL_ENV"), "/pip.conf");
+  return add_path(paths, n, max, cfg, NULL);
+}
 
-  {
-    char dl[URL_MAX], gl[URL_MAX];
-    int gl_from = -1;
-    char gl_val[URL_MAX] = "";
-    for (int i = 0; i < n; i++) {
-      read_pip_conf(tpaths[i], dl, sizeof dl, gl, sizeof gl);
-      if (dl[0]) {
-        if ((size_t)snprintf(out, size, "%s", dl) >= size)
-          st = fic__fail(FIC_ERR_INVALID_ARGUMENT, "index-url too long");
-        else if (origin)
-          snprintf(origin, origin_size, "%s [download] index-url", tpaths[i]);
-        free(tpaths);
-        return st;
-      }
-      if (gl[0] && gl_from < 0) {
-        gl_from = i;
-        snprintf(gl_val, sizeof gl_val, "%s", gl);
-      }
-    }
-    if (gl_from >= 0) {
-      if ((size_t)snprintf(out, size, "%s", gl_val) >= size)
-        st = fic__fail(FIC_ERR_INVALID_ARGUMENT, "index-url too long");
-      else if (origin)
-        snprintf(origin, origin_size, "%s [global] index-url", tpaths[gl_from]);
-      free(tpaths);
-      return st;
-    }
+/* Copy the winning value of setting k into out/origin: the environment
+ * variable, else [download], else [global]. */
+static void pick(const pip_conf_state *c, int k, char *out, size_t size, char *origin, size_t origin_size,
+                 int *too_long) {
+  const char *v = fic__env(pip_env_names[k]), *from = pip_env_names[k];
+  for (int sec = 1; !v && sec >= 0; sec--) {
+    if (!c->value[sec][k][0]) continue;
+    v = c->value[sec][k];
+    from = c->origin[sec][k];
   }
-none:
-  free(tpaths);
-  if (size) out[0] = '\0';
-  return fic__fail(FIC_ERR_NOT_FOUND, "no Python package index configured (PIP_INDEX_URL or index-url in pip.conf)");
+  if (!v) return;
+  if ((size_t)snprintf(out, size, "%s", v) >= size) *too_long = 1;
+  if (origin && origin_size) snprintf(origin, origin_size, "%s", from);
+}
+
+fic_status fic__pip_settings(fic_pip_settings *out) {
+  memset(out, 0, sizeof *out);
+  enum { MAXP = 20 };
+  char(*paths)[FIC_PATH_MAX] = malloc(sizeof(char[MAXP][FIC_PATH_MAX]));
+  pip_conf_state *c = calloc(1, sizeof *c);
+  if (!paths || !c) {
+    free(paths);
+    free(c);
+    return fic__fail(FIC_ERR_NO_MEMORY, "out of memory reading the pip configuration");
+  }
+  int n = pip_conf_files(paths, MAXP);
+  for (int i = 0; i < n; i++) read_pip_conf(paths[i], c);
+  int too_long = 0;
+  pick(c, PK_INDEX_URL, out->index_url, sizeof out->index_url, out->index_origin, sizeof out->index_origin, &too_long);
+  pick(c, PK_CERT, out->cert, sizeof out->cert, NULL, 0, &too_long);
+  pick(c, PK_CLIENT_CERT, out->client_cert, sizeof out->client_cert, NULL, 0, &too_long);
+  pick(c, PK_TRUSTED_HOST, out->trusted_hosts, sizeof out->trusted_hosts, NULL, 0, &too_long);
+  free(paths);
+  free(c);
+  if (too_long) return fic__fail(FIC_ERR_INVALID_ARGUMENT, "a pip configuration value is too long");
+  return FIC_OK;
+}
+
+fic_status fic__pip_index_url(char *out, size_t size, char *origin, size_t origin_size) {
+  fic_pip_settings *ps = malloc(sizeof *ps);
+  if (!ps) return fic__fail(FIC_ERR_NO_MEMORY, "out of memory reading the pip configuration");
+  fic_status st = fic__pip_settings(ps);
+  if (st == FIC_OK && !ps->index_url[0])
+    st = fic__fail(FIC_ERR_NOT_FOUND, "no Python package index configured (PIP_INDEX_URL or index-url in pip.conf)");
+  if (st == FIC_OK && (size_t)snprintf(out, size, "%s", ps->index_url) >= size)
+    st = fic__fail(FIC_ERR_INVALID_ARGUMENT, "index-url too long");
+  if (st == FIC_OK && origin && origin_size) snprintf(origin, origin_size, "%s", ps->index_origin);
+  if (st != FIC_OK && size) out[0] = '\0';
+  free(ps);
+  return st;
 }
 
 /* ---- index pages --------------------------------------------------------- */
@@ -522,14 +541,13 @@ fic_status fic__index_find_link(const char *html, size_t len, const char *page_u
   return fic__fail(FIC_ERR_NOT_FOUND, "no link to %s on the index page %s", filename, shown);
 }
 
-fic_status fic__index_resolve(const char *page_url, const char *filename, const char *sha256_hex, char *out,
-                              size_t size) {
+fic_status fic__index_resolve(const char *page_url, const fic_tls_opts *tls, const char *filename,
+                              const char *sha256_hex, char *out, size_t size) {
   char *body = NULL;
   size_t len = 0;
   char eff[URL_MAX];
-  fic_status st = fic__http_get(page_url, INDEX_PAGE_MAX, &body, &len, eff, sizeof eff);
-  if (st != FIC_OK) return st;
-  st = fic__index_find_link(body, len, eff, filename, sha256_hex, out, size);
+  FIC_CHECK(fic__http_get(page_url, tls, INDEX_PAGE_MAX, &body, &len, eff, sizeof eff));
+  fic_status st = fic__index_find_link(body, len, eff, filename, sha256_hex, out, size);
   free(body);
   return st;
 }
@@ -590,149 +608,142 @@ static void wheel_tags(const char *filename, char *pyver, size_t pv_size, char *
   snprintf(plat, pl_size, "%s", pl ? pl + 1 : parts[np - 1]);
 }
 
-static fic_status pip_download(const fic_pinned_wheel *w, const char *dest, fic_progress_fn progress, void *user) {
-  const char *python = getenv("FLASHINFER_C_PYTHON");
-  if (!python || !*python) python = "python3";
-  if (!w->project || !w->version)
-    return fic__fail(FIC_ERR_INTERNAL, "pinned wheel %s has no project name or version", w->filename);
+/* The `python -m pip download` command line for `w` into directory `dir`. */
+typedef struct pip_cmd {
+  char pyver[16], plat[128], req[256];
+  char *argv[16];
+} pip_cmd;
 
-  char tmpl[FIC_PATH_MAX];
-  if ((size_t)snprintf(tmpl, sizeof tmpl, "%s.pip-XXXXXX", dest) >= sizeof tmpl)
-    return fic__fail_arg("dest", "destination path is too long");
-  {
-    /* The directory of dest must exist for mkdtemp. */
-    char dir[FIC_PATH_MAX];
-    const char *slash = strrchr(dest, '/');
-    if (slash && slash != dest) {
-      snprintf(dir, sizeof dir, "%.*s", (int)(slash - dest), dest);
-      for (char *q = dir + 1; *q; q++) {
-        if (*q != '/') continue;
-        *q = '\0';
-        mkdir(dir, 0755);
-        *q = '/';
-      }
-      mkdir(dir, 0755);
-    }
-  }
-  if (!mkdtemp(tmpl)) return fic__fail_errno("cannot create a temporary directory", tmpl);
+static void pip_command(pip_cmd *c, const char *python, const fic_pinned_wheel *w, char *dir) {
+  wheel_tags(w->filename, c->pyver, sizeof c->pyver, c->plat, sizeof c->plat);
+  if (!c->plat[0]) snprintf(c->plat, sizeof c->plat, "manylinux_2_28_%s", w->arch);
+  snprintf(c->req, sizeof c->req, "%s==%s", w->project, w->version);
+  char *const argv[] = {(char *)python,
+                        "-m",
+                        "pip",
+                        "download",
+                        "--no-deps",
+                        "--only-binary=:all:",
+                        "--platform",
+                        c->plat,
+                        "--python-version",
+                        c->pyver,
+                        "--disable-pip-version-check",
+                        "--no-input",
+                        "-d",
+                        dir,
+                        c->req,
+                        NULL};
+  memcpy(c->argv, argv, sizeof argv);
+}
 
-  char pyver[16], plat[128], req[256], log[FIC_PATH_MAX], file[FIC_PATH_MAX];
-  wheel_tags(w->filename, pyver, sizeof pyver, plat, sizeof plat);
-  if (!plat[0]) snprintf(plat, sizeof plat, "manylinux_2_28_%s", w->arch);
-  snprintf(req, sizeof req, "%s==%s", w->project, w->version);
-  if ((size_t)snprintf(log, sizeof log, "%s/pip.log", tmpl) >= sizeof log ||
-      (size_t)snprintf(file, sizeof file, "%s/%s", tmpl, w->filename) >= sizeof file) {
-    rm_dir_flat(tmpl);
-    return fic__fail_arg("dest", "destination path is too long");
-  }
-
-  char *argv[] = {(char *)python,
-                  "-m",
-                  "pip",
-                  "download",
-                  "--no-deps",
-                  "--only-binary=:all:",
-                  "--platform",
-                  plat,
-                  "--python-version",
-                  pyver,
-                  "--disable-pip-version-check",
-                  "--no-input",
-                  "-d",
-                  tmpl,
-                  req,
-                  NULL};
+/* Run pip with stdout and stderr to `log`; *exit_code is its exit status,
+ * 0 also when SIGCHLD is ignored by the application (no status to read). */
+static fic_status run_pip(const char *python, pip_cmd *c, const char *log, const char *filename, int *exit_code) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  if (progress) (void)progress(user, w->filename, 0, 0);
   pid_t pid;
-  int err = posix_spawnp(&pid, python, &fa, NULL, argv, environ);
+  int err = posix_spawnp(&pid, python, &fa, NULL, c->argv, environ);
   posix_spawn_file_actions_destroy(&fa);
-  fic_status st = FIC_OK;
-  if (err != 0) {
-    st = fic__fail(FIC_ERR_NOT_FOUND,
-                   "no Python package index is configured (PIP_INDEX_URL or index-url in pip.conf) and "
-                   "\"%s -m pip\" cannot be run: %s; set PIP_INDEX_URL or pass the %s wheel by path",
-                   python, strerror(err), w->filename);
-    goto out;
-  }
-  int status = 0;
-  pid_t r;
-  while ((r = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
-  }
-  int exited_ok = r == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  int no_status = r < 0 && errno == ECHILD; /* SIGCHLD ignored by the application */
-  struct stat sb;
-  if (!exited_ok && !no_status) {
-    char tail[512];
+  char tail[512] = "";
+  if (!err) {
+    int status = 0;
+    pid_t r;
+    while ((r = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
+    }
+    int no_status = r < 0 && errno == ECHILD; /* SIGCHLD ignored by the application */
+    *exit_code = no_status ? 0 : r == pid && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (*exit_code == 0) return FIC_OK;
     file_tail(log, tail, sizeof tail);
-    int code = r == pid && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    if (code == 127 && !tail[0]) { /* exec failed in the child (some posix_spawn implementations) */
-      st = fic__fail(FIC_ERR_NOT_FOUND,
-                     "no Python package index is configured (PIP_INDEX_URL or index-url in pip.conf) and "
-                     "\"%s -m pip\" cannot be run; set PIP_INDEX_URL or pass the %s wheel by path",
-                     python, w->filename);
-      goto out;
-    }
-    st = fic__fail(FIC_ERR_NETWORK, "\"%s -m pip download %s\" failed (exit %d): %s", python, req, code,
-                   tail[0] ? tail : "(no output)");
-    goto out;
+    if (*exit_code != 127 || tail[0]) /* 127 and silence: exec failed in the child */
+      return fic__fail(FIC_ERR_NETWORK, "\"%s -m pip download %s\" failed (exit %d): %s", python, c->req, *exit_code,
+                       tail[0] ? tail : "(no output)");
   }
-  if (stat(file, &sb) != 0) {
-    st = fic__fail(FIC_ERR_NOT_FOUND, "\"%s -m pip download %s\" did not produce %s", python, req, w->filename);
-    goto out;
-  }
+  return fic__fail(FIC_ERR_NOT_FOUND,
+                   "no Python package index is configured (PIP_INDEX_URL or index-url in pip.conf) and "
+                   "\"%s -m pip\" cannot be run%s%s; set PIP_INDEX_URL or pass the %s wheel by path",
+                   python, err ? ": " : "", err ? strerror(err) : "", filename);
+}
+
+/* Check what pip left in `file` and move it to `dest`. */
+static fic_status publish_pip_file(const fic_pinned_wheel *w, const char *file, const char *dest, const char *python,
+                                   const char *req, uint64_t *size) {
+  struct stat sb;
+  if (stat(file, &sb) != 0)
+    return fic__fail(FIC_ERR_NOT_FOUND, "\"%s -m pip download %s\" did not produce %s", python, req, w->filename);
   char got[65];
-  if ((st = fic__dl_sha256_path(file, got)) != FIC_OK) goto out;
-  if (strcasecmp(got, w->sha256) != 0) {
-    st = fic__fail(FIC_ERR_CHECKSUM, "SHA-256 mismatch for %s fetched by pip: expected %s, got %s", w->filename,
-                   w->sha256, got);
-    goto out;
+  FIC_CHECK(fic__sha256_file(file, got));
+  if (strcasecmp(got, w->sha256) != 0)
+    return fic__fail(FIC_ERR_CHECKSUM, "SHA-256 mismatch for %s fetched by pip: expected %s, got %s", w->filename,
+                     w->sha256, got);
+  int fd = open(file, O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    (void)fsync(fd);
+    close(fd);
   }
-  {
-    int fd = open(file, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      (void)fsync(fd);
-      close(fd);
-    }
-  }
-  if (rename(file, dest) != 0) {
-    st = fic__fail_errno("cannot move the downloaded wheel to", dest);
-    goto out;
-  }
-  {
-    char dir[FIC_PATH_MAX];
-    const char *slash = strrchr(dest, '/');
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - dest) : 1, slash ? dest : ".");
-    if (slash == dest) snprintf(dir, sizeof dir, "/");
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      (void)fsync(dfd);
-      close(dfd);
-    }
-  }
-  if (progress) (void)progress(user, w->filename, (uint64_t)sb.st_size, (uint64_t)sb.st_size);
-out:
-  rm_dir_flat(tmpl);
+  if (rename(file, dest) != 0) return fic__fail_errno("cannot move the downloaded wheel to", dest);
+  *size = (uint64_t)sb.st_size;
+  return fic__fsync_parent(dest);
+}
+
+/* With the download lock of `dest` held: pip into <dest>.pip-<pid>-XXXXXX
+ * (the pid lets the cache GC remove the directory of a killed run), then
+ * verify and move the wheel. */
+static fic_status pip_download_locked(const fic_pinned_wheel *w, const char *dest, fic_progress_fn progress,
+                                      void *user) {
+  const char *python = fic__env("FLASHINFER_C_PYTHON");
+  if (!python) python = "python3";
+  char tmp[FIC_PATH_MAX], log[FIC_PATH_MAX], file[FIC_PATH_MAX];
+  FIC_CHECK(fic__pathf(tmp, sizeof tmp, "%s.pip-%ld-XXXXXX", dest, (long)getpid()));
+  if (!mkdtemp(tmp)) return fic__fail_errno("cannot create a temporary directory", tmp);
+  pip_cmd cmd;
+  pip_command(&cmd, python, w, tmp);
+  int code = 0;
+  uint64_t size = 0;
+  fic_status st = fic__pathf(log, sizeof log, "%s/pip.log", tmp);
+  if (st == FIC_OK) st = fic__pathf(file, sizeof file, "%s/%s", tmp, w->filename);
+  if (st == FIC_OK && progress) (void)progress(user, w->filename, 0, 0);
+  if (st == FIC_OK) st = run_pip(python, &cmd, log, w->filename, &code);
+  if (st == FIC_OK) st = publish_pip_file(w, file, dest, python, cmd.req, &size);
+  if (st == FIC_OK && progress) (void)progress(user, w->filename, size, size);
+  rm_dir_flat(tmp);
+  return st;
+}
+
+/* `pip download`, serialised like fic__download: under the download lock of
+ * `dest`, so that N processes starting cold run pip once and the others find
+ * the wheel published. */
+static fic_status pip_download(const fic_pinned_wheel *w, const char *dest, fic_progress_fn progress, void *user) {
+  if (!w->project || !w->version)
+    return fic__fail(FIC_ERR_INTERNAL, "pinned wheel %s has no project name or version", w->filename);
+  FIC_CHECK(fic__mkdir_parent(dest, 0755));
+  int lock = -1;
+  FIC_CHECK(fic__download_lock(dest, &lock));
+  fic_status st = FIC_OK;
+  if (!fic__download_published(dest, w->sha256)) st = pip_download_locked(w, dest, progress, user);
+  fic__download_unlock(dest, lock);
   return st;
 }
 
 fic_status fic__fetch_from_pip(const fic_pinned_wheel *w, const char *dest, fic_progress_fn progress, void *user,
                                int *aborted) {
   if (aborted) *aborted = 0;
-  char index[URL_MAX], origin[FIC_PATH_MAX + 64];
-  fic_status st = fic__pip_index_url(index, sizeof index, origin, sizeof origin);
-  if (st == FIC_ERR_NOT_FOUND) {
-    fic_clear_error();
-    return pip_download(w, dest, progress, user);
-  }
-  if (st != FIC_OK) return st;
+  fic_pip_settings *ps = malloc(sizeof *ps);
+  if (!ps) return fic__fail(FIC_ERR_NO_MEMORY, "out of memory reading the pip configuration");
   char page[URL_MAX], url[URL_MAX];
-  if ((st = fic__pip_project_url(index, w->project, page, sizeof page)) != FIC_OK) return st;
-  if ((st = fic__index_resolve(page, w->filename, w->sha256, url, sizeof url)) != FIC_OK)
-    return fic__fail_context("resolving %s through the index from %s", w->filename, origin);
-  return fic__download_ex(url, dest, w->sha256, w->filename, progress, user, aborted);
+  fic_status st = fic__pip_settings(ps);
+  fic_tls_opts tls = {ps->cert, ps->client_cert, ps->trusted_hosts};
+  if (st == FIC_OK && !ps->index_url[0]) {
+    st = pip_download(w, dest, progress, user); /* pip knows its default index */
+  } else if (st == FIC_OK) {
+    st = fic__pip_project_url(ps->index_url, w->project, page, sizeof page);
+    if (st == FIC_OK && fic__index_resolve(page, &tls, w->filename, w->sha256, url, sizeof url) != FIC_OK)
+      st = fic__fail_context("resolving %s through the index from %s", w->filename, ps->index_origin);
+    if (st == FIC_OK) st = fic__download_ex(url, &tls, dest, w->sha256, w->filename, progress, user, aborted);
+  }
+  free(ps);
+  return st;
 }

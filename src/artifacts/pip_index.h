@@ -1,42 +1,36 @@
-/* Internal helpers of the download layer (download.c, pip_index.c, pinned.c):
- * HTTP GET into memory, URL handling, and resolving a wheel through a Python
- * package index page (PEP 503 "simple" HTML). Not part of any other layer's
- * interface; the artifacts layer calls fic__fetch_pinned() and fic__download(). */
+/* Resolving a wheel through a Python package index (pip_index.c): the pip
+ * configuration, URL handling, PEP 503 "simple" HTML pages, and the
+ * `pip download` fallback. The artifacts layer calls fic__fetch_pinned()
+ * (pinned.h), which calls these. */
 #ifndef FIC_ARTIFACTS_PIP_INDEX_H
 #define FIC_ARTIFACTS_PIP_INDEX_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "artifacts/artifacts.h"
+#include "artifacts/download.h"
 #include "artifacts/pinned.h"
 #include "flashinfer_c.h"
 
-/* ---- download.c ---------------------------------------------------------- */
-
-/* GET `url` into a malloc'ed, NUL-terminated buffer (*body, *len; free() it),
- * with the same redirects, timeouts, retries and proxy handling as
- * fic__download(). Fails with FIC_ERR_NETWORK above `max_bytes`. The URL after
- * redirects is copied to `effective_url` (may be NULL). */
-fic_status fic__http_get(const char *url, size_t max_bytes, char **body, size_t *len, char *effective_url,
-                         size_t effective_size);
-
-/* fic__download(), but `*aborted` (may be NULL) is set to 1 when the progress
- * callback stopped the transfer, so that callers trying several sources stop
- * instead of moving on to the next. */
-fic_status fic__download_ex(const char *url, const char *dest, const char *sha256_hex, const char *what,
-                            fic_progress_fn progress, void *progress_user, int *aborted);
-
-/* SHA-256 of a file (OpenSSL EVP), 64 lowercase hex + NUL. */
-fic_status fic__dl_sha256_path(const char *path, char out_hex[65]);
-
-/* Copy `url` with any "user:password@" replaced by "***@", for messages. */
-void fic__url_redact(const char *url, char *out, size_t size);
-
 /* ---- pip_index.c --------------------------------------------------------- */
 
-/* The index URL of the user's pip configuration: PIP_INDEX_URL, else
- * index-url from the pip configuration files in pip's precedence order
- * ([download] beats [global]; PIP_CONFIG_FILE=/dev/null disables the files).
+/* What flashinfer-c takes from the user's pip configuration, read as pip
+ * reads it: the files in pip's load order (later overrides earlier; see
+ * pip_index.c), [download] beating [global], and PIP_INDEX_URL, PIP_CERT,
+ * PIP_CLIENT_CERT, PIP_TRUSTED_HOST beating every file.
+ * PIP_CONFIG_FILE=/dev/null disables the files. "" where unset. */
+typedef struct fic_pip_settings {
+  char index_url[8192];
+  char index_origin[FIC_PATH_MAX + 64]; /* "PIP_INDEX_URL" or "<file> [<section>] index-url" */
+  char cert[FIC_PATH_MAX];              /* CA bundle: CURLOPT_CAINFO */
+  char client_cert[FIC_PATH_MAX];       /* client certificate (PEM, key included): CURLOPT_SSLCERT */
+  char trusted_hosts[8192];             /* "host[:port] ...": TLS not verified for these hosts */
+} fic_pip_settings;
+
+fic_status fic__pip_settings(fic_pip_settings *out);
+
+/* The index URL of the user's pip configuration (fic__pip_settings);
  * `origin` (may be NULL) names where it came from. FIC_ERR_NOT_FOUND when
  * nothing is configured. */
 fic_status fic__pip_index_url(char *out, size_t size, char *origin, size_t origin_size);
@@ -62,8 +56,8 @@ fic_status fic__index_find_link(const char *html, size_t len, const char *page_u
                                 const char *sha256_hex, char *out, size_t size);
 
 /* Fetch the index page at `page_url` and resolve `filename` in it. */
-fic_status fic__index_resolve(const char *page_url, const char *filename, const char *sha256_hex, char *out,
-                              size_t size);
+fic_status fic__index_resolve(const char *page_url, const fic_tls_opts *tls, const char *filename,
+                              const char *sha256_hex, char *out, size_t size);
 
 /* Fetch a wheel with no base URL: through the configured Python package index,
  * or, when none is configured, with `python3 -m pip download` (pip knows its

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -48,9 +49,8 @@ void fic__sha256_abort(fic_sha256 *h) {
 
 fic_status fic__sha256_buf(const void *data, size_t len, char out_hex[65]) {
   fic_sha256 h = {NULL};
-  fic_status s = fic__sha256_begin(&h);
-  if (s != FIC_OK) return s;
-  s = fic__sha256_update(&h, data, len);
+  FIC_CHECK(fic__sha256_begin(&h));
+  fic_status s = fic__sha256_update(&h, data, len);
   if (s != FIC_OK) {
     fic__sha256_abort(&h);
     return s;
@@ -58,24 +58,39 @@ fic_status fic__sha256_buf(const void *data, size_t len, char out_hex[65]) {
   return fic__sha256_end(&h, out_hex);
 }
 
-fic_status fic__sha256_fd(int fd, const char *name, char out_hex[65]) {
+/* Feed bytes of fd from offset 0 into h: `len` of them, or up to the end of
+ * the file when len is UINT64_MAX. */
+static fic_status hash_range(fic_sha256 *h, int fd, uint64_t len, const char *name) {
   unsigned char *buf = malloc(FIC_IO_BUFFER);
   if (!buf) return fic__fail(FIC_ERR_NO_MEMORY, "out of memory hashing %s", name);
-  fic_sha256 h = {NULL};
-  fic_status s = fic__sha256_begin(&h);
-  off_t off = 0;
-  while (s == FIC_OK) {
-    ssize_t n = pread(fd, buf, FIC_IO_BUFFER, off); /* from the start, whatever the offset */
+  fic_status s = FIC_OK;
+  uint64_t off = 0;
+  while (s == FIC_OK && off < len) {
+    size_t want = len - off < FIC_IO_BUFFER ? (size_t)(len - off) : FIC_IO_BUFFER;
+    ssize_t n = pread(fd, buf, want, (off_t)off); /* from the start, whatever the offset */
+    if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      if (errno == EINTR) continue;
       s = fic__fail_errno("cannot read", name);
+    } else if (n == 0) {
+      if (len != UINT64_MAX) s = fic__fail(FIC_ERR_IO, "cannot read %s: the file shrank while it was hashed", name);
       break;
+    } else {
+      off += (uint64_t)n;
+      s = fic__sha256_update(h, buf, (size_t)n);
     }
-    if (n == 0) break;
-    off += n;
-    s = fic__sha256_update(&h, buf, (size_t)n);
   }
   free(buf);
+  return s;
+}
+
+fic_status fic__sha256_fd_prefix(fic_sha256 *h, int fd, uint64_t len, const char *name) {
+  return hash_range(h, fd, len, name);
+}
+
+fic_status fic__sha256_fd(int fd, const char *name, char out_hex[65]) {
+  fic_sha256 h = {NULL};
+  FIC_CHECK(fic__sha256_begin(&h));
+  fic_status s = hash_range(&h, fd, UINT64_MAX, name);
   if (s != FIC_OK) {
     fic__sha256_abort(&h);
     return s;

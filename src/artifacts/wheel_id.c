@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +17,6 @@
 #include "common/error.h"
 
 #define MEMO_MAGIC "fic-wheel-id-v2" /* v2: the inode change time joined the key */
-
-static _Atomic uint64_t wheel_hash_count;
-
-uint64_t fic__test_wheel_hash_count(void) { return atomic_load(&wheel_hash_count); }
 
 static int same_file_state(const struct stat *a, const struct stat *b) {
   /* ctime too: a same-size rewrite with its mtime restored still moves ctime,
@@ -44,7 +39,7 @@ static int memo_lookup(const char *memo, const char *prefix, size_t plen, const 
   char *data = NULL;
   size_t len = 0;
   size_t rlen = strlen(real);
-  if (fic__read_small_file_q(memo, 2 * FIC_PATH_MAX, &data, &len) != 0) return 0;
+  if (fic__read_small_file(memo, 2 * FIC_PATH_MAX, &data, &len) != 0) return 0;
   int ok = len == plen + 64 + 1 + rlen + 1 && !memcmp(data, prefix, plen) && fic__is_sha256_hex(data + plen, 64) &&
            data[plen + 64] == '\n' && !memcmp(data + plen + 65, real, rlen) && data[len - 1] == '\n';
   if (ok) {
@@ -69,8 +64,7 @@ fic_status fic__wheel_sha256_fd(const char *root, const char *path, int fd, char
   if (fstat(fd, &st) != 0) return fic__fail_errno("cannot stat wheel", path);
   if (!S_ISREG(st.st_mode)) return fic__fail(FIC_ERR_NOT_FOUND, "wheel %s is not a regular file", path);
   if (!realpath(path, real)) return fic__fail_errno("cannot resolve wheel path", path);
-  fic_status s = fic__sha256_buf(real, strlen(real), key);
-  if (s != FIC_OK) return s;
+  FIC_CHECK(fic__sha256_buf(real, strlen(real), key));
   int have_memo = 0;
   if (root && *root) {
     int n1 = snprintf(memo_dir, sizeof memo_dir, "%s/wheel-ids", root);
@@ -85,22 +79,25 @@ fic_status fic__wheel_sha256_fd(const char *root, const char *path, int fd, char
   /* Miss: hash under a per-wheel lock so that many processes starting cold
    * at once hash a multi-GB wheel once, not once each. Best effort. */
   int lock_fd = -1;
-  if (have_memo && fic__mkdir_p_q(memo_dir, 0755, NULL, 0) == 0) {
+  if (have_memo) {
     char lock_path[FIC_PATH_MAX];
-    int n = snprintf(lock_path, sizeof lock_path, "%s.lock", memo);
-    if (n > 0 && (size_t)n < sizeof lock_path && fic__lock_acquire_q(lock_path, 600, &lock_fd) == 0 &&
-        memo_lookup(memo, prefix, (size_t)plen, real, out_hex)) {
+    fic_error_divert saved;
+    fic__error_divert_begin(&saved, NULL, 0);
+    int locked = fic__mkdir_p(memo_dir, 0755) == FIC_OK &&
+                 fic__pathf(lock_path, sizeof lock_path, "%s.lock", memo) == FIC_OK &&
+                 fic__lock_acquire(lock_path, 600, &lock_fd) == FIC_OK;
+    fic__error_divert_end(&saved);
+    if (locked && memo_lookup(memo, prefix, (size_t)plen, real, out_hex)) {
       fic__lock_release(lock_fd);
       return FIC_OK;
     }
   }
 
-  s = fic__sha256_fd(fd, path, out_hex);
-  if (s != FIC_OK) {
+  if (fic__sha256_fd(fd, path, out_hex) != FIC_OK) {
     fic__lock_release(lock_fd);
     return fic__fail_context("hashing wheel %s", path);
   }
-  atomic_fetch_add(&wheel_hash_count, 1);
+  fic__test_count_wheel_hash();
 
   /* Memoise only if the file did not change while we read it. */
   /* ... and the path still names it (the memo is looked up by path). */
@@ -111,8 +108,11 @@ fic_status fic__wheel_sha256_fd(const char *root, const char *path, int fd, char
     if (text) {
       int n = snprintf(text, cap, "%s%s\n%s\n", prefix, out_hex, real);
       /* Best effort: an unwritable root only means hashing again next time. */
-      if (n > 0 && (size_t)n < cap && fic__mkdir_p_q(memo_dir, 0755, NULL, 0) == 0)
-        (void)fic__write_file_atomic_q(memo, text, (size_t)n);
+      fic_error_divert saved;
+      fic__error_divert_begin(&saved, NULL, 0);
+      if (n > 0 && (size_t)n < cap && fic__mkdir_p(memo_dir, 0755) == FIC_OK)
+        (void)fic__write_file_atomic(memo, text, (size_t)n);
+      fic__error_divert_end(&saved);
       free(text);
     }
   }

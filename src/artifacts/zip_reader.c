@@ -93,6 +93,27 @@ fic_status fic__zip_open(const char *path, fic_zip **out) {
   return fic__zip_open_fd(fd, path, out);
 }
 
+/* The sorted name index of an open archive; every name is checked first. */
+static fic_status build_index(fic_zip *z, const char *path) {
+  zip_int64_t n = zip_get_num_entries(z->za, 0);
+  if (n < 0) return fic__fail(FIC_ERR_ZIP, "%s: cannot count entries", path);
+  z->count = (size_t)n;
+  z->sorted = calloc(z->count ? z->count : 1, sizeof *z->sorted);
+  if (!z->sorted) return fic__fail(FIC_ERR_NO_MEMORY, "out of memory indexing %s", path);
+  for (size_t i = 0; i < z->count; i++) {
+    const char *name = zip_get_name(z->za, (zip_uint64_t)i, ZIP_FL_ENC_RAW);
+    if (!name) return fail_zip_error(zip_get_error(z->za), path, NULL);
+    const char *why = NULL;
+    if (!fic__zip_name_is_safe(name, &why))
+      return fic__fail(FIC_ERR_UNSAFE_MEMBER, "%s: refusing archive with unsafe member name \"%s\" (%s)", path, name,
+                       why);
+    z->sorted[i].name = name;
+    z->sorted[i].index = i;
+  }
+  qsort(z->sorted, z->count, sizeof *z->sorted, cmp_entry);
+  return FIC_OK;
+}
+
 fic_status fic__zip_open_fd(int fd, const char *path, fic_zip **out) {
   *out = NULL;
   struct stat st;
@@ -144,36 +165,11 @@ fic_status fic__zip_open_fd(int fd, const char *path, fic_zip **out) {
     return s;
   }
   zip_error_fini(&ze);
-
-  zip_int64_t n = zip_get_num_entries(z->za, 0);
-  if (n < 0) {
+  fic_status s = build_index(z, path);
+  if (s != FIC_OK) {
     fic__zip_close(z);
-    return fic__fail(FIC_ERR_ZIP, "%s: cannot count entries", path);
+    return s;
   }
-  z->count = (size_t)n;
-  z->sorted = calloc(z->count ? z->count : 1, sizeof *z->sorted);
-  if (!z->sorted) {
-    fic__zip_close(z);
-    return fic__fail(FIC_ERR_NO_MEMORY, "out of memory indexing %s", path);
-  }
-  for (size_t i = 0; i < z->count; i++) {
-    const char *name = zip_get_name(z->za, (zip_uint64_t)i, ZIP_FL_ENC_RAW);
-    if (!name) {
-      fic_status s = fail_zip_error(zip_get_error(z->za), path, NULL);
-      fic__zip_close(z);
-      return s;
-    }
-    const char *why = NULL;
-    if (!fic__zip_name_is_safe(name, &why)) {
-      fic_status s =
-          fic__fail(FIC_ERR_UNSAFE_MEMBER, "%s: refusing archive with unsafe member name \"%s\" (%s)", path, name, why);
-      fic__zip_close(z);
-      return s;
-    }
-    z->sorted[i].name = name;
-    z->sorted[i].index = i;
-  }
-  qsort(z->sorted, z->count, sizeof *z->sorted, cmp_entry);
   *out = z;
   return FIC_OK;
 }
@@ -292,8 +288,7 @@ fic_status fic__wheel_list_modules(const char *wheel_path, fic_module_fn fn, voi
   static const char prefix[] = "flashinfer_jit_cache/jit_cache/";
   if (!wheel_path || !fn) return fic__fail_arg(!wheel_path ? "wheel_path" : "fn", "must not be NULL");
   fic_zip *z = NULL;
-  fic_status s = fic__zip_open(wheel_path, &z);
-  if (s != FIC_OK) return s;
+  FIC_CHECK(fic__zip_open(wheel_path, &z));
   const size_t plen = sizeof prefix - 1;
   for (size_t i = 0; i < z->count; i++) {
     const char *name = z->sorted[i].name;

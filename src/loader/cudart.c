@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/env.h"
 #include "common/error.h"
 #include "common/lazy.h"
 #include "loader/loader.h"
@@ -71,17 +72,17 @@ static void *find_handle(void) {
   void *h = dlopen(CUDART_SONAME, RTLD_NOW | RTLD_NOLOAD);
   if (h) return h;
   note_tried("already loaded in the process", "no");
-  const char *explicit_path = getenv("FLASHINFER_C_CUDART");
+  const char *explicit_path = fic__env("FLASHINFER_C_CUDART");
   /* An explicit path is authoritative: if it does not load, say so rather
    * than silently take another copy from the search. */
-  if (explicit_path && *explicit_path) return try_open(explicit_path);
+  if (explicit_path) return try_open(explicit_path);
   h = dlopen(CUDART_SONAME, RTLD_NOW | RTLD_GLOBAL);
   if (h) return h;
   note_tried("the dynamic linker's search path (LD_LIBRARY_PATH, ld.so.cache, system dirs)", "not found");
   static const char *const env_roots[] = {"CUDA_HOME", "CUDA_PATH", "CUDA_ROOT"};
   for (size_t i = 0; i < 3; ++i) {
-    const char *root = getenv(env_roots[i]);
-    if (!root || !*root) continue;
+    const char *root = fic__env(env_roots[i]);
+    if (!root) continue;
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/lib64", root);
     if ((h = try_dir(dir))) return h;
@@ -98,7 +99,7 @@ static void *find_handle(void) {
     if ((h = try_dir(fixed[i]))) return h;
   static const char *const prefixes[] = {"VIRTUAL_ENV", "CONDA_PREFIX"};
   for (size_t i = 0; i < 2; ++i)
-    if ((h = try_pip_layout(getenv(prefixes[i])))) return h;
+    if ((h = try_pip_layout(fic__env(prefixes[i])))) return h;
   return try_pip_layout("/usr/local");
 }
 

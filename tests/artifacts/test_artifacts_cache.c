@@ -48,6 +48,16 @@ static fic_artifacts *prep_ok(const fic_config *c) {
   return a;
 }
 
+/* fic__artifacts_prepare must fail with `status` and a message containing
+ * each of the `needles` (NULL-terminated). */
+static void prep_fails(const fic_config *c, fic_status status, const char *const *needles) {
+  fic_artifacts *a = calloc(1, sizeof *a);
+  assert_non_null(a);
+  FIC_ASSERT_STATUS(fic__artifacts_prepare(c, a), status);
+  for (size_t i = 0; needles[i]; i++) ART_ASSERT_CONTAINS(fic_last_error_message(), needles[i]);
+  free(a);
+}
+
 /* Nothing half-made under the root: no temp dir, no entry for `hash_dir`. */
 static void assert_no_debris(const char *entry_or_null) {
   assert_int_equal(art_count_prefix(root, ".tmp-"), 0);
@@ -414,6 +424,87 @@ static void test_verify_detects_content_change(void **state) {
 
 /* ---- wheel sources: cache, seeds, offline ------------------------------- */
 
+/* ---- who may write into the cache (issue #10) ---------------------------- */
+
+/* fic__artifacts_prepare must fail with FIC_ERR_PERMISSION, naming `path`
+ * and `owner_text`. */
+static void assert_refused(const fic_config *c, const char *path, const char *owner_text) {
+  prep_fails(c, FIC_ERR_PERMISSION, (const char *const[]){path, owner_text, NULL});
+}
+
+/* A root or entry owned by another user (not root), or group/world-writable
+ * without the sticky bit, is refused: anyone who can write there could plant
+ * a library this process loads. */
+static void test_untrusted_cache_dirs_refused(void **state) {
+  (void)state;
+  fic_config c;
+  art_cfg(&c, root, jit(), tvm(), NULL);
+  if (chown(root, 12345, 12345) != 0) {
+    print_message("SKIP: cannot chown (not running as root): %s\n", strerror(errno));
+    skip();
+  }
+  assert_refused(&c, root, "uid 12345");
+  assert_int_equal(chown(root, geteuid(), getegid()), 0);
+
+  assert_int_equal(chmod(root, 0775), 0);
+  assert_refused(&c, root, "its group");
+  assert_int_equal(chmod(root, 0757), 0);
+  assert_refused(&c, root, "everyone");
+  assert_int_equal(chmod(root, 01777), 0); /* /tmp-like: the sticky bit makes it fine */
+  fic_artifacts *a = prep_ok(&c);
+  assert_int_equal(chmod(root, 0755), 0);
+
+  /* An entry another user owns. */
+  assert_int_equal(chown(a->artifact_dir, 12345, 12345), 0);
+  assert_refused(&c, a->artifact_dir, "uid 12345");
+  assert_int_equal(chown(a->artifact_dir, geteuid(), getegid()), 0);
+  /* A directory inside an entry that its group may write. */
+  char dir[8192];
+  snprintf(dir, sizeof dir, "%s/flashinfer_jit_cache", a->artifact_dir);
+  assert_int_equal(chmod(dir, 0775), 0);
+  assert_refused(&c, dir, "its group");
+  assert_int_equal(chmod(dir, 0755), 0);
+  free(a);
+  free(prep_ok(&c));
+}
+
+/* The warm check follows no symlink: neither an entry that is a symlink to
+ * another directory nor a symlinked directory inside an entry is used; both
+ * are quarantined and the entry extracted again. */
+static void test_symlinked_entries_not_followed(void **state) {
+  (void)state;
+  fic_config c;
+  art_cfg(&c, root, jit(), tvm(), NULL);
+  fic_artifacts *a = prep_ok(&c);
+  char elsewhere[8192], inner[8192];
+  snprintf(elsewhere, sizeof elsewhere, "%s/elsewhere", root);
+  assert_int_equal(rename(a->artifact_dir, elsewhere), 0);
+  assert_int_equal(symlink(elsewhere, a->artifact_dir), 0);
+  fic_artifacts *b = prep_ok(&c);
+  assert_int_equal(b->cache_hit, 0);
+  struct stat st;
+  assert_int_equal(lstat(b->artifact_dir, &st), 0);
+  assert_true(S_ISDIR(st.st_mode));
+  assert_int_equal(art_count_prefix(root, ".corrupt-"), 1);
+  free(b);
+
+  /* One component inside the entry. */
+  snprintf(inner, sizeof inner, "%s/flashinfer_jit_cache", a->artifact_dir);
+  fic_test_rmtree(elsewhere);
+  assert_int_equal(rename(inner, elsewhere), 0);
+  assert_int_equal(symlink(elsewhere, inner), 0);
+  b = prep_ok(&c);
+  assert_int_equal(b->cache_hit, 0);
+  assert_int_equal(lstat(inner, &st), 0);
+  assert_true(S_ISDIR(st.st_mode));
+  assert_int_equal(art_count_prefix(root, ".corrupt-"), 2);
+  free(b);
+  b = prep_ok(&c);
+  assert_int_equal(b->cache_hit, 1);
+  free(b);
+  free(a);
+}
+
 static const fic_pinned_wheel *tvm_pin_or_skip(void) {
   const fic_pinned_wheel *pin = NULL;
   if (fic__pinned_wheel(FIC_WHEEL_TVMFFI, NULL, &pin) != FIC_OK) return NULL;
@@ -501,7 +592,8 @@ static void test_seed_dirs_and_cached_wheels(void **state) {
   assert_int_equal(fic__test_wheel_hash_count(), h1);
   free(a);
 
-  /* <root>/wheels/<sha>-<filename> is trusted by name, before seeds. */
+  /* <root>/wheels/<sha>-<filename> comes before seeds; it is identified on
+   * the descriptor that is extracted (hashed once, then memoised). */
   char cached[8192];
   snprintf(cached, sizeof cached, "%s/wheels", root);
   mkdir(cached, 0755);
@@ -510,19 +602,19 @@ static void test_seed_dirs_and_cached_wheels(void **state) {
   fic_test_rmtree(hash_dir);
   a = prep_ok(&c);
   assert_string_equal(a->tvmffi_wheel, cached);
-  assert_int_equal(fic__test_wheel_hash_count(), h1);
+  assert_int_equal(fic__test_wheel_hash_count(), h1 + 1);
   free(a);
+  /* ... so one whose bytes are not the pinned wheel's is refused, not extracted. */
+  art_copy(jit(), cached);
+  fic_test_rmtree(hash_dir);
+  prep_fails(&c, FIC_ERR_CHECKSUM, (const char *const[]){cached, NULL});
   unlink(cached);
 
   /* A seed with the pinned name but other content fails, naming it. */
   art_copy(jit(), seeded);
   fic_test_rmtree(hash_dir);
-  a = calloc(1, sizeof *a);
-  FIC_ASSERT_STATUS(fic__artifacts_prepare(&c, a), FIC_ERR_CHECKSUM);
-  ART_ASSERT_CONTAINS(fic_last_error_message(), seeded);
-  ART_ASSERT_CONTAINS(fic_last_error_message(), pin->sha256);
+  prep_fails(&c, FIC_ERR_CHECKSUM, (const char *const[]){seeded, pin->sha256, NULL});
   assert_no_debris(hash_dir);
-  free(a);
   fic_test_rmtree(seed);
   free(seed);
 }
@@ -860,6 +952,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_disk_full_real_tmpfs, setup, teardown),
       cmocka_unit_test_setup_teardown(test_permission_denied, setup, teardown),
       cmocka_unit_test_setup_teardown(test_gc, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_untrusted_cache_dirs_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_symlinked_entries_not_followed, setup, teardown),
   };
   art_clean_env();
   int rc = cmocka_run_group_tests(tests, NULL, NULL);

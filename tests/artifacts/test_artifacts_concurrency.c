@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -16,6 +15,7 @@
 #include "artifacts/cache_lock.h"
 #include "artifacts/internal.h"
 #include "artifacts/pinned.h"
+#include "dl_support.h"
 
 #define NPROC 8
 #define NTHREAD 4
@@ -40,16 +40,10 @@ static int teardown(void **state) {
   return 0;
 }
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Wait until <root>/.tmp-* exists; copies its name into `name`. */
 static int wait_for_temp(char *name, size_t size, double timeout_s) {
-  double end = now() + timeout_s;
-  while (now() < end) {
+  double end = dl_now() + timeout_s;
+  while (dl_now() < end) {
     char cmd[8192];
     snprintf(cmd, sizeof cmd, "ls -a '%s' | grep '^\\.tmp-' | head -1", root);
     FILE *p = popen(cmd, "r");
@@ -156,20 +150,27 @@ static void test_cold_start_storm_extracts_once(void **state) {
 
 /* ---- SIGKILL mid-extraction, then recovery -------------------------------- */
 
+/* A child preparing `cfg` that sleeps `sleep_ms` after each extracted member;
+ * returns once its temp directory exists (its name in `tmp`). The child exits
+ * 0 on success. */
+static pid_t start_slow_prepare(const fic_config *cfg, const char *sleep_ms, char *tmp, size_t tmp_size) {
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    setenv("FIC_TEST_HOOK_EXTRACT_SLEEP_MS", sleep_ms, 1);
+    static fic_artifacts art;
+    _exit(fic__artifacts_prepare(cfg, &art) == FIC_OK ? 0 : 1);
+  }
+  assert_true(wait_for_temp(tmp, tmp_size, 20));
+  return pid;
+}
+
 static void test_killed_mid_extraction_recovers(void **state) {
   (void)state;
   fic_config cfg;
   art_cfg(&cfg, root, fic_test_env("FIC_TEST_JIT_WHEEL"), fic_test_env("FIC_TEST_TVMFFI_WHEEL"), NULL);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    setenv("FIC_TEST_HOOK_EXTRACT_SLEEP_MS", "20000", 1);
-    static fic_artifacts art;
-    fic__artifacts_prepare(&cfg, &art);
-    _exit(3); /* should never get here */
-  }
   char tmp[512];
-  assert_true(wait_for_temp(tmp, sizeof tmp, 20));
+  pid_t pid = start_slow_prepare(&cfg, "20000", tmp, sizeof tmp);
   usleep(300000); /* the first member is written; the child sleeps before the next */
   assert_int_equal(kill(pid, SIGKILL), 0);
   int status = 0;
@@ -203,21 +204,14 @@ static void test_lock_timeout_names_holder(void **state) {
   (void)state;
   fic_config cfg;
   art_cfg(&cfg, root, fic_test_env("FIC_TEST_JIT_WHEEL"), fic_test_env("FIC_TEST_TVMFFI_WHEEL"), NULL);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    setenv("FIC_TEST_HOOK_EXTRACT_SLEEP_MS", "1500", 1);
-    static fic_artifacts art;
-    _exit(fic__artifacts_prepare(&cfg, &art) == FIC_OK ? 0 : 1);
-  }
   char tmp[512];
-  assert_true(wait_for_temp(tmp, sizeof tmp, 20));
+  pid_t pid = start_slow_prepare(&cfg, "1500", tmp, sizeof tmp);
   fic_config impatient = cfg;
   impatient.lock_timeout_s = 0.3;
   fic_artifacts *a = calloc(1, sizeof *a);
-  double t0 = now();
+  double t0 = dl_now();
   FIC_ASSERT_STATUS(fic__artifacts_prepare(&impatient, a), FIC_ERR_LOCK_TIMEOUT);
-  double waited = now() - t0;
+  double waited = dl_now() - t0;
   assert_true(waited >= 0.25 && waited < 1.4);
   char want[64];
   snprintf(want, sizeof want, "held by pid %ld", (long)pid);
@@ -288,38 +282,6 @@ static void test_lock_primitives(void **state) {
 
 /* ---- download through prepare (local index), several processes ------------ */
 
-static pid_t start_server(const char *dir, const char *www, const char *log, int *port) {
-  char portfile[4200], script[4200];
-  snprintf(portfile, sizeof portfile, "%s/port", dir);
-  snprintf(script, sizeof script, "%s/download/http_server.py", fic_test_env("FIC_TEST_SOURCE_DIR"));
-  const char *python = fic_test_env("FIC_TEST_PYTHON");
-  pid_t parent = getpid();
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(1);
-    execl(python, python, script, www, log, portfile, "60", (char *)NULL);
-    _exit(127);
-  }
-  double end = now() + 15;
-  *port = 0;
-  while (now() < end && !*port) {
-    FILE *f = fopen(portfile, "r");
-    if (f) {
-      if (fscanf(f, "%d", port) != 1) *port = 0;
-      fclose(f);
-    }
-    if (!*port) usleep(20000);
-  }
-  if (!*port) {
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    fail_msg("test HTTP server did not start");
-  }
-  return pid;
-}
-
 static void test_download_once_for_many_processes(void **state) {
   (void)state;
   const fic_pinned_wheel *pin = NULL;
@@ -331,9 +293,11 @@ static void test_download_once_for_many_processes(void **state) {
     skip();
   }
   /* A PEP 503 index on 127.0.0.1 serving the real wheel. */
-  char www[4200], log[4200], page[4400], file[4400];
-  snprintf(www, sizeof www, "%s/www", root);
-  snprintf(log, sizeof log, "%s/server.log", root);
+  dl_env_reset();
+  dl_server srv;
+  dl_server_start(&srv);
+  const char *www = srv.root;
+  char page[4400], file[4400];
   assert_int_equal(fic_test_sh("mkdir -p '%s/simple/apache-tvm-ffi' '%s/files'", www, www), 0);
   snprintf(file, sizeof file, "%s/files/%s", www, pin->filename);
   art_copy(fic_test_env("FIC_TEST_TVMFFI_WHEEL"), file);
@@ -343,15 +307,8 @@ static void test_download_once_for_many_processes(void **state) {
   fprintf(f, "<html><body><a href=\"../../files/%s#sha256=%s\">%s</a></body></html>\n", pin->filename, pin->sha256,
           pin->filename);
   fclose(f);
-  int port = 0;
-  pid_t server = start_server(root, www, log, &port);
   char index[128];
-  snprintf(index, sizeof index, "http://127.0.0.1:%d/simple/", port);
-  static const char *const proxies[] = {"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY",
-                                        "all_proxy",  "ALL_PROXY",   "VIRTUAL_ENV"};
-  for (size_t i = 0; i < sizeof proxies / sizeof proxies[0]; i++) unsetenv(proxies[i]);
-  setenv("no_proxy", "127.0.0.1,localhost", 1);
-  setenv("PIP_CONFIG_FILE", "/dev/null", 1);
+  dl_url(&srv, index, sizeof index, "/simple/");
   setenv("PIP_INDEX_URL", index, 1);
   char cache[4200];
   snprintf(cache, sizeof cache, "%s/cache", root);
@@ -377,25 +334,19 @@ static void test_download_once_for_many_processes(void **state) {
     assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failures++;
   }
-  kill(server, SIGKILL);
-  waitpid(server, NULL, 0);
+  char wheel_get[512];
+  snprintf(wheel_get, sizeof wheel_get, "GET /files/%s", pin->filename);
+  int gets = dl_count(&srv, wheel_get);
+  char stored[8192];
+  snprintf(stored, sizeof stored, "%s/wheels/%s-%s", cache, pin->sha256, pin->filename);
+  long long want_size = art_file_size(file);
+  dl_server_stop(&srv);
   unsetenv("PIP_INDEX_URL");
   unsetenv("PIP_CONFIG_FILE");
   assert_int_equal(failures, 0);
-  char wheel_get[512];
-  snprintf(wheel_get, sizeof wheel_get, "GET /files/%s", pin->filename);
-  char cmd[8192];
-  snprintf(cmd, sizeof cmd, "grep -c '%s' '%s'", wheel_get, log);
-  FILE *p = popen(cmd, "r");
-  int gets = -1;
-  assert_non_null(p);
-  if (fscanf(p, "%d", &gets) != 1) gets = -1;
-  pclose(p);
   assert_int_equal(gets, 1);                      /* downloaded once */
   assert_int_equal(art_count_lines(log_path), 1); /* extracted once */
-  char stored[8192];
-  snprintf(stored, sizeof stored, "%s/wheels/%s-%s", cache, pin->sha256, pin->filename);
-  assert_int_equal(art_file_size(stored), art_file_size(file));
+  assert_int_equal(art_file_size(stored), want_size);
 
   /* Warm and offline, server gone: nothing is fetched or even looked up. */
   fic_config cfg;

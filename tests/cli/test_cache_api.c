@@ -116,6 +116,21 @@ static void test_gc(void **state) {
   assert_false(mapped("libtvm_ffi"));
 }
 
+/* A dry run on a cache that has never seen the wheel: identifying the entry in
+ * use hashes the wheel, and must not leave that hash behind (wheel-ids/). */
+static void test_gc_dry_run_writes_no_memo(void **state) {
+  api_env *e = *state;
+  char before[4200], after[4200];
+  snprintf(before, sizeof before, "%s.before", e->cache);
+  snprintf(after, sizeof after, "%s.after", e->cache);
+  tree_snapshot(e->cache, before);
+  uint64_t freed = 1, remaining = 1;
+  FIC_ASSERT_OK(fic_cache_gc(&e->cfg, 1, &freed, &remaining));
+  tree_snapshot(e->cache, after);
+  assert_same_snapshots(before, after);
+  assert_int_equal(freed, 0);
+}
+
 /* The default module set is lenient with a wheel given by path; an explicit list is strict. */
 static void test_default_modules_lenient(void **state) {
   api_env *e = *state;
@@ -183,6 +198,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_verify_loads_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_wheel_modules, setup, teardown),
       cmocka_unit_test_setup_teardown(test_gc, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_gc_dry_run_writes_no_memo, setup, teardown),
       cmocka_unit_test_setup_teardown(test_default_modules_lenient, setup, teardown),
       cmocka_unit_test_setup_teardown(test_default_modules_subset, setup, teardown),
   };

@@ -20,8 +20,9 @@ double dl_now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-void dl_server_start(dl_server *s) {
+static void server_start(dl_server *s, const char *pem, const char *client_ca) {
   memset(s, 0, sizeof *s);
+  s->tls = pem != NULL;
   s->dir = fic_test_mkdtemp("dlsrv");
   snprintf(s->root, sizeof s->root, "%s/root", s->dir);
   snprintf(s->log, sizeof s->log, "%s/server.log", s->dir);
@@ -36,6 +37,8 @@ void dl_server_start(dl_server *s) {
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(1);
+    if (pem) setenv("FIC_TEST_TLS_PEM", pem, 1);
+    if (client_ca) setenv("FIC_TEST_TLS_CLIENT_CA", client_ca, 1);
     execl(python, python, script, s->root, s->log, portfile, "120", (char *)NULL);
     _exit(127);
   }
@@ -59,6 +62,26 @@ void dl_server_start(dl_server *s) {
   fail_msg("the test HTTP server did not start within 15 s");
 }
 
+void dl_server_start(dl_server *s) { server_start(s, NULL, NULL); }
+void dl_server_start_tls(dl_server *s, const char *pem, const char *client_ca) { server_start(s, pem, client_ca); }
+
+const char *dl_self_signed(void) {
+  static char pem[4200];
+  if (pem[0]) return pem;
+  static char *dir;
+  if (!dir) dir = fic_test_mkdtemp("dltls");
+  snprintf(pem, sizeof pem, "%s/server.pem", dir);
+  if (fic_test_sh("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
+                  "-addext subjectAltName=IP:127.0.0.1 -keyout '%s/key.pem' -out '%s/cert.pem' >/dev/null 2>&1 && "
+                  "cat '%s/cert.pem' '%s/key.pem' > '%s'",
+                  dir, dir, dir, dir, pem) != 0) {
+    print_message("cannot make a self-signed certificate with the openssl tool\n");
+    pem[0] = '\0';
+    return NULL;
+  }
+  return pem;
+}
+
 void dl_server_stop(dl_server *s) {
   if (s->pid > 0) {
     kill(s->pid, SIGKILL);
@@ -74,7 +97,7 @@ void dl_server_stop(dl_server *s) {
 }
 
 void dl_url(const dl_server *s, char *out, size_t size, const char *fmt, ...) {
-  int n = snprintf(out, size, "http://127.0.0.1:%d", s->port);
+  int n = snprintf(out, size, "%s://127.0.0.1:%d", s->tls ? "https" : "http", s->port);
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(out + n, size - (size_t)n, fmt, ap);
@@ -113,6 +136,10 @@ void dl_env_reset(void) {
                                       "all_proxy",
                                       "ALL_PROXY",
                                       "PIP_INDEX_URL",
+                                      "PIP_CERT",
+                                      "PIP_CLIENT_CERT",
+                                      "PIP_TRUSTED_HOST",
+                                      "XDG_CONFIG_DIRS",
                                       "VIRTUAL_ENV",
                                       "FLASHINFER_C_PYTHON",
                                       "FLASHINFER_C_DOWNLOAD_RETRIES",
@@ -168,4 +195,24 @@ int dl_file_equals(const char *path, const void *data, size_t n) {
   int eq = got == n && memcmp(buf, data, n) == 0;
   free(buf);
   return eq;
+}
+
+void dl_fixture_open(dl_server *srv, char **tmp, const char *prefix, unsigned char **data, size_t size, unsigned seed,
+                     char sha[65], const char *served) {
+  dl_env_reset();
+  dl_server_start(srv);
+  *tmp = fic_test_mkdtemp(prefix);
+  *data = dl_random(size, seed);
+  dl_sha256_hex(*data, size, sha);
+  char p[4300];
+  snprintf(p, sizeof p, "%s/%s", srv->root, served);
+  assert_int_equal(fic_test_sh("mkdir -p \"$(dirname '%s')\"", p), 0);
+  dl_write(p, *data, size);
+}
+
+void dl_fixture_close(dl_server *srv, char *tmp, unsigned char *data) {
+  dl_server_stop(srv);
+  fic_test_rmtree(tmp);
+  free(tmp);
+  free(data);
 }

@@ -18,11 +18,16 @@ Paths (after the prefix, the rest is a path under ROOT, percent-decoded):
     /hang/<path>            reads the request, never answers (60 s)
     /chunked/<path>         the file in 64 KiB pieces, 20 ms apart (Range ok)
     /redirect/<path>        302 to /<path>
+    /goto/<scheme>/<port>/<path>  302 to <scheme>://127.0.0.1:<port>/<path>
+With FIC_TEST_TLS_PEM set in its environment (certificate and key in one
+PEM file) the server speaks https instead of http; with FIC_TEST_TLS_CLIENT_CA
+also set, it demands a client certificate signed by that CA.
 A request in absolute form (GET http://host/path, as sent to a proxy) is
 logged as such and then served as /path.
 """
 import http.server
 import os
+import ssl
 import sys
 import threading
 import time
@@ -130,6 +135,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return
             if head == "chunked":
                 return self.serve_file("/".join(parts[2:]), pace=0.02)
+            if head == "goto":
+                loc = "%s://127.0.0.1:%s/%s" % (parts[2], parts[3], "/".join(parts[4:]))
+                return self.send_body(302, b"", extra=[("Location", loc)])
             if head == "redirect":
                 loc = "/" + "/".join(parts[2:])
                 return self.send_body(302, b"", extra=[("Location", loc)])
@@ -141,6 +149,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
 def main():
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
+    pem = os.environ.get("FIC_TEST_TLS_PEM")
+    if pem:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(pem)
+        client_ca = os.environ.get("FIC_TEST_TLS_CLIENT_CA")
+        if client_ca:  # demand a client certificate signed by that CA
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(client_ca)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     t = threading.Timer(LIFETIME, lambda: os._exit(0))
     t.daemon = True
     t.start()

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "artifacts/artifacts.h"
+#include "artifacts/download.h"
+#include "common/error.h"
 #include "dl_support.h"
 
 #define BLOB_SIZE ((size_t)3 * 1024 * 1024 + 123)
@@ -28,15 +30,8 @@ typedef struct fx {
 } fx;
 
 static int setup(void **state) {
-  dl_env_reset();
   fx *f = calloc(1, sizeof *f);
-  dl_server_start(&f->srv);
-  f->tmp = fic_test_mkdtemp("dl");
-  f->blob = dl_random(BLOB_SIZE, 7);
-  dl_sha256_hex(f->blob, BLOB_SIZE, f->sha);
-  char p[4200];
-  snprintf(p, sizeof p, "%s/blob.bin", f->srv.root);
-  dl_write(p, f->blob, BLOB_SIZE);
+  dl_fixture_open(&f->srv, &f->tmp, "dl", &f->blob, BLOB_SIZE, 7, f->sha, "blob.bin");
   snprintf(f->dest, sizeof f->dest, "%s/wheels/blob.whl", f->tmp); /* parent created by the download */
   snprintf(f->part, sizeof f->part, "%s.part", f->dest);
   dl_url(&f->srv, f->url, sizeof f->url, "/blob.bin");
@@ -46,10 +41,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   fx *f = *state;
-  dl_server_stop(&f->srv);
-  fic_test_rmtree(f->tmp);
-  free(f->tmp);
-  free(f->blob);
+  dl_fixture_close(&f->srv, f->tmp, f->blob);
   free(f);
   return 0;
 }
@@ -418,6 +410,94 @@ static void test_download_unsupported_scheme(void **state) {
   assert_false(dl_exists(f->dest));
 }
 
+/* ---- issue #10: integrity of the download path ---------------------------- */
+
+/* A symlink planted at <dest>.part must not have its target truncated and
+ * overwritten: the download refuses to write through it. */
+static void test_download_part_symlink_refused(void **state) {
+  fx *f = *state;
+  make_parent(f);
+  char victim[4200];
+  snprintf(victim, sizeof victim, "%s/victim", f->tmp);
+  dl_write_str(victim, "precious");
+  assert_int_equal(symlink(victim, f->part), 0);
+  FIC_ASSERT_STATUS(fic__download(f->url, f->dest, f->sha, "blob", NULL, NULL), FIC_ERR_IO);
+  assert_non_null(strstr(fic_last_error_message(), "symbolic link"));
+  assert_true(dl_file_equals(victim, "precious", 8));
+  assert_false(dl_exists(f->dest));
+  /* Nor anything that is not a regular file (a FIFO would block the open). */
+  assert_int_equal(unlink(f->part), 0);
+  assert_int_equal(mkfifo(f->part, 0644), 0);
+  FIC_ASSERT_STATUS(fic__download(f->url, f->dest, f->sha, "blob", NULL, NULL), FIC_ERR_IO);
+  assert_non_null(strstr(fic_last_error_message(), "not a regular file"));
+}
+
+/* A transfer that starts on https never follows a redirect to plain http;
+ * http may be upgraded to https. Needs the openssl tool for a loopback
+ * https server (skipped otherwise). */
+static void test_download_https_to_http_redirect_refused(void **state) {
+  fx *f = *state;
+  const char *pem = dl_self_signed();
+  if (!pem) skip();
+  assert_string_equal(fic__redirect_protocols("https://h/x"), "https");
+  assert_string_equal(fic__redirect_protocols("HTTPS://h/x"), "https");
+  assert_string_equal(fic__redirect_protocols("http://h/x"), "http,https");
+  dl_server tls;
+  dl_server_start_tls(&tls, pem, NULL);
+  char p[4300], url[4300];
+  snprintf(p, sizeof p, "%s/blob.bin", tls.root);
+  dl_write(p, f->blob, BLOB_SIZE);
+  fic_tls_opts opts = {pem, NULL, NULL};
+  /* https -> http: refused, and the http server never asked. */
+  dl_url(&tls, url, sizeof url, "/goto/http/%d/blob.bin", f->srv.port);
+  FIC_ASSERT_STATUS(fic__download_ex(url, &opts, f->dest, f->sha, "blob", NULL, NULL, NULL), FIC_ERR_NETWORK);
+  assert_int_equal(dl_count(&f->srv, "blob.bin"), 0);
+  assert_false(dl_exists(f->dest));
+  /* The same server without the redirect works (the refusal is the redirect's). */
+  dl_url(&tls, url, sizeof url, "/blob.bin");
+  FIC_ASSERT_OK(fic__download_ex(url, &opts, f->dest, f->sha, "blob", NULL, NULL, NULL));
+  assert_int_equal(unlink(f->dest), 0);
+  /* http -> https: followed. */
+  dl_url(&f->srv, url, sizeof url, "/goto/https/%d/blob.bin", tls.port);
+  FIC_ASSERT_OK(fic__download_ex(url, &opts, f->dest, f->sha, "blob", NULL, NULL, NULL));
+  assert_true(dl_file_equals(f->dest, f->blob, BLOB_SIZE));
+  dl_server_stop(&tls);
+}
+
+/* Credentials in a URL never reach a message. */
+static void test_download_messages_hide_credentials(void **state) {
+  fx *f = *state;
+  char url[4300];
+  snprintf(url, sizeof url, "http://user:secret@127.0.0.1:%d/status/404/blob.bin", f->srv.port);
+  FIC_ASSERT_STATUS(fic__download(url, f->dest, f->sha, "blob", NULL, NULL), FIC_ERR_NETWORK);
+  assert_null(strstr(fic_last_error_message(), "secret"));
+  assert_non_null(strstr(fic_last_error_message(), "***@127.0.0.1"));
+  char *body = NULL;
+  FIC_ASSERT_STATUS(fic__http_get(url, NULL, 1024, &body, NULL, NULL, 0), FIC_ERR_NETWORK);
+  assert_null(strstr(fic_last_error_message(), "secret"));
+  static const char *const forms[][2] = {{"https://u:secret@h/p", "https://***@h/p"},
+                                         {"//u:secret@h/p", "//***@h/p"},
+                                         {"u:secret@h/p", "***@h/p"},
+                                         {"https://h/p?x=a@b", "https://h/p?x=a@b"}};
+  for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+    fic__url_redact(forms[i][0], url, sizeof url);
+    assert_string_equal(url, forms[i][1]);
+  }
+}
+
+/* A successful download leaves the thread's error record alone (here: one
+ * that had to replace a wrong file already at dest). */
+static void test_download_success_keeps_error_record(void **state) {
+  fx *f = *state;
+  make_parent(f);
+  dl_write_str(f->dest, "not the file");
+  assert_int_equal(fic__fail(FIC_ERR_IO, "an earlier failure"), FIC_ERR_IO);
+  FIC_ASSERT_OK(fic__download(f->url, f->dest, f->sha, "blob", NULL, NULL));
+  assert_true(dl_file_equals(f->dest, f->blob, BLOB_SIZE));
+  assert_int_equal(fic_last_error_status(), FIC_ERR_IO);
+  assert_string_equal(fic_last_error_message(), "an earlier failure");
+}
+
 int main(void) {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
   const struct CMUnitTest tests[] = {
@@ -447,6 +527,10 @@ int main(void) {
       T(test_download_no_proxy_honoured),
       T(test_download_invalid_arguments),
       T(test_download_unsupported_scheme),
+      T(test_download_part_symlink_refused),
+      T(test_download_https_to_http_redirect_refused),
+      T(test_download_messages_hide_credentials),
+      T(test_download_success_keeps_error_record),
   };
 #undef T
   return cmocka_run_group_tests(tests, NULL, NULL);

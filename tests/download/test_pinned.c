@@ -123,15 +123,9 @@ typedef struct fx {
 #define DATA_SIZE ((size_t)200000)
 
 static int setup(void **state) {
-  dl_env_reset();
   fx *f = calloc(1, sizeof *f);
-  dl_server_start(&f->srv);
-  f->tmp = fic_test_mkdtemp("pinned");
-  f->data = dl_random(DATA_SIZE, 5);
-  dl_sha256_hex(f->data, DATA_SIZE, f->sha);
-  char p[4300];
-  snprintf(p, sizeof p, "%s/" JIT_X86, f->srv.root); /* a literal '+' in the served name */
-  dl_write(p, f->data, DATA_SIZE);
+  /* a literal '+' in the served name */
+  dl_fixture_open(&f->srv, &f->tmp, "pinned", &f->data, DATA_SIZE, 5, f->sha, JIT_X86);
   snprintf(f->dest, sizeof f->dest, "%s/wheels/%s-" JIT_X86, f->tmp, f->sha);
   f->w.kind = FIC_WHEEL_JIT_CACHE;
   f->w.arch = "x86_64";
@@ -146,10 +140,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   fx *f = *state;
-  dl_server_stop(&f->srv);
-  fic_test_rmtree(f->tmp);
-  free(f->tmp);
-  free(f->data);
+  dl_fixture_close(&f->srv, f->tmp, f->data);
   free(f);
   return 0;
 }

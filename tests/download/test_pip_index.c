@@ -6,11 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "artifacts/artifacts.h"
 #include "artifacts/pinned.h"
 #include "artifacts/pip_index.h"
+#include "common/error.h"
 #include "dl_support.h"
 
 #define TVM_FILE "apache_tvm_ffi-0.1.3-cp310-cp310-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl"
@@ -44,19 +46,10 @@ static void write_index(fx *f, const char *fragment_sha) {
 }
 
 static int setup(void **state) {
-  dl_env_reset();
   fx *f = calloc(1, sizeof *f);
-  dl_server_start(&f->srv);
-  f->tmp = fic_test_mkdtemp("pipidx");
+  dl_fixture_open(&f->srv, &f->tmp, "pipidx", &f->wheel, WHEEL_SIZE, 42, f->sha, "packages/ab/cd/" TVM_FILE);
   setenv("HOME", f->tmp, 1);
   unsetenv("XDG_CONFIG_HOME");
-  f->wheel = dl_random(WHEEL_SIZE, 42);
-  dl_sha256_hex(f->wheel, WHEEL_SIZE, f->sha);
-  char p[4300];
-  snprintf(p, sizeof p, "%s/packages/ab/cd", f->srv.root);
-  assert_int_equal(fic_test_sh("mkdir -p '%s'", p), 0);
-  snprintf(p, sizeof p, "%s/packages/ab/cd/%s", f->srv.root, TVM_FILE);
-  dl_write(p, f->wheel, WHEEL_SIZE);
   snprintf(f->dest, sizeof f->dest, "%s/wheels/%s-%s", f->tmp, f->sha, TVM_FILE);
   f->w.kind = FIC_WHEEL_TVMFFI;
   f->w.arch = "x86_64";
@@ -71,10 +64,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   fx *f = *state;
-  dl_server_stop(&f->srv);
-  fic_test_rmtree(f->tmp);
-  free(f->tmp);
-  free(f->wheel);
+  dl_fixture_close(&f->srv, f->tmp, f->wheel);
   free(f);
   return 0;
 }
@@ -186,31 +176,33 @@ static void conf_at(const char *path, const char *text) {
   dl_write_str(path, text);
 }
 
+/* Write `text` to <tmp>/<rel>, then the configured index must be `want`,
+ * from a file whose path contains `origin_part` (NULL: not checked). */
+static void conf_expect(const fx *f, const char *rel, const char *text, const char *want, const char *origin_part) {
+  char p[4300], out[1024], origin[4300];
+  snprintf(p, sizeof p, "%s/%s", f->tmp, rel);
+  conf_at(p, text);
+  FIC_ASSERT_OK(fic__pip_index_url(out, sizeof out, origin, sizeof origin));
+  assert_string_equal(out, want);
+  if (origin_part && !strstr(origin, origin_part)) fail_msg("origin %s does not name %s", origin, origin_part);
+}
+
 static void test_pip_config_precedence(void **state) {
   fx *f = *state;
   char out[1024], origin[4300], p[4200];
   unsetenv("PIP_CONFIG_FILE");
 
   /* Legacy user file. */
-  snprintf(p, sizeof p, "%s/.pip/pip.conf", f->tmp);
-  conf_at(p, "[global]\nindex-url = http://legacy.example/simple\n");
-  FIC_ASSERT_OK(fic__pip_index_url(out, sizeof out, origin, sizeof origin));
-  assert_string_equal(out, "http://legacy.example/simple");
-  assert_non_null(strstr(origin, ".pip/pip.conf"));
-
+  conf_expect(f, ".pip/pip.conf", "[global]\nindex-url = http://legacy.example/simple\n",
+              "http://legacy.example/simple", ".pip/pip.conf");
   /* ~/.config/pip/pip.conf beats the legacy file. */
-  snprintf(p, sizeof p, "%s/.config/pip/pip.conf", f->tmp);
-  conf_at(p, "[global]\nindex_url: http://user.example/simple\n");
-  FIC_ASSERT_OK(fic__pip_index_url(out, sizeof out, origin, sizeof origin));
-  assert_string_equal(out, "http://user.example/simple");
-
+  conf_expect(f, ".config/pip/pip.conf", "[global]\nindex_url: http://user.example/simple\n",
+              "http://user.example/simple", NULL);
   /* XDG_CONFIG_HOME replaces ~/.config. */
-  snprintf(p, sizeof p, "%s/xdg/pip/pip.conf", f->tmp);
-  conf_at(p, "[global]\nINDEX-URL =\n    http://xdg.example/simple\n");
   snprintf(p, sizeof p, "%s/xdg", f->tmp);
   setenv("XDG_CONFIG_HOME", p, 1);
-  FIC_ASSERT_OK(fic__pip_index_url(out, sizeof out, origin, sizeof origin));
-  assert_string_equal(out, "http://xdg.example/simple");
+  conf_expect(f, "xdg/pip/pip.conf", "[global]\nINDEX-URL =\n    http://xdg.example/simple\n",
+              "http://xdg.example/simple", NULL);
 
   /* [download] of a lower-priority file beats [global] of a higher one, as
    * in pip (the command section overrides global across all files). */
@@ -246,6 +238,139 @@ static void test_pip_config_precedence(void **state) {
   unsetenv("PIP_INDEX_URL");
   setenv("PIP_CONFIG_FILE", "/dev/null", 1);
   FIC_ASSERT_STATUS(fic__pip_index_url(out, sizeof out, origin, sizeof origin), FIC_ERR_NOT_FOUND);
+}
+
+/* pip's load order (configuration.py): every XDG_CONFIG_DIRS entry in order
+ * (a later one overriding an earlier one), then /etc, the user files, the
+ * virtualenv's, PIP_CONFIG_FILE. Before issue #10 the first XDG entry won. */
+static void test_pip_config_xdg_dirs_order(void **state) {
+  fx *f = *state;
+  char p[4200], dirs[8600];
+  unsetenv("PIP_CONFIG_FILE");
+  snprintf(dirs, sizeof dirs, "%s/sys1:%s/sys2", f->tmp, f->tmp);
+  setenv("XDG_CONFIG_DIRS", dirs, 1);
+  conf_expect(f, "sys1/pip/pip.conf", "[global]\nindex-url = http://first.example/simple\n",
+              "http://first.example/simple", "sys1/pip/pip.conf");
+  conf_expect(f, "sys2/pip/pip.conf", "[global]\nindex-url = http://second.example/simple\n",
+              "http://second.example/simple", "sys2/pip/pip.conf");
+  /* The user file overrides every global one; the virtualenv's the user's. */
+  conf_expect(f, ".config/pip/pip.conf", "[global]\nindex-url = http://user.example/simple\n",
+              "http://user.example/simple", NULL);
+  snprintf(p, sizeof p, "%s/venv", f->tmp);
+  setenv("VIRTUAL_ENV", p, 1);
+  conf_expect(f, "venv/pip.conf", "[global]\nindex-url = http://venv.example/simple\n", "http://venv.example/simple",
+              NULL);
+  unsetenv("VIRTUAL_ENV");
+}
+
+/* cert, client-cert and trusted-host are read like index-url: files in
+ * pip's order, [download] over [global], PIP_* variables over files. */
+static void test_pip_config_tls_settings(void **state) {
+  fx *f = *state;
+  char p[4200];
+  fic_pip_settings ps;
+  snprintf(p, sizeof p, "%s/pip.conf", f->tmp);
+  conf_at(p,
+          "[global]\ncert = /etc/ca.pem\nclient_cert = /home/me/client.pem\n"
+          "trusted-host = a.example\n    b.example:8443\n[download]\ncert = /etc/download-ca.pem\n");
+  setenv("PIP_CONFIG_FILE", p, 1);
+  FIC_ASSERT_OK(fic__pip_settings(&ps));
+  assert_string_equal(ps.cert, "/etc/download-ca.pem");
+  assert_string_equal(ps.client_cert, "/home/me/client.pem");
+  assert_string_equal(ps.trusted_hosts, "a.example b.example:8443");
+  assert_string_equal(ps.index_url, "");
+  assert_true(fic__host_trusted(ps.trusted_hosts, "https://a.example/simple/"));
+  assert_true(fic__host_trusted(ps.trusted_hosts, "https://A.EXAMPLE:444/x"));
+  assert_true(fic__host_trusted(ps.trusted_hosts, "https://u:pw@b.example:8443/x"));
+  assert_false(fic__host_trusted(ps.trusted_hosts, "https://b.example/x"));
+  assert_false(fic__host_trusted(ps.trusted_hosts, "https://c.example/x"));
+  assert_false(fic__host_trusted(ps.trusted_hosts, "https://a.example.evil/x"));
+  setenv("PIP_CERT", "/env/ca.pem", 1);
+  setenv("PIP_TRUSTED_HOST", "env.example", 1);
+  FIC_ASSERT_OK(fic__pip_settings(&ps));
+  assert_string_equal(ps.cert, "/env/ca.pem");
+  assert_string_equal(ps.trusted_hosts, "env.example");
+  unsetenv("PIP_CERT");
+  unsetenv("PIP_TRUSTED_HOST");
+}
+
+/* An https index: verified with pip's `cert` (CURLOPT_CAINFO), refused
+ * without it, accepted unverified for a `trusted-host` only. */
+/* Serve the index and the wheel of `f` over https (certificate `pem`),
+ * demanding a client certificate signed by `client_ca` if not NULL. */
+static void start_tls_index(fx *f, dl_server *tls, const char *pem, const char *client_ca) {
+  char idx[256];
+  dl_server_start_tls(tls, pem, client_ca);
+  assert_int_equal(fic_test_sh("cp -r '%s/.' '%s/'", f->srv.root, tls->root), 0);
+  dl_server saved = f->srv;
+  f->srv = *tls;
+  write_index(f, f->sha);
+  f->srv = saved;
+  dl_url(tls, idx, sizeof idx, "/simple/");
+  setenv("PIP_INDEX_URL", idx, 1);
+}
+
+static void test_index_https_cert_and_trusted_host(void **state) {
+  fx *f = *state;
+  const char *pem = dl_self_signed();
+  if (!pem) skip();
+  dl_server tls;
+  char host[64];
+  start_tls_index(f, &tls, pem, NULL);
+  FIC_ASSERT_STATUS(fic__fetch_pinned(&f->w, f->dest, NULL, NULL), FIC_ERR_NETWORK); /* unknown CA */
+  setenv("PIP_CERT", pem, 1);
+  FIC_ASSERT_OK(fic__fetch_pinned(&f->w, f->dest, NULL, NULL));
+  assert_true(dl_file_equals(f->dest, f->wheel, WHEEL_SIZE));
+  assert_int_equal(unlink(f->dest), 0);
+  unsetenv("PIP_CERT");
+  snprintf(host, sizeof host, "127.0.0.1:%d", tls.port + 1 == 65536 ? 1 : tls.port + 1);
+  setenv("PIP_TRUSTED_HOST", host, 1); /* another port: not trusted */
+  FIC_ASSERT_STATUS(fic__fetch_pinned(&f->w, f->dest, NULL, NULL), FIC_ERR_NETWORK);
+  snprintf(host, sizeof host, "127.0.0.1:%d", tls.port);
+  setenv("PIP_TRUSTED_HOST", host, 1);
+  FIC_ASSERT_OK(fic__fetch_pinned(&f->w, f->dest, NULL, NULL));
+  assert_true(dl_file_equals(f->dest, f->wheel, WHEEL_SIZE));
+  unsetenv("PIP_TRUSTED_HOST");
+  dl_server_stop(&tls);
+}
+
+/* pip's client-cert (certificate and key in one PEM file) is presented to an
+ * index that demands one (CURLOPT_SSLCERT). */
+static void test_index_https_client_cert(void **state) {
+  fx *f = *state;
+  const char *pem = dl_self_signed();
+  if (!pem) skip();
+  dl_server tls;
+  start_tls_index(f, &tls, pem, pem);
+  setenv("PIP_CERT", pem, 1);
+  FIC_ASSERT_STATUS(fic__fetch_pinned(&f->w, f->dest, NULL, NULL), FIC_ERR_NETWORK); /* no client certificate */
+  setenv("PIP_CLIENT_CERT", pem, 1);
+  FIC_ASSERT_OK(fic__fetch_pinned(&f->w, f->dest, NULL, NULL));
+  assert_true(dl_file_equals(f->dest, f->wheel, WHEEL_SIZE));
+  unsetenv("PIP_CERT");
+  unsetenv("PIP_CLIENT_CERT");
+  dl_server_stop(&tls);
+}
+
+/* Index credentials (user:token@) never reach a message. */
+static void test_index_messages_hide_credentials(void **state) {
+  (void)state;
+  char out[256], big[6000];
+  memset(big, 'x', sizeof big - 1);
+  big[sizeof big - 1] = '\0';
+  FIC_ASSERT_STATUS(fic__url_join("https://user:secret@h/simple/", big, out, sizeof out), FIC_ERR_INVALID_ARGUMENT);
+  assert_null(strstr(fic_last_error_message(), "secret"));
+  FIC_ASSERT_STATUS(fic__url_join("user:secret@h/simple/", "x", out, sizeof out), FIC_ERR_INVALID_ARGUMENT);
+  assert_null(strstr(fic_last_error_message(), "secret"));
+  FIC_ASSERT_STATUS(fic__url_join("https://h/simple/", "https://user:secret@o/x", out, 20), FIC_ERR_INVALID_ARGUMENT);
+  assert_null(strstr(fic_last_error_message(), "secret"));
+  char idx[300];
+  snprintf(idx, sizeof idx, "https://user:secret@h/%.200s", big);
+  FIC_ASSERT_STATUS(fic__pip_project_url(idx, "apache-tvm-ffi", out, 64), FIC_ERR_INVALID_ARGUMENT);
+  assert_null(strstr(fic_last_error_message(), "secret"));
+  FIC_ASSERT_STATUS(fic__index_find_link("", 0, "https://user:secret@h/simple/p/", "f.whl", NULL, out, sizeof out),
+                    FIC_ERR_NOT_FOUND);
+  assert_null(strstr(fic_last_error_message(), "secret"));
 }
 
 static void test_pip_project_url(void **state) {
@@ -414,6 +539,79 @@ static void test_pip_fallback_no_python(void **state) {
   assert_int_equal(leftover_tmpdirs(f), 0);
 }
 
+/* A successful fallback leaves the thread's error record alone (before
+ * issue #10 it cleared it after looking for an index). */
+static void test_pip_fallback_keeps_error_record(void **state) {
+  fx *f = *state;
+  char src[4300];
+  snprintf(src, sizeof src, "%s/packages/ab/cd/%s", f->srv.root, TVM_FILE);
+  fake_python(f, src, 0);
+  assert_int_equal(fic__fail(FIC_ERR_IO, "an earlier failure"), FIC_ERR_IO);
+  FIC_ASSERT_OK(fic__fetch_pinned(&f->w, f->dest, NULL, NULL));
+  assert_int_equal(fic_last_error_status(), FIC_ERR_IO);
+  assert_string_equal(fic_last_error_message(), "an earlier failure");
+}
+
+/* N processes starting cold at once run pip once: the fallback takes the
+ * download lock of the destination, like the curl path. */
+static void test_pip_fallback_runs_pip_once(void **state) {
+  fx *f = *state;
+  char script[4200], text[8192], runs[4200], src[4300];
+  snprintf(src, sizeof src, "%s/packages/ab/cd/%s", f->srv.root, TVM_FILE);
+  snprintf(runs, sizeof runs, "%s/runs", f->tmp);
+  snprintf(script, sizeof script, "%s/slow-python", f->tmp);
+  snprintf(text, sizeof text,
+           "#!/bin/sh\necho run >> '%s'\nsleep 1\nd=''; prev=''\n"
+           "for a in \"$@\"; do [ \"$prev\" = -d ] && d=\"$a\"; prev=\"$a\"; done\ncp '%s' \"$d/%s\"\n",
+           runs, src, TVM_FILE);
+  dl_write_str(script, text);
+  assert_int_equal(chmod(script, 0755), 0);
+  setenv("FLASHINFER_C_PYTHON", script, 1);
+  enum { N = 4 };
+  pid_t kids[N];
+  fflush(NULL);
+  for (int i = 0; i < N; i++) {
+    kids[i] = fork();
+    assert_true(kids[i] >= 0);
+    if (kids[i] == 0) _exit(fic__fetch_pinned(&f->w, f->dest, NULL, NULL) == FIC_OK ? 0 : 1);
+  }
+  for (int i = 0; i < N; i++) {
+    int status = 0;
+    assert_int_equal(waitpid(kids[i], &status, 0), kids[i]);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  assert_true(dl_file_equals(f->dest, f->wheel, WHEEL_SIZE));
+  FILE *fp = fopen(runs, "r");
+  assert_non_null(fp);
+  int lines = 0;
+  for (int c; (c = fgetc(fp)) != EOF;) lines += c == '\n';
+  fclose(fp);
+  assert_int_equal(lines, 1);
+  assert_int_equal(leftover_tmpdirs(f), 0);
+}
+
+/* The cache GC removes the directories of killed pip runs (whose pid is
+ * gone) and leaves those of live ones. */
+static void test_gc_removes_pip_leftovers(void **state) {
+  fx *f = *state;
+  pid_t dead = fork();
+  assert_true(dead >= 0);
+  if (dead == 0) _exit(0);
+  assert_int_equal(waitpid(dead, NULL, 0), dead);
+  char p[4300];
+  snprintf(p, sizeof p, "%s/wheels/%s-%s.pip-%ld-abcdef", f->tmp, f->sha, TVM_FILE, (long)dead);
+  assert_int_equal(fic_test_sh("mkdir -p '%s' && echo partial > '%s/pip.log'", p, p), 0);
+  snprintf(p, sizeof p, "%s/wheels/%s-%s.pip-%ld-ghijkl", f->tmp, f->sha, TVM_FILE, (long)getpid());
+  assert_int_equal(fic_test_sh("mkdir -p '%s'", p), 0);
+  uint64_t freed = 0, left = 0;
+  FIC_ASSERT_OK(fic__cache_gc(f->tmp, NULL, 1, &freed, &left)); /* dry run: nothing goes */
+  assert_int_equal(leftover_tmpdirs(f), 2);
+  assert_true(freed > 0);
+  FIC_ASSERT_OK(fic__cache_gc(f->tmp, NULL, 0, &freed, &left));
+  assert_int_equal(leftover_tmpdirs(f), 1);
+  assert_true(dl_exists(p)); /* the live one */
+}
+
 int main(void) {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
   const struct CMUnitTest tests[] = {
@@ -432,6 +630,14 @@ int main(void) {
       T(test_pip_fallback_wrong_sha),
       T(test_pip_fallback_pip_fails),
       T(test_pip_fallback_no_python),
+      T(test_pip_config_xdg_dirs_order),
+      T(test_pip_config_tls_settings),
+      T(test_index_https_cert_and_trusted_host),
+      T(test_index_https_client_cert),
+      T(test_index_messages_hide_credentials),
+      T(test_pip_fallback_keeps_error_record),
+      T(test_pip_fallback_runs_pip_once),
+      T(test_gc_removes_pip_leftovers),
   };
 #undef T
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,6 @@
-/* The cache root and the small file-system helpers of the artifact layer.
- * Everything here is reentrant: no static mutable state. */
+/* File-system helpers of the artifact layer (see fsutil.h). */
+#include "artifacts/fsutil.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,24 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "artifacts/internal.h"
 #include "common/error.h"
-
-const char *fic__env2(const char *name, const char *alias, const char **which) {
-  const char *v = getenv(name);
-  if (v && *v) {
-    if (which) *which = name;
-    return v;
-  }
-  if (alias) {
-    v = getenv(alias);
-    if (v && *v) {
-      if (which) *which = alias;
-      return v;
-    }
-  }
-  return NULL;
-}
 
 fic_status fic__pathf(char *out, size_t size, const char *fmt, ...) {
   va_list ap;
@@ -43,41 +27,10 @@ fic_status fic__pathf(char *out, size_t size, const char *fmt, ...) {
   return FIC_OK;
 }
 
-static fic_status set_root(char *out, size_t size, const char *dir, const char *suffix) {
-  char cwd[FIC_PATH_MAX];
-  fic_status s;
-  if (dir[0] == '/') {
-    s = fic__pathf(out, size, "%s%s", dir, suffix);
-  } else {
-    if (!getcwd(cwd, sizeof cwd)) return fic__fail_errno("getcwd for relative cache directory", dir);
-    s = fic__pathf(out, size, "%s/%s%s", cwd, dir, suffix);
-  }
-  if (s != FIC_OK) return fic__fail(s, "cache directory path too long: %s%s", dir, suffix);
-  size_t n = strlen(out);
-  while (n > 1 && out[n - 1] == '/') out[--n] = '\0';
-  return FIC_OK;
-}
-
-fic_status fic__cache_root(const char *explicit_dir, char *out, size_t size) {
-  if (!out || !size) return fic__fail_arg("out", "no output buffer for the cache root");
-  if (explicit_dir && *explicit_dir) return set_root(out, size, explicit_dir, "");
-  const char *v = fic__env2("FLASHINFER_C_CACHE_DIR", "FLASHINFER_RS_CACHE_DIR", NULL);
-  if (v) return set_root(out, size, v, "");
-  v = getenv("XDG_CACHE_HOME");
-  /* The XDG spec says a relative value is invalid and must be ignored. */
-  if (v && v[0] == '/') return set_root(out, size, v, "/flashinfer-c");
-  v = getenv("HOME");
-  if (v && *v) return set_root(out, size, v, "/.cache/flashinfer-c");
-  return fic__fail(FIC_ERR_NOT_FOUND,
-                   "cannot determine the cache directory: set fic_config.cache_dir, FLASHINFER_C_CACHE_DIR, "
-                   "XDG_CACHE_HOME (absolute) or HOME");
-}
-
-int fic__mkdir_p_q(const char *path, mode_t mode, char *failed, size_t failed_size) {
+fic_status fic__mkdir_p(const char *path, mode_t mode) {
   char buf[FIC_PATH_MAX];
-  int n = snprintf(buf, sizeof buf, "%s", path);
-  if (n < 0 || (size_t)n >= sizeof buf) return ENAMETOOLONG;
-  size_t len = (size_t)n;
+  FIC_CHECK(fic__pathf(buf, sizeof buf, "%s", path));
+  size_t len = strlen(buf);
   for (size_t i = 1; i <= len; i++) {
     if (buf[i] != '/' && buf[i] != '\0') continue;
     char saved = buf[i];
@@ -86,22 +39,27 @@ int fic__mkdir_p_q(const char *path, mode_t mode, char *failed, size_t failed_si
       int err = errno;
       struct stat st;
       if (err != EEXIST || stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        if (failed && failed_size) snprintf(failed, failed_size, "%s", buf);
-        return err == EEXIST ? ENOTDIR : err;
+        errno = err == EEXIST ? ENOTDIR : err;
+        return fic__fail_errno("cannot create directory", buf);
       }
     }
     buf[i] = saved;
   }
-  return 0;
+  return FIC_OK;
 }
 
-fic_status fic__mkdir_p(const char *path, mode_t mode) {
-  char failed[FIC_PATH_MAX];
-  snprintf(failed, sizeof failed, "%s", path);
-  int err = fic__mkdir_p_q(path, mode, failed, sizeof failed);
-  if (!err) return FIC_OK;
-  errno = err;
-  return fic__fail_errno("cannot create directory", failed);
+/* The directory holding `path` into `dir`: "." for "name", "/" for "/name". */
+static fic_status parent_of(const char *path, char *dir, size_t size) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) return fic__pathf(dir, size, ".");
+  if (slash == path) return fic__pathf(dir, size, "/");
+  return fic__pathf(dir, size, "%.*s", (int)(slash - path), path);
+}
+
+fic_status fic__mkdir_parent(const char *path, mode_t mode) {
+  char dir[FIC_PATH_MAX];
+  FIC_CHECK(parent_of(path, dir, sizeof dir));
+  return fic__mkdir_p(dir, mode);
 }
 
 fic_status fic__fsync_dir(const char *path) {
@@ -115,6 +73,12 @@ fic_status fic__fsync_dir(const char *path) {
   }
   close(fd);
   return FIC_OK;
+}
+
+fic_status fic__fsync_parent(const char *path) {
+  char dir[FIC_PATH_MAX];
+  FIC_CHECK(parent_of(path, dir, sizeof dir));
+  return fic__fsync_dir(dir);
 }
 
 int fic__write_all(int fd, const void *buf, size_t len) {
@@ -132,42 +96,25 @@ int fic__write_all(int fd, const void *buf, size_t len) {
   return 0;
 }
 
-int fic__write_file_atomic_q(const char *path, const void *data, size_t len) {
-  char tmp[FIC_PATH_MAX], dir[FIC_PATH_MAX], rnd[17];
+fic_status fic__write_file_atomic(const char *path, const void *data, size_t len) {
+  char tmp[FIC_PATH_MAX], rnd[17];
   fic__random_hex(rnd);
-  int n = snprintf(tmp, sizeof tmp, "%s.tmp-%ld-%s", path, (long)getpid(), rnd);
-  if (n < 0 || (size_t)n >= sizeof tmp) return ENAMETOOLONG;
+  FIC_CHECK(fic__pathf(tmp, sizeof tmp, "%s.tmp-%ld-%s", path, (long)getpid(), rnd));
   int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd < 0) return errno;
+  if (fd < 0) return fic__fail_errno("cannot write", path);
   int err = fic__write_all(fd, data, len);
   if (!err && fsync(fd) != 0) err = errno;
   if (close(fd) != 0 && !err) err = errno;
   if (!err && rename(tmp, path) != 0) err = errno;
   if (err) {
     unlink(tmp);
-    return err;
+    errno = err;
+    return fic__fail_errno("cannot write", path);
   }
-  snprintf(dir, sizeof dir, "%s", path);
-  char *slash = strrchr(dir, '/');
-  if (slash && slash != dir)
-    *slash = '\0';
-  else
-    snprintf(dir, sizeof dir, "%s", slash ? "/" : ".");
-  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return errno;
-  err = (fsync(dfd) != 0 && errno != EINVAL && errno != EROFS) ? errno : 0;
-  close(dfd);
-  return err;
+  return fic__fsync_parent(path);
 }
 
-fic_status fic__write_file_atomic(const char *path, const void *data, size_t len) {
-  int err = fic__write_file_atomic_q(path, data, len);
-  if (!err) return FIC_OK;
-  errno = err;
-  return fic__fail_errno("cannot write", path);
-}
-
-int fic__read_small_file_q(const char *path, size_t max, char **data, size_t *len) {
+int fic__read_small_file(const char *path, size_t max, char **data, size_t *len) {
   *data = NULL;
   *len = 0;
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -178,35 +125,24 @@ int fic__read_small_file_q(const char *path, size_t max, char **data, size_t *le
     return ENOMEM;
   }
   size_t got = 0;
+  int err = 0;
   while (got <= max) {
     ssize_t n = read(fd, buf + got, max + 1 - got);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      free(buf);
-      close(fd);
-      return err;
-    }
-    if (n == 0) break;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) err = errno;
+    if (n <= 0) break;
     got += (size_t)n;
   }
   close(fd);
-  if (got > max) {
+  if (!err && got > max) err = EFBIG;
+  if (err) {
     free(buf);
-    return EFBIG;
+    return err;
   }
   buf[got] = '\0';
   *data = buf;
   *len = got;
   return 0;
-}
-
-fic_status fic__read_small_file(const char *path, size_t max, char **data, size_t *len) {
-  int err = fic__read_small_file_q(path, max, data, len);
-  if (!err) return FIC_OK;
-  if (err == EFBIG) return fic__fail(FIC_ERR_CACHE_CORRUPT, "%s is larger than %zu bytes", path, max);
-  errno = err;
-  return fic__fail_errno("cannot read", path);
 }
 
 static int rmtree_at(int parent, const char *name, int depth) {
@@ -264,6 +200,8 @@ static uint64_t tree_size_at(int parent, const char *name, int depth) {
 
 uint64_t fic__tree_size(const char *path) { return tree_size_at(AT_FDCWD, path, 0); }
 
+static const char hex_digits[] = "0123456789abcdef";
+
 void fic__random_hex(char out[17]) {
   unsigned char b[8];
   ssize_t n = getrandom(b, sizeof b, GRND_NONBLOCK);
@@ -273,25 +211,44 @@ void fic__random_hex(char out[17]) {
     uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 16) ^ (uintptr_t)out;
     for (int i = 0; i < 8; i++) b[i] = (unsigned char)(x >> (8 * i));
   }
-  static const char hex[] = "0123456789abcdef";
   for (int i = 0; i < 8; i++) {
-    out[2 * i] = hex[b[i] >> 4];
-    out[2 * i + 1] = hex[b[i] & 15];
+    out[2 * i] = hex_digits[b[i] >> 4];
+    out[2 * i + 1] = hex_digits[b[i] & 15];
   }
   out[16] = '\0';
 }
 
 int fic__is_sha256_hex(const char *s, size_t len) {
-  if (len != 64) return 0;
+  if (!s || len != 64) return 0;
   for (size_t i = 0; i < 64; i++)
-    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
+    if (!strchr(hex_digits, s[i]) || !s[i]) return 0;
   return 1;
 }
 
-long fic__test_hook_long(const char *name) {
-  const char *v = getenv(name);
-  if (!v || !*v) return 0;
-  char *end;
-  long x = strtol(v, &end, 10);
-  return *end ? 0 : x;
+int fic__sha256_normalize(const char *in, char out[65]) {
+  if (!in || strlen(in) != 64) return 0;
+  for (size_t i = 0; i < 64; i++) {
+    char c = in[i] >= 'A' && in[i] <= 'F' ? (char)(in[i] - 'A' + 'a') : in[i];
+    if (!strchr(hex_digits, c) || !c) return 0;
+    out[i] = c;
+  }
+  out[64] = '\0';
+  return 1;
+}
+
+fic_status fic__check_trusted_dir(const struct stat *st, const char *path) {
+  uid_t me = geteuid();
+  if (st->st_uid != me && st->st_uid != 0)
+    return fic__fail(FIC_ERR_PERMISSION,
+                     "cache directory %s is owned by uid %ld, not by this user (uid %ld) or root: another user "
+                     "could plant libraries there that this process would load. Use a cache directory of your own "
+                     "(share wheels through read-only seed directories instead)",
+                     path, (long)st->st_uid, (long)me);
+  if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(st->st_mode & S_ISVTX))
+    return fic__fail(FIC_ERR_PERMISSION,
+                     "cache directory %s (owner uid %ld) is writable by %s without the sticky bit (mode %04o): "
+                     "another user could replace what it holds. Remove that write permission (chmod go-w)",
+                     path, (long)st->st_uid, (st->st_mode & S_IWOTH) ? "everyone" : "its group",
+                     (unsigned)(st->st_mode & 07777));
+  return FIC_OK;
 }
