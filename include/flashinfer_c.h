@@ -437,8 +437,12 @@ FIC_API fic_status fic_function_get(fic_runtime *rt, const char *module, const c
  * stream of CUDA device `device_id` is `stream` on this thread; the previous
  * stream is restored on every path. device_id = -1 takes the device of the
  * first CUDA tensor argument (and leaves the streams alone if there is
- * none). `result` may be NULL if the function returns nothing; otherwise it
- * is overwritten (not released) and must be released by the caller. */
+ * none: host (CPU) tensors never select a device). `result` may be NULL if
+ * the function returns nothing; otherwise it is overwritten (not released)
+ * and must be released by the caller. FIC_ERR_INVALID_ARGUMENT naming
+ * "args[i]" for a malformed tensor, an object argument holding no object or
+ * an object other than String/Tensor/Array (0.2.0), or more than 16
+ * tensor-object arguments (0.2.0). */
 FIC_API fic_status fic_function_call(const fic_function *fn, const fic_arg *args, int32_t num_args, int32_t device_id,
                                      void *stream, fic_result *result);
 

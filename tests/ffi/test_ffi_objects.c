@@ -24,6 +24,17 @@ static fic_result call1(fic_runtime *rt, const char *name, fic_arg a) {
   return r;
 }
 
+/* An Array<int64_t> result holds exactly {a, b}; then release it. */
+static void assert_pair_and_release(fic_result *r, int64_t a, int64_t b) {
+  int64_t got[2];
+  size_t n = 0;
+  FIC_ASSERT_OK(fic_result_array_i64(r, got, 2, &n));
+  assert_int_equal(n, 2);
+  assert_int_equal(got[0], a);
+  assert_int_equal(got[1], b);
+  FIC_ASSERT_OK(fic_result_release(r));
+}
+
 static void test_plan_round_trip(void **state) {
   fic_runtime *rt = rt_of(state);
   const int64_t sizes[] = {0, 1, 10, 15, 40};
@@ -197,12 +208,7 @@ static void test_optional_tensor_object(void **state) {
   fic_tensor views[2] = {t, ffi_cpu_f32(x, 2, tshape, tstrides)};
   for (int k = 0; k < 2; ++k) {
     fic_result info = call1(rt, "tensor_object_info", fic_arg_tensor_object(&views[k]));
-    int64_t got[2];
-    size_t n;
-    FIC_ASSERT_OK(fic_result_array_i64(&info, got, 2, &n));
-    assert_int_equal(got[0], 21);
-    assert_int_equal(got[1], 2);
-    FIC_ASSERT_OK(fic_result_release(&info));
+    assert_pair_and_release(&info, 21, 2);
   }
 }
 
@@ -256,12 +262,7 @@ static void test_host_tensors(void **state) {
   fic_status st = fic_function_call(ffi_fn(rt, "host_sum_and_stream"), mixed, 2, -1, (void *)(uintptr_t)0x7000, &r);
   if (st == FIC_ERR_CUDA) skip(); /* a CUDA runtime is loaded but has no device 0 */
   FIC_ASSERT_OK(st);
-  int64_t got[2];
-  size_t n;
-  FIC_ASSERT_OK(fic_result_array_i64(&r, got, 2, &n));
-  assert_int_equal(got[0], 29);
-  assert_int_equal(got[1], 0x7000);
-  FIC_ASSERT_OK(fic_result_release(&r));
+  assert_pair_and_release(&r, 29, 0x7000);
   /* The stream of cuda:0 is restored after the call. */
   fic_arg d0 = fic_arg_int(0);
   FIC_ASSERT_OK(fic_function_call(ffi_fn(rt, "current_stream"), &d0, 1, -1, NULL, &r));
