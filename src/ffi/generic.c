@@ -138,7 +138,8 @@ fic_status fic_function_call(const fic_function *fn, const fic_arg *args, int32_
   if (st == FIC_OK)
     st = fic__call_ex((const struct fic_function *)fn, c.anys, num_args, c.device, stream, c.has_cuda_tensor,
                       (fic_any *)result);
-  /* Once, on every path: the callee took its own reference if it kept one. */
+  /* Once, on every path. The callee dropped the references it took (its
+   * storage is on this stack: FlashInfer's wrappers keep no Tensor past the call). */
   for (int k = 0; k < c.num_owned; ++k) fic__object_release_api(fic__tvmffi_api(), &c.anys[c.owned[k]]);
   return st;
 }
