@@ -370,8 +370,8 @@ static inline fic_arg fic_arg_tensor(const fic_tensor *t) {
   a.v.p = t;
   return a;
 }
-/* A NULL tensor passes None: for Optional<TensorView> parameters (Optional<ffi::Tensor> takes fic_arg_tensor_object).
- */
+/* A NULL tensor passes None: for Optional<TensorView> parameters
+ * (Optional<ffi::Tensor> takes fic_arg_tensor_object). */
 static inline fic_arg fic_arg_opt_tensor(const fic_tensor *t) { return t ? fic_arg_tensor(t) : fic_arg_none(); }
 /* (0.2.0) For parameters typed `Optional<ffi::Tensor>` or `ffi::Tensor`,
  * which refuse a plain tensor pointer (FIC_KIND_TENSOR) with a TypeError:
