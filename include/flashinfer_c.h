@@ -322,10 +322,13 @@ typedef enum fic_kind {
   FIC_KIND_FLOAT = 3,
   FIC_KIND_DTYPE = 5,
   FIC_KIND_DEVICE = 6,
-  FIC_KIND_TENSOR = 7,        /* a borrowed fic_tensor / DLTensor pointer */
-  FIC_KIND_STRING = 8,        /* a borrowed NUL-terminated string (argument only) */
-  FIC_KIND_SMALL_STRING = 11, /* result only */
-  FIC_KIND_OBJECT = 64        /* result only: any TVM-FFI object (String 65, Array 71 ...) */
+  FIC_KIND_TENSOR = 7,         /* a borrowed fic_tensor / DLTensor pointer */
+  FIC_KIND_STRING = 8,         /* a borrowed NUL-terminated string (argument only) */
+  FIC_KIND_SMALL_STRING = 11,  /* result only */
+  FIC_KIND_OBJECT = 64,        /* result: any TVM-FFI object (String 65, Array 71 ...); argument (0.2.0): a borrowed
+                                  String, Tensor or Array object, see fic_arg_object */
+  FIC_KIND_TENSOR_OBJECT = 70, /* argument only (0.2.0): a borrowed fic_tensor passed as a TVM-FFI Tensor object */
+  FIC_KIND_ARRAY = 71          /* result only (0.2.0): an Array object (a plan's); see fic_result_array_i64 */
 } fic_kind;
 
 /* One argument: 16 bytes, the layout of TVM-FFI's TVMFFIAny. Build it with
@@ -367,8 +370,19 @@ static inline fic_arg fic_arg_tensor(const fic_tensor *t) {
   a.v.p = t;
   return a;
 }
-/* A NULL tensor passes None: for Optional<Tensor> parameters. */
+/* A NULL tensor passes None: for Optional<TensorView> parameters
+ * (Optional<ffi::Tensor> takes fic_arg_tensor_object). */
 static inline fic_arg fic_arg_opt_tensor(const fic_tensor *t) { return t ? fic_arg_tensor(t) : fic_arg_none(); }
+/* (0.2.0) For parameters typed `Optional<ffi::Tensor>` or `ffi::Tensor`,
+ * which refuse a plain tensor pointer (FIC_KIND_TENSOR) with a TypeError:
+ * the call wraps `t` in a TVM-FFI Tensor object that borrows its memory and
+ * releases it once after the call, on every path (one small allocation per
+ * such argument, inside libtvm_ffi). NULL passes None. At most 16 per call. */
+static inline fic_arg fic_arg_tensor_object(const fic_tensor *t) {
+  fic_arg a = {t ? FIC_KIND_TENSOR_OBJECT : FIC_KIND_NONE, 0, {0}};
+  a.v.p = t;
+  return a;
+}
 static inline fic_arg fic_arg_string(const char *s) {
   fic_arg a = {FIC_KIND_STRING, 0, {0}};
   a.v.s = s;
@@ -400,6 +414,17 @@ typedef struct fic_result {
   } v;
 } fic_result;
 
+/* (0.2.0) Borrow the object a result holds (a plan's Array<int64_t>, a
+ * String, a Tensor) as an argument; the result keeps its reference and must
+ * outlive the call. The call reads the object's type index and refuses any
+ * kind but String (65), Tensor (70) and Array (71); a result that holds no
+ * object gives an argument the call refuses. */
+static inline fic_arg fic_arg_object(const fic_result *r) {
+  fic_arg a = {FIC_KIND_OBJECT, 0, {0}};
+  if (r && r->kind >= FIC_KIND_OBJECT) a.v.p = r->v.obj;
+  return a;
+}
+
 /* A resolved exported function; owned by the runtime, valid until it closes. */
 typedef struct fic_function fic_function;
 
@@ -413,8 +438,12 @@ FIC_API fic_status fic_function_get(fic_runtime *rt, const char *module, const c
  * stream of CUDA device `device_id` is `stream` on this thread; the previous
  * stream is restored on every path. device_id = -1 takes the device of the
  * first CUDA tensor argument (and leaves the streams alone if there is
- * none). `result` may be NULL if the function returns nothing; otherwise it
- * is overwritten (not released) and must be released by the caller. */
+ * none: host (CPU) tensors never select a device). `result` may be NULL if
+ * the function returns nothing; otherwise it is overwritten (not released)
+ * and must be released by the caller. FIC_ERR_INVALID_ARGUMENT naming
+ * "args[i]" for a malformed tensor, an object argument holding no object or
+ * an object other than String/Tensor/Array (0.2.0), or more than 16
+ * tensor-object arguments (0.2.0). */
 FIC_API fic_status fic_function_call(const fic_function *fn, const fic_arg *args, int32_t num_args, int32_t device_id,
                                      void *stream, fic_result *result);
 
@@ -423,6 +452,22 @@ FIC_API fic_status fic_function_call(const fic_function *fn, const fic_arg *args
 FIC_API fic_status fic_result_string(const fic_result *result, const char **data, size_t *size);
 /* Release the object a result holds, if any, and reset it to None. NULL ok. */
 FIC_API fic_status fic_result_release(fic_result *result);
+/* (0.2.0) Read an Array<int64_t> result (an attention plan's) without
+ * releasing it. *count receives the number of elements; with out == NULL
+ * nothing else happens. Otherwise the elements are copied to out[0..count).
+ * FIC_ERR_INVALID_ARGUMENT, writing nothing to `out`: result or count NULL,
+ * the result is not an Array (argument "result"), an element is not an
+ * integer (its index in the message), or capacity < *count (argument
+ * "capacity"; *count still holds the size needed). Thread-safe for
+ * distinct results, and for one result read concurrently. */
+FIC_API fic_status fic_result_array_i64(const fic_result *result, int64_t *out, size_t capacity, size_t *count);
+/* (0.2.0) Build a new Array<int64_t> holding values[0..n) (e.g. a plan's
+ * ints cached by the caller), through libtvm_ffi's "ffi.Array". `out` owns
+ * it: release it with fic_result_release(). values may be NULL when n is 0.
+ * FIC_ERR_INVALID_ARGUMENT (NULL rt/out, NULL values with n > 0, n >
+ * INT32_MAX), FIC_ERR_NO_MEMORY, FIC_ERR_INTERNAL (libtvm_ffi failed).
+ * Allocates; not for the per-call path. Thread-safe. */
+FIC_API fic_status fic_array_i64_new(fic_runtime *rt, const int64_t *values, size_t n, fic_result *out);
 
 /* ------------------------------------------------------------------------ */
 /* Kernels of FlashInfer 0.6.3 (norm.so and gdn_prefill_sm90.so)            */

@@ -100,6 +100,10 @@ typedef struct fic_tvm_version {
 #define FIC_ERR_MSG_OFFSET 40
 #define FIC_ERR_BT_OFFSET 56
 #define FIC_STR_DATA_OFFSET 24
+/* ArrayObj (71): data (TVMFFIAny cells) at +24, size (int64) at +32; the
+ * same from 0.1.3 to 0.1.8.post2 and, as TVMFFISeqCell, from 0.1.9. */
+#define FIC_ARRAY_DATA_OFFSET 24
+#define FIC_ARRAY_SIZE_OFFSET 32
 
 typedef int (*fic_safe_call_fn)(void *handle, const fic_any *args, int32_t num_args, fic_any *result);
 
@@ -113,6 +117,9 @@ typedef struct fic_tvm_api {
   void *(*EnvGetStream)(int32_t device_type, int32_t device_id);
   int (*TensorFromDLPackVersioned)(fic_dl_managed_versioned *from, int32_t require_alignment,
                                    int32_t require_contiguous, void **out);
+  /* A registered global function ("ffi.Array"): a new reference, or NULL with 0. */
+  int (*FunctionGetGlobal)(const fic_byte_array *name, void **out);
+  int (*FunctionCall)(void *func, fic_any *args, int32_t num_args, fic_any *result);
 } fic_tvm_api;
 
 #endif

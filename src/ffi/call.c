@@ -22,7 +22,7 @@ static const char *cell_bytes(const void *obj, size_t offset, size_t *len) {
 
 /* Release an error a runtime helper raised, so it cannot leak or be taken
  * later for a kernel's error (the slot is per thread). */
-static void drop_raised_error(const fic_tvm_api *api) {
+void fic__drop_raised_error(const fic_tvm_api *api) {
   void *err = NULL;
   api->ErrorMoveFromRaised(&err);
   if (err) api->ObjectDecRef(err);
@@ -77,7 +77,7 @@ fic_status fic__call_ex(const struct fic_function *fn, const fic_any *args, int3
   const fic_cudart_api *cudart = fic__cudart();
   if (device_id >= 0) {
     if (api->EnvSetStream(KDL_CUDA, device_id, stream, &prev_stream) != 0) {
-      drop_raised_error(api);
+      fic__drop_raised_error(api);
       return fic__fail(FIC_ERR_INTERNAL, "TVMFFIEnvSetStream(cuda:%d) failed", (int)device_id);
     }
     stream_set = 1;
@@ -107,16 +107,17 @@ fic_status fic__call_ex(const struct fic_function *fn, const fic_any *args, int3
   return decode_error(api, fn, rc);
 }
 
-fic_status fic__tensor_object(const fic_runtime *rt, const fic_tensor *t, fic_dl_managed_versioned *storage,
-                              fic_any *out) {
+fic_status fic__tensor_object_api(const fic_tvm_api *api, const fic_tensor *t, fic_dl_managed_versioned *storage,
+                                  fic_any *out) {
+  if (!api) return fic__fail(FIC_ERR_INTERNAL, "libtvm_ffi is not loaded");
   memset(storage, 0, sizeof *storage);
   storage->version.major = 1;
   storage->version.minor = 2;
   memcpy(&storage->dl_tensor, t, sizeof storage->dl_tensor);
   void *handle = NULL;
   /* No alignment or contiguity demands here: the kernel checks what it needs. */
-  if (rt->tvm->TensorFromDLPackVersioned(storage, 0, 0, &handle) != 0 || !handle) {
-    drop_raised_error(rt->tvm);
+  if (api->TensorFromDLPackVersioned(storage, 0, 0, &handle) != 0 || !handle) {
+    fic__drop_raised_error(api);
     return fic__fail(FIC_ERR_INTERNAL, "TVMFFITensorFromDLPackVersioned failed");
   }
   memset(out, 0, sizeof *out);
@@ -125,7 +126,15 @@ fic_status fic__tensor_object(const fic_runtime *rt, const fic_tensor *t, fic_dl
   return FIC_OK;
 }
 
-void fic__object_release(const fic_runtime *rt, fic_any *value) {
-  if (value && value->type_index >= FIC_TI_STATIC_OBJECT_BEGIN && value->v.v_obj) rt->tvm->ObjectDecRef(value->v.v_obj);
+fic_status fic__tensor_object(const fic_runtime *rt, const fic_tensor *t, fic_dl_managed_versioned *storage,
+                              fic_any *out) {
+  return fic__tensor_object_api(rt->tvm, t, storage, out);
+}
+
+void fic__object_release_api(const fic_tvm_api *api, fic_any *value) {
+  if (api && value && value->type_index >= FIC_TI_STATIC_OBJECT_BEGIN && value->v.v_obj)
+    api->ObjectDecRef(value->v.v_obj);
   if (value) memset(value, 0, sizeof *value);
 }
+
+void fic__object_release(const fic_runtime *rt, fic_any *value) { fic__object_release_api(rt->tvm, value); }

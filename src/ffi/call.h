@@ -25,5 +25,11 @@ fic_status fic__call_ex(const struct fic_function *fn, const fic_any *args, int3
 fic_status fic__tensor_object(const fic_runtime *rt, const fic_tensor *t, fic_dl_managed_versioned *storage,
                               fic_any *out);
 void fic__object_release(const fic_runtime *rt, fic_any *value);
+/* Release an error a runtime helper raised on this thread, if any. */
+void fic__drop_raised_error(const fic_tvm_api *api);
+/* The same, for callers that hold the loaded API rather than a runtime. */
+fic_status fic__tensor_object_api(const fic_tvm_api *api, const fic_tensor *t, fic_dl_managed_versioned *storage,
+                                  fic_any *out);
+void fic__object_release_api(const fic_tvm_api *api, fic_any *value);
 
 #endif

@@ -42,6 +42,8 @@ static fic_status resolve_api(void *handle, fic_tvm_api *api) {
       {"TVMFFIEnvSetStream", (void **)&api->EnvSetStream},
       {"TVMFFIEnvGetStream", (void **)&api->EnvGetStream},
       {"TVMFFITensorFromDLPackVersioned", (void **)&api->TensorFromDLPackVersioned},
+      {"TVMFFIFunctionGetGlobal", (void **)&api->FunctionGetGlobal},
+      {"TVMFFIFunctionCall", (void **)&api->FunctionCall},
   };
   for (size_t i = 0; i < sizeof syms / sizeof syms[0]; ++i) FIC_CHECK(resolve(handle, syms[i].name, syms[i].slot));
   return FIC_OK;

@@ -17,6 +17,8 @@ EXPORT int TVMFFIObjectDecRef(void *obj);
 EXPORT void TVMFFIErrorMoveFromRaised(void **out);
 EXPORT void *TVMFFIEnvGetStream(int32_t device_type, int32_t device_id);
 EXPORT int TVMFFITensorFromDLPackVersioned(void *from, int32_t align, int32_t contiguous, void **out);
+EXPORT int TVMFFIFunctionGetGlobal(const void *name, void **out);
+EXPORT int TVMFFIFunctionCall(void *func, void *args, int32_t num_args, void *result);
 
 void TVMFFIGetVersion(fake_version *out) {
   out->major = 0;
@@ -36,6 +38,18 @@ int TVMFFITensorFromDLPackVersioned(void *from, int32_t align, int32_t contiguou
   (void)align;
   (void)contiguous;
   *out = NULL;
+  return -1;
+}
+int TVMFFIFunctionGetGlobal(const void *name, void **out) {
+  (void)name;
+  *out = NULL;
+  return 0;
+}
+int TVMFFIFunctionCall(void *func, void *args, int32_t num_args, void *result) {
+  (void)func;
+  (void)args;
+  (void)num_args;
+  (void)result;
   return -1;
 }
 #ifndef FAKE_NO_ENV_SET_STREAM
