@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Build FlashInfer 0.6.3 TVM-FFI kernel modules (norm, gdn_prefill_sm90) for
-# sm_90a from the flashinfer-python wheel sources, with FlashInfer's own JIT
-# flags (flashinfer/jit/{core,cpp_ext,norm,gdn}.py), and pack them into a test
+# Build FlashInfer 0.6.3 TVM-FFI kernel modules (norm, page, cascade,
+# quantization, rope, sampling, topk, *_and_mul, fa2 batch decode/prefill,
+# gdn_prefill_sm90) for sm_90a from the flashinfer-python wheel sources, with
+# FlashInfer's own JIT sources and flags (flashinfer/jit/{core,cpp_ext,norm,gdn,
+# page,...,activation}.py, jit/attention/modules.py), and pack them into a test
 # flashinfer_jit_cache wheel.  Everything is written OUTSIDE the repo.
 # See README.md in this folder.
 # shellcheck disable=SC2054,SC2034,SC2016  # commas in -gencode, namerefs, literal $( ) in generated scripts
@@ -39,15 +41,19 @@ NVCC=$CUDA_HOME/bin/nvcc
 
 usage() {
   cat <<EOF
-usage: $0 [--wheels DIR] [--out DIR] [--jobs N] [--modules "norm gdn_prefill_sm90"]
-          [--keep-build] [--no-wheel]
+usage: $0 [--wheels DIR] [--out DIR] [--jobs N] [--modules "norm page ..."]
+          [--keep-build] [--no-wheel] [--only GLOB]
 
   --wheels DIR   wheel directory (default \$FLASHINFER_C_DEV_CACHE/wheels =
                  $WHEELS). Missing wheels are fetched with 'pip download';
                  with all three wheels present no network is used.
   --out DIR      output dir (default \$FLASHINFER_C_DEV_CACHE/modules/<key>)
   --jobs N       parallel nvcc processes (default: nproc = $JOBS)
-  --modules L    space-separated subset of: $ALL_MODULES (default: all)
+  --modules L    space-separated list (default: all of these):
+                 $ALL_MODULES
+                 also accepted: gelu_and_mul, gelu_tanh_and_mul and any other
+                 batch_decode_with_kv_cache_* / fa2 batch_prefill_with_kv_cache_*_f16qk_*
+                 URI (see README.md)
   --keep-build   keep objects/logs in OUT/.build after a successful link
   --no-wheel     do not (re)pack the flashinfer_jit_cache wheel
   --only GLOB    test mode: compile only the TUs whose basename matches GLOB
