@@ -360,10 +360,11 @@ prepare_sources() {
       # jit/activation.py, jit/attention/modules.py: sources (and config.inc)
       # are written to FLASHINFER_GEN_SRC_DIR[/<uri>]; gen_sources.py renders
       # the wheel's templates there and prints the TU paths in order.
-      local gd=$GEN
+      local gd=$GEN listing
       [[ $(family_of "$m") == act ]] || gd=$GEN/$m
-      mapfile -t SRC_PATHS < <(python3 "$HERE/gen_sources.py" --fi-root "$TMP/src/flashinfer" \
-        --gen-dir "$gd" "$m") || die "[$m] generating sources failed"
+      listing=$(python3 "$HERE/gen_sources.py" --fi-root "$TMP/src/flashinfer" --gen-dir "$gd" "$m") \
+        || die "[$m] generating sources failed"
+      mapfile -t SRC_PATHS <<<"$listing"
       ;;
     gdn_prefill_sm90)
       # gdn.gen_gdn_prefill_sm90_module: render 32 instantiations + copy 2 files
