@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Build FlashInfer 0.6.3 TVM-FFI kernel modules (norm, gdn_prefill_sm90) for
-# sm_90a from the flashinfer-python wheel sources, with FlashInfer's own JIT
-# flags (flashinfer/jit/{core,cpp_ext,norm,gdn}.py), and pack them into a test
+# Build FlashInfer 0.6.3 TVM-FFI kernel modules (norm, page, cascade,
+# quantization, rope, sampling, topk, *_and_mul, fa2 batch decode/prefill,
+# gdn_prefill_sm90) for sm_90a from the flashinfer-python wheel sources, with
+# FlashInfer's own JIT sources and flags (flashinfer/jit/{core,cpp_ext,norm,gdn,
+# page,...,activation}.py, jit/attention/modules.py), and pack them into a test
 # flashinfer_jit_cache wheel.  Everything is written OUTSIDE the repo.
 # See README.md in this folder.
 # shellcheck disable=SC2054,SC2034,SC2016  # commas in -gencode, namerefs, literal $( ) in generated scripts
@@ -17,7 +19,13 @@ declare -A WHEEL_SHA256=(
   [apache_tvm_ffi-$TVM_FFI_HDR_VERSION]=ef922ef3ed971a4e161a0385ef9f67af379d52b0d83d62c08b79f6707b6660b5
   [apache_tvm_ffi-$TVM_FFI_RT_VERSION]=48ad3df2224f1b0943344895c6cba2f3f0a53bc67ddafdd3e9d7a34f56100aa9
 )
-ALL_MODULES="norm gdn_prefill_sm90"
+# Default attention configurations (bf16 q/kv/o, head dim 128, int32 indices,
+# posenc 0, no swa, no logits cap); any other batch_decode_with_kv_cache_* /
+# fa2 batch_prefill_with_kv_cache_*_f16qk_* URI is accepted via --modules.
+ATTN_SUFFIX=dtype_q_bf16_dtype_kv_bf16_dtype_o_bf16_dtype_idx_i32_head_dim_qk_128_head_dim_vo_128_posenc_0_use_swa_False_use_logits_cap_False
+DECODE_DEFAULT=batch_decode_with_kv_cache_$ATTN_SUFFIX
+PREFILL_DEFAULT=batch_prefill_with_kv_cache_${ATTN_SUFFIX}_f16qk_False
+ALL_MODULES="norm gdn_prefill_sm90 page cascade quantization rope sampling silu_and_mul topk $DECODE_DEFAULT $PREFILL_DEFAULT"
 
 CACHE_ROOT=${FLASHINFER_C_DEV_CACHE:-$HOME/.cache/flashinfer-c-dev}
 WHEELS=$CACHE_ROOT/wheels
@@ -33,15 +41,19 @@ NVCC=$CUDA_HOME/bin/nvcc
 
 usage() {
   cat <<EOF
-usage: $0 [--wheels DIR] [--out DIR] [--jobs N] [--modules "norm gdn_prefill_sm90"]
-          [--keep-build] [--no-wheel]
+usage: $0 [--wheels DIR] [--out DIR] [--jobs N] [--modules "norm page ..."]
+          [--keep-build] [--no-wheel] [--only GLOB]
 
   --wheels DIR   wheel directory (default \$FLASHINFER_C_DEV_CACHE/wheels =
                  $WHEELS). Missing wheels are fetched with 'pip download';
                  with all three wheels present no network is used.
   --out DIR      output dir (default \$FLASHINFER_C_DEV_CACHE/modules/<key>)
   --jobs N       parallel nvcc processes (default: nproc = $JOBS)
-  --modules L    space-separated subset of: $ALL_MODULES (default: all)
+  --modules L    space-separated list (default: all of these):
+                 $ALL_MODULES
+                 also accepted: gelu_and_mul, gelu_tanh_and_mul and any other
+                 batch_decode_with_kv_cache_* / fa2 batch_prefill_with_kv_cache_*_f16qk_*
+                 URI (see README.md)
   --keep-build   keep objects/logs in OUT/.build after a successful link
   --no-wheel     do not (re)pack the flashinfer_jit_cache wheel
   --only GLOB    test mode: compile only the TUs whose basename matches GLOB
@@ -72,8 +84,25 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ $JOBS =~ ^[1-9][0-9]*$ ]] || die "--jobs must be a positive integer (got '$JOBS')"
+# family_of MODULE -> prints the build family (how sources/flags are made) or fails
+family_of() {
+  case $1 in
+    norm|gdn_prefill_sm90) echo "$1" ;;
+    page|cascade|quantization|rope|sampling|topk) echo plain ;;
+    silu_and_mul|gelu_and_mul|gelu_tanh_and_mul) echo act ;;
+    batch_decode_with_kv_cache_dtype_q_*) echo decode ;;
+    batch_prefill_with_kv_cache_dtype_q_*_f16qk_True|batch_prefill_with_kv_cache_dtype_q_*_f16qk_False)
+      echo prefill_fa2 ;;
+    *) return 1 ;;
+  esac
+}
 for m in $MODULES; do
-  [[ " $ALL_MODULES " == *" $m "* ]] || die "unknown module '$m' (known: $ALL_MODULES)"
+  family_of "$m" >/dev/null \
+    || die "unknown module '$m' (known: $ALL_MODULES, gelu_and_mul, gelu_tanh_and_mul, other batch_decode/fa2 batch_prefill URIs)"
+  case $(family_of "$m") in
+    decode|prefill_fa2)
+      python3 "$HERE/gen_sources.py" --check-uri "$m" || die "module '$m' is not a valid FlashInfer 0.6.3 URI" ;;
+  esac
 done
 [[ -n ${MODULES// /} ]] || die "--modules is empty"
 
@@ -190,6 +219,12 @@ norm_cuda_cflags=("${cuda_base[@]}" "${global_arch[@]}" "${global_common[@]}"
 # only; module has -std -> no -std=c++17.
 gdn_prefill_sm90_cuda_cflags=("${cuda_base[@]}" "${global_common[@]}" "${jit_spec[@]}"
                   "${sm90a_nvcc_flags[@]}" -DFLAT_SM90A_ENABLED -std=c++20)
+# page/cascade/quantization/rope/sampling/topk (jit/<family>.py), the activation
+# modules (jit/activation.py) and the fa2 decode/prefill modules
+# (jit/attention/modules.py gen_customize_batch_{decode,prefill}_module) all call
+# gen_jit_spec(name, sources) with no extra flags: global flags + -std=c++17 + jit_spec.
+plain_cuda_cflags=("${cuda_base[@]}" "${global_arch[@]}" "${global_common[@]}"
+                   -std=c++17 "${jit_spec[@]}")
 
 # cpp_ext.generate_ninja_build_for_op (rule link: $cxx $in $ldflags -o $out)
 ldflags=(-shared "-L$CUDA_HOME/lib64" "-L$CUDA_HOME/lib64/stubs" -lcudart -lcuda)
@@ -204,24 +239,72 @@ for dtype_name in half bf16; do
 done
 gdn_prefill_sm90_sources+=(gdn_prefill_launcher.cu prefill_kernel_delta_rule_sm90.cu)
 
+# sources_of MODULE -> fills SRCS with the TU basenames in FlashInfer's order
+sources_of() {
+  local m=$1
+  case $(family_of "$m") in
+    norm) SRCS=("${norm_sources[@]}") ;;
+    gdn_prefill_sm90) SRCS=("${gdn_prefill_sm90_sources[@]}") ;;
+    plain)   # jit/{page,cascade,quantization,rope,sampling,topk}.py
+      case $m in
+        sampling) SRCS=(sampling.cu renorm.cu flashinfer_sampling_binding.cu) ;;
+        *) SRCS=("$m.cu" "flashinfer_${m}_binding.cu") ;;
+      esac ;;
+    act) SRCS=("$m.cu") ;;   # jit/activation.py gen_act_and_mul_module
+    decode) SRCS=(batch_decode_kernel.cu batch_decode.cu batch_decode_jit_binding.cu) ;;
+    prefill_fa2)
+      SRCS=()
+      local mm
+      for mm in 0 1 2 3; do
+        SRCS+=("batch_prefill_paged_kernel_mask_$mm.cu" "batch_prefill_ragged_kernel_mask_$mm.cu")
+      done
+      SRCS+=(batch_prefill.cu batch_prefill_jit_binding.cu) ;;
+  esac
+}
+# cflags_var MODULE -> name of the array holding its nvcc flags
+cflags_var() {
+  case $(family_of "$1") in
+    norm|gdn_prefill_sm90) echo "${1}_cuda_cflags" ;;
+    *) echo plain_cuda_cflags ;;
+  esac
+}
+# generator_hashes MODULE -> hashes of the repo scripts that write its sources
+generator_hashes() {
+  case $(family_of "$1") in
+    gdn_prefill_sm90) sha256_of "$HERE/render_jinja.py" | sed 's/^/render_jinja.py /' ;;
+    act|decode|prefill_fa2)
+      sha256_of "$HERE/render_jinja.py" | sed 's/^/render_jinja.py /'
+      sha256_of "$HERE/gen_sources.py" | sed 's/^/gen_sources.py /' ;;
+  esac
+}
+
 # ---------------------------------------------------------- cache key
 # Hash of everything that determines the binaries, with machine-specific
 # paths replaced by placeholders.
 canon() { sed -e "s#$TMP#<tmp>#g" -e "s#$CUDA_HOME#<cuda>#g" -e "s#$PY_INCLUDE#<py_include>#g"; }
 manifest_module() {
-  local -n fl=$1_cuda_cflags srcs=$1_sources
+  local fv
+  fv=$(cflags_var "$1")
+  local -n fl=$fv
+  sources_of "$1"
   echo "[$1] cuda_cflags: ${fl[*]}"
-  echo "[$1] sources: ${srcs[*]}"
+  echo "[$1] sources: ${SRCS[*]}"
+  generator_hashes "$1" | sed "s/^/[$1] generator: /"
 }
-manifest() {
+manifest_header() {
   echo "flashinfer_python $FI_VERSION ${WHEEL_SHA256[flashinfer_python-$FI_VERSION]}"
   echo "tvm_ffi_headers $TVM_FFI_HDR_VERSION ${WHEEL_SHA256[apache_tvm_ffi-$TVM_FFI_HDR_VERSION]}"
   echo "nvcc $NVCC_FULL"
   echo "cxx $CXX_VERSION"
-  for m in $ALL_MODULES; do manifest_module "$m"; done
   echo "ldflags: ${ldflags[*]}"
-  sha256_of "$HERE/render_jinja.py" | sed 's/^/render_jinja.py /'
 }
+# The cache key covers every default module; each built module also gets its
+# own manifest (<out>/<m>/flags-manifest.txt) that decides whether it is a hit.
+manifest() {
+  manifest_header
+  for m in $ALL_MODULES; do manifest_module "$m"; done
+}
+module_manifest() { { manifest_header; manifest_module "$1"; } | canon; }
 MANIFEST=$(manifest | canon)
 FLAGS_HASH=$(printf '%s\n' "$MANIFEST" | python3 -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:12])')
 KEY=fi${FI_VERSION}-tvmffi${TVM_FFI_HDR_VERSION}-nvcc${NVCC_FULL}-sm90a-${FLAGS_HASH}
@@ -230,12 +313,18 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 REPO_ROOT=$(cd "$HERE/../.." && pwd)
 case $OUT/ in "$REPO_ROOT"/*) die "output dir $OUT is inside the repo" ;; esac
-if [[ -f $OUT/flags-manifest.txt ]]; then
-  [[ $(cat "$OUT/flags-manifest.txt") == "$MANIFEST" ]] \
-    || die "$OUT holds modules built with a different flag set/toolchain (see its flags-manifest.txt); use another --out"
-else
-  printf '%s\n' "$MANIFEST" > "$OUT/flags-manifest.txt"
-fi
+# A built module whose manifest differs from ours was made with other flags,
+# sources or toolchain: refuse to mix it into this output dir.
+for m in $MODULES; do
+  mf=$OUT/$m/flags-manifest.txt
+  if [[ -f $mf ]]; then
+    [[ $(cat "$mf") == "$(module_manifest "$m")" ]] \
+      || die "$OUT/$m was built with a different flag set/toolchain (see $mf); use another --out"
+  elif [[ -f $OUT/$m/$m.so ]]; then
+    die "$OUT/$m/$m.so has no flags-manifest.txt (older build.sh); use another --out"
+  fi
+done
+printf '%s\n' "$MANIFEST" > "$OUT/flags-manifest.txt"   # all default modules (the key's input)
 log "cache key        : $KEY"
 log "output dir       : $OUT"
 
@@ -248,8 +337,9 @@ unpack_sources() {
 import sys, zipfile
 fi, hdr, dest = sys.argv[1:4]
 with zipfile.ZipFile(fi) as z:
-    z.extractall(dest, [n for n in z.namelist() if n.startswith("flashinfer/data/")
-                        and n.split("/")[2] in ("csrc", "include", "cutlass", "spdlog")])
+    z.extractall(dest, [n for n in z.namelist() if (n.startswith("flashinfer/data/")
+                        and n.split("/")[2] in ("csrc", "include", "cutlass", "spdlog"))
+                        or n.startswith("flashinfer/jit/")])   # gen_sources.py reads jit/*.py
 with zipfile.ZipFile(hdr) as z:
     z.extractall(dest, [n for n in z.namelist() if n.startswith("tvm_ffi/include/")])
 PY
@@ -260,11 +350,22 @@ PY
 
 # prepare_sources MODULE -> fills SRC_PATHS
 prepare_sources() {
-  local m=$1
+  local m=$1 s
   SRC_PATHS=()
-  case $m in
-    norm)
-      for s in "${norm_sources[@]}"; do SRC_PATHS+=("$FI_DATA/csrc/$s"); done ;;
+  sources_of "$m"
+  case $(family_of "$m") in
+    norm|plain)
+      for s in "${SRCS[@]}"; do SRC_PATHS+=("$FI_DATA/csrc/$s"); done ;;
+    act|decode|prefill_fa2)
+      # jit/activation.py, jit/attention/modules.py: sources (and config.inc)
+      # are written to FLASHINFER_GEN_SRC_DIR[/<uri>]; gen_sources.py renders
+      # the wheel's templates there and prints the TU paths in order.
+      local gd=$GEN listing
+      [[ $(family_of "$m") == act ]] || gd=$GEN/$m
+      listing=$(python3 "$HERE/gen_sources.py" --fi-root "$TMP/src/flashinfer" --gen-dir "$gd" "$m") \
+        || die "[$m] generating sources failed"
+      mapfile -t SRC_PATHS <<<"$listing"
+      ;;
     gdn_prefill_sm90)
       # gdn.gen_gdn_prefill_sm90_module: render 32 instantiations + copy 2 files
       local gd=$GEN/$m tmpl=$FI_DATA/csrc/gdn_prefill_sm90_kernel_inst.jinja
@@ -284,8 +385,10 @@ prepare_sources() {
         cp "$FI_DATA/csrc/$s" "$gd/$s"; SRC_PATHS+=("$gd/$s")
       done ;;
   esac
-  local -n want=${m}_sources
-  (( ${#SRC_PATHS[@]} == ${#want[@]} )) || die "internal: $m source count mismatch"
+  (( ${#SRC_PATHS[@]} == ${#SRCS[@]} )) || die "internal: $m source count mismatch"
+  for (( s = 0; s < ${#SRCS[@]}; s++ )); do
+    [[ $(basename "${SRC_PATHS[s]}") == "${SRCS[s]}" ]] || die "internal: $m source list mismatch"
+  done
 }
 
 # ---------------------------------------------------------------- build
@@ -298,10 +401,17 @@ build_module() {
   fi
   unpack_sources
   prepare_sources "$m"
-  local -n cflags=${m}_cuda_cflags
+  local cv
+  cv=$(cflags_var "$m")
+  local -n cflags=$cv
   local bdir=$OUT/.build/$m
   mkdir -p "$bdir/cmds"
   rm -f "$bdir"/cmds/*.sh
+  # objects left by an interrupted build are reused only if made with the same manifest
+  if [[ ! -f $bdir/flags-manifest.txt || $(cat "$bdir/flags-manifest.txt") != "$(module_manifest "$m")" ]]; then
+    rm -f "$bdir"/*.cuda.o "$bdir"/*.cuda.o.d
+    module_manifest "$m" > "$bdir/flags-manifest.txt"
+  fi
   local objs=() n=0 s obj t0
   for s in "${SRC_PATHS[@]}"; do
     obj=$bdir/$(basename "${s%.cu}").cuda.o          # JitSpec.get_object_paths naming
@@ -343,6 +453,7 @@ build_module() {
   local link=("$CXX" "${objs[@]}" "${ldflags[@]}" -o "$so.tmp")
   "${link[@]}" > "$bdir/link.log" 2>&1 || { cat "$bdir/link.log" >&2; die "[$m] link failed"; }
   mv "$so.tmp" "$so"
+  module_manifest "$m" > "$OUT/$m/flags-manifest.txt"
   {
     echo "module: $m"
     echo "key: $KEY"
@@ -391,7 +502,7 @@ fi
 
 echo "key: $KEY"
 echo "out: $OUT"
-for m in $ALL_MODULES; do
+for m in $MODULES; do
   [[ -f $OUT/$m/$m.so ]] && echo "module: $OUT/$m/$m.so ($(stat -c %s "$OUT/$m/$m.so") bytes)"
 done
 WHL=$OUT/flashinfer_jit_cache-$WHEEL_VERSION-cp39-abi3-manylinux_2_28_x86_64.whl
