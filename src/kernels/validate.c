@@ -179,3 +179,16 @@ fic_status fic__check_finite(const char *name, double x, int nonnegative, int no
   if (nonzero && x == 0) return fic__fail_arg(name, "%s must not be 0", name);
   return FIC_OK;
 }
+
+fic_status fic__load_params(const void *in, void *out, size_t full, const char *init) {
+  if (!in) return fic__fail_arg("params", "params must not be NULL");
+  size_t size;
+  memcpy(&size, in, sizeof size); /* struct_size is every params struct's first field */
+  if (size < sizeof size || size > full || size % 8 != 0)
+    return fic__fail_arg("params",
+                         "params->struct_size is %zu; set it with %s() (this library knows sizes 8 to %zu, in "
+                         "steps of 8)",
+                         size, init, full);
+  memcpy(out, in, size);
+  return FIC_OK;
+}
