@@ -532,9 +532,15 @@ typedef struct fic_append_paged_kv_cache_params {
   int64_t kv_layout; /* fic_kv_layout; default FIC_KV_LAYOUT_NHD */
 } fic_append_paged_kv_cache_params;
 
-/* Zero `params`, set struct_size and the defaults. */
+/* Zero `params`, set struct_size and the defaults (FIC_ERR_INVALID_ARGUMENT
+ * for NULL). Thread-safe. (0.2.0) */
 FIC_API fic_status fic_append_paged_kv_cache_params_init(fic_append_paged_kv_cache_params *params);
-/* Enqueue the append on `stream` (nnz == 0: validates, then does nothing). */
+/* Enqueue the append on `stream` (nnz == 0: validates, then does nothing).
+ * Statuses: FIC_ERR_INVALID_ARGUMENT naming the field (or `params` for a bad
+ * struct_size, `kv_layout` outside the enum); FIC_ERR_NOT_FOUND, _DLOPEN,
+ * _CAPTURING when module `page` is not prepared / does not load / would load
+ * during capture; FIC_ERR_KERNEL for the wrapper's own errors. Thread-safe.
+ * (0.2.0) */
 FIC_API fic_status fic_append_paged_kv_cache(fic_runtime *rt, const fic_append_paged_kv_cache_params *params,
                                              void *stream);
 
@@ -555,13 +561,16 @@ typedef struct fic_append_paged_mla_kv_cache_params {
   const fic_tensor *kv_last_page_len;
 } fic_append_paged_mla_kv_cache_params;
 
+/* As fic_append_paged_kv_cache_params_init / fic_append_paged_kv_cache, with
+ * the same statuses. Thread-safe. (0.2.0) */
 FIC_API fic_status fic_append_paged_mla_kv_cache_params_init(fic_append_paged_mla_kv_cache_params *params);
 FIC_API fic_status fic_append_paged_mla_kv_cache(fic_runtime *rt, const fic_append_paged_mla_kv_cache_params *params,
                                                  void *stream);
 
 /* Host helpers (no runtime, no GPU; the caller copies the results to the
  * device). FlashInfer computes these with a Triton kernel that is in no
- * module. (0.2.0) */
+ * module. Both return FIC_ERR_INVALID_ARGUMENT naming the offending argument
+ * and write nothing when a check fails. Thread-safe. (0.2.0) */
 
 /* For B = batch_size requests whose appended entries are append_indptr[b] ..
  * append_indptr[b+1]-1 and whose KV length after the append is seq_lens[b]:
@@ -586,6 +595,10 @@ FIC_API fic_status fic_paged_kv_seq_lens(const int32_t *kv_indptr, const int32_t
  * subset's scores in base 2 (FlashInfer's LSE). Merging two states gives the
  * state over the union: s = log2(2^s_a + 2^s_b), v = (2^s_a v_a + 2^s_b v_b)
  * / 2^s. D is 64, 128, 256 or 512; all tensors contiguous on one device. */
+
+/* Statuses of the three: FIC_ERR_INVALID_ARGUMENT naming the tensor;
+ * FIC_ERR_NOT_FOUND, _DLOPEN, _CAPTURING for module `cascade`; FIC_ERR_KERNEL
+ * for the wrapper's own errors. An empty sequence does nothing. Thread-safe. */
 
 /* v_merged/s_merged = merge of (v_a, s_a) and (v_b, s_b). (0.2.0) */
 FIC_API fic_status fic_merge_state(fic_runtime *rt, const fic_tensor *v_a, const fic_tensor *s_a, const fic_tensor *v_b,
