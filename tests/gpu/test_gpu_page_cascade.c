@@ -7,7 +7,8 @@
  * append_paged_kv_cache: random batches of 1..33 requests with random prior
  * lengths and appended counts (some zero), page sizes 1 and 16 (partial last
  * pages), page tables drawn from a shuffled pool with spare pages, NHD and
- * HND, f16 / bf16 / e4m3 caches. The caches are poisoned first and compared
+ * HND, f16 / bf16 / e4m3 caches, separate K/V caches and FlashInfer's
+ * combined [P, 2, ...] form (K and V pages interleaved: strided caches). The caches are poisoned first and compared
  * EXACTLY, element by element, with the float64 scatter (the kernel copies):
  * every slot not appended to, spare pages included, must keep the poison.
  * The page table and positions come from fic_paged_kv_seq_lens and
@@ -66,6 +67,7 @@ typedef struct page_case {
   int hnd;
   elem_kind kind;
   int32_t page_size;
+  int combined; /* FlashInfer's 5-D form: one buffer [P, 2, page...], K and V pages interleaved */
 } page_case;
 
 /* A random batch: lengths, page table from a shuffled pool, append layout. */
@@ -138,25 +140,29 @@ static void expect_cache(const char *what, const double *got, const double *want
 
 typedef struct dev_batch {
   void *key, *value, *kc, *vc, *bi, *pos, *idx, *ptr, *last;
+  int combined;
 } dev_batch;
 
+/* cache_b: bytes of one cache; combined: one buffer of twice that, V one page after K. */
 static dev_batch upload_batch(const batch *b, const void *key, const void *value, const void *poison, size_t cache_b,
-                              size_t app_b) {
+                              size_t app_b, int combined, size_t page_b) {
+  void *kc = gpu_upload(poison, combined ? 2 * cache_b : cache_b);
   dev_batch d = {gpu_upload(key, app_b),
                  gpu_upload(value, app_b),
-                 gpu_upload(poison, cache_b),
-                 gpu_upload(poison, cache_b),
+                 kc,
+                 combined ? (char *)kc + page_b : gpu_upload(poison, cache_b),
                  gpu_upload(b->bi, (size_t)b->nnz * 4),
                  gpu_upload(b->pos, (size_t)b->nnz * 4),
                  gpu_upload(b->kv_indices, (size_t)b->P * 4),
                  gpu_upload(b->kv_indptr, ((size_t)b->B + 1) * 4),
-                 gpu_upload(b->kv_last, (size_t)b->B * 4)};
+                 gpu_upload(b->kv_last, (size_t)b->B * 4),
+                 combined};
   return d;
 }
 
 static void free_dev(dev_batch *d) {
-  void *all[] = {d->key, d->value, d->kc, d->vc, d->bi, d->pos, d->idx, d->ptr, d->last};
-  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) CK(cudaFree(all[i]));
+  void *all[] = {d->key, d->value, d->kc, d->bi, d->pos, d->idx, d->ptr, d->last, d->vc};
+  for (size_t i = 0; i < sizeof all / sizeof all[0] - (d->combined ? 1 : 0); i++) CK(cudaFree(all[i]));
 }
 
 static fic_status run_append(fic_runtime *rt, const page_case *c, const batch *b, dev_batch *d) {
@@ -168,6 +174,11 @@ static fic_status run_append(fic_runtime *rt, const page_case *c, const batch *b
   kt_desc bi = gpu_desc(d->bi, FIC_I32, 1, b->nnz, 0, 0, 0), pos = gpu_desc(d->pos, FIC_I32, 1, b->nnz, 0, 0, 0);
   kt_desc idx = gpu_desc(d->idx, FIC_I32, 1, b->used, 0, 0, 0), ptr = gpu_desc(d->ptr, FIC_I32, 1, b->B + 1, 0, 0, 0);
   kt_desc last = gpu_desc(d->last, FIC_I32, 1, b->B, 0, 0, 0);
+  if (c->combined) { /* pages 2 apart; within a page, the layout's dense strides */
+    int64_t page = ps * H * D;
+    kt_strides(&kc, 2 * page, c->hnd ? ps * D : H * D, D, 1);
+    kt_strides(&vc, 2 * page, c->hnd ? ps * D : H * D, D, 1);
+  }
   fic_append_paged_kv_cache_params p;
   FIC_ASSERT_OK(fic_append_paged_kv_cache_params_init(&p));
   p.append_key = kt_t(&key), p.append_value = kt_t(&value), p.batch_indices = kt_t(&bi), p.positions = kt_t(&pos);
@@ -179,43 +190,61 @@ static fic_status run_append(fic_runtime *rt, const page_case *c, const batch *b
   return s;
 }
 
-/* Download one cache and compare it with the poisoned reference scatter. */
-static void check_cache(const page_case *c, const batch *b, const void *dev, const double *app, const char *what) {
-  size_t n = (size_t)b->P * (size_t)c->page_size * (size_t)b->H * (size_t)b->D, esz = elem_size(c->kind);
+/* Download one cache and compare it with the poisoned reference scatter.
+ * Combined: K and V in one buffer of 2P dense pages, K page p at 2p, V at
+ * 2p + 1; `app` then holds K's values and `app_v` V's. */
+static void check_cache(const page_case *c, const batch *b, const void *dev, const double *app, const double *app_v,
+                        const char *what) {
+  size_t pages = (size_t)b->P * (c->combined ? 2 : 1), esz = elem_size(c->kind);
+  size_t n = pages * (size_t)c->page_size * (size_t)b->H * (size_t)b->D;
   unsigned char *bits = malloc(n * esz);
   double *got = malloc(n * 8), *want = malloc(n * 8);
+  int32_t *idx2 = ialloc((size_t)b->P);
   assert_true(bits && got && want);
   memset(bits, POISON, n * esz);
   elem_decode(c->kind, bits, want, n);
   ref_paged_kv rc = {(size_t)b->H, (size_t)b->D, (size_t)c->page_size, c->hnd, b->kv_indices, b->kv_indptr};
-  ref_append_paged_kv(&rc, want, app, b->bi, b->pos, (size_t)b->nnz);
+  for (int kv = 0; kv < (c->combined ? 2 : 1); kv++) {
+    if (c->combined) {
+      for (int32_t i = 0; i < b->P; i++) idx2[i] = 2 * b->kv_indices[i] + kv;
+      rc.indices = idx2;
+    }
+    ref_append_paged_kv(&rc, want, kv ? app_v : app, b->bi, b->pos, (size_t)b->nnz);
+  }
   gpu_download(bits, dev, n * esz);
   elem_decode(c->kind, bits, got, n);
   expect_cache(what, got, want, n);
-  free(bits), free(got), free(want);
+  free(bits), free(got), free(want), free(idx2);
 }
 
 static void run_page_case(fic_runtime *rt, ref_rng *r, const page_case *c) {
   batch b = batch_random(r, c->page_size);
   size_t na = (size_t)b.nnz * (size_t)b.H * (size_t)b.D, esz = elem_size(c->kind);
   size_t nc = (size_t)b.P * (size_t)c->page_size * (size_t)b.H * (size_t)b.D;
-  unsigned char *kbits = malloc(na * esz), *vbits = malloc(na * esz), *poison = malloc(nc * esz);
+  unsigned char *kbits = malloc(na * esz), *vbits = malloc(na * esz);
   double *kx = malloc(na * 8), *vx = malloc(na * 8);
-  assert_true(kbits && vbits && poison && kx && vx);
+  assert_true(kbits && vbits && kx && vx);
   elem_random(r, c->kind, kbits, kx, na);
   elem_random(r, c->kind, vbits, vx, na);
-  memset(poison, POISON, nc * esz);
-  dev_batch d = upload_batch(&b, kbits, vbits, poison, nc * esz, na * esz);
+  size_t page_b = (size_t)c->page_size * (size_t)b.H * (size_t)b.D * esz;
+  unsigned char *poison2 = malloc(2 * nc * esz);
+  assert_non_null(poison2);
+  memset(poison2, POISON, 2 * nc * esz);
+  dev_batch d = upload_batch(&b, kbits, vbits, poison2, nc * esz, na * esz, c->combined, page_b);
   char what[160];
-  snprintf(what, sizeof what, "append %s %s page %d: B %d, %d pages (%d spare), H %d, D %d, nnz %d",
-           c->hnd ? "HND" : "NHD", k_kind_names[c->kind], (int)c->page_size, (int)b.B, (int)b.P, (int)(b.P - b.used),
-           (int)b.H, (int)b.D, (int)b.nnz);
+  snprintf(what, sizeof what, "append %s%s %s page %d: B %d, %d pages (%d spare), H %d, D %d, nnz %d",
+           c->hnd ? "HND" : "NHD", c->combined ? " combined" : "", k_kind_names[c->kind], (int)c->page_size, (int)b.B,
+           (int)b.P, (int)(b.P - b.used), (int)b.H, (int)b.D, (int)b.nnz);
   print_message("%s\n", what);
   FIC_ASSERT_OK(run_append(rt, c, &b, &d));
-  check_cache(c, &b, d.kc, kx, "  k cache");
-  check_cache(c, &b, d.vc, vx, "  v cache");
+  if (c->combined) {
+    check_cache(c, &b, d.kc, kx, vx, "  combined k/v cache");
+  } else {
+    check_cache(c, &b, d.kc, kx, NULL, "  k cache");
+    check_cache(c, &b, d.vc, vx, NULL, "  v cache");
+  }
   free_dev(&d);
-  free(kbits), free(vbits), free(poison), free(kx), free(vx);
+  free(kbits), free(vbits), free(poison2), free(kx), free(vx);
   batch_free(&b);
 }
 
@@ -228,9 +257,61 @@ static void test_append_paged_kv_cache(void **state) {
     for (int k = EK_F16; k <= EK_E4M3; k++)
       for (int ps = 0; ps < 2; ps++)
         for (int rep = 0; rep < 2; rep++) {
-          page_case c = {hnd, (elem_kind)k, page_sizes[ps]};
+          page_case c = {hnd, (elem_kind)k, page_sizes[ps], rep == 1};
           run_page_case(rt, &r, &c);
         }
+}
+
+/* append_paged_mla_kv_cache: ckv 512 and kpe 64 are each a one-head NHD
+ * cache for the reference scatter. */
+static void run_mla_case(fic_runtime *rt, ref_rng *r, elem_kind kind, int32_t ps) {
+  batch b = batch_random(r, ps);
+  size_t esz = elem_size(kind), dims[2] = {512, 64}, nnz = (size_t)b.nnz;
+  unsigned char *bits[2];
+  double *exact[2];
+  void *dapp[2], *dcache[2];
+  kt_desc app[2], cache[2];
+  for (int i = 0; i < 2; i++) {
+    size_t na = nnz * dims[i], nc = (size_t)b.P * (size_t)ps * dims[i];
+    bits[i] = malloc((na > nc ? na : nc) * esz), exact[i] = malloc(na * 8);
+    assert_true(bits[i] && exact[i]);
+    elem_random(r, kind, bits[i], exact[i], na);
+    dapp[i] = gpu_upload(bits[i], na * esz);
+    memset(bits[i], POISON, nc * esz);
+    dcache[i] = gpu_upload(bits[i], nc * esz);
+    app[i] = gpu_desc(dapp[i], elem_dtype(kind), 2, b.nnz, (int64_t)dims[i], 0, 0);
+    cache[i] = gpu_desc(dcache[i], elem_dtype(kind), 3, b.P, ps, (int64_t)dims[i], 0);
+  }
+  page_case c = {0, kind, ps, 0};
+  dev_batch d = upload_batch(&b, bits[0], bits[0], bits[0], 16, 16, 0, 0); /* index tensors; K/V buffers unused */
+  kt_desc bi = gpu_desc(d.bi, FIC_I32, 1, b.nnz, 0, 0, 0), pos = gpu_desc(d.pos, FIC_I32, 1, b.nnz, 0, 0, 0);
+  kt_desc idx = gpu_desc(d.idx, FIC_I32, 1, b.used, 0, 0, 0), ptr = gpu_desc(d.ptr, FIC_I32, 1, b.B + 1, 0, 0, 0);
+  kt_desc last = gpu_desc(d.last, FIC_I32, 1, b.B, 0, 0, 0);
+  fic_append_paged_mla_kv_cache_params p;
+  FIC_ASSERT_OK(fic_append_paged_mla_kv_cache_params_init(&p));
+  p.append_ckv = kt_t(&app[0]), p.append_kpe = kt_t(&app[1]), p.ckv_cache = kt_t(&cache[0]);
+  p.kpe_cache = kt_t(&cache[1]), p.batch_indices = kt_t(&bi), p.positions = kt_t(&pos);
+  p.kv_indices = kt_t(&idx), p.kv_indptr = kt_t(&ptr), p.kv_last_page_len = kt_t(&last);
+  print_message("append mla %s page %d: B %d, %d pages, nnz %d\n", k_kind_names[kind], (int)ps, (int)b.B, (int)b.P,
+                (int)b.nnz);
+  FIC_ASSERT_OK(fic_append_paged_mla_kv_cache(rt, &p, NULL));
+  CK(cudaDeviceSynchronize());
+  for (int i = 0; i < 2; i++) {
+    b.H = 1, b.D = (int32_t)dims[i];
+    check_cache(&c, &b, dcache[i], exact[i], NULL, i ? "  kpe cache" : "  ckv cache");
+    CK(cudaFree(dapp[i])), CK(cudaFree(dcache[i]));
+    free(bits[i]), free(exact[i]);
+  }
+  free_dev(&d);
+  batch_free(&b);
+}
+
+static void test_append_paged_mla_kv_cache(void **state) {
+  fic_runtime *rt = gpu_group_rt_attn(state, k_modules);
+  ref_rng r;
+  ref_rng_seed(&r, gpu_seed("append_paged_mla_kv_cache"));
+  for (int k = EK_F16; k <= EK_E4M3; k++)
+    for (int ps = 0; ps < 2; ps++) run_mla_case(rt, &r, (elem_kind)k, ps ? 16 : 1);
 }
 
 /* ------------------------------------------------------------ cascade */
@@ -406,9 +487,8 @@ static void test_merge_states(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_append_paged_kv_cache),
-      cmocka_unit_test(test_merge_state),
-      cmocka_unit_test(test_merge_state_in_place),
+      cmocka_unit_test(test_append_paged_kv_cache), cmocka_unit_test(test_append_paged_mla_kv_cache),
+      cmocka_unit_test(test_merge_state),           cmocka_unit_test(test_merge_state_in_place),
       cmocka_unit_test(test_merge_states),
   };
   return cmocka_run_group_tests(tests, kt_setup_empty, kt_teardown);
