@@ -19,7 +19,8 @@ const char *fic__dtype_name(fic_dtype d, char *buf, size_t size) {
       {{FIC_DTYPE_FLOAT, 32, 1}, "float32"}, {{FIC_DTYPE_FLOAT, 64, 1}, "float64"},
       {{FIC_DTYPE_INT, 32, 1}, "int32"},     {{FIC_DTYPE_INT, 64, 1}, "int64"},
       {{FIC_DTYPE_UINT, 8, 1}, "uint8"},     {{FIC_DTYPE_INT, 8, 1}, "int8"},
-      {FIC_DT_F8E4M3FN, "float8_e4m3fn"},    {FIC_DT_F8E5M2, "float8_e5m2"},
+      {{FIC_DTYPE_BOOL, 8, 1}, "bool"},      {FIC_DT_F8E4M3FN, "float8_e4m3fn"},
+      {FIC_DT_F8E5M2, "float8_e5m2"},
   };
   for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
     if (fic__dtype_eq(known[i].d, d)) {
