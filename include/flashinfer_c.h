@@ -540,6 +540,125 @@ FIC_API fic_status fic_gdn_prefill(fic_runtime *rt, const fic_gdn_prefill_params
 /* The workspace size gdn_prefill needs on a GPU with `sm_count` SMs. */
 FIC_API fic_status fic_gdn_prefill_workspace_size(int32_t sm_count, size_t *bytes);
 
+/* ------------------------------------------------------------------------ */
+/* Paged KV cache: page.so (0.2.0)                                          */
+/* ------------------------------------------------------------------------ */
+
+/* The layout of a paged KV cache's pages (FlashInfer's TensorLayout): NHD
+ * pages are [page_size, num_heads, head_dim], HND pages [num_heads,
+ * page_size, head_dim]. Shared by the attention calls. (0.2.0) */
+typedef enum fic_kv_layout { FIC_KV_LAYOUT_NHD = 0, FIC_KV_LAYOUT_HND = 1 } fic_kv_layout;
+
+/* append_paged_kv_cache: write appended entry i of request batch_indices[i]
+ * at position positions[i] of that request, i.e. at page
+ * kv_indices[kv_indptr[b] + positions[i] / page_size], slot
+ * positions[i] % page_size. With nnz appended entries, B requests, P pages,
+ * H heads and head size D (64, 128, 256 or 512):
+ *   append_key/value   [nnz, H, D], last dimension contiguous, dtype of the caches
+ *   paged_k/v_cache    [P, page_size, H, D] (NHD) or [P, H, page_size, D] (HND),
+ *                      f16, bf16, fp8 e4m3fn or e5m2, identical shapes and strides,
+ *                      last dimension contiguous
+ *   batch_indices, positions [nnz] int32; kv_indices [pages used] int32;
+ *   kv_indptr [B+1] int32; kv_last_page_len [B] int32 (all contiguous).
+ * The page table must already include the appended entries (see
+ * fic_batch_indices_positions). Index values live on the GPU and are not
+ * checked: out-of-range ones write out of bounds. (0.2.0) */
+typedef struct fic_append_paged_kv_cache_params {
+  size_t struct_size; /* sizeof(fic_append_paged_kv_cache_params): set by _init */
+  const fic_tensor *append_key;
+  const fic_tensor *append_value;
+  const fic_tensor *batch_indices;
+  const fic_tensor *positions;
+  const fic_tensor *paged_k_cache;
+  const fic_tensor *paged_v_cache;
+  const fic_tensor *kv_indices;
+  const fic_tensor *kv_indptr;
+  const fic_tensor *kv_last_page_len;
+  int64_t kv_layout; /* fic_kv_layout; default FIC_KV_LAYOUT_NHD */
+} fic_append_paged_kv_cache_params;
+
+/* Zero `params`, set struct_size and the defaults (FIC_ERR_INVALID_ARGUMENT
+ * for NULL). Thread-safe. (0.2.0) */
+FIC_API fic_status fic_append_paged_kv_cache_params_init(fic_append_paged_kv_cache_params *params);
+/* Enqueue the append on `stream` (nnz == 0: validates, then does nothing).
+ * Statuses: FIC_ERR_INVALID_ARGUMENT naming the field (or `params` for a bad
+ * struct_size, `kv_layout` outside the enum); FIC_ERR_NOT_FOUND, _DLOPEN,
+ * _CAPTURING when module `page` is not prepared / does not load / would load
+ * during capture; FIC_ERR_KERNEL for the wrapper's own errors. Thread-safe.
+ * (0.2.0) */
+FIC_API fic_status fic_append_paged_kv_cache(fic_runtime *rt, const fic_append_paged_kv_cache_params *params,
+                                             void *stream);
+
+/* append_paged_mla_kv_cache (DeepSeek MLA): as above with one head and two
+ * caches: append_ckv [nnz, 512], append_kpe [nnz, 64], ckv_cache [P,
+ * page_size, 512], kpe_cache [P, page_size, 64], one dtype (f16, bf16, e4m3fn
+ * or e5m2), last dimensions contiguous; index tensors as above. (0.2.0) */
+typedef struct fic_append_paged_mla_kv_cache_params {
+  size_t struct_size; /* sizeof(fic_append_paged_mla_kv_cache_params): set by _init */
+  const fic_tensor *append_ckv;
+  const fic_tensor *append_kpe;
+  const fic_tensor *batch_indices;
+  const fic_tensor *positions;
+  const fic_tensor *ckv_cache;
+  const fic_tensor *kpe_cache;
+  const fic_tensor *kv_indices;
+  const fic_tensor *kv_indptr;
+  const fic_tensor *kv_last_page_len;
+} fic_append_paged_mla_kv_cache_params;
+
+/* As fic_append_paged_kv_cache_params_init / fic_append_paged_kv_cache, with
+ * the same statuses. Thread-safe. (0.2.0) */
+FIC_API fic_status fic_append_paged_mla_kv_cache_params_init(fic_append_paged_mla_kv_cache_params *params);
+FIC_API fic_status fic_append_paged_mla_kv_cache(fic_runtime *rt, const fic_append_paged_mla_kv_cache_params *params,
+                                                 void *stream);
+
+/* Host helpers (no runtime, no GPU; the caller copies the results to the
+ * device). FlashInfer computes these with a Triton kernel that is in no
+ * module. Both return FIC_ERR_INVALID_ARGUMENT naming the offending argument
+ * and write nothing when a check fails. Thread-safe. (0.2.0) */
+
+/* For B = batch_size requests whose appended entries are append_indptr[b] ..
+ * append_indptr[b+1]-1 and whose KV length after the append is seq_lens[b]:
+ *   batch_indices[i] = b,  positions[i] = i + seq_lens[b] - append_indptr[b+1].
+ * append_indptr [B+1] must start at 0 and never decrease, seq_lens[b] must be
+ * at least the request's appended count, nnz must equal append_indptr[B].
+ * Nothing is written unless every check passes. */
+FIC_API fic_status fic_batch_indices_positions(const int32_t *append_indptr, const int32_t *seq_lens,
+                                               int32_t batch_size, int32_t *batch_indices, int32_t *positions,
+                                               int64_t nnz);
+/* seq_lens[b] = max(kv_indptr[b+1] - kv_indptr[b] - 1, 0) * page_size + kv_last_page_len[b].
+ * kv_indptr [B+1] must never decrease, 0 <= kv_last_page_len[b] <= page_size
+ * (0 for a request with no pages), results must fit int32. */
+FIC_API fic_status fic_paged_kv_seq_lens(const int32_t *kv_indptr, const int32_t *kv_last_page_len, int32_t page_size,
+                                         int32_t batch_size, int32_t *seq_lens);
+
+/* ------------------------------------------------------------------------ */
+/* Cascade: merging attention states, cascade.so (0.2.0)                    */
+/* ------------------------------------------------------------------------ */
+/* An attention state is (v, s): v [seq, H, D] f16/bf16, the attention output
+ * over a subset of the keys, and s [seq, H] f32, the log-sum-exp of that
+ * subset's scores in base 2 (FlashInfer's LSE). Merging two states gives the
+ * state over the union: s = log2(2^s_a + 2^s_b), v = (2^s_a v_a + 2^s_b v_b)
+ * / 2^s. D is 64, 128, 256 or 512; all tensors contiguous on one device. */
+
+/* Statuses of the three: FIC_ERR_INVALID_ARGUMENT naming the tensor;
+ * FIC_ERR_NOT_FOUND, _DLOPEN, _CAPTURING for module `cascade`; FIC_ERR_KERNEL
+ * for the wrapper's own errors. An empty sequence does nothing. Thread-safe. */
+
+/* v_merged/s_merged = merge of (v_a, s_a) and (v_b, s_b). (0.2.0) */
+FIC_API fic_status fic_merge_state(fic_runtime *rt, const fic_tensor *v_a, const fic_tensor *s_a, const fic_tensor *v_b,
+                                   const fic_tensor *s_b, const fic_tensor *v_merged, const fic_tensor *s_merged,
+                                   void *stream);
+/* (v, s) = merge of (v, s) and (v_other, s_other), for the positions where
+ * mask ([seq] uint8 or bool, may be NULL for all) is non-zero. (0.2.0) */
+FIC_API fic_status fic_merge_state_in_place(fic_runtime *rt, const fic_tensor *v, const fic_tensor *s,
+                                            const fic_tensor *v_other, const fic_tensor *s_other,
+                                            const fic_tensor *mask, void *stream);
+/* Merge num_states >= 1 states per position: v [seq, num_states, H, D], s
+ * [seq, num_states, H] into v_merged [seq, H, D], s_merged [seq, H]. (0.2.0) */
+FIC_API fic_status fic_merge_states(fic_runtime *rt, const fic_tensor *v, const fic_tensor *s,
+                                    const fic_tensor *v_merged, const fic_tensor *s_merged, void *stream);
+
 #ifdef __cplusplus
 }
 #endif

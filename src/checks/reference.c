@@ -112,6 +112,19 @@ double ref_fp8_e5m2_to_double(uint8_t b) {
   return sign ? -v : v;
 }
 
+uint8_t ref_fp8_from_double(double x, int e5m2) {
+  if (isnan(x)) return 0x7f; /* a NaN in both formats */
+  uint8_t best = 0;
+  double best_d = INFINITY;
+  for (int b = 0; b < 256; b++) {
+    double v = e5m2 ? ref_fp8_e5m2_to_double((uint8_t)b) : ref_fp8_e4m3fn_to_double((uint8_t)b);
+    if (!isfinite(v) || (signbit(v) != signbit(x) && v != 0)) continue;
+    double d = fabs(v - x);
+    if (d < best_d || (d == best_d && (b & 1) == 0 && (best & 1) == 1)) best = (uint8_t)b, best_d = d;
+  }
+  return best; /* beyond the largest finite value: the largest finite value (saturation) */
+}
+
 double ref_fp8_ulp(double x, int e5m2) {
   int mant_bits = e5m2 ? 2 : 3, min_exp = e5m2 ? -14 : -6;
   double a = fabs(x);
@@ -282,4 +295,49 @@ int ref_gdn_prefill(const ref_gdn *p, double *out, double *state) {
   }
   free(u);
   return 0;
+}
+
+void ref_append_paged_kv(const ref_paged_kv *c, double *cache, const double *append, const int32_t *batch_indices,
+                         const int32_t *positions, size_t nnz) {
+  size_t H = c->num_heads, D = c->head_dim, ps = c->page_size;
+  size_t stride_page = ps * H * D, stride_n = c->hnd ? D : H * D, stride_h = c->hnd ? ps * D : D;
+  for (size_t i = 0; i < nnz; i++) {
+    size_t slot = (size_t)c->indptr[batch_indices[i]] * ps + (size_t)positions[i];
+    size_t page = (size_t)c->indices[slot / ps], entry = slot % ps;
+    for (size_t h = 0; h < H; h++)
+      for (size_t d = 0; d < D; d++)
+        cache[page * stride_page + h * stride_h + entry * stride_n + d] = append[(i * H + h) * D + d];
+  }
+}
+
+/* One merge of n states whose v rows are `v_stride` apart and s `s_stride` apart. */
+static void merge_n(const double *v, const double *s, size_t n, size_t v_stride, size_t s_stride, size_t dim,
+                    double *v_out, double *s_out) {
+  double m = -INFINITY, sum = 0;
+  for (size_t k = 0; k < n; k++) m = fmax(m, s[k * s_stride]);
+  for (size_t d = 0; d < dim; d++) v_out[d] = 0;
+  for (size_t k = 0; k < n; k++) {
+    double w = isinf(m) ? 0 : exp2(s[k * s_stride] - m);
+    sum += w;
+    for (size_t d = 0; d < dim; d++) v_out[d] += w * v[k * v_stride + d];
+  }
+  for (size_t d = 0; d < dim; d++) v_out[d] = sum > 0 ? v_out[d] / sum : 0;
+  *s_out = sum > 0 ? log2(sum) + m : -INFINITY;
+}
+
+void ref_merge_state(const double *v_a, const double *s_a, const double *v_b, const double *s_b, double *v_out,
+                     double *s_out, size_t seq, size_t heads, size_t dim) {
+  for (size_t r = 0; r < seq * heads; r++) {
+    double m = fmax(s_a[r], s_b[r]), wa = exp2(s_a[r] - m), wb = exp2(s_b[r] - m);
+    for (size_t d = 0; d < dim; d++) v_out[r * dim + d] = (wa * v_a[r * dim + d] + wb * v_b[r * dim + d]) / (wa + wb);
+    s_out[r] = log2(wa + wb) + m;
+  }
+}
+
+void ref_merge_states(const double *v, const double *s, size_t seq, size_t n, size_t heads, size_t dim, double *v_out,
+                      double *s_out) {
+  for (size_t p = 0; p < seq; p++)
+    for (size_t h = 0; h < heads; h++)
+      merge_n(v + (p * n * heads + h) * dim, s + p * n * heads + h, n, heads * dim, heads, dim,
+              v_out + (p * heads + h) * dim, s_out + p * heads + h);
 }

@@ -27,6 +27,9 @@ uint16_t ref_bf16_from_float(float x);
 float ref_bf16_to_float(uint16_t h);
 double ref_fp8_e4m3fn_to_double(uint8_t b);
 double ref_fp8_e5m2_to_double(uint8_t b);
+/* The fp8 value nearest x (ties to the even code), saturating at the largest
+ * finite value; NaN gives a NaN code. */
+uint8_t ref_fp8_from_double(double x, int e5m2);
 /* The spacing of fp8 values around |x| (one rounding step). */
 double ref_fp8_ulp(double x, int e5m2);
 
@@ -93,5 +96,27 @@ int ref_gdn_prefill(const ref_gdn *p, double *out, double *state);
 /* Normalise each D-vector of x [rows, D] to unit L2 norm (FlashInfer's tests
  * do this to k to keep the recurrence stable). */
 void ref_l2_normalize(double *x, size_t rows, size_t d);
+
+/* ---- Paged KV cache append (FlashInfer's page.cuh AppendPagedKVCache): entry
+ * i of `append` [nnz, H, D] goes to request b = batch_indices[i] at position
+ * p = positions[i]: page indices[indptr[b] + p / page_size], slot p % page_size.
+ * `cache` [pages, page_size, H, D] (hnd = 0) or [pages, H, page_size, D]
+ * (hnd = 1), dense. */
+typedef struct ref_paged_kv {
+  size_t num_heads, head_dim, page_size;
+  int hnd;
+  const int32_t *indices, *indptr;
+} ref_paged_kv;
+void ref_append_paged_kv(const ref_paged_kv *c, double *cache, const double *append, const int32_t *batch_indices,
+                         const int32_t *positions, size_t nnz);
+
+/* ---- Attention states (FlashInfer's cascade.cuh): v [.., H, D] and s [.., H],
+ * s the base-2 log-sum-exp. Merged: s = log2(2^s_a + 2^s_b), v = (2^s_a v_a +
+ * 2^s_b v_b) / 2^s. */
+void ref_merge_state(const double *v_a, const double *s_a, const double *v_b, const double *s_b, double *v_out,
+                     double *s_out, size_t seq, size_t heads, size_t dim);
+/* n states per position: v [seq, n, H, D], s [seq, n, H] -> [seq, H, D], [seq, H]. */
+void ref_merge_states(const double *v, const double *s, size_t seq, size_t n, size_t heads, size_t dim, double *v_out,
+                      double *s_out);
 
 #endif

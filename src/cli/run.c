@@ -24,6 +24,7 @@ enum { ST_OK = 0, ST_MISMATCH = 1, ST_SETUP = 2 };
 #define ST_NORM_TOL_BF16 6e-3
 #define ST_GDN_TOL_F16 5e-3
 #define ST_GDN_TOL_BF16 2e-2
+#define ST_MERGE_TOL_F16 2e-3 /* merge_state: f16 output rounding (rms ~3e-4) */
 #define ST_MAX_ALLOCS 16
 
 typedef struct st_ctx {
@@ -367,6 +368,134 @@ static void gdn_cases(st_ctx *c) {
   for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) gdn_run(c, &specs[i], 1);
 }
 
+/* ------------------------------------------------------------ page + cascade */
+
+/* One append: 3 requests (prior lengths 5, 0, 17; appending 4, 9, 1) into
+ * 16-entry pages drawn in reverse order from a poisoned pool of 8, NHD, f16,
+ * H 4, D 128; the caches must equal the float64 scatter exactly. */
+#define PG_B 3
+#define PG_PAGES 8
+#define PG_PS 16
+#define PG_H 4
+#define PG_D 128
+#define PG_ELEMS ((size_t)PG_PAGES * PG_PS * PG_H * PG_D)
+
+static int page_tables(int32_t *indptr, int32_t *last, int32_t *indices, int32_t *bi, int32_t *pos, int32_t *nnz) {
+  static const int32_t prior[PG_B] = {5, 0, 17}, added[PG_B] = {4, 9, 1};
+  int32_t append_indptr[PG_B + 1] = {0}, seq[PG_B];
+  indptr[0] = 0;
+  for (int b = 0; b < PG_B; b++) {
+    int32_t len = prior[b] + added[b], pages = (len + PG_PS - 1) / PG_PS;
+    indptr[b + 1] = indptr[b] + pages, last[b] = len - (pages - 1) * PG_PS;
+    append_indptr[b + 1] = append_indptr[b] + added[b];
+  }
+  for (int i = 0; i < PG_PAGES; i++) indices[i] = PG_PAGES - 1 - i;
+  *nnz = append_indptr[PG_B];
+  return fic_paged_kv_seq_lens(indptr, last, PG_PS, PG_B, seq) == FIC_OK &&
+         fic_batch_indices_positions(append_indptr, seq, PG_B, bi, pos, *nnz) == FIC_OK;
+}
+
+static void page_check(st_ctx *c) {
+  int32_t indptr[PG_B + 1], last[PG_B], indices[PG_PAGES], bi[64], pos[64], nnz = 0;
+  uint16_t *hk = malloc(64 * PG_H * PG_D * 2), *hc = malloc(PG_ELEMS * 2);
+  double *kx = malloc(64 * PG_H * PG_D * 8), *want = malloc(PG_ELEMS * 8), *got = malloc(PG_ELEMS * 8);
+  st_arena a = {{0}, 0};
+  if (!hk || !hc || !kx || !want || !got || !page_tables(indptr, last, indices, bi, pos, &nnz)) {
+    fprintf(stderr, "run: page setup failed: %s\n", fic_last_error_message());
+    note(c, ST_SETUP);
+    goto out;
+  }
+  ref_half_random(&c->rng, REF_F16, hk, kx, (size_t)nnz * PG_H * PG_D, 0.0, 1.0);
+  for (size_t i = 0; i < PG_ELEMS; i++) hc[i] = 0x5555; /* poison: every slot not appended must keep it */
+  ref_half_decode(REF_F16, hc, want, PG_ELEMS);
+  ref_paged_kv rc = {PG_H, PG_D, PG_PS, 0, indices, indptr};
+  ref_append_paged_kv(&rc, want, kx, bi, pos, (size_t)nnz);
+  void *dk = dev_put(c, &a, hk, (size_t)nnz * PG_H * PG_D * 2), *dc = dev_put(c, &a, hc, PG_ELEMS * 2);
+  void *dv = dev_put(c, &a, hc, PG_ELEMS * 2), *dbi = dev_put(c, &a, bi, (size_t)nnz * 4);
+  void *dpos = dev_put(c, &a, pos, (size_t)nnz * 4), *didx = dev_put(c, &a, indices, sizeof indices);
+  void *dptr = dev_put(c, &a, indptr, sizeof indptr), *dlast = dev_put(c, &a, last, sizeof last);
+  if (!dk || !dc || !dv || !dbi || !dpos || !didx || !dptr || !dlast) goto out;
+  int64_t sk[3] = {nnz, PG_H, PG_D}, sc[4] = {PG_PAGES, PG_PS, PG_H, PG_D}, sn[1] = {nnz}, sp[1] = {indptr[PG_B]},
+          sb1[1] = {PG_B + 1}, sb[1] = {PG_B};
+  fic_tensor k = tensor(dk, c->dev, 3, sk, FIC_F16), kc = tensor(dc, c->dev, 4, sc, FIC_F16),
+             vc = tensor(dv, c->dev, 4, sc, FIC_F16), tbi = tensor(dbi, c->dev, 1, sn, FIC_I32),
+             tpos = tensor(dpos, c->dev, 1, sn, FIC_I32), tidx = tensor(didx, c->dev, 1, sp, FIC_I32),
+             tptr = tensor(dptr, c->dev, 1, sb1, FIC_I32), tlast = tensor(dlast, c->dev, 1, sb, FIC_I32);
+  fic_append_paged_kv_cache_params p;
+  fic_append_paged_kv_cache_params_init(&p);
+  p.append_key = &k, p.append_value = &k, p.batch_indices = &tbi, p.positions = &tpos;
+  p.paged_k_cache = &kc, p.paged_v_cache = &vc, p.kv_indices = &tidx, p.kv_indptr = &tptr, p.kv_last_page_len = &tlast;
+  fic_status s = fic_append_paged_kv_cache(c->rt, &p, c->stream);
+  if (s != FIC_OK) {
+    print_kernel_error("append_paged_kv_cache", s);
+    note(c, ST_MISMATCH);
+    goto out;
+  }
+  if (!cuda_ok(c, c->cuda.StreamSynchronize(c->stream), "cudaStreamSynchronize") ||
+      !cuda_ok(c, c->cuda.Memcpy(hc, dv, PG_ELEMS * 2, CUDART_DYN_D2H), "download"))
+    goto out;
+  ref_half_decode(REF_F16, hc, got, PG_ELEMS);
+  size_t bad = 0;
+  for (size_t i = 0; i < PG_ELEMS; i++) bad += got[i] != want[i];
+  printf("  append_paged_kv_cache NHD f16 page %d, %d entries: %zu of %zu cache elements differ  %s\n", PG_PS, nnz, bad,
+         PG_ELEMS, bad ? "FAIL" : "ok");
+  if (bad) note(c, ST_MISMATCH);
+out:
+  arena_free(c, &a);
+  free(hk), free(hc), free(kx), free(want), free(got);
+}
+
+/* merge_state of two random states (f16, seq 7, H 4, D 128) against the
+ * float64 log-sum-exp merge. */
+#define MS_ROWS (7 * 4)
+#define MS_D 128
+static void merge_check(st_ctx *c) {
+  size_t nv = MS_ROWS * MS_D;
+  uint16_t *hv = malloc(2 * nv * 2);
+  float hs[2 * MS_ROWS];
+  double *v = malloc(2 * nv * 8), s[2 * MS_ROWS], *want = malloc(nv * 8), ws[MS_ROWS], *got = malloc(nv * 8);
+  st_arena a = {{0}, 0};
+  if (!hv || !v || !want || !got) goto out;
+  ref_half_random(&c->rng, REF_F16, hv, v, 2 * nv, 0.0, 1.0);
+  for (size_t i = 0; i < 2 * MS_ROWS; i++) hs[i] = (float)(4.0 * ref_rng_normal(&c->rng)), s[i] = hs[i];
+  ref_merge_state(v, s, v + nv, s + MS_ROWS, want, ws, MS_ROWS, 1, MS_D);
+  void *dv = dev_put(c, &a, hv, 2 * nv * 2), *ds = dev_put(c, &a, hs, sizeof hs);
+  void *dm = dev_put(c, &a, NULL, nv * 2), *dsm = dev_put(c, &a, NULL, MS_ROWS * 4);
+  if (!dv || !ds || !dm || !dsm) goto out;
+  int64_t shv[3] = {7, 4, MS_D}, shs[2] = {7, 4};
+  fic_tensor va = tensor(dv, c->dev, 3, shv, FIC_F16), vb = tensor((char *)dv + nv * 2, c->dev, 3, shv, FIC_F16),
+             sa = tensor(ds, c->dev, 2, shs, FIC_F32), sb = tensor((char *)ds + MS_ROWS * 4, c->dev, 2, shs, FIC_F32),
+             vm = tensor(dm, c->dev, 3, shv, FIC_F16), sm = tensor(dsm, c->dev, 2, shs, FIC_F32);
+  fic_status st = fic_merge_state(c->rt, &va, &sa, &vb, &sb, &vm, &sm, c->stream);
+  if (st != FIC_OK) {
+    print_kernel_error("merge_state", st);
+    note(c, ST_MISMATCH);
+    goto out;
+  }
+  if (!cuda_ok(c, c->cuda.StreamSynchronize(c->stream), "cudaStreamSynchronize") ||
+      !cuda_ok(c, c->cuda.Memcpy(hv, dm, nv * 2, CUDART_DYN_D2H), "download"))
+    goto out;
+  ref_half_decode(REF_F16, hv, got, nv);
+  ref_err e = ref_compare(got, want, nv);
+  int ok = e.nonfinite == 0 && e.rel_l2 <= ST_MERGE_TOL_F16;
+  printf("  merge_state f16 7x4x128: rel_l2 %.2e (tol %.0e)  %s\n", e.rel_l2, ST_MERGE_TOL_F16, ok ? "ok" : "FAIL");
+  if (!ok) note(c, ST_MISMATCH);
+out:
+  arena_free(c, &a);
+  free(hv), free(v), free(want), free(got);
+}
+
+static void page_cascade_checks(st_ctx *c) {
+  if (!cli_has_module(c->rt, "page"))
+    printf("append_paged_kv_cache: not run (module page not prepared; add it with --modules ...,page,cascade)\n");
+  else
+    page_check(c);
+  if (!cli_has_module(c->rt, "cascade"))
+    printf("merge_state: not run (module cascade not prepared; add it with --modules ...,page,cascade)\n");
+  else
+    merge_check(c);
+}
+
 /* ------------------------------------------------------------------ main */
 
 static void usage(const char *verb) {
@@ -459,6 +588,7 @@ static void run_kernels(st_ctx *c, const fic_config *cfg) {
     printf("gdn_prefill vs float64 (head size 128):\n");
     gdn_cases(c);
   }
+  page_cascade_checks(c);
 }
 
 int cli_run(const fic_config *base, int argc, char **argv) {

@@ -23,6 +23,11 @@ typedef enum fic_kernel_slot {
   FIC_SLOT_FUSED_ADD_RMSNORM_QUANT,
   FIC_SLOT_LAYERNORM,
   FIC_SLOT_GDN_PREFILL,
+  FIC_SLOT_APPEND_PAGED_KV_CACHE,
+  FIC_SLOT_APPEND_PAGED_MLA_KV_CACHE,
+  FIC_SLOT_MERGE_STATE,
+  FIC_SLOT_MERGE_STATE_IN_PLACE,
+  FIC_SLOT_MERGE_STATES,
   FIC_SLOT_COUNT
 } fic_kernel_slot;
 
@@ -52,5 +57,10 @@ static inline fic_any fic__any_ptr_tensor(const void *dl) { return fic__any_from
 static inline fic_any fic__any_none(void) { return fic__any_from_arg(fic_arg_none()); }
 static inline fic_any fic__any_float(double x) { return fic__any_from_arg(fic_arg_float(x)); }
 static inline fic_any fic__any_bool(int x) { return fic__any_from_arg(fic_arg_bool(x)); }
+static inline fic_any fic__any_int(int64_t x) { return fic__any_from_arg(fic_arg_int(x)); }
+
+/* Resolve `name` of the fixed-name module `m` (module_names.c) into `slot`. */
+fic_status fic__fixed_kernel_function(fic_runtime *rt, int slot, int m, const char *name, void *stream,
+                                      const struct fic_function **out);
 
 #endif

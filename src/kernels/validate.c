@@ -19,7 +19,8 @@ const char *fic__dtype_name(fic_dtype d, char *buf, size_t size) {
       {{FIC_DTYPE_FLOAT, 32, 1}, "float32"}, {{FIC_DTYPE_FLOAT, 64, 1}, "float64"},
       {{FIC_DTYPE_INT, 32, 1}, "int32"},     {{FIC_DTYPE_INT, 64, 1}, "int64"},
       {{FIC_DTYPE_UINT, 8, 1}, "uint8"},     {{FIC_DTYPE_INT, 8, 1}, "int8"},
-      {FIC_DT_F8E4M3FN, "float8_e4m3fn"},    {FIC_DT_F8E5M2, "float8_e5m2"},
+      {{FIC_DTYPE_BOOL, 8, 1}, "bool"},      {FIC_DT_F8E4M3FN, "float8_e4m3fn"},
+      {FIC_DT_F8E5M2, "float8_e5m2"},
   };
   for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
     if (fic__dtype_eq(known[i].d, d)) {
@@ -177,5 +178,18 @@ fic_status fic__check_finite(const char *name, double x, int nonnegative, int no
   if (!isfinite(x)) return fic__fail_arg(name, "%s must be finite, got %g", name, x);
   if (nonnegative && x < 0) return fic__fail_arg(name, "%s must be >= 0, got %g", name, x);
   if (nonzero && x == 0) return fic__fail_arg(name, "%s must not be 0", name);
+  return FIC_OK;
+}
+
+fic_status fic__load_params(const void *in, void *out, size_t full, const char *init) {
+  if (!in) return fic__fail_arg("params", "params must not be NULL");
+  size_t size;
+  memcpy(&size, in, sizeof size); /* struct_size is every params struct's first field */
+  if (size < sizeof size || size > full || size % 8 != 0)
+    return fic__fail_arg("params",
+                         "params->struct_size is %zu; set it with %s() (this library knows sizes 8 to %zu, in "
+                         "steps of 8)",
+                         size, init, full);
+  memcpy(out, in, size);
   return FIC_OK;
 }

@@ -24,6 +24,8 @@
 #define FIC_DT_BF16 {FIC_DTYPE_BFLOAT, 16, 1}
 #define FIC_DT_F32 {FIC_DTYPE_FLOAT, 32, 1}
 #define FIC_DT_I64 {FIC_DTYPE_INT, 64, 1}
+#define FIC_DT_I32 {FIC_DTYPE_INT, 32, 1}
+#define FIC_DT_BOOL8 {FIC_DTYPE_BOOL, 8, 1}
 #define FIC_DT_U8 {FIC_DTYPE_UINT, 8, 1}
 #define FIC_DT_F8E4M3FN {FIC_DTYPE_FLOAT8_E4M3FN, 8, 1}
 #define FIC_DT_F8E5M2 {FIC_DTYPE_FLOAT8_E5M2, 8, 1}
@@ -68,6 +70,13 @@ fic_status fic__vt_outer_strides_multiple(const fic_vt *vt, int64_t mult, const 
 /* The largest element offset the kernel forms, sum((shape[i]-1)*stride[i]),
  * fits in `max` (FlashInfer's norm kernels index with 32-bit arithmetic). */
 fic_status fic__vt_offsets_fit(const fic_vt *vt, uint64_t max, const char *why);
+
+/* A versioned parameters struct (docs/architecture.md, "Conventions"): copy
+ * the first in->struct_size bytes of `in` over `out`, which holds the
+ * defaults and is `full` bytes. NULL, a size of 0, one larger than `full` or
+ * one that is not a multiple of 8 is refused naming `params`; `init` is the
+ * public _init function's name for the message. */
+fic_status fic__load_params(const void *in, void *out, size_t full, const char *init);
 
 /* A finite double, and optionally >= 0 / != 0. */
 fic_status fic__check_finite(const char *name, double x, int nonnegative, int nonzero);

@@ -21,6 +21,13 @@ static const struct {
     {"norm", "layernorm", 5},
     /* gdn_prefill_sm90.so (csrc/gdn_prefill_launcher.cu) */
     {"gdn_prefill_sm90", "gdn_prefill", 11},
+    /* page.so (csrc/page.cu, csrc/flashinfer_page_binding.cu) */
+    {"page", "append_paged_kv_cache", 10},
+    {"page", "append_paged_mla_kv_cache", 9},
+    /* cascade.so (csrc/cascade.cu, csrc/flashinfer_cascade_binding.cu) */
+    {"cascade", "merge_state", 6},
+    {"cascade", "merge_state_in_place", 5},
+    {"cascade", "merge_states", 4},
 };
 
 int32_t fic__signature_arity(const char *module, const char *name) {

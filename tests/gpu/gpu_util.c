@@ -85,6 +85,21 @@ fic_runtime *gpu_group_rt(void **state, const char *module) {
   return ((kt_runtime *)*state)->rt;
 }
 
+fic_runtime *gpu_group_rt_attn(void **state, const char *const *modules) {
+  gpu_require();
+  if (!*state) {
+    const char *wheel = kt_attn_wheel();
+    kt_runtime *k = wheel ? kt_try_open(wheel, modules) : NULL;
+    if (!k) {
+      print_message("SKIPPED: no runtime over a wheel with the page/cascade modules (see above)\n");
+      skip();
+    }
+    *state = k;
+    FIC_ASSERT_OK(fic_runtime_preload(k->rt, NULL));
+  }
+  return ((kt_runtime *)*state)->rt;
+}
+
 fic_dtype gpu_half_dtype(ref_half kind) { return kind == REF_BF16 ? FIC_BF16 : FIC_F16; }
 
 void gpu_get_half(ref_half kind, const void *dev, double *out, size_t n) {

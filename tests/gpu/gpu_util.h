@@ -37,6 +37,11 @@ kt_runtime *gpu_open_lazy(const char *const *modules);
  * kt_teardown as the group fixtures. */
 fic_runtime *gpu_group_rt(void **state, const char *module);
 
+/* As gpu_group_rt, over the wheel with the page/cascade/attention modules
+ * (kt_attn_wheel: FIC_ATTN_WHEEL), holding `modules` (NULL-terminated);
+ * skips when that wheel is not configured or lacks one of them. */
+fic_runtime *gpu_group_rt_attn(void **state, const char *const *modules);
+
 fic_dtype gpu_half_dtype(ref_half kind);
 /* Download n half values and decode them. */
 void gpu_get_half(ref_half kind, const void *dev, double *out, size_t n);

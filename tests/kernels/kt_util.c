@@ -7,6 +7,18 @@
 
 #include "checks/cudart_dyn.h"
 
+const char *kt_attn_wheel(void) {
+  const char *user = getenv("FIC_ATTN_WHEEL"), *cmake = getenv("FIC_TEST_ATTN_WHEEL");
+  if (kt_file_exists(user)) return user;
+  if (kt_file_exists(cmake)) return cmake;
+  fprintf(stderr,
+          "no flashinfer_jit_cache wheel with the real page/cascade modules: build one with "
+          "tools/kernel-modules and configure with -DFIC_ATTN_WHEEL=<wheel>, or set FIC_ATTN_WHEEL=<wheel> "
+          "(tried '%s', '%s')\n",
+          user ? user : "", cmake ? cmake : "");
+  return NULL;
+}
+
 int kt_file_exists(const char *path) {
   struct stat st;
   return path && *path && stat(path, &st) == 0 && S_ISREG(st.st_mode);

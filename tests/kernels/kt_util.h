@@ -38,6 +38,11 @@ void kt_skip_if_gpu(fic_runtime *rt);
  * configure time); NULL (with a message on stderr) when neither names an
  * existing file. */
 const char *kt_norm_wheel(void);
+/* The wheel with the real page, cascade (and attention) modules:
+ * $FIC_ATTN_WHEEL, else $FIC_TEST_ATTN_WHEEL (set by CMake from
+ * -DFIC_ATTN_WHEEL or the newest wheel under
+ * ~/.cache/flashinfer-c-dev/modules-attn/<build>/); NULL with a message. */
+const char *kt_attn_wheel(void);
 int kt_file_exists(const char *path);
 
 /* A tensor descriptor that owns its shape and strides. Refresh the pointers

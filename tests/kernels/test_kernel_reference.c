@@ -268,11 +268,68 @@ static void test_gdn_gates(void **state) {
   gdn_free(&g);
 }
 
+static void test_fp8_encode(void **state) {
+  (void)state;
+  assert_int_equal(ref_fp8_from_double(1.0, 0), 0x38);
+  assert_int_equal(ref_fp8_from_double(-448.0, 0), 0xfe);
+  assert_int_equal(ref_fp8_from_double(1000.0, 0), 0x7e); /* saturates */
+  assert_int_equal(ref_fp8_from_double(1.0625, 0), 0x38); /* halfway 1 and 1.125: to the even code */
+  assert_int_equal(ref_fp8_from_double(1.1875, 0), 0x3a); /* halfway 1.125 and 1.25: to the even code */
+  assert_int_equal(ref_fp8_from_double(1.0, 1), 0x3c);
+  for (int b = 0; b < 256; b++) { /* every finite code round-trips */
+    double v = ref_fp8_e4m3fn_to_double((uint8_t)b), w = ref_fp8_e5m2_to_double((uint8_t)b);
+    if (isfinite(v) && v != 0) assert_int_equal(ref_fp8_from_double(v, 0), b);
+    if (isfinite(w) && w != 0) assert_int_equal(ref_fp8_from_double(w, 1), b);
+  }
+}
+
+/* The append scatters by the page table; HND and NHD address differently. */
+static void test_append_paged_kv(void **state) {
+  (void)state;
+  const int32_t indices[] = {2, 0, 1}, indptr[] = {0, 2, 3}, bi[] = {0, 0, 1}, pos[] = {1, 2, 0};
+  double app[3 * 2 * 1] = {10, 11, 20, 21, 30, 31}; /* [nnz 3, H 2, D 1] */
+  for (int hnd = 0; hnd < 2; hnd++) {
+    double cache[3 * 2 * 2 * 1]; /* 3 pages of 2 entries, 2 heads, D 1 */
+    for (int i = 0; i < 12; i++) cache[i] = -1;
+    ref_paged_kv c = {2, 1, 2, hnd, indices, indptr};
+    ref_append_paged_kv(&c, cache, app, bi, pos, 3);
+    /* entry 0: request 0 position 1 -> page 2 slot 1; entry 1: position 2 -> page 0 slot 0;
+     * entry 2: request 1 position 0 -> page 1 slot 0. */
+#define AT(page, slot, h) cache[(page)*4 + (hnd ? (h)*2 + (slot) : (slot)*2 + (h))]
+    assert_true(AT(2, 1, 0) == 10 && AT(2, 1, 1) == 11);
+    assert_true(AT(0, 0, 0) == 20 && AT(0, 0, 1) == 21);
+    assert_true(AT(1, 0, 0) == 30 && AT(1, 0, 1) == 31);
+    assert_true(AT(2, 0, 0) == -1 && AT(0, 1, 1) == -1 && AT(1, 1, 0) == -1);
+#undef AT
+  }
+}
+
+/* Merging partial attention states equals attention over all the keys. */
+static void test_merge_state_reference(void **state) {
+  (void)state;
+  const double scores[5] = {0.3, -1.2, 2.0, 0.7, -0.1}, vals[5] = {1, -2, 0.5, 3, 4};
+  double full_v = 0, full_sum = 0, va = 0, sa = 0, vb = 0, sb = 0;
+  for (int j = 0; j < 5; j++) full_sum += exp(scores[j]), full_v += exp(scores[j]) * vals[j];
+  for (int j = 0; j < 2; j++) sa += exp(scores[j]), va += exp(scores[j]) * vals[j];
+  for (int j = 2; j < 5; j++) sb += exp(scores[j]), vb += exp(scores[j]) * vals[j];
+  double A[1] = {va / sa}, SA[1] = {log2(sa)}, B[1] = {vb / sb}, SB[1] = {log2(sb)}, V[1], S[1];
+  ref_merge_state(A, SA, B, SB, V, S, 1, 1, 1);
+  assert_true(fabs(V[0] - full_v / full_sum) < 1e-12 && fabs(S[0] - log2(full_sum)) < 1e-12);
+  /* merge_states over the 5 single-key states, [seq 1, n 5, H 1, D 1]. */
+  double s5[5];
+  for (int j = 0; j < 5; j++) s5[j] = scores[j] / log(2.0);
+  ref_merge_states(vals, s5, 1, 5, 1, 1, V, S);
+  assert_true(fabs(V[0] - full_v / full_sum) < 1e-12 && fabs(S[0] - log2(full_sum)) < 1e-12);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_f16_known_values),
       cmocka_unit_test(test_half_round_trips),
       cmocka_unit_test(test_fp8),
+      cmocka_unit_test(test_fp8_encode),
+      cmocka_unit_test(test_append_paged_kv),
+      cmocka_unit_test(test_merge_state_reference),
       cmocka_unit_test(test_rng),
       cmocka_unit_test(test_norm_references),
       cmocka_unit_test(test_compare),

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "kernels/validate.h"
+#include "runtime/signatures.h"
 #include "test_support.h"
 
 static fic_tensor cuda_t(void *data, int32_t ndim, const int64_t *shape, const int64_t *strides, fic_dtype dt) {
@@ -82,6 +83,36 @@ static void test_names_and_scalars(void **state) {
   FIC_ASSERT_OK(fic__check_finite("scale", -2.0, 0, 1));
 }
 
+/* The parameter counts of page.so and cascade.so (csrc/page.cu, cascade.cu),
+ * which the generic path enforces before a call reaches the wrapper. */
+static void test_page_cascade_arity(void **state) {
+  (void)state;
+  assert_int_equal(fic__signature_arity("page", "append_paged_kv_cache"), 10);
+  assert_int_equal(fic__signature_arity("page", "append_paged_mla_kv_cache"), 9);
+  assert_int_equal(fic__signature_arity("cascade", "merge_state"), 6);
+  assert_int_equal(fic__signature_arity("cascade", "merge_state_in_place"), 5);
+  assert_int_equal(fic__signature_arity("cascade", "merge_states"), 4);
+  assert_int_equal(fic__signature_arity("cascade", "no_such_export"), -1);
+}
+
+/* fic__load_params: the rule every parameters struct shares. */
+static void test_load_params(void **state) {
+  (void)state;
+  struct {
+    size_t struct_size;
+    int64_t a, b;
+  } in = {16, 7, 9}, out = {24, 1, 2};
+  FIC_ASSERT_OK(fic__load_params(&in, &out, sizeof out, "x_init"));
+  assert_true(out.struct_size == 16 && out.a == 7 && out.b == 2); /* b keeps its default */
+  size_t bad[] = {0, 4, 12, 32};
+  for (size_t i = 0; i < 4; i++) {
+    in.struct_size = bad[i];
+    FIC_ASSERT_STATUS(fic__load_params(&in, &out, sizeof out, "x_init"), FIC_ERR_INVALID_ARGUMENT);
+    assert_string_equal(fic_last_error_argument(), "params");
+  }
+  FIC_ASSERT_STATUS(fic__load_params(NULL, &out, sizeof out, "x_init"), FIC_ERR_INVALID_ARGUMENT);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_strides_filled_when_null),
@@ -89,6 +120,8 @@ int main(void) {
       cmocka_unit_test(test_offsets_fit),
       cmocka_unit_test(test_numel_overflow),
       cmocka_unit_test(test_names_and_scalars),
+      cmocka_unit_test(test_page_cascade_arity),
+      cmocka_unit_test(test_load_params),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
