@@ -89,16 +89,8 @@ fic_status fic_gdn_prefill_params_init(fic_gdn_prefill_params *params) {
  * is not a multiple of 8 would split one. */
 _Static_assert(sizeof(fic_gdn_prefill_params) % 8 == 0, "fic_gdn_prefill_params fields are 8 bytes wide");
 static fic_status load_params(const fic_gdn_prefill_params *in, fic_gdn_prefill_params *out) {
-  if (!in) return fic__fail_arg("params", "params must not be NULL");
-  size_t size = in->struct_size;
-  if (size < sizeof in->struct_size || size > sizeof *out || size % 8 != 0)
-    return fic__fail_arg("params",
-                         "params->struct_size is %zu; set it with fic_gdn_prefill_params_init() (this library knows "
-                         "sizes 8 to %zu, in steps of 8)",
-                         size, sizeof *out);
   FIC_CHECK(fic_gdn_prefill_params_init(out));
-  memcpy(out, in, size);
-  return FIC_OK;
+  return fic__load_params(in, out, sizeof *out, "fic_gdn_prefill_params_init");
 }
 
 /* Validated descriptors of one call (stack copies with strides filled in). */
