@@ -56,6 +56,17 @@ static fic_status plan_device(const fic_vt *vt, const fic_attention_plan *pl) {
                        (int)vt->t.device.device_id, (int)pl->device_id);
 }
 
+/* The kernels keep element strides in uint32_t (paged_kv_t::stride_page,
+ * q_stride_n ...; include/flashinfer/page.cuh) and assume a unit stride in
+ * the last dimension: a larger stride would be truncated, a wrong address. */
+static fic_status strides_fit(const fic_vt *vt) {
+  for (int32_t i = 0; i + 1 < vt->t.ndim; i++)
+    if ((uint64_t)vt->strides[i] > UINT32_MAX)
+      return fic__fail_arg(vt->name, "%s.strides[%d] is %lld; FlashInfer keeps strides in 32 bits (at most %u)",
+                           vt->name, (int)i, (long long)vt->strides[i], UINT32_MAX);
+  return fic__vt_last_contiguous(vt);
+}
+
 /* A 3-D [rows, heads, dim] tensor: q, out, ragged k/v. */
 static fic_status check_rows(fic_vt *vt, const fic_tensor *t, const char *name, const fic_attention_plan *pl,
                              fic_dtype dtype, const char *dtype_field, const int64_t want[3],
@@ -65,7 +76,7 @@ static fic_status check_rows(fic_vt *vt, const fic_tensor *t, const char *name, 
   FIC_CHECK(plan_dtype(vt, dtype, dtype_field));
   for (int d = 0; d < 3; d++)
     if (want[d] >= 0) FIC_CHECK(plan_dim(vt, d, want[d], fields[d]));
-  return fic__vt_last_contiguous(vt);
+  return strides_fit(vt);
 }
 
 static fic_status check_q_out(fic_vt *q, fic_vt *o, const fic_tensor *tq, const fic_tensor *to,
@@ -89,7 +100,7 @@ static fic_status check_cache(fic_vt *vt, const fic_tensor *t, const char *name,
   FIC_CHECK(plan_dim(vt, hnd ? 2 : 1, pl->page_size, hnd ? "page_size (HND layout)" : "page_size (NHD layout)"));
   FIC_CHECK(plan_dim(vt, hnd ? 1 : 2, pl->kv_heads, hnd ? "num_kv_heads (HND layout)" : "num_kv_heads (NHD layout)"));
   FIC_CHECK(plan_dim(vt, 3, dim, dim_field));
-  return fic__vt_last_contiguous(vt);
+  return strides_fit(vt);
 }
 
 /* Ragged K/V: NHD [tokens, kv_heads, dim], HND [kv_heads, tokens, dim]. */

@@ -143,6 +143,10 @@ static void test_decode_run_mismatch(void **state) {
   DECODE_EXPECT(f, r_.v.shape[3] = 64, "v_cache", "v_cache.shape[3] is 64, but the plan has head_dim_vo = 128");
   DECODE_EXPECT(f, (kt_strides(&r_.v, 2 * 16 * 8 * 128, 8 * 128, 128, 1), p_.v_cache = kt_t(&r_.v)), "v_cache",
                 "v_cache.strides[0] is 32768; FlashInfer needs the strides of k_cache (16384)");
+  DECODE_EXPECT(f, (kt_strides(&r_.k, (int64_t)1 << 32, 8 * 128, 128, 1), p_.k_cache = kt_t(&r_.k)), "k_cache",
+                "k_cache.strides[0] is 4294967296; FlashInfer keeps strides in 32 bits");
+  DECODE_EXPECT(f, (kt_strides(&r_.q, 32 * 128, 128, 2, 0), p_.q = kt_t(&r_.q)), "q",
+                "contiguous in its last dimension");
   DECODE_EXPECT(f, r_.kv_indptr.shape[0] = 4, "kv_indptr",
                 "kv_indptr.shape[0] is 4, but the plan has batch_size + 1 = 5");
   DECODE_EXPECT(f, r_.kv_indptr.t.dtype = FIC_I64, "kv_indptr", "must be int32, got int64");
