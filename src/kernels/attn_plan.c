@@ -223,24 +223,38 @@ static fic_status check_decode(fic_batch_decode_plan_params *p) {
 /* DISPATCH_GQA_GROUP_SIZE (include/flashinfer/utils.cuh) in the decode kernels. */
 static int cuda_core_group(int64_t group) { return group == 1 || group == 2 || group == 3 || group == 4 || group == 8; }
 
-static void fill_common(fic_attention_plan *pl, int64_t batch, int64_t hq, int64_t hkv, int64_t dqk, int64_t dvo,
-                        int64_t page, int64_t layout, int64_t window, double cap, int64_t graph) {
-  pl->batch = batch, pl->qo_heads = hq, pl->kv_heads = hkv, pl->head_dim_qk = dqk, pl->head_dim_vo = dvo;
-  pl->page_size = page, pl->kv_layout = layout, pl->window_left = window, pl->soft_cap = cap;
-  pl->cuda_graph = graph;
-  pl->pdl_auto = cc_major(pl->device_id) >= 9;
-}
+/* What a plan records and its module is chosen from, taken from either
+ * parameters struct. */
+typedef struct plan_shape {
+  int64_t batch, hq, hkv, dqk, dvo, page, layout, window, graph, causal, rows, kv_total;
+  double cap;
+  fic_dtype q, kv, o;
+} plan_shape;
 
-static fic__attn_params module_params(fic__attn_family family, fic_dtype q, fic_dtype kv, fic_dtype o, int64_t dqk,
-                                      int64_t dvo, int64_t window_left, double soft_cap) {
+/* A new plan of `kind` recording `sh`, with its module picked from `family`. */
+static fic_status plan_make(fic_runtime *rt, fic_attention_workspace *ws, fic__attn_kind kind, fic__attn_family family,
+                            const plan_shape *sh, fic_attention_plan **out) {
+  fic_attention_plan *pl = NULL;
+  FIC_CHECK(plan_new(ws, kind, &pl));
+  pl->batch = sh->batch, pl->qo_heads = sh->hq, pl->kv_heads = sh->hkv, pl->head_dim_qk = sh->dqk;
+  pl->head_dim_vo = sh->dvo, pl->page_size = sh->page, pl->kv_layout = sh->layout, pl->window_left = sh->window;
+  pl->soft_cap = sh->cap, pl->cuda_graph = sh->graph, pl->causal = sh->causal, pl->total_rows = sh->rows;
+  pl->kv_total = sh->kv_total, pl->q_dtype = sh->q, pl->kv_dtype = sh->kv, pl->o_dtype = sh->o;
+  pl->pdl_auto = cc_major(pl->device_id) >= 9;
   fic__attn_params m;
   memset(&m, 0, sizeof m);
   m.family = family;
-  m.dtype_q = q, m.dtype_kv = kv, m.dtype_o = o, m.dtype_idx = FIC_I32;
-  m.head_dim_qk = (int32_t)dqk, m.head_dim_vo = (int32_t)dvo;
-  m.use_sliding_window = window_left >= 0;
-  m.use_logits_soft_cap = soft_cap > 0;
-  return m;
+  m.dtype_q = sh->q, m.dtype_kv = sh->kv, m.dtype_o = sh->o, m.dtype_idx = FIC_I32;
+  m.head_dim_qk = (int32_t)sh->dqk, m.head_dim_vo = (int32_t)sh->dvo;
+  m.use_sliding_window = sh->window >= 0;
+  m.use_logits_soft_cap = sh->cap > 0;
+  fic_status st = pick_module(rt, &m, pl->module);
+  if (st != FIC_OK) {
+    fic_attention_plan_destroy(pl);
+    return st;
+  }
+  *out = pl;
+  return FIC_OK;
 }
 
 /* DecodePlan's 15 arguments (decode.py:1094-1121). */
@@ -358,17 +372,14 @@ fic_status fic_batch_decode_plan(fic_runtime *rt, fic_attention_workspace *ws,
   FIC_CHECK(fic__load_versioned(params, &p, sizeof p, "params", "fic_batch_decode_plan_params_init"));
   FIC_CHECK(check_decode(&p));
   int tc = p.use_tensor_cores || !cuda_core_group(p.num_qo_heads / p.num_kv_heads);
+  plan_shape sh = {
+      p.batch_size,      p.num_qo_heads, p.num_kv_heads,      p.head_dim, p.head_dim,   p.page_size,
+      p.kv_layout,       p.window_left,  p.enable_cuda_graph, 0,          p.batch_size, p.kv_indptr[p.batch_size],
+      p.logits_soft_cap, p.q_dtype,      p.kv_dtype,          p.o_dtype};
   fic_attention_plan *pl = NULL;
-  FIC_CHECK(plan_new(ws, tc ? FIC__ATTN_KIND_DECODE_TC : FIC__ATTN_KIND_DECODE, &pl));
-  fill_common(pl, p.batch_size, p.num_qo_heads, p.num_kv_heads, p.head_dim, p.head_dim, p.page_size, p.kv_layout,
-              p.window_left, p.logits_soft_cap, p.enable_cuda_graph);
-  pl->q_dtype = p.q_dtype, pl->kv_dtype = p.kv_dtype, pl->o_dtype = p.o_dtype;
-  pl->total_rows = p.batch_size;
-  pl->kv_total = p.kv_indptr[p.batch_size];
-  fic__attn_params m = module_params(tc ? FIC__ATTN_BATCH_PREFILL : FIC__ATTN_BATCH_DECODE, p.q_dtype, p.kv_dtype,
-                                     p.o_dtype, p.head_dim, p.head_dim, p.window_left, p.logits_soft_cap);
-  fic_status st = pick_module(rt, &m, pl->module);
-  if (st == FIC_OK) st = tc ? decode_tensor_core_plan(rt, pl, &p, stream) : decode_cuda_core_plan(rt, pl, &p, stream);
+  FIC_CHECK(plan_make(rt, ws, tc ? FIC__ATTN_KIND_DECODE_TC : FIC__ATTN_KIND_DECODE,
+                      tc ? FIC__ATTN_BATCH_PREFILL : FIC__ATTN_BATCH_DECODE, &sh, &pl));
+  fic_status st = tc ? decode_tensor_core_plan(rt, pl, &p, stream) : decode_cuda_core_plan(rt, pl, &p, stream);
   return finish(pl, st, out);
 }
 
@@ -404,20 +415,16 @@ fic_status fic_batch_prefill_plan(fic_runtime *rt, fic_attention_workspace *ws,
   FIC_CHECK(fic_batch_prefill_plan_params_init(&p));
   FIC_CHECK(fic__load_versioned(params, &p, sizeof p, "params", "fic_batch_prefill_plan_params_init"));
   FIC_CHECK(check_prefill(&p));
+  plan_shape sh = {p.batch_size,        p.num_qo_heads, p.num_kv_heads,   p.head_dim_qk,
+                   p.head_dim_vo,       p.page_size,    p.kv_layout,      p.window_left,
+                   p.enable_cuda_graph, p.causal,       p.total_num_rows, p.kv_indptr[p.batch_size],
+                   p.logits_soft_cap,   p.q_dtype,      p.kv_dtype,       p.o_dtype};
   fic_attention_plan *pl = NULL;
-  FIC_CHECK(plan_new(ws, p.ragged ? FIC__ATTN_KIND_PREFILL_RAGGED : FIC__ATTN_KIND_PREFILL_PAGED, &pl));
-  fill_common(pl, p.batch_size, p.num_qo_heads, p.num_kv_heads, p.head_dim_qk, p.head_dim_vo, p.page_size, p.kv_layout,
-              p.window_left, p.logits_soft_cap, p.enable_cuda_graph);
-  pl->q_dtype = p.q_dtype, pl->kv_dtype = p.kv_dtype, pl->o_dtype = p.o_dtype;
-  pl->causal = p.causal;
-  pl->total_rows = p.total_num_rows;
-  pl->kv_total = p.kv_indptr[p.batch_size];
-  fic__attn_params m = module_params(FIC__ATTN_BATCH_PREFILL, p.q_dtype, p.kv_dtype, p.o_dtype, p.head_dim_qk,
-                                     p.head_dim_vo, p.window_left, p.logits_soft_cap);
-  fic_status st = pick_module(rt, &m, pl->module);
+  FIC_CHECK(plan_make(rt, ws, p.ragged ? FIC__ATTN_KIND_PREFILL_RAGGED : FIC__ATTN_KIND_PREFILL_PAGED,
+                      FIC__ATTN_BATCH_PREFILL, &sh, &pl));
   fa2_plan_in in = {p.qo_indptr,    p.kv_indptr,   p.total_num_rows,    p.batch_size,  p.num_qo_heads,
                     p.num_kv_heads, p.page_size,   p.enable_cuda_graph, p.head_dim_qk, p.head_dim_vo,
                     p.causal,       p.window_left, (int)p.ragged};
-  if (st == FIC_OK) st = fa2_plan(rt, pl, &in, stream);
+  fic_status st = fa2_plan(rt, pl, &in, stream);
   return finish(pl, st, out);
 }

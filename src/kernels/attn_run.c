@@ -251,6 +251,20 @@ static fic_status call_prefill(const fic_attention_plan *pl, const attn_run_args
   return fic__call(pl->run, args, n, pl->device_id, stream, NULL);
 }
 
+/* The LSE and the scalars both runs share. RoPE's scale and theta go to
+ * the kernel as reciprocals, as decode.py's and prefill.py's registered ops
+ * pass them. */
+static fic_status check_tail(attn_run_args *a, const fic_attention_plan *pl, const fic_tensor *lse, double sm_scale,
+                             double rope_scale, double rope_theta, int64_t pdl) {
+  FIC_CHECK(check_lse(&a->lse, lse, pl));
+  a->lse_given = lse;
+  a->sm_scale = sm_scale;
+  FIC_CHECK(check_scalars(pl, &a->sm_scale, rope_scale, rope_theta, pdl, &a->pdl));
+  a->rope_rcp_scale = 1.0 / rope_scale;
+  a->rope_rcp_theta = 1.0 / rope_theta;
+  return FIC_OK;
+}
+
 /* The paged-cache tensors both runs share. */
 static fic_status check_paged(attn_run_args *a, const fic_attention_plan *pl, const fic_tensor *k, const fic_tensor *v,
                               const fic_tensor *indptr, const fic_tensor *indices, const fic_tensor *last) {
@@ -271,12 +285,7 @@ fic_status fic_batch_decode_run(const fic_attention_plan *plan, const fic_batch_
   attn_run_args a;
   FIC_CHECK(check_q_out(&a.q, &a.out, p.q, p.out, plan));
   FIC_CHECK(check_paged(&a, plan, p.k_cache, p.v_cache, p.kv_indptr, p.kv_indices, p.kv_last_page_len));
-  FIC_CHECK(check_lse(&a.lse, p.lse, plan));
-  a.lse_given = p.lse;
-  a.sm_scale = p.sm_scale;
-  FIC_CHECK(check_scalars(plan, &a.sm_scale, p.rope_scale, p.rope_theta, p.enable_pdl, &a.pdl));
-  a.rope_rcp_scale = 1.0 / p.rope_scale; /* as decode.py's registered op passes them */
-  a.rope_rcp_theta = 1.0 / p.rope_theta;
+  FIC_CHECK(check_tail(&a, plan, p.lse, p.sm_scale, p.rope_scale, p.rope_theta, p.enable_pdl));
   if (plan->kind == FIC__ATTN_KIND_DECODE) return call_decode(plan, &a, stream);
   if (!p.qo_indptr)
     return fic__fail_arg("qo_indptr",
@@ -304,11 +313,6 @@ fic_status fic_batch_prefill_run(const fic_attention_plan *plan, const fic_batch
   } else {
     FIC_CHECK(check_paged(&a, plan, p.k, p.v, p.kv_indptr, p.kv_indices, p.kv_last_page_len));
   }
-  FIC_CHECK(check_lse(&a.lse, p.lse, plan));
-  a.lse_given = p.lse;
-  a.sm_scale = p.sm_scale;
-  FIC_CHECK(check_scalars(plan, &a.sm_scale, p.rope_scale, p.rope_theta, p.enable_pdl, &a.pdl));
-  a.rope_rcp_scale = 1.0 / p.rope_scale;
-  a.rope_rcp_theta = 1.0 / p.rope_theta;
+  FIC_CHECK(check_tail(&a, plan, p.lse, p.sm_scale, p.rope_scale, p.rope_theta, p.enable_pdl));
   return call_prefill(plan, &a, ragged, stream);
 }

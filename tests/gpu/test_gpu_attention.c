@@ -25,12 +25,6 @@
 
 #include "gpu_util.h"
 
-#define DECODE_MODULE                                                                                             \
-  "batch_decode_with_kv_cache_dtype_q_bf16_dtype_kv_bf16_dtype_o_bf16_dtype_idx_i32_head_dim_qk_128_head_dim_vo_" \
-  "128_posenc_0_use_swa_False_use_logits_cap_False"
-#define PREFILL_MODULE                                                                                             \
-  "batch_prefill_with_kv_cache_dtype_q_bf16_dtype_kv_bf16_dtype_o_bf16_dtype_idx_i32_head_dim_qk_128_head_dim_vo_" \
-  "128_posenc_0_use_swa_False_use_logits_cap_False_f16qk_False"
 #define D 128
 #define OUT_TOL 1e-2
 #define LSE_TOL 1e-3
@@ -40,13 +34,12 @@
 static fic_runtime *attn_rt(void **state) {
   gpu_require();
   if (*state) return ((kt_runtime *)*state)->rt;
-  const char *user = getenv("FIC_ATTN_WHEEL"), *cmake = getenv("FIC_TEST_ATTN_WHEEL");
-  const char *wheel = kt_file_exists(user) ? user : kt_file_exists(cmake) ? cmake : NULL;
+  const char *wheel = kt_attn_wheel();
   if (!wheel) {
-    print_message("SKIPPED: no wheel with the attention modules: set FIC_ATTN_WHEEL or -DFIC_ATTN_WHEEL\n");
+    print_message("SKIPPED: no wheel with the attention modules (see above)\n");
     skip();
   }
-  static const char *const modules[] = {DECODE_MODULE, PREFILL_MODULE, NULL};
+  static const char *const modules[] = {KT_ATTN_DECODE_MODULE, KT_ATTN_PREFILL_MODULE, NULL};
   kt_runtime *k = kt_try_open(wheel, modules);
   if (!k) {
     print_message("SKIPPED: %s lacks the bf16/hd128 decode or FA2 prefill module (see above)\n", wheel);
@@ -355,10 +348,14 @@ static void run_case(fic_runtime *rt, const attn_case *c, ref_rng *r) {
 
 /* ---- cases ---- */
 
-static void test_decode(void **state) {
+static void run_cases(void **state, const char *test, const attn_case *cases, size_t n) {
   fic_runtime *rt = attn_rt(state);
   ref_rng r;
-  ref_rng_seed(&r, gpu_seed("test_decode"));
+  ref_rng_seed(&r, gpu_seed(test));
+  for (size_t i = 0; i < n; i++) run_case(rt, &cases[i], &r);
+}
+
+static void test_decode(void **state) {
   static const attn_case cases[] = {
       {"decode g1 p1 NHD", 1, 32, 32, 1, FIC_KV_LAYOUT_NHD, 64, 0, 0, 0},
       {"decode g4 p16 HND", 7, 32, 8, 16, FIC_KV_LAYOUT_HND, 2048, 0, 0, 0},
@@ -367,32 +364,26 @@ static void test_decode(void **state) {
       {"decode g4 p16 NHD use_tensor_cores", 5, 32, 8, 16, FIC_KV_LAYOUT_NHD, 1000, 0, 0, 1},
       {"decode g2 p16 NHD short", 16, 16, 8, 16, FIC_KV_LAYOUT_NHD, 17, 0, 0, 0},
   };
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(rt, &cases[i], &r);
+  run_cases(state, "test_decode", cases, sizeof cases / sizeof cases[0]);
 }
 
 static void test_prefill_paged(void **state) {
-  fic_runtime *rt = attn_rt(state);
-  ref_rng r;
-  ref_rng_seed(&r, gpu_seed("test_prefill_paged"));
   static const attn_case cases[] = {
       {"prefill paged causal g1 p16 NHD", 3, 16, 16, 16, FIC_KV_LAYOUT_NHD, 700, 200, 1, 0},
       {"prefill paged g4 p1 HND", 5, 32, 8, 1, FIC_KV_LAYOUT_HND, 300, 64, 0, 0},
       {"prefill paged causal g7 p16 HND", 4, 28, 4, 16, FIC_KV_LAYOUT_HND, 2048, 128, 1, 0},
       {"prefill paged g8 p16 NHD", 8, 64, 8, 16, FIC_KV_LAYOUT_NHD, 500, 33, 0, 0},
   };
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(rt, &cases[i], &r);
+  run_cases(state, "test_prefill_paged", cases, sizeof cases / sizeof cases[0]);
 }
 
 static void test_prefill_ragged(void **state) {
-  fic_runtime *rt = attn_rt(state);
-  ref_rng r;
-  ref_rng_seed(&r, gpu_seed("test_prefill_ragged"));
   static const attn_case cases[] = {
       {"prefill ragged causal g4 NHD", 4, 32, 8, 0, FIC_KV_LAYOUT_NHD, 600, 300, 1, 0},
       {"prefill ragged g1 HND", 3, 8, 8, 0, FIC_KV_LAYOUT_HND, 200, 50, 0, 0},
       {"prefill ragged causal g7 HND", 2, 28, 4, 0, FIC_KV_LAYOUT_HND, 1000, 1000, 1, 0},
   };
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(rt, &cases[i], &r);
+  run_cases(state, "test_prefill_ragged", cases, sizeof cases / sizeof cases[0]);
 }
 
 /* Keep `s` busy for a while (a few ms of memsets), so that work queued

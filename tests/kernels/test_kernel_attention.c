@@ -536,27 +536,9 @@ static void test_workspace_event_failure(void **state) {
 
 /* ---- the real modules (tools/kernel-modules: bf16, head dim 128, FA2) ---- */
 
-#define DECODE_MODULE                                                                                             \
-  "batch_decode_with_kv_cache_dtype_q_bf16_dtype_kv_bf16_dtype_o_bf16_dtype_idx_i32_head_dim_qk_128_head_dim_vo_" \
-  "128_posenc_0_use_swa_False_use_logits_cap_False"
-#define PREFILL_MODULE                                                                                             \
-  "batch_prefill_with_kv_cache_dtype_q_bf16_dtype_kv_bf16_dtype_o_bf16_dtype_idx_i32_head_dim_qk_128_head_dim_vo_" \
-  "128_posenc_0_use_swa_False_use_logits_cap_False_f16qk_False"
-
-static const char *attn_wheel(void) {
-  const char *user = getenv("FIC_ATTN_WHEEL"), *cmake = getenv("FIC_TEST_ATTN_WHEEL");
-  if (kt_file_exists(user)) return user;
-  if (kt_file_exists(cmake)) return cmake;
-  fprintf(stderr,
-          "no flashinfer_jit_cache wheel with the real attention modules: build them with tools/kernel-modules and "
-          "set FIC_ATTN_WHEEL=<wheel> or configure with -DFIC_ATTN_WHEEL=<wheel> (tried '%s', '%s')\n",
-          user ? user : "", cmake ? cmake : "");
-  return NULL;
-}
-
 static int real_setup(void **state) {
-  static const char *const modules[] = {DECODE_MODULE, PREFILL_MODULE, NULL};
-  const char *wheel = attn_wheel();
+  static const char *const modules[] = {KT_ATTN_DECODE_MODULE, KT_ATTN_PREFILL_MODULE, NULL};
+  const char *wheel = kt_attn_wheel();
   *state = wheel ? kt_try_open(wheel, modules) : NULL;
   return 0;
 }
@@ -658,15 +640,17 @@ static fic_status real_run(fic_runtime *rt, const char *module, const char *fn, 
 static void test_real_run_argument_lists(void **state) {
   fic_runtime *rt = need_real(state);
   kt_skip_if_gpu(rt);
-  expect_no_gpu_error(real_run(rt, DECODE_MODULE, "run", FIC__ATTN_KIND_DECODE, 10), "decode run");
-  expect_no_gpu_error(real_run(rt, PREFILL_MODULE, "paged_run", FIC__ATTN_KIND_DECODE_TC, 15),
+  expect_no_gpu_error(real_run(rt, KT_ATTN_DECODE_MODULE, "run", FIC__ATTN_KIND_DECODE, 10), "decode run");
+  expect_no_gpu_error(real_run(rt, KT_ATTN_PREFILL_MODULE, "paged_run", FIC__ATTN_KIND_DECODE_TC, 15),
                       "decode on tensor cores");
-  expect_no_gpu_error(real_run(rt, PREFILL_MODULE, "paged_run", FIC__ATTN_KIND_PREFILL_PAGED, 15), "paged prefill");
-  expect_no_gpu_error(real_run(rt, PREFILL_MODULE, "ragged_run", FIC__ATTN_KIND_PREFILL_RAGGED, 15), "ragged prefill");
+  expect_no_gpu_error(real_run(rt, KT_ATTN_PREFILL_MODULE, "paged_run", FIC__ATTN_KIND_PREFILL_PAGED, 15),
+                      "paged prefill");
+  expect_no_gpu_error(real_run(rt, KT_ATTN_PREFILL_MODULE, "ragged_run", FIC__ATTN_KIND_PREFILL_RAGGED, 15),
+                      "ragged prefill");
   /* The plan lengths are the wrappers' (DecodePlanInfo 10, PrefillPlanInfo 15). */
-  KT_EXPECT_STATUS(real_run(rt, DECODE_MODULE, "run", FIC__ATTN_KIND_DECODE, 9), FIC_ERR_KERNEL);
+  KT_EXPECT_STATUS(real_run(rt, KT_ATTN_DECODE_MODULE, "run", FIC__ATTN_KIND_DECODE, 9), FIC_ERR_KERNEL);
   assert_non_null(strstr(fic_last_error_message(), "vec.size() should be 10, but got 9"));
-  KT_EXPECT_STATUS(real_run(rt, PREFILL_MODULE, "paged_run", FIC__ATTN_KIND_PREFILL_PAGED, 10), FIC_ERR_KERNEL);
+  KT_EXPECT_STATUS(real_run(rt, KT_ATTN_PREFILL_MODULE, "paged_run", FIC__ATTN_KIND_PREFILL_PAGED, 10), FIC_ERR_KERNEL);
   assert_non_null(strstr(fic_last_error_message(), "should be 15, but got 10"));
 }
 
@@ -676,11 +660,11 @@ static void test_real_arities(void **state) {
   static const struct {
     const char *module, *name;
     int arity;
-  } cases[] = {{DECODE_MODULE, "plan", 15},
-               {DECODE_MODULE, "run", 19},
-               {PREFILL_MODULE, "plan", 19},
-               {PREFILL_MODULE, "paged_run", 27},
-               {PREFILL_MODULE, "ragged_run", 25}};
+  } cases[] = {{KT_ATTN_DECODE_MODULE, "plan", 15},
+               {KT_ATTN_DECODE_MODULE, "run", 19},
+               {KT_ATTN_PREFILL_MODULE, "plan", 19},
+               {KT_ATTN_PREFILL_MODULE, "paged_run", 27},
+               {KT_ATTN_PREFILL_MODULE, "ragged_run", 25}};
   fic_arg args[32];
   for (int i = 0; i < 32; i++) args[i] = fic_arg_none();
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
