@@ -640,12 +640,19 @@ FIC_API fic_status fic_batch_decode_plan_params_init(fic_batch_decode_plan_param
 FIC_API fic_status fic_batch_decode_run_params_init(fic_batch_decode_run_params *params);
 /* Plan a batch decode on `ws` (host work, then an async copy on `stream`;
  * not during CUDA graph capture). *out owns the plan: destroy it with
- * fic_attention_plan_destroy. */
+ * fic_attention_plan_destroy. FIC_ERR_INVALID_ARGUMENT names the field;
+ * FIC_ERR_NOT_FOUND: no module for these dtypes/head dims/flags (the message
+ * names the nearest ones); FIC_ERR_KERNEL: FlashInfer's plan failed (e.g.
+ * workspace overflow); FIC_ERR_CUDA: the workspace's event failed.
+ * Thread-safe (plans on one workspace are serialised). */
 FIC_API fic_status fic_batch_decode_plan(fic_runtime *rt, fic_attention_workspace *ws,
                                          const fic_batch_decode_plan_params *params, void *stream,
                                          fic_attention_plan **out);
 /* Enqueue the decode on `stream`. Checks the tensors against the plan and
- * names the first field that differs. Capturable once planned. */
+ * names the first field that differs (FIC_ERR_INVALID_ARGUMENT; also for a
+ * plan superseded by a later plan on its workspace). Capturable; takes no
+ * lock: the caller orders runs on streams (one stream per workspace at a
+ * time). */
 FIC_API fic_status fic_batch_decode_run(const fic_attention_plan *plan, const fic_batch_decode_run_params *params,
                                         void *stream);
 
@@ -690,6 +697,7 @@ typedef struct fic_batch_prefill_run_params {
   int64_t enable_pdl;                 /* default FIC_PDL_AUTO */
 } fic_batch_prefill_run_params;
 
+/* As the decode plan/run: FA2 modules; paged or ragged KV; causal or not. */
 FIC_API fic_status fic_batch_prefill_plan_params_init(fic_batch_prefill_plan_params *params);
 FIC_API fic_status fic_batch_prefill_run_params_init(fic_batch_prefill_run_params *params);
 FIC_API fic_status fic_batch_prefill_plan(fic_runtime *rt, fic_attention_workspace *ws,
