@@ -112,8 +112,9 @@ static void *upload_i32(const int64_t *x, int64_t n) {
   return d;
 }
 
-/* Lengths: kv in [1, max_kv]; prefill rows in [1, min(kv, max_qo)] so a
- * causal row always sees a key. */
+/* Lengths: kv in [1, max_kv] (with more than 2 sequences the first has 1
+ * key and the last max_kv: both edges every time); prefill rows in
+ * [1, min(kv, max_qo)] so a causal row always sees a key. */
 static void make_lengths(kv_batch *b, ref_rng *r) {
   const attn_case *c = &b->c;
   b->qo_indptr = calloc((size_t)c->batch + 1, sizeof(int64_t));
@@ -123,6 +124,7 @@ static void make_lengths(kv_batch *b, ref_rng *r) {
   int64_t unit = c->page ? c->page : 1;
   for (int64_t i = 0; i < c->batch; i++) {
     int64_t kv = rand_in(r, 1, c->max_kv);
+    if (c->batch > 2 && (i == 0 || i == c->batch - 1)) kv = i == 0 ? 1 : c->max_kv;
     int64_t qo = c->max_qo ? rand_in(r, 1, kv < c->max_qo ? kv : c->max_qo) : 1;
     b->kv_len[i] = kv;
     b->qo_indptr[i + 1] = b->qo_indptr[i] + qo;
