@@ -669,7 +669,7 @@ typedef struct fic_batch_prefill_plan_params {
   int64_t page_size;         /* paged: >= 1; ragged: ignored (1) */
   int64_t ragged;            /* default 0 (paged KV) */
   fic_dtype q_dtype;         /* f16 or bf16; with kv_dtype, one 8-byte slot */
-  fic_dtype kv_dtype;        /* f16 or bf16 (fp8 KV needs FA3: not wired) */
+  fic_dtype kv_dtype;        /* f16, bf16 or fp8 e4m3fn/e5m2 */
   fic_dtype o_dtype;         /* default {0}: q_dtype */
   uint32_t reserved0;        /* 0 */
   int64_t kv_layout;         /* fic_kv_layout; default NHD */

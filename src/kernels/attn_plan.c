@@ -87,14 +87,17 @@ static fic_status check_head_dim(const char *name, int64_t d) {
   return fic__fail_arg(name, "%s must be 64, 128 or 256 (FlashInfer's AOT head dims), got %lld", name, (long long)d);
 }
 
-static fic_status check_dtypes(fic_dtype q, fic_dtype kv, fic_dtype *o, uint32_t reserved, int allow_fp8_kv) {
+/* q and o 16-bit floats, kv also fp8 (the AOT build has FA2 prefill and
+ * decode modules with e4m3/e5m2 KV; the caller folds k_scale into sm_scale
+ * and applies v_scale to the output, as Python does). */
+static fic_status check_dtypes(fic_dtype q, fic_dtype kv, fic_dtype *o, uint32_t reserved) {
   static const fic_dtype halfs[] = {FIC_DT_F16, FIC_DT_BF16},
                          kvs[] = {FIC_DT_F16, FIC_DT_BF16, FIC_DT_F8E4M3FN, FIC_DT_F8E5M2};
   char a[48];
   fic_dtype zero = {0, 0, 0};
   if (fic__dtype_eq(*o, zero)) *o = q;
-  const fic_dtype *allowed[3] = {halfs, allow_fp8_kv ? kvs : halfs, halfs};
-  const int counts[3] = {2, allow_fp8_kv ? 4 : 2, 2};
+  const fic_dtype *allowed[3] = {halfs, kvs, halfs};
+  const int counts[3] = {2, 4, 2};
   const fic_dtype dts[3] = {q, kv, *o};
   static const char *const names[3] = {"q_dtype", "kv_dtype", "o_dtype"};
   for (int i = 0; i < 3; i++) {
@@ -102,8 +105,7 @@ static fic_status check_dtypes(fic_dtype q, fic_dtype kv, fic_dtype *o, uint32_t
     for (int j = 0; j < counts[i]; j++) ok |= fic__dtype_eq(dts[i], allowed[i][j]);
     if (!ok)
       return fic__fail_arg(names[i], "%s must be float16 or bfloat16%s, got %s", names[i],
-                           i == 1 && allow_fp8_kv ? " (or float8_e4m3fn / float8_e5m2)" : "",
-                           fic__dtype_name(dts[i], a, sizeof a));
+                           i == 1 ? " (or float8_e4m3fn / float8_e5m2)" : "", fic__dtype_name(dts[i], a, sizeof a));
   }
   if (reserved != 0) return fic__fail_arg("reserved0", "reserved0 must be 0, got %u", reserved);
   return FIC_OK;
@@ -215,7 +217,7 @@ static fic_status check_decode(fic_batch_decode_plan_params *p) {
   FIC_CHECK(check_heads(p->num_qo_heads, p->num_kv_heads));
   FIC_CHECK(check_head_dim("head_dim", p->head_dim));
   FIC_CHECK(check_positive("page_size", p->page_size));
-  FIC_CHECK(check_dtypes(p->q_dtype, p->kv_dtype, &p->o_dtype, p->reserved0, 1));
+  FIC_CHECK(check_dtypes(p->q_dtype, p->kv_dtype, &p->o_dtype, p->reserved0));
   FIC_CHECK(check_common(p->kv_layout, p->window_left, p->logits_soft_cap, p->enable_cuda_graph));
   return check_flag("use_tensor_cores", p->use_tensor_cores);
 }
@@ -396,7 +398,7 @@ static fic_status check_prefill(fic_batch_prefill_plan_params *p) {
   FIC_CHECK(check_flag("ragged", p->ragged));
   if (p->ragged) p->page_size = 1; /* prefill.py:2883 */
   FIC_CHECK(check_positive("page_size", p->page_size));
-  FIC_CHECK(check_dtypes(p->q_dtype, p->kv_dtype, &p->o_dtype, p->reserved0, 0));
+  FIC_CHECK(check_dtypes(p->q_dtype, p->kv_dtype, &p->o_dtype, p->reserved0));
   FIC_CHECK(check_common(p->kv_layout, p->window_left, p->logits_soft_cap, p->enable_cuda_graph));
   FIC_CHECK(check_flag("causal", p->causal));
   int64_t rows = p->qo_indptr[p->batch_size];

@@ -304,7 +304,8 @@ static void test_prefill_plan_validation(void **state) {
   PPLAN_EXPECT(f, p_.head_dim_vo = 192, "head_dim_vo", "got 192");
   PPLAN_EXPECT(f, p_.ragged = 2, "ragged", "0 or 1");
   PPLAN_EXPECT(f, p_.causal = 2, "causal", "0 or 1");
-  PPLAN_EXPECT(f, p_.kv_dtype = FIC_F8_E4M3FN, "kv_dtype", "float16 or bfloat16, got float8_e4m3fn");
+  PPLAN_EXPECT(f, p_.kv_dtype = FIC_I32, "kv_dtype", "(or float8_e4m3fn / float8_e5m2), got int32");
+  PPLAN_EXPECT(f, p_.o_dtype = FIC_F8_E4M3FN, "o_dtype", "float16 or bfloat16, got float8_e4m3fn");
   PPLAN_EXPECT(f, p_.total_num_rows = 19, "total_num_rows", "[qo_indptr[batch_size] = 20,");
   PPLAN_EXPECT(f, p_.logits_soft_cap = 0.0 / 0.0, "logits_soft_cap", "finite");
   fixture_free(f);
