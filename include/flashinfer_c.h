@@ -593,8 +593,8 @@ typedef struct fic_attention_workspace fic_attention_workspace;
 FIC_API fic_status fic_attention_workspace_create(fic_runtime *rt, const fic_attention_workspace_desc *desc,
                                                   fic_attention_workspace **out);
 /* Waits for the last plan's copy, destroys the event; the caller's buffers
- * are untouched. Plans made on it must be destroyed first (they keep a
- * pointer to it). NULL is accepted. */
+ * are untouched. Plans made on it can no longer run (destroying them is
+ * still fine). NULL is accepted. */
 FIC_API fic_status fic_attention_workspace_destroy(fic_attention_workspace *ws);
 
 typedef struct fic_attention_plan fic_attention_plan;
@@ -707,7 +707,8 @@ FIC_API fic_status fic_batch_prefill_run(const fic_attention_plan *plan, const f
                                          void *stream);
 
 /* Release the plan's Array and the plan. NULL is accepted. Must not race
- * with a run of the same plan. */
+ * with a run of the same plan; the runtime must still be open (the
+ * workspace need not exist any more). */
 FIC_API fic_status fic_attention_plan_destroy(fic_attention_plan *plan);
 
 #ifdef __cplusplus

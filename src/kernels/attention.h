@@ -69,6 +69,7 @@ typedef enum fic__attn_kind {
 } fic__attn_kind;
 
 struct fic_attention_plan {
+  fic_runtime *rt; /* releases `info`: destroy does not touch the workspace */
   fic_attention_workspace *ws;
   uint64_t generation;
   fic__attn_kind kind;

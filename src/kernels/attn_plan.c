@@ -170,6 +170,7 @@ static fic_any any_int(int64_t x) { return fic__any_from_arg(fic_arg_int(x)); }
 static fic_status plan_new(fic_attention_workspace *ws, fic__attn_kind kind, fic_attention_plan **out) {
   fic_attention_plan *p = calloc(1, sizeof *p);
   if (!p) return fic__fail(FIC_ERR_NO_MEMORY, "allocating an attention plan");
+  p->rt = ws->rt;
   p->ws = ws;
   p->kind = kind;
   p->device_id = (int32_t)ws->desc.device_id;
@@ -179,7 +180,7 @@ static fic_status plan_new(fic_attention_workspace *ws, fic__attn_kind kind, fic
 
 fic_status fic_attention_plan_destroy(fic_attention_plan *plan) {
   if (!plan) return FIC_OK;
-  fic__object_release(plan->ws->rt, &plan->info);
+  fic__object_release(plan->rt, &plan->info);
   free(plan);
   return FIC_OK;
 }

@@ -43,6 +43,7 @@ static fic_attention_workspace *fake_ws(fic_runtime *rt) {
  * 10 pages in kv_indptr. */
 static void fake_plan(fic_attention_plan *pl, fic_attention_workspace *ws, fic__attn_kind kind) {
   memset(pl, 0, sizeof *pl);
+  pl->rt = ws->rt;
   pl->ws = ws;
   pl->generation = atomic_load(&ws->generation);
   pl->kind = kind;
