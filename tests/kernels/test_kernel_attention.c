@@ -515,6 +515,49 @@ static void test_fake_shows_the_hazard(void **state) {
   assert_string_equal(g_fake.device, "plan B");
 }
 
+/* Plans on one workspace from several threads are serialised: no two are
+ * ever between begin and end at once, every copy runs before the next
+ * plan's write, and every plan gets its own generation. */
+#define PLAN_THREADS 4
+#define PLANS_PER_THREAD 300
+static atomic_int g_inside, g_overlaps;
+
+static void *plan_thread(void *arg) {
+  fic_attention_workspace *ws = arg;
+  for (int i = 0; i < PLANS_PER_THREAD; i++) {
+    uint64_t gen = 0;
+    if (fic__attn_ws_plan_begin(ws) != FIC_OK) return NULL;
+    if (atomic_fetch_add(&g_inside, 1) != 0) atomic_fetch_add(&g_overlaps, 1);
+    if (g_fake.copy_pending) atomic_fetch_add(&g_overlaps, 1); /* the previous copy must have run */
+    snprintf(g_fake.host, sizeof g_fake.host, "t%p %d", arg, i);
+    atomic_fetch_sub(&g_inside, 1);
+    if (fic__attn_ws_plan_end(ws, NULL, 1, &gen) != FIC_OK) return NULL;
+  }
+  return arg;
+}
+
+static void test_workspace_threads(void **state) {
+  (void)state;
+  memset(&g_fake, 0, sizeof g_fake);
+  fic_runtime *rt = empty_runtime();
+  fic_attention_workspace *ws = fake_ws(rt);
+  fic__attn_workspace_set_event_ops(ws, &k_fake_ops);
+  pthread_t t[PLAN_THREADS];
+  for (int i = 0; i < PLAN_THREADS; i++) assert_int_equal(pthread_create(&t[i], NULL, plan_thread, ws), 0);
+  for (int i = 0; i < PLAN_THREADS; i++) {
+    void *ret = NULL;
+    assert_int_equal(pthread_join(t[i], &ret), 0);
+    assert_ptr_equal(ret, ws);
+  }
+  assert_int_equal(atomic_load(&g_overlaps), 0);
+  assert_int_equal(atomic_load(&ws->generation), PLAN_THREADS * PLANS_PER_THREAD);
+  assert_int_equal(g_fake.records, PLAN_THREADS * PLANS_PER_THREAD);
+  assert_int_equal(g_fake.syncs, PLAN_THREADS * PLANS_PER_THREAD - 1);
+  assert_int_equal(g_fake.creates, 1);
+  FIC_ASSERT_OK(fic_attention_workspace_destroy(ws));
+  free(rt);
+}
+
 static void test_workspace_event_failure(void **state) {
   (void)state;
   memset(&g_fake, 0, sizeof g_fake);
@@ -692,6 +735,7 @@ int main(void) {
       cmocka_unit_test(test_workspace_orders_plans),
       cmocka_unit_test(test_fake_shows_the_hazard),
       cmocka_unit_test(test_workspace_event_failure),
+      cmocka_unit_test(test_workspace_threads),
   };
   const struct CMUnitTest real[] = {
       cmocka_unit_test(test_real_nearest_module),
