@@ -123,13 +123,17 @@ static void fixture_free(fixture *f) {
 
 /* ---- run against its plan ---- */
 
-#define DECODE_EXPECT(f, mutate, arg, substr)                                \
-  do {                                                                       \
-    run_tensors r_ = (f)->r;                                                 \
-    fic_batch_decode_run_params p_ = decode_run(&r_);                        \
-    mutate;                                                                  \
-    KT_EXPECT_ARG(fic_batch_decode_run(&(f)->plan, &p_, NULL), arg, substr); \
+/* Run `family`'s run (decode or prefill) on fixture f's plan with its good
+ * tensors after `mutate` (which sees them as r_ and the params as p_). */
+#define RUN_EXPECT(family, f, mutate, arg, substr)                               \
+  do {                                                                           \
+    run_tensors r_ = (f)->r;                                                     \
+    fic_batch_##family##_run_params p_ = family##_run(&r_);                      \
+    mutate;                                                                      \
+    KT_EXPECT_ARG(fic_batch_##family##_run(&(f)->plan, &p_, NULL), arg, substr); \
   } while (0)
+#define DECODE_EXPECT(f, mutate, arg, substr) RUN_EXPECT(decode, f, mutate, arg, substr)
+#define PREFILL_EXPECT(f, mutate, arg, substr) RUN_EXPECT(prefill, f, mutate, arg, substr)
 
 static void test_decode_run_mismatch(void **state) {
   (void)state;
@@ -188,14 +192,6 @@ static void test_decode_run_plan_state(void **state) {
   fixture_free(f);
 }
 
-#define PREFILL_EXPECT(f, mutate, arg, substr)                                \
-  do {                                                                        \
-    run_tensors r_ = (f)->r;                                                  \
-    fic_batch_prefill_run_params p_ = prefill_run(&r_);                       \
-    mutate;                                                                   \
-    KT_EXPECT_ARG(fic_batch_prefill_run(&(f)->plan, &p_, NULL), arg, substr); \
-  } while (0)
-
 static void test_prefill_run_mismatch(void **state) {
   (void)state;
   fixture *f = fixture_new(FIC__ATTN_KIND_PREFILL_PAGED);
@@ -238,16 +234,20 @@ static fic_batch_prefill_plan_params prefill_plan(void) {
   return p;
 }
 
-#define DPLAN_EXPECT(f, mutate, arg, substr)                                               \
-  do {                                                                                     \
-    fic_batch_decode_plan_params p_ = decode_plan();                                       \
-    int32_t ind_[5] = {0, 3, 5, 9, 10};                                                    \
-    p_.kv_indptr = ind_;                                                                   \
-    mutate;                                                                                \
-    fic_attention_plan *out_ = (fic_attention_plan *)1;                                    \
-    KT_EXPECT_ARG(fic_batch_decode_plan((f)->rt, (f)->ws, &p_, NULL, &out_), arg, substr); \
-    assert_null(out_);                                                                     \
+/* Plan `family` (decode or prefill) with good parameters (p_, kv_indptr in
+ * the writable ind_) after `mutate`: refused, naming `arg`, no plan out. */
+#define PLAN_EXPECT(family, f, mutate, arg, substr)                                            \
+  do {                                                                                         \
+    fic_batch_##family##_plan_params p_ = family##_plan();                                     \
+    int32_t ind_[5] = {0, 3, 5, 9, 10};                                                        \
+    p_.kv_indptr = ind_;                                                                       \
+    mutate;                                                                                    \
+    fic_attention_plan *out_ = (fic_attention_plan *)1;                                        \
+    KT_EXPECT_ARG(fic_batch_##family##_plan((f)->rt, (f)->ws, &p_, NULL, &out_), arg, substr); \
+    assert_null(out_);                                                                         \
   } while (0)
+#define DPLAN_EXPECT(f, mutate, arg, substr) PLAN_EXPECT(decode, f, mutate, arg, substr)
+#define PPLAN_EXPECT(f, mutate, arg, substr) PLAN_EXPECT(prefill, f, mutate, arg, substr)
 
 static void test_decode_plan_validation(void **state) {
   (void)state;
@@ -284,15 +284,6 @@ static void test_decode_plan_validation(void **state) {
   DPLAN_EXPECT(f, p_.use_tensor_cores = -1, "use_tensor_cores", "0 or 1");
   fixture_free(f);
 }
-
-#define PPLAN_EXPECT(f, mutate, arg, substr)                                                \
-  do {                                                                                      \
-    fic_batch_prefill_plan_params p_ = prefill_plan();                                      \
-    mutate;                                                                                 \
-    fic_attention_plan *out_ = (fic_attention_plan *)1;                                     \
-    KT_EXPECT_ARG(fic_batch_prefill_plan((f)->rt, (f)->ws, &p_, NULL, &out_), arg, substr); \
-    assert_null(out_);                                                                      \
-  } while (0)
 
 static void test_prefill_plan_validation(void **state) {
   (void)state;
