@@ -658,6 +658,173 @@ FIC_API fic_status fic_merge_state_in_place(fic_runtime *rt, const fic_tensor *v
  * [seq, num_states, H] into v_merged [seq, H, D], s_merged [seq, H]. (0.2.0) */
 FIC_API fic_status fic_merge_states(fic_runtime *rt, const fic_tensor *v, const fic_tensor *s,
                                     const fic_tensor *v_merged, const fic_tensor *s_merged, void *stream);
+/* Paged-KV attention: batch decode and batch prefill (0.2.0)               */
+/* ------------------------------------------------------------------------ */
+/* FlashInfer's plan/run split: a plan (host scheduling over the sequence
+ * lengths, then an asynchronous copy of the schedule into the int workspace)
+ * is made once per batch shape and reused by every layer's run. Modules are
+ * chosen from the call's dtypes, head dims, window and soft cap exactly as
+ * FlashInfer's AOT build names them; only FA2 modules (and batch_decode_*)
+ * are wired: FA3 (`_sm90`) is not yet used, even on SM 9.0. See
+ * docs/api.md, "Attention". */
+
+/* KV cache layouts: fic_kv_layout (above, with the page calls); ragged K/V
+ * are NHD [tokens, kv_heads, head_dim] or HND [kv_heads, tokens, head_dim]. */
+
+/* enable_pdl values of the run parameters. */
+enum { FIC_PDL_AUTO = -1, FIC_PDL_OFF = 0, FIC_PDL_ON = 1 };
+
+/* FlashInfer's workspace sizes: float (device) 128 MiB, int (device) 8 MiB,
+ * page-locked host 8 MiB. Any pointer may be NULL. Always FIC_OK. */
+FIC_API fic_status fic_attention_workspace_sizes(size_t *float_bytes, size_t *int_bytes, size_t *host_bytes);
+
+/* The caller's memory for plans and runs. The library never allocates or
+ * frees it; it must outlive the workspace object. */
+typedef struct fic_attention_workspace_desc {
+  size_t struct_size; /* sizeof: set by fic_attention_workspace_desc_init */
+  void *float_buffer; /* device memory, 16-byte aligned */
+  size_t float_bytes; /* > 0; FlashInfer uses 128 MiB (too small: the plan fails, FIC_ERR_KERNEL) */
+  void *int_buffer;   /* device memory, 16-byte aligned */
+  size_t int_bytes;   /* > 0; FlashInfer uses 8 MiB */
+  void *host_buffer;  /* page-locked host memory (cudaHostAlloc), >= int_bytes */
+  size_t host_bytes;  /* FlashInfer writes it at the int buffer's offsets */
+  int64_t device_id;  /* the CUDA device of both device buffers */
+} fic_attention_workspace_desc;
+
+FIC_API fic_status fic_attention_workspace_desc_init(fic_attention_workspace_desc *desc);
+
+/* A workspace: the three buffers, plus a CUDA event recorded after each plan
+ * on the plan's stream. The next plan on the workspace waits for that event
+ * on the host (it returns at once when the previous plan's copy out of the
+ * page-locked buffer has run), so the host never rewrites the buffer under
+ * a pending copy. A plan also invalidates every earlier plan on the same
+ * workspace (their schedule in the int buffer is overwritten): running one
+ * is FIC_ERR_INVALID_ARGUMENT naming "plan". Plans on one workspace are
+ * serialised by its lock; runs of its current plan may come from any thread,
+ * but the caller orders them (one stream at a time: the float buffer holds
+ * the run's partial results). */
+typedef struct fic_attention_workspace fic_attention_workspace;
+
+FIC_API fic_status fic_attention_workspace_create(fic_runtime *rt, const fic_attention_workspace_desc *desc,
+                                                  fic_attention_workspace **out);
+/* Waits for the last plan's copy, destroys the event; the caller's buffers
+ * are untouched. Plans made on it can no longer run (destroying them is
+ * still fine). NULL is accepted. */
+FIC_API fic_status fic_attention_workspace_destroy(fic_attention_workspace *ws);
+
+typedef struct fic_attention_plan fic_attention_plan;
+
+/* Batch decode: one query token per sequence over a paged KV cache. */
+typedef struct fic_batch_decode_plan_params {
+  size_t struct_size;        /* set by fic_batch_decode_plan_params_init */
+  const int32_t *kv_indptr;  /* HOST [batch_size + 1], in pages, 0 = kv_indptr[0] <= ... */
+  int64_t batch_size;        /* >= 1 */
+  int64_t num_qo_heads;      /* a multiple of num_kv_heads */
+  int64_t num_kv_heads;      /* >= 1 */
+  int64_t head_dim;          /* 64, 128 or 256 (a module must exist for it) */
+  int64_t page_size;         /* >= 1 */
+  fic_dtype q_dtype;         /* f16 or bf16; with kv_dtype, one 8-byte slot */
+  fic_dtype kv_dtype;        /* f16, bf16 or fp8 e4m3fn/e5m2 */
+  fic_dtype o_dtype;         /* default {0}: q_dtype; with `reserved0`, one 8-byte slot */
+  uint32_t reserved0;        /* 0 */
+  int64_t kv_layout;         /* fic_kv_layout; default NHD */
+  int64_t window_left;       /* default -1 (no sliding window) */
+  double logits_soft_cap;    /* default 0 (none) */
+  int64_t enable_cuda_graph; /* default 0; 1: fixed-size schedule, see docs */
+  int64_t use_tensor_cores;  /* default 0: CUDA cores for group sizes 1,2,3,4,8, tensor cores otherwise; 1: always */
+} fic_batch_decode_plan_params;
+
+typedef struct fic_batch_decode_run_params {
+  size_t struct_size;                 /* set by fic_batch_decode_run_params_init */
+  const fic_tensor *q;                /* [batch, qo_heads, head_dim] */
+  const fic_tensor *k_cache;          /* 4-D, see fic_kv_layout; dtype kv_dtype */
+  const fic_tensor *v_cache;          /* as k_cache, same strides */
+  const fic_tensor *kv_indptr;        /* device int32 [batch + 1]: the plan's kv_indptr */
+  const fic_tensor *kv_indices;       /* device int32 [kv_indptr[batch]] page ids */
+  const fic_tensor *kv_last_page_len; /* device int32 [batch], each in [1, page_size] */
+  const fic_tensor *out;              /* [batch, qo_heads, head_dim], o_dtype */
+  const fic_tensor *lse;              /* default NULL; f32 [batch, qo_heads], base-2 log-sum-exp */
+  double sm_scale;                    /* default 0: 1/sqrt(head_dim) */
+  double rope_scale;                  /* default 1 (posenc modules only) */
+  double rope_theta;                  /* default 1e4 (posenc modules only) */
+  int64_t enable_pdl;                 /* default FIC_PDL_AUTO: on for compute capability >= 9 */
+  const fic_tensor *qo_indptr;        /* tensor-core plans only: device int32 [batch + 1] = 0, 1, ..., batch */
+} fic_batch_decode_run_params;
+
+FIC_API fic_status fic_batch_decode_plan_params_init(fic_batch_decode_plan_params *params);
+FIC_API fic_status fic_batch_decode_run_params_init(fic_batch_decode_run_params *params);
+/* Plan a batch decode on `ws` (host work, then an async copy on `stream`;
+ * not during CUDA graph capture). *out owns the plan: destroy it with
+ * fic_attention_plan_destroy. FIC_ERR_INVALID_ARGUMENT names the field;
+ * FIC_ERR_NOT_FOUND: no module for these dtypes/head dims/flags (the message
+ * names the nearest ones); FIC_ERR_KERNEL: FlashInfer's plan failed (e.g.
+ * workspace overflow); FIC_ERR_CUDA: the workspace's event failed.
+ * Thread-safe (plans on one workspace are serialised). */
+FIC_API fic_status fic_batch_decode_plan(fic_runtime *rt, fic_attention_workspace *ws,
+                                         const fic_batch_decode_plan_params *params, void *stream,
+                                         fic_attention_plan **out);
+/* Enqueue the decode on `stream`. Checks the tensors against the plan and
+ * names the first field that differs (FIC_ERR_INVALID_ARGUMENT; also for a
+ * plan superseded by a later plan on its workspace). Capturable; takes no
+ * lock: the caller orders runs on streams (one stream per workspace at a
+ * time). */
+FIC_API fic_status fic_batch_decode_run(const fic_attention_plan *plan, const fic_batch_decode_run_params *params,
+                                        void *stream);
+
+/* Batch prefill over a paged KV cache (ragged = 0) or ragged K/V (ragged = 1). */
+typedef struct fic_batch_prefill_plan_params {
+  size_t struct_size;        /* set by fic_batch_prefill_plan_params_init */
+  const int32_t *qo_indptr;  /* HOST [batch_size + 1], in query tokens */
+  const int32_t *kv_indptr;  /* HOST [batch_size + 1], in pages (paged) or tokens (ragged) */
+  int64_t batch_size;        /* >= 1 */
+  int64_t num_qo_heads;      /* a multiple of num_kv_heads */
+  int64_t num_kv_heads;      /* >= 1 */
+  int64_t head_dim_qk;       /* 64, 128 or 256 */
+  int64_t head_dim_vo;       /* default 0: head_dim_qk */
+  int64_t page_size;         /* paged: >= 1; ragged: ignored (1) */
+  int64_t ragged;            /* default 0 (paged KV) */
+  fic_dtype q_dtype;         /* f16 or bf16; with kv_dtype, one 8-byte slot */
+  fic_dtype kv_dtype;        /* f16, bf16 or fp8 e4m3fn/e5m2 */
+  fic_dtype o_dtype;         /* default {0}: q_dtype */
+  uint32_t reserved0;        /* 0 */
+  int64_t kv_layout;         /* fic_kv_layout; default NHD */
+  int64_t causal;            /* default 0 */
+  int64_t window_left;       /* default -1 */
+  double logits_soft_cap;    /* default 0 */
+  int64_t enable_cuda_graph; /* default 0 */
+  int64_t total_num_rows;    /* default 0: qo_indptr[batch_size]; with CUDA graphs, the q buffer's row count */
+} fic_batch_prefill_plan_params;
+
+typedef struct fic_batch_prefill_run_params {
+  size_t struct_size;                 /* set by fic_batch_prefill_run_params_init */
+  const fic_tensor *q;                /* [total_num_rows, qo_heads, head_dim_qk] */
+  const fic_tensor *k;                /* paged: k cache (4-D); ragged: [tokens, kv_heads, head_dim_qk] (NHD) */
+  const fic_tensor *v;                /* as k, head_dim_vo */
+  const fic_tensor *qo_indptr;        /* device int32 [batch + 1]: the plan's qo_indptr */
+  const fic_tensor *kv_indptr;        /* device int32 [batch + 1]: the plan's kv_indptr */
+  const fic_tensor *kv_indices;       /* paged only: device int32 page ids */
+  const fic_tensor *kv_last_page_len; /* paged only: device int32 [batch] */
+  const fic_tensor *out;              /* [total_num_rows, qo_heads, head_dim_vo] */
+  const fic_tensor *lse;              /* default NULL; f32 [total_num_rows, qo_heads], base 2 */
+  double sm_scale;                    /* default 0: 1/sqrt(head_dim_qk) */
+  double rope_scale;                  /* default 1 */
+  double rope_theta;                  /* default 1e4 */
+  int64_t enable_pdl;                 /* default FIC_PDL_AUTO */
+} fic_batch_prefill_run_params;
+
+/* As the decode plan/run: FA2 modules; paged or ragged KV; causal or not. */
+FIC_API fic_status fic_batch_prefill_plan_params_init(fic_batch_prefill_plan_params *params);
+FIC_API fic_status fic_batch_prefill_run_params_init(fic_batch_prefill_run_params *params);
+FIC_API fic_status fic_batch_prefill_plan(fic_runtime *rt, fic_attention_workspace *ws,
+                                          const fic_batch_prefill_plan_params *params, void *stream,
+                                          fic_attention_plan **out);
+FIC_API fic_status fic_batch_prefill_run(const fic_attention_plan *plan, const fic_batch_prefill_run_params *params,
+                                         void *stream);
+
+/* Release the plan's Array and the plan. NULL is accepted. Must not race
+ * with a run of the same plan; the runtime must still be open (the
+ * workspace need not exist any more). */
+FIC_API fic_status fic_attention_plan_destroy(fic_attention_plan *plan);
 
 #ifdef __cplusplus
 }

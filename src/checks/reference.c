@@ -341,3 +341,66 @@ void ref_merge_states(const double *v, const double *s, size_t seq, size_t n, si
       merge_n(v + (p * n * heads + h) * dim, s + p * n * heads + h, n, heads * dim, heads, dim,
               v_out + (p * heads + h) * dim, s_out + p * heads + h);
 }
+
+/* ---- attention ---- */
+
+static int attn_visible(const ref_attn *p, int64_t qo_len, int64_t kv_len, int64_t i, int64_t j) {
+  if (p->causal && j + qo_len > kv_len + i) return 0;
+  if (p->window_left >= 0 && j + qo_len + p->window_left < kv_len + i) return 0;
+  return 1;
+}
+
+/* One query row of one head: out[d_vo], *lse. Returns -1 if it sees nothing. */
+static int attn_row(const ref_attn *p, size_t b, int64_t qo_len, int64_t i, const double *q, size_t kvh, double *out,
+                    double *lse, double *scores) {
+  int64_t kv_len = p->kv_len[b];
+  double scale = p->sm_scale > 0 ? p->sm_scale : 1.0 / sqrt((double)p->d_qk), m = -INFINITY;
+  for (int64_t j = 0; j < kv_len; j++) {
+    scores[j] = -INFINITY;
+    if (!attn_visible(p, qo_len, kv_len, i, j)) continue;
+    const double *k = p->k[b] + ((size_t)j * p->hkv + kvh) * p->d_qk;
+    double s = 0;
+    for (size_t d = 0; d < p->d_qk; d++) s += q[d] * k[d];
+    s *= scale;
+    if (p->soft_cap > 0) s = p->soft_cap * tanh(s / p->soft_cap);
+    scores[j] = s;
+    if (s > m) m = s;
+  }
+  if (m == -INFINITY) return -1;
+  double sum = 0;
+  for (size_t d = 0; d < p->d_vo; d++) out[d] = 0;
+  for (int64_t j = 0; j < kv_len; j++) {
+    if (scores[j] == -INFINITY) continue;
+    double w = exp(scores[j] - m);
+    const double *v = p->v[b] + ((size_t)j * p->hkv + kvh) * p->d_vo;
+    sum += w;
+    for (size_t d = 0; d < p->d_vo; d++) out[d] += w * v[d];
+  }
+  for (size_t d = 0; d < p->d_vo; d++) out[d] /= sum;
+  if (lse) *lse = (m + log(sum)) / log(2.0);
+  return 0;
+}
+
+int ref_attention(const ref_attn *p, double *out, double *lse) {
+  if (!p->hkv || p->hq % p->hkv) return -1;
+  int64_t max_kv = 0;
+  for (size_t b = 0; b < p->batch; b++) {
+    if (p->qo_indptr[b + 1] < p->qo_indptr[b]) return -1;
+    if (p->kv_len[b] > max_kv) max_kv = p->kv_len[b];
+  }
+  double *scores = malloc((size_t)(max_kv > 0 ? max_kv : 1) * sizeof *scores);
+  if (!scores) return -1;
+  size_t group = p->hq / p->hkv;
+  int rc = 0;
+  for (size_t b = 0; b < p->batch && rc == 0; b++) {
+    int64_t qo_len = p->qo_indptr[b + 1] - p->qo_indptr[b];
+    for (int64_t i = 0; i < qo_len && rc == 0; i++) {
+      size_t row = (size_t)(p->qo_indptr[b] + i);
+      for (size_t h = 0; h < p->hq && rc == 0; h++)
+        rc = attn_row(p, b, qo_len, i, p->q + (row * p->hq + h) * p->d_qk, h / group, out + (row * p->hq + h) * p->d_vo,
+                      lse ? lse + row * p->hq + h : NULL, scores);
+    }
+  }
+  free(scores);
+  return rc;
+}

@@ -118,5 +118,32 @@ void ref_merge_state(const double *v_a, const double *s_a, const double *v_b, co
 /* n states per position: v [seq, n, H, D], s [seq, n, H] -> [seq, H, D], [seq, H]. */
 void ref_merge_states(const double *v, const double *s, size_t seq, size_t n, size_t heads, size_t dim, double *v_out,
                       double *s_out);
+/* ---- Attention over a KV sequence (FlashInfer 0.6.3's batch decode and
+ * batch prefill; include/flashinfer/attention/variants.cuh for the mask,
+ * window and soft cap, state.cuh for the LSE). For sequence b with qo_len
+ * query rows and kv_len keys, query row i may see key j when
+ *   causal:      j + qo_len <= kv_len + i        (bottom-right aligned)
+ *   window_left: j + qo_len + window_left >= kv_len + i   (when >= 0)
+ * score = sm_scale * q.k, then cap * tanh(score / cap) when soft_cap > 0;
+ * out = softmax(scores) v; lse = log2(sum_j exp(score_j)): BASE 2, as
+ * FlashInfer returns it (m + log2(d) with scores scaled by log2(e)).
+ * GQA: query head h reads kv head h / (hq / hkv). */
+typedef struct ref_attn {
+  size_t batch, hq, hkv, d_qk, d_vo;
+  const int64_t *qo_indptr; /* [batch + 1] rows of q per sequence */
+  const int64_t *kv_len;    /* [batch] keys per sequence */
+  const double *q;          /* [qo_indptr[batch], hq, d_qk] */
+  const double *const *k;   /* per sequence: [kv_len, hkv, d_qk] */
+  const double *const *v;   /* per sequence: [kv_len, hkv, d_vo] */
+  double sm_scale;          /* 0 means 1 / sqrt(d_qk) */
+  int causal;
+  int64_t window_left; /* -1: none */
+  double soft_cap;     /* 0: none */
+} ref_attn;
+
+/* out [rows, hq, d_vo]; lse [rows, hq] (may be NULL). Returns 0, or -1 if a
+ * row sees no key (FlashInfer's output is then undefined: avoid it), the
+ * heads are not grouped or the indptr decreases. */
+int ref_attention(const ref_attn *p, double *out, double *lse);
 
 #endif

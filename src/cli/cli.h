@@ -22,4 +22,14 @@ int cli_print_modules(const fic_runtime *rt, const fic_config *cfg);
 /* Is `module` prepared in `rt`? (no error recorded either way) */
 int cli_has_module(const fic_runtime *rt, const char *module);
 
+/* The batch decode check of `run` (run_attention.c): the bf16 / head dim 128
+ * module tools/kernel-modules builds. Returns 0 passed, 1 mismatch or kernel
+ * error, 2 setup failure. */
+#define CLI_DECODE_MODULE                                                                                         \
+  "batch_decode_with_kv_cache_dtype_q_bf16_dtype_kv_bf16_dtype_o_bf16_dtype_idx_i32_head_dim_qk_128_head_dim_vo_" \
+  "128_posenc_0_use_swa_False_use_logits_cap_False"
+struct cudart_dyn;
+struct ref_rng;
+int cli_run_decode(fic_runtime *rt, const struct cudart_dyn *cuda, int dev, void *stream, struct ref_rng *rng);
+
 #endif

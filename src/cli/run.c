@@ -504,7 +504,8 @@ static void usage(const char *verb) {
       "  Prepares the artifacts (the tool's options, else the environment), prints\n"
       "  their paths and, for each kernel whose module the wheel lacks, how to get it;\n"
       "  if a GPU is present, checks gemma_rmsnorm and gdn_prefill (those whose modules\n"
-      "  are there) against float64 references and times them.\n"
+      "  are there) against float64 references and times them, and a bf16 batch decode\n"
+      "  when its module (head dim 128) is prepared.\n"
       "  --seed N      RNG seed (default: from the clock; printed)\n"
       "  --iters N     timed calls per shape (default 200)\n"
       "  --modules L   comma-separated modules to prepare (strict; default: norm,gdn_prefill_sm90,\n"
@@ -589,6 +590,12 @@ static void run_kernels(st_ctx *c, const fic_config *cfg) {
     gdn_cases(c);
   }
   page_cascade_checks(c);
+  if (!cli_has_module(c->rt, CLI_DECODE_MODULE)) {
+    printf("batch decode: not run (module %s not prepared)\n", CLI_DECODE_MODULE);
+  } else {
+    printf("batch decode vs float64 (paged KV, shuffled pages):\n");
+    note(c, cli_run_decode(c->rt, &c->cuda, c->dev, c->stream, &c->rng));
+  }
 }
 
 int cli_run(const fic_config *base, int argc, char **argv) {

@@ -116,6 +116,10 @@ static fic_status resolve_api(void *h) {
       {"cudaDriverGetVersion", (void **)&g_api.DriverGetVersion},
       {"cudaStreamIsCapturing", (void **)&g_api.StreamIsCapturing},
       {"cudaGetErrorString", (void **)&g_api.GetErrorString},
+      {"cudaEventCreateWithFlags", (void **)&g_api.EventCreateWithFlags},
+      {"cudaEventRecord", (void **)&g_api.EventRecord},
+      {"cudaEventSynchronize", (void **)&g_api.EventSynchronize},
+      {"cudaEventDestroy", (void **)&g_api.EventDestroy},
   };
   for (size_t i = 0; i < sizeof syms / sizeof syms[0]; ++i) {
     void *sym = dlsym(h, syms[i].name);

@@ -28,6 +28,11 @@ typedef struct fic_cudart_api {
   int (*DriverGetVersion)(int *version);
   int (*StreamIsCapturing)(void *stream, int *status);
   const char *(*GetErrorString)(int error);
+  /* Events: the attention workspace orders plans on its page-locked buffer (0.2.0). */
+  int (*EventCreateWithFlags)(void **event, unsigned flags);
+  int (*EventRecord)(void *event, void *stream);
+  int (*EventSynchronize)(void *event);
+  int (*EventDestroy)(void *event);
 } fic_cudart_api;
 
 /* Find and load libcudart.so.13 (already loaded; the dynamic linker's path;

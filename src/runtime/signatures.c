@@ -30,9 +30,36 @@ static const struct {
     {"cascade", "merge_states", 4},
 };
 
+/* Attention modules are named by their parameters, so they are matched by
+ * family: the name's prefix, and whether it ends in "_sm90" (FA3, whose
+ * lists differ). decode: csrc/batch_decode.cu (14 + 5 ADDITIONAL_FUNC_PARAMS);
+ * FA2 prefill: csrc/batch_prefill.cu (run: 14 or 16 + 11 ADDITIONAL). */
+static const struct {
+  const char *prefix;
+  int fa3;
+  const char *name;
+  int32_t arity;
+} k_family_signatures[] = {
+    {"batch_decode_with_kv_cache_", 0, "plan", 15},        {"batch_decode_with_kv_cache_", 0, "run", 19},
+    {"batch_prefill_with_kv_cache_", 0, "plan", 19},       {"batch_prefill_with_kv_cache_", 0, "paged_run", 27},
+    {"batch_prefill_with_kv_cache_", 0, "ragged_run", 25},
+};
+
+static int ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), m = strlen(suffix);
+  return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
 int32_t fic__signature_arity(const char *module, const char *name) {
   for (size_t i = 0; i < sizeof k_signatures / sizeof k_signatures[0]; ++i)
     if (strcmp(k_signatures[i].module, module) == 0 && strcmp(k_signatures[i].name, name) == 0)
       return k_signatures[i].arity;
+  int fa3 = ends_with(module, "_sm90");
+  for (size_t i = 0; i < sizeof k_family_signatures / sizeof k_family_signatures[0]; ++i) {
+    const char *prefix = k_family_signatures[i].prefix;
+    if (strncmp(module, prefix, strlen(prefix)) == 0 && fa3 == k_family_signatures[i].fa3 &&
+        strcmp(k_family_signatures[i].name, name) == 0)
+      return k_family_signatures[i].arity;
+  }
   return -1;
 }

@@ -7,18 +7,6 @@
 
 #include "checks/cudart_dyn.h"
 
-const char *kt_attn_wheel(void) {
-  const char *user = getenv("FIC_ATTN_WHEEL"), *cmake = getenv("FIC_TEST_ATTN_WHEEL");
-  if (kt_file_exists(user)) return user;
-  if (kt_file_exists(cmake)) return cmake;
-  fprintf(stderr,
-          "no flashinfer_jit_cache wheel with the real page/cascade modules: build one with "
-          "tools/kernel-modules and configure with -DFIC_ATTN_WHEEL=<wheel>, or set FIC_ATTN_WHEEL=<wheel> "
-          "(tried '%s', '%s')\n",
-          user ? user : "", cmake ? cmake : "");
-  return NULL;
-}
-
 int kt_file_exists(const char *path) {
   struct stat st;
   return path && *path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
@@ -69,15 +57,27 @@ void kt_close(kt_runtime *k) {
   free(k);
 }
 
-const char *kt_norm_wheel(void) {
-  const char *user = getenv("FIC_NORM_WHEEL"), *cmake = getenv("FIC_TEST_NORM_WHEEL");
+/* $user_var (a user override), else $cmake_var (set by CMake), else NULL
+ * with a message saying how to provide `what`. */
+static const char *wheel_from_env(const char *user_var, const char *cmake_var, const char *what, const char *how) {
+  const char *user = getenv(user_var), *cmake = getenv(cmake_var);
   if (kt_file_exists(user)) return user;
   if (kt_file_exists(cmake)) return cmake;
-  fprintf(stderr,
-          "no flashinfer_jit_cache wheel with the real norm.so: build one with tools/kernel-modules/build.sh and "
-          "configure with -DFIC_NORM_WHEEL=<wheel>, or set FIC_NORM_WHEEL=<wheel> (tried '%s', '%s')\n",
-          user ? user : "", cmake ? cmake : "");
+  fprintf(stderr, "no flashinfer_jit_cache wheel with %s: %s (tried '%s', '%s')\n", what, how, user ? user : "",
+          cmake ? cmake : "");
   return NULL;
+}
+
+const char *kt_norm_wheel(void) {
+  return wheel_from_env("FIC_NORM_WHEEL", "FIC_TEST_NORM_WHEEL", "the real norm.so",
+                        "build one with tools/kernel-modules/build.sh and configure with -DFIC_NORM_WHEEL=<wheel>, or "
+                        "set FIC_NORM_WHEEL=<wheel>");
+}
+
+const char *kt_attn_wheel(void) {
+  return wheel_from_env("FIC_ATTN_WHEEL", "FIC_TEST_ATTN_WHEEL", "the real page, cascade and attention modules",
+                        "build them with tools/kernel-modules and set FIC_ATTN_WHEEL=<wheel> or configure with "
+                        "-DFIC_ATTN_WHEEL=<wheel>");
 }
 
 kt_desc kt_cuda(uintptr_t addr, fic_dtype dtype, int32_t ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {

@@ -43,6 +43,13 @@ const char *kt_norm_wheel(void);
  * -DFIC_ATTN_WHEEL or the newest wheel under
  * ~/.cache/flashinfer-c-dev/modules-attn/<build>/); NULL with a message. */
 const char *kt_attn_wheel(void);
+/* The attention modules that wheel holds (bf16, head dim 128, FA2). */
+#define KT_ATTN_DECODE_MODULE                                                                                     \
+  "batch_decode_with_kv_cache_dtype_q_bf16_dtype_kv_bf16_dtype_o_bf16_dtype_idx_i32_head_dim_qk_128_head_dim_vo_" \
+  "128_posenc_0_use_swa_False_use_logits_cap_False"
+#define KT_ATTN_PREFILL_MODULE                                                                                     \
+  "batch_prefill_with_kv_cache_dtype_q_bf16_dtype_kv_bf16_dtype_o_bf16_dtype_idx_i32_head_dim_qk_128_head_dim_vo_" \
+  "128_posenc_0_use_swa_False_use_logits_cap_False_f16qk_False"
 int kt_file_exists(const char *path);
 
 /* A tensor descriptor that owns its shape and strides. Refresh the pointers

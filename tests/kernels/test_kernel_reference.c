@@ -322,6 +322,45 @@ static void test_merge_state_reference(void **state) {
   assert_true(fabs(V[0] - full_v / full_sum) < 1e-12 && fabs(S[0] - log2(full_sum)) < 1e-12);
 }
 
+/* Attention by hand: 1 head, d = 1, q = 1, keys k_j, values v_j. */
+static void test_attention_by_hand(void **state) {
+  (void)state;
+  const double q[2] = {1, 1}; /* two query rows of one sequence */
+  const double k[3] = {0, 1, 2}, v[3] = {10, 20, 30};
+  const double *ks[1] = {k}, *vs[1] = {v};
+  const int64_t qo_indptr[2] = {0, 2}, kv_len[1] = {3};
+  ref_attn p = {1, 1, 1, 1, 1, qo_indptr, kv_len, q, ks, vs, 1.0, 0, -1, 0};
+  double out[2], lse[2];
+  assert_int_equal(ref_attention(&p, out, lse), 0);
+  double z = exp(0) + exp(1) + exp(2);
+  assert_float_equal(out[0], (10 + 20 * exp(1) + 30 * exp(2)) / z, 1e-12);
+  assert_float_equal(lse[0], log(z) / log(2.0), 1e-12); /* base 2 */
+  /* Causal, bottom-right aligned: row 0 of 2 sees keys 0..1, row 1 sees 0..2. */
+  p.causal = 1;
+  assert_int_equal(ref_attention(&p, out, lse), 0);
+  assert_float_equal(out[0], (10 + 20 * exp(1)) / (1 + exp(1)), 1e-12);
+  assert_float_equal(out[1], (10 + 20 * exp(1) + 30 * exp(2)) / z, 1e-12);
+  /* Window 0 with causal: each row sees only its own diagonal key. */
+  p.window_left = 0;
+  assert_int_equal(ref_attention(&p, out, lse), 0);
+  assert_float_equal(out[0], 20, 1e-12);
+  assert_float_equal(out[1], 30, 1e-12);
+  assert_float_equal(lse[1], 2 / log(2.0), 1e-12);
+  /* Soft cap 1: scores become tanh(s). */
+  p.causal = 0, p.window_left = -1, p.soft_cap = 1;
+  assert_int_equal(ref_attention(&p, out, lse), 0);
+  double w0 = 1, w1 = exp(tanh(1)), w2 = exp(tanh(2));
+  assert_float_equal(out[0], (10 * w0 + 20 * w1 + 30 * w2) / (w0 + w1 + w2), 1e-12);
+  /* sm_scale 0 means 1/sqrt(d) = 1 here; GQA mismatch and empty rows are refused. */
+  p.hq = 2, p.hkv = 3;
+  assert_int_equal(ref_attention(&p, out, lse), -1);
+  p.hq = p.hkv = 1, p.soft_cap = 0, p.causal = 1;
+  const int64_t long_q[2] = {0, 4}; /* 4 rows over 3 keys: causal row 0 sees nothing */
+  double q4[4] = {1, 1, 1, 1}, out4[4];
+  p.qo_indptr = long_q, p.q = q4;
+  assert_int_equal(ref_attention(&p, out4, NULL), -1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_f16_known_values),
@@ -337,6 +376,7 @@ int main(void) {
       cmocka_unit_test(test_gdn_chaining),
       cmocka_unit_test(test_gdn_head_mapping),
       cmocka_unit_test(test_gdn_gates),
+      cmocka_unit_test(test_attention_by_hand),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

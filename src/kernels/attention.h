@@ -1,0 +1,94 @@
+/* Paged-KV attention (batch decode, batch prefill) of FlashInfer 0.6.3:
+ * the workspace object, the plan object and what plan and run share.
+ * attn_workspace.c orders plans on the page-locked buffer; attn_plan.c
+ * validates, picks the module and plans; attn_run.c checks a run against
+ * its plan and calls it. */
+#ifndef FIC_KERNELS_ATTENTION_H
+#define FIC_KERNELS_ATTENTION_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "kernels/kernels.h"
+#include "kernels/module_names.h"
+
+/* FlashInfer's defaults (decode.py / prefill.py): 128 MiB float workspace,
+ * 8 MiB int workspace and as much page-locked host memory. */
+#define FIC_ATTN_FLOAT_WORKSPACE_BYTES ((size_t)128 << 20)
+#define FIC_ATTN_INT_WORKSPACE_BYTES ((size_t)8 << 20)
+#define FIC_ATTN_HOST_WORKSPACE_BYTES ((size_t)8 << 20)
+/* FlashInfer's allocator aligns its offsets to 16 bytes from the base. */
+#define FIC_ATTN_WORKSPACE_ALIGN 16
+
+/* The CUDA event calls the workspace makes: the loaded libcudart's, or a
+ * test's fake (fic__attn_workspace_set_event_ops). */
+typedef struct fic__event_ops {
+  int (*create)(void **event, unsigned flags);
+  int (*record)(void *event, void *stream);
+  int (*synchronize)(void *event);
+  int (*destroy)(void *event);
+  const char *(*error_string)(int error);
+} fic__event_ops;
+
+/* A 1-D byte tensor over one of the caller's buffers (immutable after create). */
+typedef struct fic__attn_buffer {
+  fic_tensor t;
+  int64_t shape[1];
+  int64_t strides[1];
+} fic__attn_buffer;
+
+struct fic_attention_workspace {
+  fic_runtime *rt;
+  fic_attention_workspace_desc desc;
+  fic__attn_buffer float_buf, int_buf, host_buf; /* host_buf is a CPU tensor */
+  pthread_mutex_t lock;                          /* serialises plans */
+  fic__event_ops ev;
+  void *event;                 /* created by the first record */
+  int event_pending;           /* recorded after a plan, not yet waited for */
+  int broken;                  /* an event call failed: the buffer's state is unknown */
+  _Atomic uint64_t generation; /* plans made so far; a plan runs only while it is the last */
+};
+
+/* Before a plan writes the page-locked buffer: take the lock, wait for the
+ * previous plan's copy (a host wait only if it has not run yet). On failure
+ * the lock is not held. */
+fic_status fic__attn_ws_plan_begin(fic_attention_workspace *ws);
+/* After the plan's call (`called`: the upstream plan ran, so the buffers may
+ * have changed): record the event on `stream` when the call succeeded,
+ * advance the generation, release the lock. *generation receives the new
+ * plan's generation. */
+fic_status fic__attn_ws_plan_end(fic_attention_workspace *ws, void *stream, int succeeded, uint64_t *generation);
+/* Replace the event calls (tests). */
+void fic__attn_workspace_set_event_ops(fic_attention_workspace *ws, const fic__event_ops *ops);
+
+typedef enum fic__attn_kind {
+  FIC__ATTN_KIND_DECODE = 0,    /* batch_decode_* plan/run */
+  FIC__ATTN_KIND_DECODE_TC,     /* decode through the prefill module (tensor cores) */
+  FIC__ATTN_KIND_PREFILL_PAGED, /* batch_prefill_* plan/paged_run */
+  FIC__ATTN_KIND_PREFILL_RAGGED /* batch_prefill_* plan/ragged_run */
+} fic__attn_kind;
+
+struct fic_attention_plan {
+  fic_runtime *rt; /* releases `info`: destroy does not touch the workspace */
+  fic_attention_workspace *ws;
+  uint64_t generation;
+  fic__attn_kind kind;
+  const struct fic_function *run;
+  fic_any info; /* the plan's Array<int64_t>, owned: released once by destroy */
+  char module[FIC__MODULE_NAME_CAP];
+  int64_t batch, qo_heads, kv_heads, head_dim_qk, head_dim_vo, page_size;
+  int64_t kv_layout, window_left, causal, cuda_graph;
+  int64_t total_rows; /* rows of q and out */
+  int64_t kv_total;   /* kv_indptr[batch]: pages (paged) or tokens (ragged) */
+  double soft_cap;
+  fic_dtype q_dtype, kv_dtype, o_dtype;
+  int32_t device_id;
+  int pdl_auto; /* compute capability >= 9 */
+};
+
+/* A struct versioned by its first field, struct_size: copy the caller's
+ * first struct_size bytes over `defaults` (already in `out`). `name` is the
+ * argument named in errors, `init` the function that sets struct_size. */
+fic_status fic__load_versioned(const void *in, void *out, size_t full_size, const char *name, const char *init);
+
+#endif

@@ -1,0 +1,433 @@
+/* Batch decode and batch prefill plans (FlashInfer 0.6.3 csrc/batch_decode.cu,
+ * csrc/batch_prefill.cu; arguments as decode.py / prefill.py pass them).
+ *
+ * What the checks here add to the wrappers': the indptr arrays are read on
+ * the host with no check at all (a wrong length reads past the caller's
+ * array; a decreasing one makes the scheduler size its buffers from negative
+ * lengths), the decode plan dispatches the group size only over 1, 2, 3, 4
+ * and 8 (other sizes go to the tensor-core path here, as Python's
+ * use_tensor_cores does), and head dims must match the module's. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cuda_abi.h"
+#include "kernels/attention.h"
+#include "kernels/validate.h"
+#include "loader/loader.h"
+
+fic_status fic__load_versioned(const void *in, void *out, size_t full_size, const char *name, const char *init) {
+  if (!in) return fic__fail_arg(name, "%s must not be NULL", name);
+  size_t size;
+  memcpy(&size, in, sizeof size);
+  if (size < sizeof size || size > full_size || size % 8 != 0)
+    return fic__fail_arg(name,
+                         "%s->struct_size is %zu; set it with %s() (this library knows sizes 8 to %zu, in steps of 8)",
+                         name, size, init, full_size);
+  memcpy(out, in, size);
+  memcpy(out, &full_size, sizeof full_size); /* the full struct from here on */
+  return FIC_OK;
+}
+
+_Static_assert(sizeof(fic_batch_decode_plan_params) % 8 == 0, "8-byte fields");
+_Static_assert(sizeof(fic_batch_prefill_plan_params) % 8 == 0, "8-byte fields");
+
+fic_status fic_batch_decode_plan_params_init(fic_batch_decode_plan_params *params) {
+  if (!params) return fic__fail_arg("params", "params must not be NULL");
+  memset(params, 0, sizeof *params);
+  params->struct_size = sizeof *params;
+  params->kv_layout = FIC_KV_LAYOUT_NHD;
+  params->window_left = -1;
+  return FIC_OK;
+}
+
+fic_status fic_batch_prefill_plan_params_init(fic_batch_prefill_plan_params *params) {
+  if (!params) return fic__fail_arg("params", "params must not be NULL");
+  memset(params, 0, sizeof *params);
+  params->struct_size = sizeof *params;
+  params->kv_layout = FIC_KV_LAYOUT_NHD;
+  params->window_left = -1;
+  return FIC_OK;
+}
+
+/* ---- checks shared by both plans ---- */
+
+static fic_status check_flag(const char *name, int64_t v) {
+  if (v == 0 || v == 1) return FIC_OK;
+  return fic__fail_arg(name, "%s must be 0 or 1, got %lld", name, (long long)v);
+}
+
+static fic_status check_positive(const char *name, int64_t v) {
+  if (v >= 1 && v <= INT32_MAX) return FIC_OK;
+  return fic__fail_arg(name, "%s must be in [1, %d], got %lld", name, INT32_MAX, (long long)v);
+}
+
+/* A host indptr of batch + 1 entries: 0 first, non-decreasing. */
+static fic_status check_indptr(const char *name, const int32_t *indptr, int64_t batch) {
+  if (!indptr) return fic__fail_arg(name, "%s must not be NULL (a host array of batch_size + 1 int32)", name);
+  if (indptr[0] != 0) return fic__fail_arg(name, "%s[0] must be 0, got %d", name, (int)indptr[0]);
+  for (int64_t i = 0; i < batch; i++)
+    if (indptr[i + 1] < indptr[i])
+      return fic__fail_arg(name, "%s must be non-decreasing: %s[%lld] = %d > %s[%lld] = %d", name, name, (long long)i,
+                           (int)indptr[i], name, (long long)(i + 1), (int)indptr[i + 1]);
+  return FIC_OK;
+}
+
+static fic_status check_heads(int64_t qo, int64_t kv) {
+  FIC_CHECK(check_positive("num_qo_heads", qo));
+  FIC_CHECK(check_positive("num_kv_heads", kv));
+  if (qo % kv != 0)
+    return fic__fail_arg("num_qo_heads", "num_qo_heads (%lld) must be a multiple of num_kv_heads (%lld)", (long long)qo,
+                         (long long)kv);
+  return FIC_OK;
+}
+
+static fic_status check_head_dim(const char *name, int64_t d) {
+  if (d == 64 || d == 128 || d == 256) return FIC_OK;
+  return fic__fail_arg(name, "%s must be 64, 128 or 256 (FlashInfer's AOT head dims), got %lld", name, (long long)d);
+}
+
+/* q and o 16-bit floats, kv also fp8 (the AOT build has FA2 prefill and
+ * decode modules with e4m3/e5m2 KV; the caller folds k_scale into sm_scale
+ * and applies v_scale to the output, as Python does). */
+static fic_status check_dtypes(fic_dtype q, fic_dtype kv, fic_dtype *o, uint32_t reserved) {
+  static const fic_dtype halfs[] = {FIC_DT_F16, FIC_DT_BF16},
+                         kvs[] = {FIC_DT_F16, FIC_DT_BF16, FIC_DT_F8E4M3FN, FIC_DT_F8E5M2};
+  char a[48];
+  fic_dtype zero = {0, 0, 0};
+  if (fic__dtype_eq(*o, zero)) *o = q;
+  const fic_dtype *allowed[3] = {halfs, kvs, halfs};
+  const int counts[3] = {2, 4, 2};
+  const fic_dtype dts[3] = {q, kv, *o};
+  static const char *const names[3] = {"q_dtype", "kv_dtype", "o_dtype"};
+  for (int i = 0; i < 3; i++) {
+    int ok = 0;
+    for (int j = 0; j < counts[i]; j++) ok |= fic__dtype_eq(dts[i], allowed[i][j]);
+    if (!ok)
+      return fic__fail_arg(names[i], "%s must be float16 or bfloat16%s, got %s", names[i],
+                           i == 1 ? " (or float8_e4m3fn / float8_e5m2)" : "", fic__dtype_name(dts[i], a, sizeof a));
+  }
+  if (reserved != 0) return fic__fail_arg("reserved0", "reserved0 must be 0, got %u", reserved);
+  return FIC_OK;
+}
+
+static fic_status check_common(int64_t layout, int64_t window_left, double soft_cap, int64_t cuda_graph) {
+  if (layout != FIC_KV_LAYOUT_NHD && layout != FIC_KV_LAYOUT_HND)
+    return fic__fail_arg("kv_layout", "kv_layout must be FIC_KV_LAYOUT_NHD (0) or FIC_KV_LAYOUT_HND (1), got %lld",
+                         (long long)layout);
+  if (window_left < -1 || window_left > INT32_MAX)
+    return fic__fail_arg("window_left", "window_left must be -1 (no window) or in [0, %d], got %lld", INT32_MAX,
+                         (long long)window_left);
+  FIC_CHECK(fic__check_finite("logits_soft_cap", soft_cap, 1, 0));
+  return check_flag("enable_cuda_graph", cuda_graph);
+}
+
+/* ---- the module ---- */
+
+/* The device's compute capability major, 0 when unknown (no GPU, no cudart). */
+static int cc_major(int32_t device_id) {
+  const fic_cudart_api *cuda = fic__cudart();
+  int major = 0;
+  if (!cuda || cuda->DeviceGetAttribute(&major, FIC_CUDA_ATTR_CC_MAJOR, device_id) != FIC_CUDA_SUCCESS) return 0;
+  return major;
+}
+
+/* Pick the module among the runtime's. FA3 (`_sm90`) is not wired yet: the
+ * pick is made as on a GPU without it, so FA2 is always chosen. */
+static fic_status pick_module(fic_runtime *rt, const fic__attn_params *want, char *name) {
+  const char *names[FIC_MAX_MODULES];
+  size_t n = rt->num_modules;
+  for (size_t i = 0; i < n; i++) names[i] = rt->modules[i].name;
+  fic__attn_params chosen;
+  return fic__attn_pick_module(names, n, want, 0, 0, &chosen, name, FIC__MODULE_NAME_CAP);
+}
+
+static fic_status get_fn(fic_runtime *rt, const char *module, const char *name, void *stream,
+                         const struct fic_function **out) {
+  fic_function *fn = NULL;
+  FIC_CHECK(fic_function_get(rt, module, name, stream, &fn));
+  *out = (const struct fic_function *)fn;
+  return FIC_OK;
+}
+
+/* A host (CPU) 1-D tensor over `data`; shape and stride live in `store`. */
+static void host_tensor(fic__attn_buffer *store, const void *data, fic_dtype dtype, int64_t n) {
+  memset(store, 0, sizeof *store);
+  store->shape[0] = n;
+  store->strides[0] = 1;
+  store->t.data = (void *)data;
+  store->t.device.device_type = FIC_DEVICE_CPU;
+  store->t.ndim = 1;
+  store->t.dtype = dtype;
+  store->t.shape = store->shape;
+  store->t.strides = store->strides;
+}
+
+static fic_any any_int(int64_t x) { return fic__any_from_arg(fic_arg_int(x)); }
+
+/* ---- the plan object ---- */
+
+static fic_status plan_new(fic_attention_workspace *ws, fic__attn_kind kind, fic_attention_plan **out) {
+  fic_attention_plan *p = calloc(1, sizeof *p);
+  if (!p) return fic__fail(FIC_ERR_NO_MEMORY, "allocating an attention plan");
+  p->rt = ws->rt;
+  p->ws = ws;
+  p->kind = kind;
+  p->device_id = (int32_t)ws->desc.device_id;
+  *out = p;
+  return FIC_OK;
+}
+
+fic_status fic_attention_plan_destroy(fic_attention_plan *plan) {
+  if (!plan) return FIC_OK;
+  fic__object_release(plan->rt, &plan->info);
+  free(plan);
+  return FIC_OK;
+}
+
+/* Call the upstream plan under the workspace's ordering; on success the
+ * plan owns the returned Array. */
+static fic_status call_plan(fic_attention_plan *p, const struct fic_function *fn, const fic_any *args, int32_t n,
+                            void *stream) {
+  fic_attention_workspace *ws = p->ws;
+  FIC_CHECK(fic__attn_ws_plan_begin(ws));
+  fic_status st = fic__call(fn, args, n, p->device_id, stream, &p->info);
+  int ok = st == FIC_OK && p->info.type_index == FIC_TI_ARRAY;
+  if (st == FIC_OK && !ok) {
+    fic__object_release(ws->rt, &p->info);
+    st = fic__fail(FIC_ERR_ABI, "%s's plan returned type index %d, not an Array", p->module, (int)p->info.type_index);
+  }
+  fic_status ev = fic__attn_ws_plan_end(ws, stream, ok, &p->generation);
+  return st != FIC_OK ? st : ev;
+}
+
+static fic_status finish(fic_attention_plan *p, fic_status st, fic_attention_plan **out) {
+  if (st != FIC_OK) {
+    fic_attention_plan_destroy(p);
+    return st;
+  }
+  *out = p;
+  return FIC_OK;
+}
+
+/* ---- batch decode ---- */
+
+static fic_status check_decode(fic_batch_decode_plan_params *p) {
+  FIC_CHECK(check_positive("batch_size", p->batch_size));
+  FIC_CHECK(check_indptr("kv_indptr", p->kv_indptr, p->batch_size));
+  FIC_CHECK(check_heads(p->num_qo_heads, p->num_kv_heads));
+  FIC_CHECK(check_head_dim("head_dim", p->head_dim));
+  FIC_CHECK(check_positive("page_size", p->page_size));
+  FIC_CHECK(check_dtypes(p->q_dtype, p->kv_dtype, &p->o_dtype, p->reserved0));
+  FIC_CHECK(check_common(p->kv_layout, p->window_left, p->logits_soft_cap, p->enable_cuda_graph));
+  return check_flag("use_tensor_cores", p->use_tensor_cores);
+}
+
+/* DISPATCH_GQA_GROUP_SIZE (include/flashinfer/utils.cuh) in the decode kernels. */
+static int cuda_core_group(int64_t group) { return group == 1 || group == 2 || group == 3 || group == 4 || group == 8; }
+
+/* What a plan records and its module is chosen from, taken from either
+ * parameters struct. */
+typedef struct plan_shape {
+  int64_t batch, hq, hkv, dqk, dvo, page, layout, window, graph, causal, rows, kv_total;
+  double cap;
+  fic_dtype q, kv, o;
+} plan_shape;
+
+/* A new plan of `kind` recording `sh`, with its module picked from `family`. */
+static fic_status plan_make(fic_runtime *rt, fic_attention_workspace *ws, fic__attn_kind kind, fic__attn_family family,
+                            const plan_shape *sh, fic_attention_plan **out) {
+  fic_attention_plan *pl = NULL;
+  FIC_CHECK(plan_new(ws, kind, &pl));
+  pl->batch = sh->batch, pl->qo_heads = sh->hq, pl->kv_heads = sh->hkv, pl->head_dim_qk = sh->dqk;
+  pl->head_dim_vo = sh->dvo, pl->page_size = sh->page, pl->kv_layout = sh->layout, pl->window_left = sh->window;
+  pl->soft_cap = sh->cap, pl->cuda_graph = sh->graph, pl->causal = sh->causal, pl->total_rows = sh->rows;
+  pl->kv_total = sh->kv_total, pl->q_dtype = sh->q, pl->kv_dtype = sh->kv, pl->o_dtype = sh->o;
+  pl->pdl_auto = cc_major(pl->device_id) >= 9;
+  fic__attn_params m;
+  memset(&m, 0, sizeof m);
+  m.family = family;
+  m.dtype_q = sh->q, m.dtype_kv = sh->kv, m.dtype_o = sh->o, m.dtype_idx = FIC_I32;
+  m.head_dim_qk = (int32_t)sh->dqk, m.head_dim_vo = (int32_t)sh->dvo;
+  m.use_sliding_window = sh->window >= 0;
+  m.use_logits_soft_cap = sh->cap > 0;
+  fic_status st = pick_module(rt, &m, pl->module);
+  if (st != FIC_OK) {
+    fic_attention_plan_destroy(pl);
+    return st;
+  }
+  *out = pl;
+  return FIC_OK;
+}
+
+/* DecodePlan's 15 arguments (decode.py:1094-1121). */
+static fic_status decode_cuda_core_plan(fic_runtime *rt, fic_attention_plan *pl, const fic_batch_decode_plan_params *p,
+                                        void *stream) {
+  const struct fic_function *plan_fn;
+  FIC_CHECK(get_fn(rt, pl->module, "plan", stream, &plan_fn));
+  FIC_CHECK(get_fn(rt, pl->module, "run", stream, &pl->run));
+  fic__attn_buffer indptr, empty_q, empty_kv;
+  host_tensor(&indptr, p->kv_indptr, FIC_I32, p->batch_size + 1);
+  host_tensor(&empty_q, NULL, p->q_dtype, 0); /* unused by the 0.6.3 plan; Python passes empty CPU tensors */
+  host_tensor(&empty_kv, NULL, p->kv_dtype, 0);
+  fic_attention_workspace *ws = pl->ws;
+  fic_any args[15] = {fic__any_ptr_tensor(&ws->float_buf.t),
+                      fic__any_ptr_tensor(&ws->int_buf.t),
+                      fic__any_ptr_tensor(&ws->host_buf.t),
+                      fic__any_ptr_tensor(&indptr.t),
+                      any_int(p->batch_size),
+                      any_int(p->num_qo_heads),
+                      any_int(p->num_kv_heads),
+                      any_int(p->page_size),
+                      fic__any_bool((int)p->enable_cuda_graph),
+                      any_int(p->window_left),
+                      fic__any_float(p->logits_soft_cap),
+                      any_int(p->head_dim),
+                      any_int(p->head_dim),
+                      fic__any_ptr_tensor(&empty_q.t),
+                      fic__any_ptr_tensor(&empty_kv.t)};
+  return call_plan(pl, plan_fn, args, 15, stream);
+}
+
+/* The FA2 prefill plan's 19 arguments (prefill.py:1595-1990; decode.py:1038-1090
+ * for the tensor-core decode). kv_len_arr is not read by the FA2 plan in 0.6.3
+ * (only FA3's is): for paged KV it gets an upper bound, pages * page_size. */
+typedef struct fa2_plan_in {
+  const int32_t *qo_indptr, *kv_indptr;
+  int64_t total_rows, batch, hq, hkv, page_size, cuda_graph, dqk, dvo, causal, window_left;
+  int ragged;
+} fa2_plan_in;
+
+static fic_status fa2_plan(fic_runtime *rt, fic_attention_plan *pl, const fa2_plan_in *in, void *stream) {
+  const struct fic_function *plan_fn;
+  FIC_CHECK(get_fn(rt, pl->module, "plan", stream, &plan_fn));
+  FIC_CHECK(get_fn(rt, pl->module, in->ragged ? "ragged_run" : "paged_run", stream, &pl->run));
+  int32_t *kv_len = malloc((size_t)in->batch * sizeof *kv_len);
+  if (!kv_len) return fic__fail(FIC_ERR_NO_MEMORY, "allocating %lld kv lengths", (long long)in->batch);
+  for (int64_t i = 0; i < in->batch; i++)
+    kv_len[i] = (int32_t)((int64_t)(in->kv_indptr[i + 1] - in->kv_indptr[i]) * (in->ragged ? 1 : in->page_size));
+  fic__attn_buffer qo, kv, len;
+  host_tensor(&qo, in->qo_indptr, FIC_I32, in->batch + 1);
+  host_tensor(&kv, in->kv_indptr, FIC_I32, in->batch + 1);
+  host_tensor(&len, kv_len, FIC_I32, in->batch);
+  fic_attention_workspace *ws = pl->ws;
+  fic_any args[19] = {fic__any_ptr_tensor(&ws->float_buf.t),
+                      fic__any_ptr_tensor(&ws->int_buf.t),
+                      fic__any_ptr_tensor(&ws->host_buf.t),
+                      fic__any_ptr_tensor(&qo.t),
+                      fic__any_ptr_tensor(&kv.t),
+                      fic__any_ptr_tensor(&len.t),
+                      any_int(in->total_rows),
+                      any_int(in->batch),
+                      any_int(in->hq),
+                      any_int(in->hkv),
+                      any_int(in->ragged ? 1 : in->page_size),
+                      fic__any_bool((int)in->cuda_graph),
+                      any_int(in->dqk),
+                      any_int(in->dvo),
+                      fic__any_bool((int)in->causal),
+                      any_int(in->window_left),
+                      any_int(-1) /* fixed_split_size */,
+                      fic__any_bool(0) /* disable_split_kv */,
+                      any_int(0) /* num_colocated_ctas */};
+  fic_status st = call_plan(pl, plan_fn, args, 19, stream);
+  free(kv_len);
+  return st;
+}
+
+static fic_status decode_tensor_core_plan(fic_runtime *rt, fic_attention_plan *pl,
+                                          const fic_batch_decode_plan_params *p, void *stream) {
+  int32_t *arange = malloc((size_t)(p->batch_size + 1) * sizeof *arange);
+  if (!arange) return fic__fail(FIC_ERR_NO_MEMORY, "allocating qo_indptr");
+  for (int64_t i = 0; i <= p->batch_size; i++) arange[i] = (int32_t)i;
+  fa2_plan_in in = {arange,
+                    p->kv_indptr,
+                    p->batch_size,
+                    p->batch_size,
+                    p->num_qo_heads,
+                    p->num_kv_heads,
+                    p->page_size,
+                    p->enable_cuda_graph,
+                    p->head_dim,
+                    p->head_dim,
+                    0,
+                    p->window_left,
+                    0};
+  fic_status st = fa2_plan(rt, pl, &in, stream);
+  free(arange);
+  return st;
+}
+
+static fic_status plan_start(fic_runtime *rt, fic_attention_workspace *ws, fic_attention_plan **out) {
+  if (!out) return fic__fail_arg("out", "out must not be NULL");
+  *out = NULL;
+  if (!rt) return fic__fail_arg("rt", "rt must not be NULL");
+  if (!ws) return fic__fail_arg("ws", "ws must not be NULL");
+  if (ws->rt != rt) return fic__fail_arg("ws", "ws was created on another runtime");
+  return FIC_OK;
+}
+
+fic_status fic_batch_decode_plan(fic_runtime *rt, fic_attention_workspace *ws,
+                                 const fic_batch_decode_plan_params *params, void *stream, fic_attention_plan **out) {
+  FIC_CHECK(plan_start(rt, ws, out));
+  fic_batch_decode_plan_params p;
+  FIC_CHECK(fic_batch_decode_plan_params_init(&p));
+  FIC_CHECK(fic__load_versioned(params, &p, sizeof p, "params", "fic_batch_decode_plan_params_init"));
+  FIC_CHECK(check_decode(&p));
+  int tc = p.use_tensor_cores || !cuda_core_group(p.num_qo_heads / p.num_kv_heads);
+  plan_shape sh = {
+      p.batch_size,      p.num_qo_heads, p.num_kv_heads,      p.head_dim, p.head_dim,   p.page_size,
+      p.kv_layout,       p.window_left,  p.enable_cuda_graph, 0,          p.batch_size, p.kv_indptr[p.batch_size],
+      p.logits_soft_cap, p.q_dtype,      p.kv_dtype,          p.o_dtype};
+  fic_attention_plan *pl = NULL;
+  FIC_CHECK(plan_make(rt, ws, tc ? FIC__ATTN_KIND_DECODE_TC : FIC__ATTN_KIND_DECODE,
+                      tc ? FIC__ATTN_BATCH_PREFILL : FIC__ATTN_BATCH_DECODE, &sh, &pl));
+  fic_status st = tc ? decode_tensor_core_plan(rt, pl, &p, stream) : decode_cuda_core_plan(rt, pl, &p, stream);
+  return finish(pl, st, out);
+}
+
+/* ---- batch prefill ---- */
+
+static fic_status check_prefill(fic_batch_prefill_plan_params *p) {
+  FIC_CHECK(check_positive("batch_size", p->batch_size));
+  FIC_CHECK(check_indptr("qo_indptr", p->qo_indptr, p->batch_size));
+  FIC_CHECK(check_indptr("kv_indptr", p->kv_indptr, p->batch_size));
+  FIC_CHECK(check_heads(p->num_qo_heads, p->num_kv_heads));
+  FIC_CHECK(check_head_dim("head_dim_qk", p->head_dim_qk));
+  if (p->head_dim_vo == 0) p->head_dim_vo = p->head_dim_qk;
+  FIC_CHECK(check_head_dim("head_dim_vo", p->head_dim_vo));
+  FIC_CHECK(check_flag("ragged", p->ragged));
+  if (p->ragged) p->page_size = 1; /* prefill.py:2883 */
+  FIC_CHECK(check_positive("page_size", p->page_size));
+  FIC_CHECK(check_dtypes(p->q_dtype, p->kv_dtype, &p->o_dtype, p->reserved0));
+  FIC_CHECK(check_common(p->kv_layout, p->window_left, p->logits_soft_cap, p->enable_cuda_graph));
+  FIC_CHECK(check_flag("causal", p->causal));
+  int64_t rows = p->qo_indptr[p->batch_size];
+  if (p->total_num_rows == 0) p->total_num_rows = rows;
+  if (p->total_num_rows < rows || p->total_num_rows > INT32_MAX || p->total_num_rows < 1)
+    return fic__fail_arg("total_num_rows",
+                         "total_num_rows must be in [qo_indptr[batch_size] = %lld, %d] and >= 1, got %lld",
+                         (long long)rows, INT32_MAX, (long long)p->total_num_rows);
+  return FIC_OK;
+}
+
+fic_status fic_batch_prefill_plan(fic_runtime *rt, fic_attention_workspace *ws,
+                                  const fic_batch_prefill_plan_params *params, void *stream, fic_attention_plan **out) {
+  FIC_CHECK(plan_start(rt, ws, out));
+  fic_batch_prefill_plan_params p;
+  FIC_CHECK(fic_batch_prefill_plan_params_init(&p));
+  FIC_CHECK(fic__load_versioned(params, &p, sizeof p, "params", "fic_batch_prefill_plan_params_init"));
+  FIC_CHECK(check_prefill(&p));
+  plan_shape sh = {p.batch_size,        p.num_qo_heads, p.num_kv_heads,   p.head_dim_qk,
+                   p.head_dim_vo,       p.page_size,    p.kv_layout,      p.window_left,
+                   p.enable_cuda_graph, p.causal,       p.total_num_rows, p.kv_indptr[p.batch_size],
+                   p.logits_soft_cap,   p.q_dtype,      p.kv_dtype,       p.o_dtype};
+  fic_attention_plan *pl = NULL;
+  FIC_CHECK(plan_make(rt, ws, p.ragged ? FIC__ATTN_KIND_PREFILL_RAGGED : FIC__ATTN_KIND_PREFILL_PAGED,
+                      FIC__ATTN_BATCH_PREFILL, &sh, &pl));
+  fa2_plan_in in = {p.qo_indptr,    p.kv_indptr,   p.total_num_rows,    p.batch_size,  p.num_qo_heads,
+                    p.num_kv_heads, p.page_size,   p.enable_cuda_graph, p.head_dim_qk, p.head_dim_vo,
+                    p.causal,       p.window_left, (int)p.ragged};
+  fic_status st = fa2_plan(rt, pl, &in, stream);
+  return finish(pl, st, out);
+}

@@ -1,0 +1,742 @@
+/* Batch decode / batch prefill without a GPU: every validation error names
+ * its argument; a run is checked against its plan and says which field
+ * differs; parameters structs follow the struct_size rules; the workspace
+ * orders plans on its page-locked buffer (a fake event API that simulates
+ * the asynchronous copy); and, with the real modules built by
+ * tools/kernel-modules ($FIC_ATTN_WHEEL, or CMake's FIC_ATTN_WHEEL), the
+ * wrappers accept our exact argument lists and their own errors come back
+ * decoded. Plans and runs here are made by hand where a GPU would be needed
+ * to make them for real (tests/gpu/test_gpu_attention.c runs them). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/attention.h"
+#include "kt_util.h"
+
+#define A_Q 0x7f0000100000u
+#define A_K 0x7f0000200000u
+#define A_V 0x7f0000300000u
+#define A_IDX 0x7f0000400000u
+#define A_OUT 0x7f0000500000u
+#define A_LSE 0x7f0000600000u
+#define A_FLOAT 0x7f0000700000u
+#define A_INT 0x7f0000800000u
+
+/* ---- hand-made workspaces and plans ---- */
+
+static fic_runtime *empty_runtime(void) {
+  fic_runtime *rt = calloc(1, sizeof *rt); /* no modules */
+  assert_non_null(rt);
+  return rt;
+}
+
+static fic_attention_workspace *fake_ws(fic_runtime *rt) {
+  fic_attention_workspace *ws = calloc(1, sizeof *ws);
+  assert_non_null(ws);
+  assert_int_equal(pthread_mutex_init(&ws->lock, NULL), 0);
+  ws->rt = rt;
+  return ws;
+}
+
+/* batch 4, 32 q heads over 8 kv heads, head dim 128, page 16, bf16, NHD,
+ * 10 pages in kv_indptr. */
+static void fake_plan(fic_attention_plan *pl, fic_attention_workspace *ws, fic__attn_kind kind) {
+  memset(pl, 0, sizeof *pl);
+  pl->rt = ws->rt;
+  pl->ws = ws;
+  pl->generation = atomic_load(&ws->generation);
+  pl->kind = kind;
+  pl->batch = 4, pl->qo_heads = 32, pl->kv_heads = 8, pl->head_dim_qk = 128, pl->head_dim_vo = 128;
+  pl->page_size = 16, pl->kv_layout = FIC_KV_LAYOUT_NHD, pl->window_left = -1;
+  pl->total_rows = kind <= FIC__ATTN_KIND_DECODE_TC ? 4 : 20;
+  pl->kv_total = kind == FIC__ATTN_KIND_PREFILL_RAGGED ? 70 : 10;
+  pl->q_dtype = FIC_BF16, pl->kv_dtype = FIC_BF16, pl->o_dtype = FIC_BF16;
+}
+
+/* Tensors of a run that matches fake_plan. */
+typedef struct run_tensors {
+  kt_desc q, k, v, qo_indptr, kv_indptr, kv_indices, last, out, lse;
+} run_tensors;
+
+static run_tensors good_tensors(const fic_attention_plan *pl) {
+  run_tensors r;
+  int64_t rows = pl->total_rows;
+  r.q = kt_cuda(A_Q, FIC_BF16, 3, rows, 32, 128, 0);
+  r.out = kt_cuda(A_OUT, FIC_BF16, 3, rows, 32, 128, 0);
+  if (pl->kind == FIC__ATTN_KIND_PREFILL_RAGGED) {
+    r.k = kt_cuda(A_K, FIC_BF16, 3, 70, 8, 128, 0);
+    r.v = kt_cuda(A_V, FIC_BF16, 3, 70, 8, 128, 0);
+  } else {
+    r.k = kt_cuda(A_K, FIC_BF16, 4, 12, 16, 8, 128);
+    r.v = kt_cuda(A_V, FIC_BF16, 4, 12, 16, 8, 128);
+  }
+  r.qo_indptr = kt_cuda(A_IDX, FIC_I32, 1, 5, 0, 0, 0);
+  r.kv_indptr = kt_cuda(A_IDX + 64, FIC_I32, 1, 5, 0, 0, 0);
+  r.kv_indices = kt_cuda(A_IDX + 128, FIC_I32, 1, 10, 0, 0, 0);
+  r.last = kt_cuda(A_IDX + 256, FIC_I32, 1, 4, 0, 0, 0);
+  r.lse = kt_cuda(A_LSE, FIC_F32, 2, rows, 32, 0, 0);
+  return r;
+}
+
+static fic_batch_decode_run_params decode_run(run_tensors *r) {
+  fic_batch_decode_run_params p;
+  FIC_ASSERT_OK(fic_batch_decode_run_params_init(&p));
+  p.q = kt_t(&r->q), p.k_cache = kt_t(&r->k), p.v_cache = kt_t(&r->v), p.kv_indptr = kt_t(&r->kv_indptr);
+  p.kv_indices = kt_t(&r->kv_indices), p.kv_last_page_len = kt_t(&r->last), p.out = kt_t(&r->out);
+  p.lse = kt_t(&r->lse);
+  return p;
+}
+
+static fic_batch_prefill_run_params prefill_run(run_tensors *r) {
+  fic_batch_prefill_run_params p;
+  FIC_ASSERT_OK(fic_batch_prefill_run_params_init(&p));
+  p.q = kt_t(&r->q), p.k = kt_t(&r->k), p.v = kt_t(&r->v), p.qo_indptr = kt_t(&r->qo_indptr);
+  p.kv_indptr = kt_t(&r->kv_indptr), p.kv_indices = kt_t(&r->kv_indices), p.kv_last_page_len = kt_t(&r->last);
+  p.out = kt_t(&r->out), p.lse = kt_t(&r->lse);
+  return p;
+}
+
+typedef struct fixture {
+  fic_runtime *rt;
+  fic_attention_workspace *ws;
+  fic_attention_plan plan;
+  run_tensors r;
+} fixture;
+
+static fixture *fixture_new(fic__attn_kind kind) {
+  fixture *f = calloc(1, sizeof *f);
+  assert_non_null(f);
+  f->rt = empty_runtime();
+  f->ws = fake_ws(f->rt);
+  fake_plan(&f->plan, f->ws, kind);
+  f->r = good_tensors(&f->plan);
+  return f;
+}
+
+static void fixture_free(fixture *f) {
+  pthread_mutex_destroy(&f->ws->lock);
+  free(f->ws);
+  free(f->rt);
+  free(f);
+}
+
+/* ---- run against its plan ---- */
+
+/* Run `family`'s run (decode or prefill) on fixture f's plan with its good
+ * tensors after `mutate` (which sees them as r_ and the params as p_). */
+#define RUN_EXPECT(family, f, mutate, arg, substr)                               \
+  do {                                                                           \
+    run_tensors r_ = (f)->r;                                                     \
+    fic_batch_##family##_run_params p_ = family##_run(&r_);                      \
+    mutate;                                                                      \
+    KT_EXPECT_ARG(fic_batch_##family##_run(&(f)->plan, &p_, NULL), arg, substr); \
+  } while (0)
+#define DECODE_EXPECT(f, mutate, arg, substr) RUN_EXPECT(decode, f, mutate, arg, substr)
+#define PREFILL_EXPECT(f, mutate, arg, substr) RUN_EXPECT(prefill, f, mutate, arg, substr)
+
+static void test_decode_run_mismatch(void **state) {
+  (void)state;
+  fixture *f = fixture_new(FIC__ATTN_KIND_DECODE);
+  DECODE_EXPECT(f, r_.q.shape[1] = 16, "q", "q.shape[1] is 16, but the plan has num_qo_heads = 32");
+  DECODE_EXPECT(f, r_.q.shape[0] = 5, "q", "q.shape[0] is 5, but the plan has batch_size = 4");
+  DECODE_EXPECT(f, r_.q.t.dtype = FIC_F16, "q", "q has dtype float16, but the plan has q_dtype = bfloat16");
+  DECODE_EXPECT(f, r_.q.t.device.device_id = 1, "q", "q is on cuda:1, but the plan's workspace is on cuda:0");
+  DECODE_EXPECT(f, r_.k.shape[1] = 8, "k_cache", "k_cache.shape[1] is 8, but the plan has page_size (NHD layout) = 16");
+  DECODE_EXPECT(f, r_.k.shape[2] = 4, "k_cache", "but the plan has num_kv_heads (NHD layout) = 8");
+  DECODE_EXPECT(f, r_.v.t.dtype = FIC_F16, "v_cache", "but the plan has kv_dtype = bfloat16");
+  DECODE_EXPECT(f, r_.v.shape[3] = 64, "v_cache", "v_cache.shape[3] is 64, but the plan has head_dim_vo = 128");
+  DECODE_EXPECT(f, (kt_strides(&r_.v, 2 * 16 * 8 * 128, 8 * 128, 128, 1), p_.v_cache = kt_t(&r_.v)), "v_cache",
+                "v_cache.strides[0] is 32768; FlashInfer needs the strides of k_cache (16384)");
+  DECODE_EXPECT(f, (kt_strides(&r_.k, (int64_t)1 << 32, 8 * 128, 128, 1), p_.k_cache = kt_t(&r_.k)), "k_cache",
+                "k_cache.strides[0] is 4294967296; FlashInfer keeps strides in 32 bits");
+  DECODE_EXPECT(f, (kt_strides(&r_.q, 32 * 128, 128, 2, 0), p_.q = kt_t(&r_.q)), "q",
+                "contiguous in its last dimension");
+  DECODE_EXPECT(f, r_.kv_indptr.shape[0] = 4, "kv_indptr",
+                "kv_indptr.shape[0] is 4, but the plan has batch_size + 1 = 5");
+  DECODE_EXPECT(f, r_.kv_indptr.t.dtype = FIC_I64, "kv_indptr", "must be int32, got int64");
+  DECODE_EXPECT(f, r_.kv_indices.shape[0] = 9, "kv_indices", "holds 9 entries, but the plan's kv_indptr ends at 10");
+  DECODE_EXPECT(f, r_.last.shape[0] = 5, "kv_last_page_len", "is 5, but the plan has batch_size = 4");
+  DECODE_EXPECT(f, r_.out.shape[2] = 64, "out", "out.shape[2] is 64, but the plan has head_dim_vo = 128");
+  DECODE_EXPECT(f, r_.out.t.dtype = FIC_F16, "out", "but the plan has o_dtype = bfloat16");
+  DECODE_EXPECT(f, r_.lse.shape[1] = 8, "lse", "lse.shape[1] is 8, but the plan has num_qo_heads = 32");
+  DECODE_EXPECT(f, r_.lse.t.dtype = FIC_BF16, "lse", "lse must be float32");
+  DECODE_EXPECT(f, p_.sm_scale = -1, "sm_scale", ">= 0");
+  DECODE_EXPECT(f, p_.rope_scale = 0, "rope_scale", "must not be 0");
+  DECODE_EXPECT(f, p_.rope_theta = 1.0 / 0.0, "rope_theta", "finite");
+  DECODE_EXPECT(f, p_.enable_pdl = 2, "enable_pdl", "got 2");
+  DECODE_EXPECT(f, p_.q = NULL, "q", "must not be NULL");
+  DECODE_EXPECT(f, p_.struct_size = 0, "params", "struct_size is 0");
+  DECODE_EXPECT(f, p_.struct_size = 12, "params", "struct_size is 12");
+  DECODE_EXPECT(f, p_.struct_size = sizeof p_ + 8, "params", "in steps of 8");
+  f->plan.kv_layout = FIC_KV_LAYOUT_HND; /* the NHD cache no longer fits */
+  DECODE_EXPECT(f, (void)0, "k_cache", "k_cache.shape[2] is 8, but the plan has page_size (HND layout) = 16");
+  fixture_free(f);
+}
+
+static void test_decode_run_plan_state(void **state) {
+  (void)state;
+  fixture *f = fixture_new(FIC__ATTN_KIND_DECODE);
+  run_tensors r = f->r;
+  fic_batch_decode_run_params p = decode_run(&r);
+  KT_EXPECT_ARG(fic_batch_decode_run(NULL, &p, NULL), "plan", "must not be NULL");
+  KT_EXPECT_ARG(fic_batch_decode_run(&f->plan, NULL, NULL), "params", "must not be NULL");
+  atomic_fetch_add(&f->ws->generation, 2); /* two later plans on the workspace */
+  KT_EXPECT_ARG(fic_batch_decode_run(&f->plan, &p, NULL), "plan", "superseded: 2 later plan(s)");
+  f->plan.generation = atomic_load(&f->ws->generation);
+  f->plan.kind = FIC__ATTN_KIND_PREFILL_PAGED;
+  KT_EXPECT_ARG(fic_batch_decode_run(&f->plan, &p, NULL), "plan",
+                "batch prefill plan; run it with fic_batch_prefill_run");
+  f->plan.kind = FIC__ATTN_KIND_DECODE_TC;
+  KT_EXPECT_ARG(fic_batch_decode_run(&f->plan, &p, NULL), "qo_indptr", "tensor cores (group size 4");
+  fixture_free(f);
+}
+
+static void test_prefill_run_mismatch(void **state) {
+  (void)state;
+  fixture *f = fixture_new(FIC__ATTN_KIND_PREFILL_PAGED);
+  PREFILL_EXPECT(f, r_.q.shape[0] = 19, "q", "q.shape[0] is 19, but the plan has total_num_rows = 20");
+  PREFILL_EXPECT(f, r_.qo_indptr.shape[0] = 6, "qo_indptr", "is 6, but the plan has batch_size + 1 = 5");
+  PREFILL_EXPECT(f, p_.kv_indices = NULL, "kv_indices", "must not be NULL");
+  PREFILL_EXPECT(f, r_.k.t.ndim = 3, "k_cache", "must be 4-D");
+  PREFILL_EXPECT(f, r_.lse.shape[0] = 4, "lse", "lse.shape[0] is 4, but the plan has total_num_rows = 20");
+  fic_batch_decode_run_params d;
+  FIC_ASSERT_OK(fic_batch_decode_run_params_init(&d));
+  KT_EXPECT_ARG(fic_batch_decode_run(&f->plan, &d, NULL), "plan", "batch prefill plan");
+  fixture_free(f);
+  f = fixture_new(FIC__ATTN_KIND_PREFILL_RAGGED);
+  PREFILL_EXPECT(f, r_.k.shape[0] = 69, "k", "k holds 69 tokens, but the plan's kv_indptr ends at 70");
+  PREFILL_EXPECT(f, r_.v.shape[1] = 4, "v", "v.shape[1] is 4, but the plan has num_kv_heads (NHD layout) = 8");
+  PREFILL_EXPECT(f, r_.v.t.ndim = 4, "v", "must be 3-D");
+  f->plan.kv_layout = FIC_KV_LAYOUT_HND;
+  PREFILL_EXPECT(f, (void)0, "k", "k.shape[0] is 70, but the plan has num_kv_heads (HND layout) = 8");
+  fixture_free(f);
+}
+
+/* ---- plan validation ---- */
+
+static const int32_t k_kv_indptr[5] = {0, 3, 5, 9, 10};
+static const int32_t k_qo_indptr[5] = {0, 5, 10, 15, 20};
+
+static fic_batch_decode_plan_params decode_plan(void) {
+  fic_batch_decode_plan_params p;
+  FIC_ASSERT_OK(fic_batch_decode_plan_params_init(&p));
+  p.kv_indptr = k_kv_indptr, p.batch_size = 4, p.num_qo_heads = 32, p.num_kv_heads = 8, p.head_dim = 128;
+  p.page_size = 16, p.q_dtype = FIC_BF16, p.kv_dtype = FIC_BF16;
+  return p;
+}
+
+static fic_batch_prefill_plan_params prefill_plan(void) {
+  fic_batch_prefill_plan_params p;
+  FIC_ASSERT_OK(fic_batch_prefill_plan_params_init(&p));
+  p.qo_indptr = k_qo_indptr, p.kv_indptr = k_kv_indptr, p.batch_size = 4, p.num_qo_heads = 32, p.num_kv_heads = 8;
+  p.head_dim_qk = 128, p.page_size = 16, p.q_dtype = FIC_BF16, p.kv_dtype = FIC_BF16;
+  return p;
+}
+
+/* Plan `family` (decode or prefill) with good parameters (p_, kv_indptr in
+ * the writable ind_) after `mutate`: refused, naming `arg`, no plan out. */
+#define PLAN_EXPECT(family, f, mutate, arg, substr)                                            \
+  do {                                                                                         \
+    fic_batch_##family##_plan_params p_ = family##_plan();                                     \
+    int32_t ind_[5] = {0, 3, 5, 9, 10};                                                        \
+    p_.kv_indptr = ind_;                                                                       \
+    mutate;                                                                                    \
+    fic_attention_plan *out_ = (fic_attention_plan *)1;                                        \
+    KT_EXPECT_ARG(fic_batch_##family##_plan((f)->rt, (f)->ws, &p_, NULL, &out_), arg, substr); \
+    assert_null(out_);                                                                         \
+  } while (0)
+#define DPLAN_EXPECT(f, mutate, arg, substr) PLAN_EXPECT(decode, f, mutate, arg, substr)
+#define PPLAN_EXPECT(f, mutate, arg, substr) PLAN_EXPECT(prefill, f, mutate, arg, substr)
+
+static void test_decode_plan_validation(void **state) {
+  (void)state;
+  fixture *f = fixture_new(FIC__ATTN_KIND_DECODE);
+  fic_batch_decode_plan_params p = decode_plan();
+  fic_attention_plan *out = NULL;
+  KT_EXPECT_ARG(fic_batch_decode_plan(f->rt, f->ws, &p, NULL, NULL), "out", NULL);
+  KT_EXPECT_ARG(fic_batch_decode_plan(NULL, f->ws, &p, NULL, &out), "rt", NULL);
+  KT_EXPECT_ARG(fic_batch_decode_plan(f->rt, NULL, &p, NULL, &out), "ws", NULL);
+  KT_EXPECT_ARG(fic_batch_decode_plan(f->rt, f->ws, NULL, NULL, &out), "params", NULL);
+  fic_runtime *other = empty_runtime();
+  KT_EXPECT_ARG(fic_batch_decode_plan(other, f->ws, &p, NULL, &out), "ws", "another runtime");
+  free(other);
+  DPLAN_EXPECT(f, p_.struct_size = 4, "params", "struct_size is 4");
+  /* An older caller's struct (struct_size only) gets every default: batch_size 0. */
+  DPLAN_EXPECT(f, p_.struct_size = 8, "batch_size", "must be in [1,");
+  DPLAN_EXPECT(f, p_.batch_size = 0, "batch_size", "got 0");
+  DPLAN_EXPECT(f, p_.kv_indptr = NULL, "kv_indptr", "host array");
+  DPLAN_EXPECT(f, ind_[0] = 1, "kv_indptr", "kv_indptr[0] must be 0, got 1");
+  DPLAN_EXPECT(f, ind_[3] = 4, "kv_indptr", "kv_indptr[2] = 5 > kv_indptr[3] = 4");
+  DPLAN_EXPECT(f, p_.num_qo_heads = 0, "num_qo_heads", "got 0");
+  DPLAN_EXPECT(f, p_.num_kv_heads = -1, "num_kv_heads", "got -1");
+  DPLAN_EXPECT(f, p_.num_qo_heads = 30, "num_qo_heads", "(30) must be a multiple of num_kv_heads (8)");
+  DPLAN_EXPECT(f, p_.head_dim = 96, "head_dim", "64, 128 or 256");
+  DPLAN_EXPECT(f, p_.page_size = 0, "page_size", "got 0");
+  DPLAN_EXPECT(f, p_.q_dtype = FIC_F32, "q_dtype", "got float32");
+  DPLAN_EXPECT(f, p_.kv_dtype = FIC_I32, "kv_dtype", "float8_e4m3fn");
+  DPLAN_EXPECT(f, p_.o_dtype = FIC_F32, "o_dtype", "got float32");
+  DPLAN_EXPECT(f, p_.reserved0 = 1, "reserved0", "must be 0");
+  DPLAN_EXPECT(f, p_.kv_layout = 2, "kv_layout", "got 2");
+  DPLAN_EXPECT(f, p_.window_left = -2, "window_left", "got -2");
+  DPLAN_EXPECT(f, p_.logits_soft_cap = -1, "logits_soft_cap", ">= 0");
+  DPLAN_EXPECT(f, p_.enable_cuda_graph = 2, "enable_cuda_graph", "0 or 1");
+  DPLAN_EXPECT(f, p_.use_tensor_cores = -1, "use_tensor_cores", "0 or 1");
+  fixture_free(f);
+}
+
+static void test_prefill_plan_validation(void **state) {
+  (void)state;
+  fixture *f = fixture_new(FIC__ATTN_KIND_PREFILL_PAGED);
+  int32_t bad[5] = {0, 5, 4, 15, 20};
+  PPLAN_EXPECT(f, p_.qo_indptr = NULL, "qo_indptr", "host array");
+  PPLAN_EXPECT(f, p_.qo_indptr = bad, "qo_indptr", "qo_indptr[1] = 5 > qo_indptr[2] = 4");
+  PPLAN_EXPECT(f, p_.kv_indptr = NULL, "kv_indptr", "host array");
+  PPLAN_EXPECT(f, p_.head_dim_qk = 0, "head_dim_qk", "got 0");
+  PPLAN_EXPECT(f, p_.head_dim_vo = 192, "head_dim_vo", "got 192");
+  PPLAN_EXPECT(f, p_.ragged = 2, "ragged", "0 or 1");
+  PPLAN_EXPECT(f, p_.causal = 2, "causal", "0 or 1");
+  PPLAN_EXPECT(f, p_.kv_dtype = FIC_I32, "kv_dtype", "(or float8_e4m3fn / float8_e5m2), got int32");
+  PPLAN_EXPECT(f, p_.o_dtype = FIC_F8_E4M3FN, "o_dtype", "float16 or bfloat16, got float8_e4m3fn");
+  PPLAN_EXPECT(f, p_.total_num_rows = 19, "total_num_rows", "[qo_indptr[batch_size] = 20,");
+  PPLAN_EXPECT(f, p_.logits_soft_cap = 0.0 / 0.0, "logits_soft_cap", "finite");
+  fixture_free(f);
+}
+
+/* No module at all in the runtime: the message says so for the family. */
+static void test_plan_without_module(void **state) {
+  (void)state;
+  fixture *f = fixture_new(FIC__ATTN_KIND_DECODE);
+  fic_batch_decode_plan_params d = decode_plan();
+  fic_attention_plan *out = NULL;
+  fic_status s = fic_batch_decode_plan(f->rt, f->ws, &d, NULL, &out);
+  KT_EXPECT_STATUS(s, FIC_ERR_NOT_FOUND);
+  assert_non_null(strstr(fic_last_error_message(), "no batch decode module for q/kv/o/idx bf16/bf16/bf16/i32"));
+  assert_null(out);
+  d.num_qo_heads = 56; /* group 7: tensor cores, the prefill module */
+  KT_EXPECT_STATUS(fic_batch_decode_plan(f->rt, f->ws, &d, NULL, &out), FIC_ERR_NOT_FOUND);
+  assert_non_null(strstr(fic_last_error_message(), "no batch prefill module"));
+  fic_batch_prefill_plan_params p = prefill_plan();
+  p.window_left = 128;
+  KT_EXPECT_STATUS(fic_batch_prefill_plan(f->rt, f->ws, &p, NULL, &out), FIC_ERR_NOT_FOUND);
+  assert_non_null(strstr(fic_last_error_message(), "sliding window yes"));
+  assert_int_equal(atomic_load(&f->ws->generation), 0); /* nothing reached the workspace */
+  fixture_free(f);
+}
+
+static void test_params_init(void **state) {
+  (void)state;
+  KT_EXPECT_ARG(fic_batch_decode_plan_params_init(NULL), "params", NULL);
+  KT_EXPECT_ARG(fic_batch_decode_run_params_init(NULL), "params", NULL);
+  KT_EXPECT_ARG(fic_batch_prefill_plan_params_init(NULL), "params", NULL);
+  KT_EXPECT_ARG(fic_batch_prefill_run_params_init(NULL), "params", NULL);
+  KT_EXPECT_ARG(fic_attention_workspace_desc_init(NULL), "desc", NULL);
+  fic_batch_decode_plan_params dp;
+  FIC_ASSERT_OK(fic_batch_decode_plan_params_init(&dp));
+  assert_int_equal(dp.struct_size, sizeof dp);
+  assert_int_equal(dp.window_left, -1);
+  assert_int_equal(dp.kv_layout, FIC_KV_LAYOUT_NHD);
+  assert_true(dp.logits_soft_cap == 0 && dp.use_tensor_cores == 0 && dp.enable_cuda_graph == 0);
+  fic_batch_decode_run_params dr;
+  FIC_ASSERT_OK(fic_batch_decode_run_params_init(&dr));
+  assert_true(dr.sm_scale == 0 && dr.rope_scale == 1 && dr.rope_theta == 1e4);
+  assert_int_equal(dr.enable_pdl, FIC_PDL_AUTO);
+  assert_null(dr.lse);
+  fic_batch_prefill_plan_params pp;
+  FIC_ASSERT_OK(fic_batch_prefill_plan_params_init(&pp));
+  assert_true(pp.window_left == -1 && pp.causal == 0 && pp.ragged == 0 && pp.head_dim_vo == 0);
+  fic_batch_prefill_run_params pr;
+  FIC_ASSERT_OK(fic_batch_prefill_run_params_init(&pr));
+  assert_true(pr.rope_scale == 1 && pr.rope_theta == 1e4 && pr.enable_pdl == FIC_PDL_AUTO);
+  size_t fb = 0, ib = 0, hb = 0;
+  FIC_ASSERT_OK(fic_attention_workspace_sizes(&fb, &ib, &hb));
+  assert_int_equal(fb, (size_t)128 << 20);
+  assert_int_equal(ib, (size_t)8 << 20);
+  assert_int_equal(hb, (size_t)8 << 20);
+  FIC_ASSERT_OK(fic_attention_workspace_sizes(NULL, NULL, NULL));
+}
+
+/* ---- workspace ---- */
+
+static _Alignas(64) unsigned char g_host[4096];
+
+static fic_attention_workspace_desc good_desc(void) {
+  fic_attention_workspace_desc d;
+  FIC_ASSERT_OK(fic_attention_workspace_desc_init(&d));
+  d.float_buffer = (void *)A_FLOAT, d.float_bytes = 1 << 20;
+  d.int_buffer = (void *)A_INT, d.int_bytes = sizeof g_host;
+  d.host_buffer = g_host, d.host_bytes = sizeof g_host;
+  return d;
+}
+
+#define WS_EXPECT(rt, mutate, arg, substr)                                      \
+  do {                                                                          \
+    fic_attention_workspace_desc d_ = good_desc();                              \
+    mutate;                                                                     \
+    fic_attention_workspace *w_ = (fic_attention_workspace *)1;                 \
+    KT_EXPECT_ARG(fic_attention_workspace_create((rt), &d_, &w_), arg, substr); \
+    assert_null(w_);                                                            \
+  } while (0)
+
+static void test_workspace_validation(void **state) {
+  (void)state;
+  fic_runtime *rt = empty_runtime();
+  fic_attention_workspace_desc d = good_desc();
+  fic_attention_workspace *ws = NULL;
+  KT_EXPECT_ARG(fic_attention_workspace_create(rt, &d, NULL), "out", NULL);
+  KT_EXPECT_ARG(fic_attention_workspace_create(NULL, &d, &ws), "rt", NULL);
+  KT_EXPECT_ARG(fic_attention_workspace_create(rt, NULL, &ws), "desc", NULL);
+  WS_EXPECT(rt, d_.struct_size = 0, "desc", "struct_size is 0");
+  WS_EXPECT(rt, d_.float_buffer = NULL, "float_buffer", "must not be NULL");
+  WS_EXPECT(rt, d_.float_bytes = 0, "float_buffer", "got 0 bytes");
+  WS_EXPECT(rt, d_.int_buffer = (void *)(A_INT + 8), "int_buffer", "16-byte aligned");
+  WS_EXPECT(rt, d_.host_buffer = NULL, "host_buffer", "must not be NULL");
+  WS_EXPECT(rt, d_.host_bytes = 1024, "host_buffer", "(1024) must be at least desc->int_bytes (4096)");
+  WS_EXPECT(rt, d_.device_id = -1, "device_id", "got -1");
+  fic_status s = fic_attention_workspace_create(rt, &d, &ws);
+  if (s == FIC_ERR_CUDART_NOT_FOUND) {
+    free(rt);
+    print_message("SKIPPED: no libcudart.so.13 for the workspace's events: %s\n", fic_last_error_message());
+    skip();
+  }
+  FIC_ASSERT_OK(s);
+  FIC_ASSERT_OK(fic_attention_workspace_destroy(ws)); /* never planned: no event, nothing to wait for */
+  FIC_ASSERT_OK(fic_attention_workspace_destroy(NULL));
+  FIC_ASSERT_OK(fic_attention_plan_destroy(NULL));
+  free(rt);
+}
+
+/* ---- the page-locked buffer's ordering, through a fake event API ----
+ * The fake models one stream: a plan's "copy" (host buffer -> device buffer)
+ * is pending until something waits for the event recorded after it; then
+ * it runs, reading the host buffer as it is at that moment, exactly the
+ * hazard of FlashInfer's cudaMemcpyAsync from page-locked memory. */
+
+typedef struct fake_gpu {
+  int creates, records, syncs, destroys;
+  int sync_error;   /* returned by the next synchronize */
+  int copy_pending; /* a recorded copy that has not run */
+  char host[16];    /* the page-locked buffer */
+  char device[16];  /* the int workspace */
+  void *last_stream;
+} fake_gpu;
+
+static fake_gpu g_fake;
+static int g_event_token;
+
+static int fake_create(void **event, unsigned flags) {
+  assert_int_equal(flags, 2); /* cudaEventDisableTiming */
+  g_fake.creates++;
+  *event = &g_event_token;
+  return 0;
+}
+static int fake_record(void *event, void *stream) {
+  assert_ptr_equal(event, &g_event_token);
+  g_fake.records++;
+  g_fake.copy_pending = 1; /* the plan's copy was enqueued just before */
+  g_fake.last_stream = stream;
+  return 0;
+}
+static int fake_sync(void *event) {
+  assert_ptr_equal(event, &g_event_token);
+  g_fake.syncs++;
+  if (g_fake.sync_error) return g_fake.sync_error;
+  if (g_fake.copy_pending) memcpy(g_fake.device, g_fake.host, sizeof g_fake.host);
+  g_fake.copy_pending = 0;
+  return 0;
+}
+static int fake_destroy(void *event) {
+  assert_ptr_equal(event, &g_event_token);
+  g_fake.destroys++;
+  return 0;
+}
+static const char *fake_error_string(int e) { return e == 700 ? "cudaErrorIllegalAddress" : "?"; }
+
+static const fic__event_ops k_fake_ops = {fake_create, fake_record, fake_sync, fake_destroy, fake_error_string};
+
+/* One plan as the library makes it: begin, write the host buffer, end. */
+static fic_status fake_plan_write(fic_attention_workspace *ws, const char *schedule, int succeeded, uint64_t *gen) {
+  FIC_CHECK(fic__attn_ws_plan_begin(ws));
+  snprintf(g_fake.host, sizeof g_fake.host, "%s", schedule);
+  return fic__attn_ws_plan_end(ws, (void *)0x5, succeeded, gen);
+}
+
+static void test_workspace_orders_plans(void **state) {
+  (void)state;
+  memset(&g_fake, 0, sizeof g_fake);
+  fic_runtime *rt = empty_runtime();
+  fic_attention_workspace *ws = fake_ws(rt);
+  fic__attn_workspace_set_event_ops(ws, &k_fake_ops);
+  uint64_t gen = 0;
+  FIC_ASSERT_OK(fake_plan_write(ws, "plan A", 1, &gen));
+  assert_int_equal(gen, 1);
+  assert_int_equal(g_fake.syncs, 0); /* nothing to wait for before the first plan */
+  assert_int_equal(g_fake.creates, 1);
+  assert_ptr_equal(g_fake.last_stream, (void *)0x5);
+  /* Plan B rewrites the host buffer only after A's copy ran: A's schedule reached the device. */
+  FIC_ASSERT_OK(fake_plan_write(ws, "plan B", 1, &gen));
+  assert_int_equal(gen, 2);
+  assert_int_equal(g_fake.syncs, 1);
+  assert_string_equal(g_fake.device, "plan A");
+  assert_int_equal(g_fake.creates, 1); /* one event, reused */
+  /* A failed plan records nothing but still supersedes the earlier ones. */
+  FIC_ASSERT_OK(fake_plan_write(ws, "plan C", 0, &gen));
+  assert_int_equal(gen, 3);
+  assert_string_equal(g_fake.device, "plan B");
+  assert_int_equal(g_fake.records, 2);
+  FIC_ASSERT_OK(fake_plan_write(ws, "plan D", 1, &gen));
+  assert_int_equal(g_fake.syncs, 2); /* C left nothing pending */
+  /* Destroy waits for D's copy: the caller may free the host buffer afterwards. */
+  FIC_ASSERT_OK(fic_attention_workspace_destroy(ws));
+  assert_string_equal(g_fake.device, "plan D");
+  assert_int_equal(g_fake.syncs, 3);
+  assert_int_equal(g_fake.destroys, 1);
+  free(rt);
+}
+
+/* Without the wait, B's schedule would reach the device for A's runs: the
+ * fake shows the hazard the workspace exists to prevent. */
+static void test_fake_shows_the_hazard(void **state) {
+  (void)state;
+  memset(&g_fake, 0, sizeof g_fake);
+  snprintf(g_fake.host, sizeof g_fake.host, "plan A");
+  fake_record(&g_event_token, NULL);
+  snprintf(g_fake.host, sizeof g_fake.host, "plan B"); /* a second plan that did not wait */
+  fake_sync(&g_event_token);
+  assert_string_equal(g_fake.device, "plan B");
+}
+
+/* Plans on one workspace from several threads are serialised: no two are
+ * ever between begin and end at once, every copy runs before the next
+ * plan's write, and every plan gets its own generation. */
+#define PLAN_THREADS 4
+#define PLANS_PER_THREAD 300
+static atomic_int g_inside, g_overlaps;
+
+static void *plan_thread(void *arg) {
+  fic_attention_workspace *ws = arg;
+  for (int i = 0; i < PLANS_PER_THREAD; i++) {
+    uint64_t gen = 0;
+    if (fic__attn_ws_plan_begin(ws) != FIC_OK) return NULL;
+    if (atomic_fetch_add(&g_inside, 1) != 0) atomic_fetch_add(&g_overlaps, 1);
+    if (g_fake.copy_pending) atomic_fetch_add(&g_overlaps, 1); /* the previous copy must have run */
+    snprintf(g_fake.host, sizeof g_fake.host, "t%p %d", arg, i);
+    atomic_fetch_sub(&g_inside, 1);
+    if (fic__attn_ws_plan_end(ws, NULL, 1, &gen) != FIC_OK) return NULL;
+  }
+  return arg;
+}
+
+static void test_workspace_threads(void **state) {
+  (void)state;
+  memset(&g_fake, 0, sizeof g_fake);
+  fic_runtime *rt = empty_runtime();
+  fic_attention_workspace *ws = fake_ws(rt);
+  fic__attn_workspace_set_event_ops(ws, &k_fake_ops);
+  pthread_t t[PLAN_THREADS];
+  for (int i = 0; i < PLAN_THREADS; i++) assert_int_equal(pthread_create(&t[i], NULL, plan_thread, ws), 0);
+  for (int i = 0; i < PLAN_THREADS; i++) {
+    void *ret = NULL;
+    assert_int_equal(pthread_join(t[i], &ret), 0);
+    assert_ptr_equal(ret, ws);
+  }
+  assert_int_equal(atomic_load(&g_overlaps), 0);
+  assert_int_equal(atomic_load(&ws->generation), PLAN_THREADS * PLANS_PER_THREAD);
+  assert_int_equal(g_fake.records, PLAN_THREADS * PLANS_PER_THREAD);
+  assert_int_equal(g_fake.syncs, PLAN_THREADS * PLANS_PER_THREAD - 1);
+  assert_int_equal(g_fake.creates, 1);
+  FIC_ASSERT_OK(fic_attention_workspace_destroy(ws));
+  free(rt);
+}
+
+static void test_workspace_event_failure(void **state) {
+  (void)state;
+  memset(&g_fake, 0, sizeof g_fake);
+  fic_runtime *rt = empty_runtime();
+  fic_attention_workspace *ws = fake_ws(rt);
+  fic__attn_workspace_set_event_ops(ws, &k_fake_ops);
+  uint64_t gen = 0;
+  FIC_ASSERT_OK(fake_plan_write(ws, "plan A", 1, &gen));
+  g_fake.sync_error = 700;
+  KT_EXPECT_STATUS(fake_plan_write(ws, "plan B", 1, &gen), FIC_ERR_CUDA);
+  assert_non_null(strstr(fic_last_error_message(), "cudaEventSynchronize failed (cudaErrorIllegalAddress)"));
+  assert_string_equal(g_fake.host, "plan A"); /* B never wrote the buffer */
+  g_fake.sync_error = 0;
+  /* The lock was released, and the workspace stays refused. */
+  KT_EXPECT_STATUS(fake_plan_write(ws, "plan C", 1, &gen), FIC_ERR_CUDA);
+  assert_non_null(strstr(fic_last_error_message(), "destroy it"));
+  assert_int_equal(gen, 1);
+  FIC_ASSERT_OK(fic_attention_workspace_destroy(ws));
+  free(rt);
+}
+
+/* ---- the real modules (tools/kernel-modules: bf16, head dim 128, FA2) ---- */
+
+static int real_setup(void **state) {
+  static const char *const modules[] = {KT_ATTN_DECODE_MODULE, KT_ATTN_PREFILL_MODULE, NULL};
+  const char *wheel = kt_attn_wheel();
+  *state = wheel ? kt_try_open(wheel, modules) : NULL;
+  return 0;
+}
+
+static fic_runtime *need_real(void **state) {
+  return kt_need_rt(state, "no wheel with the real bf16/hd128 batch decode and FA2 batch prefill modules");
+}
+
+static fic_attention_workspace *real_ws(fic_runtime *rt) {
+  fic_attention_workspace_desc d = good_desc();
+  fic_attention_workspace *ws = NULL;
+  FIC_ASSERT_OK(fic_attention_workspace_create(rt, &d, &ws));
+  return ws;
+}
+
+/* The wheel has bf16/hd128 modules only: the error names what it has. */
+static void test_real_nearest_module(void **state) {
+  fic_runtime *rt = need_real(state);
+  fic_attention_workspace *ws = real_ws(rt);
+  fic_batch_decode_plan_params d = decode_plan();
+  fic_attention_plan *out = NULL;
+  d.head_dim = 64;
+  KT_EXPECT_STATUS(fic_batch_decode_plan(rt, ws, &d, NULL, &out), FIC_ERR_NOT_FOUND);
+  assert_non_null(
+      strstr(fic_last_error_message(), "with the same dtypes it has batch decode modules for: head dims 128/128"));
+  d = decode_plan();
+  d.q_dtype = d.kv_dtype = FIC_F16;
+  KT_EXPECT_STATUS(fic_batch_decode_plan(rt, ws, &d, NULL, &out), FIC_ERR_NOT_FOUND);
+  assert_non_null(strstr(fic_last_error_message(), "q/kv/o/idx bf16/bf16/bf16/i32"));
+  fic_batch_prefill_plan_params p = prefill_plan();
+  p.logits_soft_cap = 30;
+  KT_EXPECT_STATUS(fic_batch_prefill_plan(rt, ws, &p, NULL, &out), FIC_ERR_NOT_FOUND);
+  assert_non_null(strstr(fic_last_error_message(), "soft cap no"));
+  assert_null(out);
+  FIC_ASSERT_OK(fic_attention_workspace_destroy(ws));
+}
+
+/* What the wrappers raise on a machine without a usable GPU: the device
+ * guard (plan and run both start with one) fails in the CUDA runtime,
+ * "cudaErrorInsufficientDriver" without a driver, "cudaErrorNoDevice" with
+ * one but no GPU. */
+static void expect_no_gpu_error(fic_status s, const char *what) {
+  print_message("%s: %s [%s] %s\n", what, fic_status_name(s), fic_last_error_kind(), s ? fic_last_error_message() : "");
+  if (s != FIC_ERR_KERNEL) fail_msg("%s: got %s, want FIC_ERR_KERNEL", what, fic_status_name(s));
+  assert_string_equal(fic_last_error_kind(), "RuntimeError");
+  assert_non_null(strstr(fic_last_error_message(), "CUDA Runtime Error: cudaError"));
+}
+
+static void test_real_plan_without_gpu(void **state) {
+  fic_runtime *rt = need_real(state);
+  kt_skip_if_gpu(rt); /* fake device buffers: the GPU tests plan for real */
+  fic_attention_workspace *ws = real_ws(rt);
+  fic_batch_decode_plan_params d = decode_plan();
+  fic_attention_plan *out = NULL;
+  expect_no_gpu_error(fic_batch_decode_plan(rt, ws, &d, NULL, &out), "decode plan");
+  d.num_qo_heads = 56; /* group 7: the prefill module's plan */
+  expect_no_gpu_error(fic_batch_decode_plan(rt, ws, &d, NULL, &out), "decode plan on tensor cores");
+  fic_batch_prefill_plan_params p = prefill_plan();
+  expect_no_gpu_error(fic_batch_prefill_plan(rt, ws, &p, NULL, &out), "prefill plan");
+  p.ragged = 1;
+  expect_no_gpu_error(fic_batch_prefill_plan(rt, ws, &p, NULL, &out), "ragged prefill plan");
+  assert_null(out);
+  /* Each failed plan still counts: it may have rewritten the buffers. */
+  assert_int_equal(atomic_load(&ws->generation), 4);
+  assert_int_equal(ws->event_pending, 0);
+  FIC_ASSERT_OK(fic_attention_workspace_destroy(ws));
+}
+
+/* A run made by hand around the real export and an Array of `info_len`
+ * zeros: the wrapper converts every argument before its body runs (a wrong
+ * count or kind is a TypeError), and the body first rebuilds the plan info
+ * from the Array (a wrong length is FromVector's InternalError). */
+static fic_status real_run(fic_runtime *rt, const char *module, const char *fn, fic__attn_kind kind, size_t info_len) {
+  fic_attention_workspace *ws = real_ws(rt);
+  fic_attention_plan pl;
+  fake_plan(&pl, ws, kind);
+  fic_function *run = NULL;
+  FIC_ASSERT_OK(fic_function_get(rt, module, fn, NULL, &run));
+  pl.run = (const struct fic_function *)run;
+  int64_t zeros[16] = {0};
+  fic_result info;
+  FIC_ASSERT_OK(fic_array_i64_new(rt, zeros, info_len, &info));
+  memcpy(&pl.info, &info, sizeof pl.info);
+  run_tensors r = good_tensors(&pl);
+  fic_status s;
+  if (kind <= FIC__ATTN_KIND_DECODE_TC) {
+    fic_batch_decode_run_params p = decode_run(&r);
+    p.qo_indptr = kt_t(&r.qo_indptr);
+    s = fic_batch_decode_run(&pl, &p, NULL);
+  } else {
+    fic_batch_prefill_run_params p = prefill_run(&r);
+    s = fic_batch_prefill_run(&pl, &p, NULL);
+  }
+  fic__object_release(rt, &pl.info);
+  FIC_ASSERT_OK(fic_attention_workspace_destroy(ws));
+  return s;
+}
+
+static void test_real_run_argument_lists(void **state) {
+  fic_runtime *rt = need_real(state);
+  kt_skip_if_gpu(rt);
+  expect_no_gpu_error(real_run(rt, KT_ATTN_DECODE_MODULE, "run", FIC__ATTN_KIND_DECODE, 10), "decode run");
+  expect_no_gpu_error(real_run(rt, KT_ATTN_PREFILL_MODULE, "paged_run", FIC__ATTN_KIND_DECODE_TC, 15),
+                      "decode on tensor cores");
+  expect_no_gpu_error(real_run(rt, KT_ATTN_PREFILL_MODULE, "paged_run", FIC__ATTN_KIND_PREFILL_PAGED, 15),
+                      "paged prefill");
+  expect_no_gpu_error(real_run(rt, KT_ATTN_PREFILL_MODULE, "ragged_run", FIC__ATTN_KIND_PREFILL_RAGGED, 15),
+                      "ragged prefill");
+  /* The plan lengths are the wrappers' (DecodePlanInfo 10, PrefillPlanInfo 15). */
+  KT_EXPECT_STATUS(real_run(rt, KT_ATTN_DECODE_MODULE, "run", FIC__ATTN_KIND_DECODE, 9), FIC_ERR_KERNEL);
+  assert_non_null(strstr(fic_last_error_message(), "vec.size() should be 10, but got 9"));
+  KT_EXPECT_STATUS(real_run(rt, KT_ATTN_PREFILL_MODULE, "paged_run", FIC__ATTN_KIND_PREFILL_PAGED, 10), FIC_ERR_KERNEL);
+  assert_non_null(strstr(fic_last_error_message(), "should be 15, but got 10"));
+}
+
+/* The arity table knows the attention exports by family. */
+static void test_real_arities(void **state) {
+  fic_runtime *rt = need_real(state);
+  static const struct {
+    const char *module, *name;
+    int arity;
+  } cases[] = {{KT_ATTN_DECODE_MODULE, "plan", 15},
+               {KT_ATTN_DECODE_MODULE, "run", 19},
+               {KT_ATTN_PREFILL_MODULE, "plan", 19},
+               {KT_ATTN_PREFILL_MODULE, "paged_run", 27},
+               {KT_ATTN_PREFILL_MODULE, "ragged_run", 25}};
+  fic_arg args[32];
+  for (int i = 0; i < 32; i++) args[i] = fic_arg_none();
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    fic_function *fn = NULL;
+    FIC_ASSERT_OK(fic_function_get(rt, cases[i].module, cases[i].name, NULL, &fn));
+    KT_EXPECT_STATUS(fic_function_call(fn, args, cases[i].arity - 1, -1, NULL, NULL), FIC_ERR_ABI);
+    char want[64];
+    snprintf(want, sizeof want, "takes %d arguments", cases[i].arity);
+    assert_non_null(strstr(fic_last_error_message(), want));
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest cpu[] = {
+      cmocka_unit_test(test_params_init),
+      cmocka_unit_test(test_decode_run_mismatch),
+      cmocka_unit_test(test_decode_run_plan_state),
+      cmocka_unit_test(test_prefill_run_mismatch),
+      cmocka_unit_test(test_decode_plan_validation),
+      cmocka_unit_test(test_prefill_plan_validation),
+      cmocka_unit_test(test_plan_without_module),
+      cmocka_unit_test(test_workspace_validation),
+      cmocka_unit_test(test_workspace_orders_plans),
+      cmocka_unit_test(test_fake_shows_the_hazard),
+      cmocka_unit_test(test_workspace_event_failure),
+      cmocka_unit_test(test_workspace_threads),
+  };
+  const struct CMUnitTest real[] = {
+      cmocka_unit_test(test_real_nearest_module),
+      cmocka_unit_test(test_real_plan_without_gpu),
+      cmocka_unit_test(test_real_run_argument_lists),
+      cmocka_unit_test(test_real_arities),
+  };
+  int failed = fic_test_run_group("attention", cpu, sizeof cpu / sizeof cpu[0], NULL, NULL);
+  int real_failed =
+      fic_test_run_group("attention_real_modules", real, sizeof real / sizeof real[0], real_setup, kt_teardown);
+  /* 77 (all real-module cases skipped, each reported as such) is not a failure of the CPU group. */
+  return failed + (real_failed == 77 ? 0 : real_failed);
+}
