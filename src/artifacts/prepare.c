@@ -723,7 +723,9 @@ static void check_module_marker(prep *p, const char *name, const char *dir, int 
   snprintf(file, sizeof file, "%s.so", name);
   int err = fic__marker_read(dir, &p->modmark, p->why, sizeof p->why);
   if (err) {
-    if (err != EBADMSG) snprintf(p->why, sizeof p->why, "module %s: no readable %s marker", name, FIC_MARKER_NAME);
+    char detail[sizeof p->why];
+    snprintf(detail, sizeof detail, "%s", err == EBADMSG ? p->why : "no readable " FIC_MARKER_NAME " marker");
+    snprintf(p->why, sizeof p->why, "module %s: %.400s", name, detail);
     return;
   }
   for (int k = 0; k < 2; k++)
