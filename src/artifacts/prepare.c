@@ -1058,7 +1058,10 @@ static fic_status keep_config(prep *p) {
   p->own_cfg.offline = cfg->offline;
   p->own_cfg.verify_wheel_sha256 = cfg->verify_wheel_sha256;
   p->own_cfg.lock_timeout_s = cfg->lock_timeout_s;
-  /* No progress callback: its user pointer may not outlive the call. */
+  /* A module's first use may download the pinned jit-cache wheel: the
+   * callback (documented to stay valid while the runtime is open) reports it. */
+  p->own_cfg.progress = cfg->progress;
+  p->own_cfg.progress_user = cfg->progress_user;
   p->cfg = &p->own_cfg;
   return FIC_OK;
 }
