@@ -1052,7 +1052,8 @@ static fic_status keep_config(prep *p) {
   const fic_config *cfg = p->cfg;
   if (cfg->seed_dirs && !(p->own_seed_dirs = strdup(cfg->seed_dirs)))
     return fic__fail(FIC_ERR_NO_MEMORY, "out of memory keeping the configuration");
-  fic_config_init(&p->own_cfg);
+  memset(&p->own_cfg, 0, sizeof p->own_cfg); /* not fic_config_init: that is the runtime layer's */
+  p->own_cfg.struct_size = sizeof p->own_cfg;
   p->own_cfg.cache_dir = p->root;
   p->own_cfg.seed_dirs = p->own_seed_dirs;
   p->own_cfg.offline = cfg->offline;
