@@ -209,19 +209,23 @@ typedef struct fic_config {
   const char *jit_cache_wheel; /* path of a local flashinfer_jit_cache wheel */
   const char *tvmffi_wheel;    /* path of a local apache_tvm_ffi wheel */
   const char *seed_dirs;       /* ':'-separated read-only directories holding wheels */
-  const char *const *modules;  /* module names to extract, NULL-terminated; see below */
+  const char *const *modules;  /* modules to prepare up front, NULL-terminated; see below */
   int offline;                 /* 1: never download; 0: use FLASHINFER_C_OFFLINE */
   int verify_wheel_sha256;     /* 1: check a wheel given by path against the pinned hash (default 0: a local wheel is
                                   trusted) */
   double lock_timeout_s;       /* how long to wait for another process's extraction (default 600) */
-  fic_progress_fn progress;    /* optional download progress callback */
+  fic_progress_fn progress;    /* optional download progress callback; kept (with progress_user) by the runtime
+                                  for a module's first use: both must stay valid while it is open */
   void *progress_user;
 } fic_config;
-/* Modules: NULL selects the default set (norm, gdn_prefill_sm90) and is
- * lenient: a jit-cache wheel given by path that lacks some of them gets the
- * others (none at all is allowed too); fic_runtime_module_path() says which
- * were prepared. An explicit list is strict: a module the wheel lacks fails
- * with FIC_ERR_NOT_FOUND (list a wheel's modules with fic_wheel_modules()). */
+/* Modules: each module is extracted from the jit-cache wheel into the
+ * cache the first time it is needed (fic_function_get(), a typed kernel,
+ * fic_runtime_preload(), fic_runtime_module_path()), once across threads and
+ * processes, and reused in O(1) afterwards; a runtime may use any number.
+ * `modules` lists those to prepare up front at open; it is strict: a module the
+ * wheel lacks fails with FIC_ERR_NOT_FOUND (list a wheel's modules with
+ * fic_wheel_modules()). NULL (or an empty list): only libtvm_ffi.so at open.
+ * (Until 0.2.x, NULL meant the default set norm, gdn_prefill_sm90, at most 32.) */
 
 FIC_API fic_status fic_config_init(fic_config *config);
 
@@ -237,9 +241,12 @@ FIC_API fic_status fic_runtime_open(const fic_config *config, fic_runtime **out)
  * NULL is accepted. */
 FIC_API fic_status fic_runtime_close(fic_runtime *rt);
 
-/* Load the named kernel modules now (NULL-terminated list; NULL = every
- * configured module), so that later calls, including those made during CUDA
- * graph capture, never trigger loading. */
+/* Load the named kernel modules now, extracting those the cache lacks
+ * (NULL-terminated list; NULL = every module this runtime has prepared so
+ * far: the configured ones and those already used), so that later calls,
+ * including those made during CUDA graph capture, never trigger an extraction
+ * or a load (either is refused during capture with FIC_ERR_CAPTURING).
+ * FIC_ERR_NOT_FOUND names a module the wheel lacks. */
 FIC_API fic_status fic_runtime_preload(fic_runtime *rt, const char *const *modules);
 
 /* What fic_runtime_path() can report. (0.2.0: an enum; 0.1.0 took strings) */
@@ -258,9 +265,11 @@ typedef enum fic_path_kind {
  * FIC_ERR_CUDART_NOT_FOUND for FIC_PATH_LIBCUDART without a libcudart.
  * Thread-safe. */
 FIC_API fic_status fic_runtime_path(const fic_runtime *rt, fic_path_kind what, const char **out);
-/* The extracted .so of a prepared module ("norm"); FIC_ERR_NOT_FOUND if the
- * runtime did not prepare it. The string lives as long as the runtime.
- * Thread-safe. (0.2.0) */
+/* The extracted .so of module `module` ("norm"), extracting it first if the
+ * cache lacks it (it is not loaded); FIC_ERR_NOT_FOUND if the wheel lacks it,
+ * FIC_ERR_CHECKSUM if the jit-cache wheel changed since open. The string lives
+ * as long as the runtime. Thread-safe. (0.2.0; extracts on demand since the
+ * release after 0.2.x) */
 FIC_API fic_status fic_runtime_module_path(const fic_runtime *rt, const char *module, const char **out);
 
 /* ------------------------------------------------------------------------ */
@@ -282,7 +291,8 @@ FIC_API fic_status fic_wheel_modules(const char *wheel_path, fic_module_fn fn, v
 
 /* Prepare the cache entry `config` selects exactly as fic_runtime_open()
  * does (which may find, download and extract the wheels), but load nothing;
- * then re-hash every file of the entry against its completion marker.
+ * then re-hash every file of the entry against its completion marker, and
+ * every module present in the entry (however it got there) against its own.
  * FIC_ERR_CACHE_CORRUPT names the first file that differs; otherwise the
  * statuses of fic_runtime_open() for preparing. `artifact_dir` (may be NULL)
  * receives the entry's path, truncated to `size`. Thread-safe, also across

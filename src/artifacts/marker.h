@@ -6,6 +6,9 @@
  *   file<TAB><relpath><TAB><size><TAB><sha256>        (one per file, >= 1)
  *   end
  *
+ * The entry's marker lists tvm_ffi/lib/libtvm_ffi.so; a module's
+ * (modules/<m>/COMPLETE) lists <m>.so, relative to its own directory.
+ *
  * Every line ends with '\n'; nothing else is accepted (no blank lines, no
  * comments, no trailing data, lowercase hex, decimal sizes without sign or
  * leading zeros, safe relative paths, no duplicate paths). A marker that does
@@ -21,7 +24,7 @@
 
 #define FIC_MARKER_NAME "COMPLETE"
 #define FIC_MARKER_MAX_BYTES (64u * 1024u)
-#define FIC_MARKER_MAX_FILES (FIC_MAX_MODULES + 1)
+#define FIC_MARKER_MAX_FILES 33 /* an entry lists 1 file, a module 1: the bound only limits parsing */
 #define FIC_RELPATH_MAX 640
 #define FIC_WHEEL_NAME_MAX 256
 

@@ -2,14 +2,23 @@
  *
  *   1. Identify both wheels without touching them: a pinned wheel by its
  *      pinned SHA-256, a wheel given by path by its memoised SHA-256.
- *   2. Artifact hash = SHA-256 of a canonical text (format version, both
- *      wheels' SHA-256 and file name, sorted module list).
- *   3. Warm: <root>/<hash>/COMPLETE parses and every file has its recorded
+ *   2. Artifact hash = SHA-256 of a canonical text (layout version, both
+ *      wheels' SHA-256 and file name). No module list: modules are added to
+ *      the entry one by one, on demand.
+ *   3. Warm: <root>/<hash>/COMPLETE parses and libtvm_ffi.so has its recorded
  *      size -> done (a few stats and one small read; no lock, no wheel).
  *   4. Cold: take <root>/<hash>.lock, check again, quarantine a corrupt
  *      entry, remove stale temp dirs of this hash, locate or download the
- *      wheels, extract into <root>/.tmp-<hash>-<pid>-<random>, fsync, rename
- *      into place, write COMPLETE, release.
+ *      tvm-ffi wheel, extract into <root>/.tmp-<hash>-<pid>-<random>, fsync,
+ *      rename into place, write COMPLETE, release.
+ *
+ * Modules (fic__artifacts_module), each the first time it is needed:
+ *   warm: <entry>/modules/<m>/COMPLETE names our wheels and <m>.so, which has
+ *   its recorded size (one small read, a few stats). Cold: under the entry
+ *   lock, check again, quarantine a corrupt module, re-identify the jit-cache
+ *   wheel (the one hashed at open must still be there), extract <m>.so into
+ *   <entry>/modules/.tmp-m-<pid>-<random>/ with its own COMPLETE, fsync, and
+ *   publish both with one rename to modules/<m>.
  *
  * Every wheel is opened once: it is identified (hashed) on that descriptor
  * and extracted from it. The cache root and every entry directory must be
@@ -18,7 +27,7 @@
  *
  * fic__artifacts_lookup runs steps 1-3 only and writes nothing (no wheel-id
  * memo, no lock file, no extraction): fic_cache_gc uses it to find the entry
- * in use. The default module set is lenient (select_modules_and_check).
+ * in use.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -42,9 +51,9 @@
 #include "common/clock.h"
 #include "common/error.h"
 
-/* The one definition of the default module set (fic_config.modules == NULL):
- * lenient, see drop_absent_defaults. */
-static const char *const default_modules[] = {"norm", "gdn_prefill_sm90", NULL};
+/* The key's first line: the layout (entry + modules/<m>/ with their own
+ * markers). The marker format itself (FIC_CACHE_FORMAT) is unchanged. */
+#define FIC_CACHE_LAYOUT "fic-cache-v2"
 
 typedef struct wheel_ref {
   fic_wheel_kind kind;
@@ -68,19 +77,28 @@ typedef struct prep {
   char hash[65];
   char entry[FIC_PATH_MAX];
   char lock_path[FIC_PATH_MAX];
-  size_t num_modules;
-  char modules[FIC_MAX_MODULES][FIC_MODULE_NAME_MAX]; /* caller's order, without duplicates */
-  wheel_ref wheels[2];                                /* [FIC_WHEEL_JIT_CACHE], [FIC_WHEEL_TVMFFI] */
-  size_t num_files;                                   /* 1 + num_modules; file 0 is libtvm_ffi.so */
-  char relpaths[FIC_MARKER_MAX_FILES][FIC_RELPATH_MAX];
-  fic_marker marker; /* expected wheels; after extraction also sizes and hashes */
-  char why[512];     /* why an entry was found corrupt */
-  int lookup_only;   /* fic__artifacts_lookup: find the entry; write, lock and extract nothing */
+  wheel_ref wheels[2]; /* [FIC_WHEEL_JIT_CACHE], [FIC_WHEEL_TVMFFI] */
+  size_t num_files;    /* files of the entry itself: 1, libtvm_ffi.so */
+  char relpaths[1][FIC_RELPATH_MAX];
+  fic_marker marker;          /* expected wheels; after extraction also sizes and hashes */
+  fic_marker modmark;         /* the marker of the module being checked or extracted */
+  const char *module;         /* the module being prepared (lock_and_locate), NULL for the entry */
+  char why[512];              /* why an entry was found corrupt */
+  char bad_dir[FIC_PATH_MAX]; /* the corrupt module directory, or modules/ itself when that is not one */
+  int lookup_only;            /* fic__artifacts_lookup: find the entry; write, lock and extract nothing */
+  /* Kept by fic__artifacts_open for on-demand modules: the caller's config
+   * may be gone by then, so p->cfg points at this copy. */
+  fic_config own_cfg;
+  char *own_seed_dirs;
 } prep;
+
+struct fic__artifact_state {
+  prep p;
+};
 
 /* ---- set-up: modules, wheels, hash ---------------------------------------- */
 
-static fic_status check_module_name(const char *m) {
+fic_status fic__artifacts_check_module_name(const char *m) {
   size_t len = m ? strlen(m) : 0;
   if (len == 0 || len >= FIC_MODULE_NAME_MAX)
     return fic__fail_arg("modules", "module name \"%s\" is empty or longer than %d bytes", m ? m : "",
@@ -96,56 +114,9 @@ static fic_status check_module_name(const char *m) {
   return FIC_OK;
 }
 
-static fic_status setup_modules(prep *p) {
-  const char *const *list = p->cfg->modules ? p->cfg->modules : default_modules;
-  for (size_t i = 0; list[i]; i++) {
-    FIC_CHECK(check_module_name(list[i]));
-    int dup = 0;
-    for (size_t j = 0; j < p->num_modules; j++) dup |= !strcmp(p->modules[j], list[i]);
-    if (dup) continue;
-    if (p->num_modules == FIC_MAX_MODULES)
-      return fic__fail_arg("modules", "more than %d modules requested", FIC_MAX_MODULES);
-    snprintf(p->modules[p->num_modules++], FIC_MODULE_NAME_MAX, "%s", list[i]);
-  }
-  if (p->num_modules == 0) return fic__fail_arg("modules", "the module list is empty");
-  return FIC_OK;
-}
-
-/* Member paths of the files of the entry: libtvm_ffi.so, then the modules. */
-static void setup_relpaths(prep *p) {
-  p->num_files = 1 + p->num_modules;
-  snprintf(p->relpaths[0], FIC_RELPATH_MAX, "%s", FIC_TVMFFI_MEMBER);
-  for (size_t i = 0; i < p->num_modules; i++)
-    snprintf(p->relpaths[1 + i], FIC_RELPATH_MAX, FIC_JIT_MEMBER_FMT, p->modules[i], p->modules[i]);
-}
-
-static int zip_has_member(const fic_zip *z, const char *name) {
-  for (size_t i = 0, n = fic__zip_count(z); i < n; i++)
-    if (strcmp(fic__zip_sorted_name(z, i, NULL), name) == 0) return 1;
-  return 0;
-}
-
-/* The default set is lenient: from a jit-cache wheel given by path, take the
- * default modules it holds (a wheel built from sources may hold only norm).
- * A pinned wheel holds them all. An explicit list stays strict (extract). */
-static fic_status drop_absent_defaults(prep *p) {
-  const wheel_ref *j = &p->wheels[FIC_WHEEL_JIT_CACHE];
-  if (p->cfg->modules || !j->by_path) return FIC_OK;
-  int fd = fcntl(j->fd, F_DUPFD_CLOEXEC, 0);
-  if (fd < 0) return fic__fail_errno("cannot duplicate the descriptor of", j->path);
-  fic_zip *z = NULL;
-  FIC_CHECK(fic__zip_open_fd(fd, j->path, &z));
-  size_t kept = 0;
-  for (size_t i = 0; i < p->num_modules; i++) {
-    char member[FIC_RELPATH_MAX];
-    snprintf(member, sizeof member, FIC_JIT_MEMBER_FMT, p->modules[i], p->modules[i]);
-    if (!zip_has_member(z, member)) continue;
-    if (kept != i) memcpy(p->modules[kept], p->modules[i], sizeof p->modules[i]);
-    kept++;
-  }
-  fic__zip_close(z);
-  p->num_modules = kept;
-  setup_relpaths(p);
+/* The names of fic_config.modules (strict: each is extracted at open). */
+static fic_status check_modules(const prep *p) {
+  for (const char *const *m = p->cfg->modules; m && *m; m++) FIC_CHECK(fic__artifacts_check_module_name(*m));
   return FIC_OK;
 }
 
@@ -220,24 +191,12 @@ static fic_status identify_wheel(prep *p, wheel_ref *w) {
   return FIC_OK;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
-
 static fic_status compute_hash(prep *p) {
-  char text[FIC_MAX_MODULES * (FIC_MODULE_NAME_MAX + 8) + 2 * (FIC_WHEEL_NAME_MAX + 96) + 64];
-  const char *sorted[FIC_MAX_MODULES];
-  for (size_t i = 0; i < p->num_modules; i++) sorted[i] = p->modules[i];
-  qsort(sorted, p->num_modules, sizeof *sorted, cmp_str);
-  size_t off = 0;
-  int n = snprintf(text, sizeof text, "%s\nwheel\tjit_cache\t%s\t%s\nwheel\ttvmffi\t%s\t%s\n", FIC_CACHE_FORMAT,
+  char text[2 * (FIC_WHEEL_NAME_MAX + 96) + 64];
+  int n = snprintf(text, sizeof text, "%s\nwheel\tjit_cache\t%s\t%s\nwheel\ttvmffi\t%s\t%s\n", FIC_CACHE_LAYOUT,
                    p->wheels[0].sha, p->wheels[0].filename, p->wheels[1].sha, p->wheels[1].filename);
   if (n < 0 || (size_t)n >= sizeof text) return fic__fail(FIC_ERR_INTERNAL, "artifact key overflow");
-  off = (size_t)n;
-  for (size_t i = 0; i < p->num_modules; i++) {
-    n = snprintf(text + off, sizeof text - off, "module\t%s\n", sorted[i]);
-    if (n < 0 || (size_t)n >= sizeof text - off) return fic__fail(FIC_ERR_INTERNAL, "artifact key overflow");
-    off += (size_t)n;
-  }
-  FIC_CHECK(fic__sha256_buf(text, off, p->hash));
+  FIC_CHECK(fic__sha256_buf(text, (size_t)n, p->hash));
   FIC_CHECK(fic__pathf(p->entry, sizeof p->entry, "%s/%s", p->root, p->hash));
   return fic__pathf(p->lock_path, sizeof p->lock_path, "%s/%s.lock", p->root, p->hash);
 }
@@ -260,7 +219,7 @@ static fic_status setup(prep *p, const fic_config *cfg) {
   p->cfg = cfg;
   FIC_CHECK(fic__cache_root(cfg->cache_dir, p->root, sizeof p->root));
   FIC_CHECK(check_root(p));
-  FIC_CHECK(setup_modules(p));
+  FIC_CHECK(check_modules(p));
   wheel_ref *j = &p->wheels[FIC_WHEEL_JIT_CACHE], *t = &p->wheels[FIC_WHEEL_TVMFFI];
   j->kind = FIC_WHEEL_JIT_CACHE;
   j->label = "flashinfer_jit_cache";
@@ -277,7 +236,8 @@ static fic_status setup(prep *p, const fic_config *cfg) {
     memcpy(p->marker.wheel_sha256[k], p->wheels[k].sha, 65);
     snprintf(p->marker.wheel_name[k], FIC_WHEEL_NAME_MAX, "%s", p->wheels[k].filename);
   }
-  setup_relpaths(p);
+  p->num_files = 1;
+  snprintf(p->relpaths[0], FIC_RELPATH_MAX, "%s", FIC_TVMFFI_MEMBER);
   return compute_hash(p);
 }
 
@@ -412,28 +372,16 @@ static fic_status check_entry(prep *p, int *state) {
   return s;
 }
 
-/* check_entry, choosing the module set first. The default set from a wheel
- * given by path is checked whole, so a warm start with a complete wheel never
- * reads the wheel; only when that entry is not there is the set narrowed to
- * the modules the wheel holds (drop_absent_defaults) and checked again. */
-static fic_status select_modules_and_check(prep *p, int *state) {
-  FIC_CHECK(check_entry(p, state));
-  if (*state == ENTRY_OK || p->cfg->modules || !p->wheels[FIC_WHEEL_JIT_CACHE].by_path) return FIC_OK;
-  size_t before = p->num_modules;
-  FIC_CHECK(drop_absent_defaults(p));
-  if (p->num_modules == before) return FIC_OK;
-  FIC_CHECK(compute_hash(p));
-  return check_entry(p, state);
-}
-
 /* ---- cold path helpers ---------------------------------------------------- */
 
-static fic_status quarantine(prep *p) {
+/* Move the corrupt entry or module directory `src` to
+ * <root>/.corrupt-<hash>-<time>-<pid>-<r> (removed by the GC). */
+static fic_status quarantine(prep *p, const char *src) {
   char dest[FIC_PATH_MAX], rnd[17];
   fic__random_hex(rnd);
   FIC_CHECK(fic__pathf(dest, sizeof dest, "%s/.corrupt-%s-%lld-%ld-%.8s", p->root, p->hash, (long long)time(NULL),
                        (long)getpid(), rnd));
-  if (rename(p->entry, dest) != 0) return fic__fail_errno("cannot move corrupt cache entry aside", p->entry);
+  if (rename(src, dest) != 0) return fic__fail_errno("cannot move corrupt cache entry aside", src);
   /* Leave the reason next to the evidence (best effort; the library does
    * not print). */
   char note[FIC_PATH_MAX + 32], text[1024];
@@ -664,35 +612,21 @@ static fic_status check_wheels_unchanged(const prep *p) {
   return FIC_OK;
 }
 
-/* Open both wheels (through the descriptors they were identified on) and
- * find every member, before anything is created. */
-static fic_status open_members(prep *p, fic_zip *zips[2], fic_zip_member *members) {
-  for (int k = 0; k < 2; k++) {
-    int fd = fcntl(p->wheels[k].fd, F_DUPFD_CLOEXEC, 0);
-    fic_status s = fd >= 0 ? fic__zip_open_fd(fd, p->wheels[k].path, &zips[k])
-                           : fic__fail_errno("cannot duplicate the descriptor of", p->wheels[k].path);
-    if (s != FIC_OK) return fic__fail_context("%s wheel", p->wheels[k].label);
-  }
-  for (size_t i = 0; i < p->num_files; i++) {
-    fic_zip *z = zips[i == 0 ? FIC_WHEEL_TVMFFI : FIC_WHEEL_JIT_CACHE];
-    fic_status s = fic__zip_find(z, p->relpaths[i], &members[i]);
-    if (s == FIC_ERR_NOT_FOUND && i > 0)
-      return fic__fail(FIC_ERR_NOT_FOUND,
-                       "module %s is not in %s (no member %s); list the wheel's modules with "
-                       "`flashinfer-c list %s` (fic_wheel_modules) and choose among them with --modules "
-                       "(fic_config.modules), or leave the module list unset for the default modules the wheel holds",
-                       p->modules[i - 1], p->wheels[0].path, p->relpaths[i], p->wheels[0].path);
-    FIC_CHECK(s);
-  }
+/* Open wheel `k` (through the descriptor it was identified on) as a zip. */
+static fic_status open_zip(prep *p, int k, fic_zip **z) {
+  int fd = fcntl(p->wheels[k].fd, F_DUPFD_CLOEXEC, 0);
+  fic_status s = fd >= 0 ? fic__zip_open_fd(fd, p->wheels[k].path, z)
+                         : fic__fail_errno("cannot duplicate the descriptor of", p->wheels[k].path);
+  if (s != FIC_OK) return fic__fail_context("%s wheel", p->wheels[k].label);
   return FIC_OK;
 }
 
-/* A fresh <root>/.tmp-<hash>-<pid>-<random> directory into `tmp`. */
-static fic_status make_temp_dir(const prep *p, char *tmp, size_t size) {
+/* A fresh <parent>/.tmp-<stem>-<pid>-<random> directory into `tmp`. */
+static fic_status make_temp_dir(const char *parent, const char *stem, char *tmp, size_t size) {
   for (int attempt = 0;; attempt++) {
     char rnd[17];
     fic__random_hex(rnd);
-    FIC_CHECK(fic__pathf(tmp, size, "%s/.tmp-%s-%ld-%s", p->root, p->hash, (long)getpid(), rnd));
+    FIC_CHECK(fic__pathf(tmp, size, "%s/.tmp-%s-%ld-%s", parent, stem, (long)getpid(), rnd));
     if (mkdir(tmp, 0755) == 0) return FIC_OK;
     if (errno != EEXIST || attempt == 16) {
       fic_status s = fic__fail_errno("cannot create temporary directory", tmp);
@@ -702,18 +636,14 @@ static fic_status make_temp_dir(const prep *p, char *tmp, size_t size) {
   }
 }
 
-/* Every member into `tmp`, recorded in p->marker, and made durable. */
-static fic_status extract_all(prep *p, fic_zip *zips[2], const fic_zip_member *members, const char *tmp, void *buf) {
+/* libtvm_ffi.so into `tmp`, recorded in p->marker, and made durable. */
+static fic_status extract_all(prep *p, fic_zip *z, const fic_zip_member *member, const char *tmp, void *buf) {
   long sleep_ms = fic__test_hook_extract_sleep_ms();
-  int inject = fic__test_hook_write_errno();
   p->marker.num_files = p->num_files;
-  for (size_t i = 0; i < p->num_files; i++) {
-    int k = i == 0 ? FIC_WHEEL_TVMFFI : FIC_WHEEL_JIT_CACHE;
-    FIC_CHECK(extract_one(zips[k], &members[i], tmp, p->relpaths[i], p->wheels[k].path, buf, i == 0 ? inject : 0,
-                          &p->marker.files[i]));
-    if (sleep_ms > 0) fic__sleep_ms(sleep_ms);
-  }
-  for (size_t i = 0; i < p->num_files; i++) FIC_CHECK(fsync_parents(tmp, p->relpaths[i]));
+  FIC_CHECK(extract_one(z, member, tmp, p->relpaths[0], p->wheels[FIC_WHEEL_TVMFFI].path, buf,
+                        fic__test_hook_write_errno(), &p->marker.files[0]));
+  if (sleep_ms > 0) fic__sleep_ms(sleep_ms);
+  FIC_CHECK(fsync_parents(tmp, p->relpaths[0]));
   return fic__fsync_dir(tmp);
 }
 
@@ -734,12 +664,14 @@ static fic_status publish(prep *p, char *tmp) {
   return s;
 }
 
+/* The entry: libtvm_ffi.so from the tvm-ffi wheel (modules come later). */
 static fic_status extract(prep *p) {
-  fic_zip *zips[2] = {NULL, NULL};
-  fic_zip_member members[FIC_MARKER_MAX_FILES];
+  fic_zip *z = NULL;
+  fic_zip_member member;
   char tmp[FIC_PATH_MAX] = "";
   void *buf = NULL;
-  fic_status s = open_members(p, zips, members);
+  fic_status s = open_zip(p, FIC_WHEEL_TVMFFI, &z);
+  if (s == FIC_OK) s = fic__zip_find(z, p->relpaths[0], &member); /* before anything is created */
   if (s != FIC_OK) goto out;
   buf = malloc(FIC_IO_BUFFER);
   if (!buf) {
@@ -747,15 +679,307 @@ static fic_status extract(prep *p) {
     goto out;
   }
   fic__test_hook_log_extraction();
-  s = make_temp_dir(p, tmp, sizeof tmp);
-  if (s == FIC_OK) s = extract_all(p, zips, members, tmp, buf);
+  s = make_temp_dir(p->root, p->hash, tmp, sizeof tmp);
+  if (s == FIC_OK) s = extract_all(p, z, &member, tmp, buf);
   if (s == FIC_OK) s = publish(p, tmp);
 out:
   if (tmp[0]) fic__rmtree(tmp);
   free(buf);
-  fic__zip_close(zips[0]);
-  fic__zip_close(zips[1]);
+  fic__zip_close(z);
   return s;
+}
+
+/* ---- modules, one by one -------------------------------------------------- */
+
+/* Open <entry>/modules/<name> trusted, following no symlink: a descriptor,
+ * -1 with errno (ENOENT: not there), or -2 with the error recorded.
+ * *at_modules = 1 when modules/ itself failed. */
+static int open_module_dir(const prep *p, const char *name, int *at_modules) {
+  *at_modules = 0;
+  char shown[FIC_PATH_MAX];
+  int entry_fd = open_trusted_dir(AT_FDCWD, p->entry, p->entry);
+  if (entry_fd < 0) return entry_fd;
+  snprintf(shown, sizeof shown, "%s/%s", p->entry, FIC_MODULES_DIR);
+  int mods_fd = open_trusted_dir(entry_fd, FIC_MODULES_DIR, shown);
+  int err = errno;
+  close(entry_fd);
+  if (mods_fd < 0) {
+    *at_modules = 1;
+    errno = err;
+    return mods_fd;
+  }
+  snprintf(shown, sizeof shown, "%s/%s/%s", p->entry, FIC_MODULES_DIR, name);
+  int fd = open_trusted_dir(mods_fd, name, shown);
+  err = errno;
+  close(mods_fd);
+  errno = err;
+  return fd;
+}
+
+/* Does the module's own marker (p->modmark once read) name our wheels and
+ * exactly <name>.so, a regular file of the recorded size? */
+static void check_module_marker(prep *p, const char *name, const char *dir, int dir_fd, int *state) {
+  char file[FIC_MODULE_NAME_MAX + 4];
+  snprintf(file, sizeof file, "%s.so", name);
+  int err = fic__marker_read(dir, &p->modmark, p->why, sizeof p->why);
+  if (err) {
+    char detail[sizeof p->why];
+    snprintf(detail, sizeof detail, "%s", err == EBADMSG ? p->why : "no readable " FIC_MARKER_NAME " marker");
+    snprintf(p->why, sizeof p->why, "module %s: %.400s", name, detail);
+    return;
+  }
+  for (int k = 0; k < 2; k++)
+    if (strcmp(p->modmark.wheel_sha256[k], p->marker.wheel_sha256[k]) ||
+        strcmp(p->modmark.wheel_name[k], p->marker.wheel_name[k])) {
+      snprintf(p->why, sizeof p->why, "module %s: marker names wheel %s, expected %s", name, p->modmark.wheel_name[k],
+               p->marker.wheel_name[k]);
+      return;
+    }
+  const fic_marker_file *f = &p->modmark.files[0];
+  struct stat st;
+  if (p->modmark.num_files != 1 || strcmp(f->relpath, file) != 0) {
+    snprintf(p->why, sizeof p->why, "module %s: marker does not list exactly %s", name, file);
+    return;
+  }
+  if (fstatat(dir_fd, file, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != f->size) {
+    snprintf(p->why, sizeof p->why, "module %s: %s is missing, not a regular file, or not of the recorded size", name,
+             file);
+    return;
+  }
+  *state = ENTRY_OK;
+}
+
+/* The warm check of one module: ENTRY_OK (p->modmark filled), ENTRY_MISSING
+ * or ENTRY_CORRUPT (p->why says why), recording nothing; errors only for a
+ * directory another user can write into, or one that cannot be read. */
+static fic_status check_module(prep *p, const char *name, int *state) {
+  char dir[FIC_PATH_MAX];
+  p->why[0] = '\0';
+  *state = ENTRY_CORRUPT;
+  FIC_CHECK(fic__pathf(dir, sizeof dir, "%s/%s/%s", p->entry, FIC_MODULES_DIR, name));
+  int at_modules = 0;
+  int fd = open_module_dir(p, name, &at_modules);
+  if (fd == -2) return FIC_ERR_PERMISSION; /* recorded by fic__check_trusted_dir */
+  /* A symlink at modules/ is quarantined whole: renaming modules/<name>
+   * through it would follow it. */
+  snprintf(p->bad_dir, sizeof p->bad_dir, "%s", dir);
+  if (at_modules) snprintf(p->bad_dir, sizeof p->bad_dir, "%s/%s", p->entry, FIC_MODULES_DIR);
+  if (fd < 0) {
+    if (errno == ENOENT) *state = ENTRY_MISSING;
+    if (errno == ELOOP || errno == ENOTDIR)
+      snprintf(p->why, sizeof p->why, "module %s: %s is not a directory (a file or a symlink)", name, p->bad_dir);
+    if (errno == ENOENT || errno == ELOOP || errno == ENOTDIR) return FIC_OK;
+    return fic__fail_errno("cannot open module directory", dir);
+  }
+  check_module_marker(p, name, dir, fd, state);
+  close(fd);
+  return FIC_OK;
+}
+
+/* What lock_and_locate checks again under the lock: the entry, or (p->module
+ * set) the module, after the entry it lives in, which the runtime holds open
+ * and which must still be complete. */
+static fic_status check_target(prep *p, int *state) {
+  FIC_CHECK(check_entry(p, state));
+  if (!p->module) return FIC_OK;
+  if (*state != ENTRY_OK)
+    return fic__fail(FIC_ERR_NOT_FOUND,
+                     "cache entry %s was removed or damaged after it was opened (%s); module %s cannot be added to "
+                     "it: open the runtime again",
+                     p->entry, p->why[0] ? p->why : "it is gone", p->module);
+  return check_module(p, p->module, state);
+}
+
+/* A wheel given by path that was closed after open: open it again and check
+ * it is the file that was identified (same device, inode, size, mtime and
+ * ctime), else hash it whole: other content under the key's SHA-256 would
+ * put another build in this entry. */
+static fic_status reidentify_by_path(prep *p, wheel_ref *w) {
+  struct stat was = w->hashed;
+  int fd = open(w->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return fic__fail_errno("cannot open wheel", w->path);
+  w->fd = fd;
+  if (fstat(fd, &w->hashed) != 0) return fic__fail_errno("cannot stat wheel", w->path);
+  const struct stat *now = &w->hashed;
+  if (now->st_dev == was.st_dev && now->st_ino == was.st_ino && now->st_size == was.st_size &&
+      now->st_mtim.tv_sec == was.st_mtim.tv_sec && now->st_mtim.tv_nsec == was.st_mtim.tv_nsec &&
+      now->st_ctim.tv_sec == was.st_ctim.tv_sec && now->st_ctim.tv_nsec == was.st_ctim.tv_nsec)
+    return FIC_OK;
+  char sha[65];
+  fic__test_count_wheel_hash();
+  FIC_CHECK(fic__sha256_fd(fd, w->path, sha));
+  if (strcmp(sha, w->sha) != 0) {
+    w->hashed = was; /* a later attempt must hash it again, not trust what it found now */
+    return fic__fail(FIC_ERR_CHECKSUM,
+                     "%s wheel %s changed after the runtime was opened (SHA-256 now %.16s..., the cache entry is for "
+                     "%.16s...); nothing was extracted: open the runtime again",
+                     w->label, w->path, sha, w->sha);
+  }
+  return FIC_OK;
+}
+
+/* The wheels the target needs: the tvm-ffi wheel for the entry, the
+ * jit-cache wheel for a module. */
+static int wheel_needed(const prep *p, int k) { return k == (p->module ? FIC_WHEEL_JIT_CACHE : FIC_WHEEL_TVMFFI); }
+
+/* Under the entry lock (*lock_fd), find the wheel the target needs locally;
+ * download a missing one without the lock, then lock again and look once
+ * more. Returns with the lock held and the wheel open, or with the target
+ * found complete meanwhile (*state == ENTRY_OK). */
+static fic_status lock_and_locate(prep *p, int *lock_fd, int *state) {
+  for (int round = 0;; round++) {
+    fic_status s = fic__lock_acquire(p->lock_path, p->cfg->lock_timeout_s, lock_fd);
+    if (s == FIC_ERR_PERMISSION) return fic__fail_context("cache directory %s is not writable", p->root);
+    FIC_CHECK(s);
+    FIC_CHECK(check_target(p, state)); /* someone may have finished while we waited */
+    if (*state == ENTRY_OK) return FIC_OK;
+    int need[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+      wheel_ref *w = &p->wheels[k];
+      if (!wheel_needed(p, k)) continue;
+      if (!w->by_path)
+        FIC_CHECK(locate_local(p, w, &need[k]));
+      else if (w->fd < 0)
+        FIC_CHECK(reidentify_by_path(p, w));
+    }
+    if (!need[0] && !need[1]) return FIC_OK;
+    if (round > 0) return fic__fail(FIC_ERR_INTERNAL, "downloaded wheels disappeared from %s/wheels", p->root);
+    /* Download without holding the entry lock, then take it again. */
+    fic__lock_release(*lock_fd);
+    *lock_fd = -1;
+    for (int k = 0; k < 2; k++)
+      if (need[k]) FIC_CHECK(download_pinned(p, &p->wheels[k]));
+  }
+}
+
+/* Remove <entry>/modules/.tmp-*: called with the entry lock held, which every
+ * module extraction of this entry takes, so any such directory is debris. */
+static void clean_module_temps(const char *mods) {
+  DIR *d = opendir(mods);
+  if (!d) return;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    char path[FIC_PATH_MAX];
+    if (strncmp(de->d_name, ".tmp-", 5) == 0 &&
+        snprintf(path, sizeof path, "%s/%s", mods, de->d_name) < (int)sizeof path)
+      fic__rmtree(path);
+  }
+  closedir(d);
+}
+
+static fic_status find_module_member(prep *p, fic_zip *z, const char *name, fic_zip_member *member) {
+  char relpath[FIC_RELPATH_MAX];
+  const char *wheel = p->wheels[FIC_WHEEL_JIT_CACHE].path;
+  FIC_CHECK(fic__pathf(relpath, sizeof relpath, FIC_JIT_MEMBER_FMT, name, name));
+  fic_status s = fic__zip_find(z, relpath, member);
+  if (s == FIC_ERR_NOT_FOUND)
+    return fic__fail(FIC_ERR_NOT_FOUND,
+                     "module %s is not in %s (no member %s); list the wheel's modules with `flashinfer-c list %s` "
+                     "(fic_wheel_modules)",
+                     name, wheel, relpath, wheel);
+  return s;
+}
+
+/* <name>.so and its marker into the temp directory `tmp`, made durable. */
+static fic_status extract_module_files(prep *p, fic_zip *z, const fic_zip_member *member, const char *name,
+                                       const char *tmp, void *buf) {
+  char file[FIC_MODULE_NAME_MAX + 4];
+  snprintf(file, sizeof file, "%s.so", name);
+  fic_marker *mk = &p->modmark;
+  memset(mk, 0, sizeof *mk);
+  memcpy(mk->wheel_sha256, p->marker.wheel_sha256, sizeof mk->wheel_sha256);
+  memcpy(mk->wheel_name, p->marker.wheel_name, sizeof mk->wheel_name);
+  mk->num_files = 1;
+  FIC_CHECK(extract_one(z, member, tmp, file, p->wheels[FIC_WHEEL_JIT_CACHE].path, buf, fic__test_hook_write_errno(),
+                        &mk->files[0]));
+  long sleep_ms = fic__test_hook_extract_sleep_ms();
+  if (sleep_ms > 0) fic__sleep_ms(sleep_ms);
+  FIC_CHECK(fic__marker_write(tmp, mk));
+  return fic__fsync_dir(tmp);
+}
+
+/* Module `name` from the jit-cache wheel into <entry>/modules/<name>,
+ * published with its marker by one rename (we hold the entry lock). */
+static fic_status extract_module(prep *p, const char *name) {
+  char mods[FIC_PATH_MAX], dest[FIC_PATH_MAX], tmp[FIC_PATH_MAX] = "";
+  fic_zip *z = NULL;
+  fic_zip_member member;
+  void *buf = NULL;
+  fic_status s = fic__pathf(mods, sizeof mods, "%s/%s", p->entry, FIC_MODULES_DIR);
+  if (s == FIC_OK) s = fic__pathf(dest, sizeof dest, "%s/%s", mods, name);
+  if (s == FIC_OK) s = open_zip(p, FIC_WHEEL_JIT_CACHE, &z);
+  if (s == FIC_OK) s = find_module_member(p, z, name, &member); /* before anything is created */
+  if (s != FIC_OK) goto out;
+  if (!(buf = malloc(FIC_IO_BUFFER))) {
+    s = fic__fail(FIC_ERR_NO_MEMORY, "out of memory for the extraction buffer");
+    goto out;
+  }
+  fic__test_hook_log_extraction();
+  clean_module_temps(mods);
+  s = fic__mkdir_p(mods, 0755);
+  if (s == FIC_OK) s = make_temp_dir(mods, "m", tmp, sizeof tmp);
+  if (s == FIC_OK) s = extract_module_files(p, z, &member, name, tmp, buf);
+  if (s == FIC_OK) s = check_wheels_unchanged(p);
+  if (s == FIC_OK && rename(tmp, dest) != 0) s = fic__fail_errno("cannot publish module (rename)", dest);
+  if (s == FIC_OK) {
+    tmp[0] = '\0';
+    s = fic__fsync_dir(mods);
+  }
+  if (s != FIC_OK) fic__fail_context("extracting module %s into %s", name, p->entry);
+out:
+  if (tmp[0]) fic__rmtree(tmp);
+  free(buf);
+  fic__zip_close(z);
+  return s;
+}
+
+/* The module's cold path: under the entry lock, check again, quarantine a
+ * corrupt copy, extract. *extracted = 1 when we did. */
+static fic_status module_cold(prep *p, const char *name, int *extracted) {
+  int lock_fd = -1, state = ENTRY_MISSING;
+  char dir[FIC_PATH_MAX];
+  p->module = name;
+  fic_status s = fic__pathf(dir, sizeof dir, "%s/%s/%s", p->entry, FIC_MODULES_DIR, name);
+  if (s == FIC_OK) s = lock_and_locate(p, &lock_fd, &state);
+  if (s == FIC_OK && state != ENTRY_OK) {
+    long sleep_ms = fic__test_hook_located_sleep_ms();
+    if (sleep_ms > 0) fic__sleep_ms(sleep_ms);
+    if (state == ENTRY_CORRUPT) s = quarantine(p, p->bad_dir);
+    if (s == FIC_OK) s = extract_module(p, name);
+    if (s == FIC_OK) s = check_module(p, name, &state); /* fills p->modmark */
+    if (s == FIC_OK && state != ENTRY_OK)
+      s = fic__fail(FIC_ERR_IO, "module %s was extracted into %s but does not check: %s", name, dir, p->why);
+    *extracted = s == FIC_OK;
+  }
+  fic__lock_release(lock_fd);
+  p->module = NULL;
+  return s;
+}
+
+static void close_wheels(prep *p) {
+  for (int k = 0; k < 2; k++)
+    if (p->wheels[k].fd >= 0) {
+      close(p->wheels[k].fd);
+      p->wheels[k].fd = -1;
+    }
+}
+
+/* Warm check, else the cold path; then fill `out`. */
+static fic_status prepare_module(prep *p, const char *name, fic_artifact_module *out) {
+  int state = ENTRY_MISSING, extracted = 0;
+  FIC_CHECK(fic__artifacts_check_module_name(name));
+  FIC_CHECK(check_module(p, name, &state));
+  if (state != ENTRY_OK) {
+    fic_status s = module_cold(p, name, &extracted);
+    close_wheels(p); /* a wheel is not held open between extractions */
+    FIC_CHECK(s);
+  }
+  if (out) {
+    FIC_CHECK(fic__pathf(out->path, sizeof out->path, "%s/%s/%s/%s.so", p->entry, FIC_MODULES_DIR, name, name));
+    snprintf(out->sha256, sizeof out->sha256, "%s", p->modmark.files[0].sha256);
+    out->extracted = extracted;
+  }
+  return FIC_OK;
 }
 
 /* ---- the entry point ------------------------------------------------------ */
@@ -766,38 +990,7 @@ static void fill_out(const prep *p, fic_artifacts *out, int hit) {
   snprintf(out->jit_cache_wheel, sizeof out->jit_cache_wheel, "%s", p->wheels[FIC_WHEEL_JIT_CACHE].path);
   snprintf(out->tvmffi_wheel, sizeof out->tvmffi_wheel, "%s", p->wheels[FIC_WHEEL_TVMFFI].path);
   snprintf(out->libtvm_ffi, sizeof out->libtvm_ffi, "%s/%s", p->entry, p->relpaths[0]);
-  out->num_modules = p->num_modules;
-  for (size_t i = 0; i < p->num_modules; i++) {
-    snprintf(out->module_names[i], sizeof out->module_names[i], "%s", p->modules[i]);
-    snprintf(out->module_paths[i], sizeof out->module_paths[i], "%s/%s", p->entry, p->relpaths[1 + i]);
-    const fic_marker_file *f = fic__marker_find(&p->marker, p->relpaths[1 + i]);
-    snprintf(out->module_sha256[i], sizeof out->module_sha256[i], "%s", f ? f->sha256 : "");
-  }
   out->cache_hit = hit;
-}
-
-/* Under the entry lock (*lock_fd), find both wheels locally; download the
- * missing ones without the lock, then lock again and look once more. Returns
- * with the lock held and both wheels open, or with the entry found complete
- * meanwhile (*state == ENTRY_OK). */
-static fic_status lock_and_locate(prep *p, int *lock_fd, int *state) {
-  for (int round = 0;; round++) {
-    fic_status s = fic__lock_acquire(p->lock_path, p->cfg->lock_timeout_s, lock_fd);
-    if (s == FIC_ERR_PERMISSION) return fic__fail_context("cache directory %s is not writable", p->root);
-    FIC_CHECK(s);
-    FIC_CHECK(check_entry(p, state)); /* someone may have finished while we waited */
-    if (*state == ENTRY_OK) return FIC_OK;
-    int need[2] = {0, 0};
-    for (int k = 0; k < 2; k++)
-      if (!p->wheels[k].by_path) FIC_CHECK(locate_local(p, &p->wheels[k], &need[k]));
-    if (!need[0] && !need[1]) return FIC_OK;
-    if (round > 0) return fic__fail(FIC_ERR_INTERNAL, "downloaded wheels disappeared from %s/wheels", p->root);
-    /* Download without holding the entry lock, then take it again. */
-    fic__lock_release(*lock_fd);
-    *lock_fd = -1;
-    for (int k = 0; k < 2; k++)
-      if (need[k]) FIC_CHECK(download_pinned(p, &p->wheels[k]));
-  }
 }
 
 /* The cold path: under the lock, quarantine a corrupt entry and extract a
@@ -812,7 +1005,7 @@ static fic_status prepare_cold(prep *p, fic_artifacts *out, int *lock_fd) {
   }
   long sleep_ms = fic__test_hook_located_sleep_ms();
   if (sleep_ms > 0) fic__sleep_ms(sleep_ms);
-  if (state == ENTRY_CORRUPT) FIC_CHECK(quarantine(p));
+  if (state == ENTRY_CORRUPT) FIC_CHECK(quarantine(p, p->entry));
   clean_stale_temps(p);
   FIC_CHECK(extract(p));
   fill_out(p, out, 0);
@@ -821,17 +1014,19 @@ static fic_status prepare_cold(prep *p, fic_artifacts *out, int *lock_fd) {
 
 /* A zeroed prep with no wheel open yet (so that prep_free may run at once). */
 static prep *prep_new(int lookup_only) {
-  prep *p = calloc(1, sizeof *p);
-  if (!p) return NULL;
+  fic__artifact_state *st = calloc(1, sizeof *st);
+  if (!st) return NULL;
+  prep *p = &st->p;
   p->wheels[0].fd = p->wheels[1].fd = -1;
   p->lookup_only = lookup_only;
   return p;
 }
 
 static void prep_free(prep *p) {
-  for (int k = 0; k < 2; k++)
-    if (p->wheels[k].fd >= 0) close(p->wheels[k].fd);
-  free(p);
+  if (!p) return;
+  close_wheels(p);
+  free(p->own_seed_dirs);
+  free((fic__artifact_state *)p); /* p is the first member */
 }
 
 fic_status fic__artifacts_lookup(const fic_config *cfg, fic_artifacts *out, int *found) {
@@ -842,7 +1037,7 @@ fic_status fic__artifacts_lookup(const fic_config *cfg, fic_artifacts *out, int 
   if (!p) return fic__fail(FIC_ERR_NO_MEMORY, "out of memory looking up artifacts");
   int state = ENTRY_MISSING;
   fic_status s = setup(p, cfg);
-  if (s == FIC_OK) s = select_modules_and_check(p, &state);
+  if (s == FIC_OK) s = check_entry(p, &state);
   if (s == FIC_OK) snprintf(out->cache_root, sizeof out->cache_root, "%s", p->root);
   if (s == FIC_OK && state == ENTRY_OK) {
     fill_out(p, out, 1);
@@ -852,20 +1047,72 @@ fic_status fic__artifacts_lookup(const fic_config *cfg, fic_artifacts *out, int 
   return s;
 }
 
-fic_status fic__artifacts_prepare(const fic_config *cfg, fic_artifacts *out) {
+/* Keep what fic__artifacts_module needs once the caller's config is gone. */
+static fic_status keep_config(prep *p) {
+  const fic_config *cfg = p->cfg;
+  if (cfg->seed_dirs && !(p->own_seed_dirs = strdup(cfg->seed_dirs)))
+    return fic__fail(FIC_ERR_NO_MEMORY, "out of memory keeping the configuration");
+  memset(&p->own_cfg, 0, sizeof p->own_cfg); /* not fic_config_init: that is the runtime layer's */
+  p->own_cfg.struct_size = sizeof p->own_cfg;
+  p->own_cfg.cache_dir = p->root;
+  p->own_cfg.seed_dirs = p->own_seed_dirs;
+  p->own_cfg.offline = cfg->offline;
+  p->own_cfg.verify_wheel_sha256 = cfg->verify_wheel_sha256;
+  p->own_cfg.lock_timeout_s = cfg->lock_timeout_s;
+  /* A module's first use may download the pinned jit-cache wheel: the
+   * callback (documented to stay valid while the runtime is open) reports it. */
+  p->own_cfg.progress = cfg->progress;
+  p->own_cfg.progress_user = cfg->progress_user;
+  p->cfg = &p->own_cfg;
+  return FIC_OK;
+}
+
+static fic_status open_entry(prep *p, const fic_config *cfg, fic_artifacts *out) {
+  int lock_fd = -1, state = ENTRY_MISSING;
+  FIC_CHECK(setup(p, cfg));
+  FIC_CHECK(check_entry(p, &state));
+  if (state == ENTRY_OK) {
+    fill_out(p, out, 1);
+  } else {
+    fic_status s = prepare_cold(p, out, &lock_fd);
+    fic__lock_release(lock_fd); /* each module takes it again */
+    FIC_CHECK(s);
+  }
+  for (const char *const *m = cfg->modules; m && *m; m++) FIC_CHECK(prepare_module(p, *m, NULL));
+  close_wheels(p);
+  return keep_config(p);
+}
+
+fic_status fic__artifacts_open(const fic_config *cfg, fic_artifacts *out) {
   if (!cfg) return fic__fail_arg("config", "config must not be NULL");
   if (!out) return fic__fail_arg("out", "out must not be NULL");
   memset(out, 0, sizeof *out);
   prep *p = prep_new(0);
   if (!p) return fic__fail(FIC_ERR_NO_MEMORY, "out of memory preparing artifacts");
-  int lock_fd = -1, state = ENTRY_MISSING;
-  fic_status s = setup(p, cfg);
-  if (s == FIC_OK) s = select_modules_and_check(p, &state);
-  if (s == FIC_OK && state == ENTRY_OK)
-    fill_out(p, out, 1);
-  else if (s == FIC_OK)
-    s = prepare_cold(p, out, &lock_fd);
-  fic__lock_release(lock_fd);
-  prep_free(p);
-  return s;
+  fic_status s = open_entry(p, cfg, out);
+  if (s != FIC_OK) {
+    prep_free(p);
+    return s;
+  }
+  out->state = (fic__artifact_state *)p;
+  return FIC_OK;
+}
+
+void fic__artifacts_close(fic_artifacts *a) {
+  if (!a || !a->state) return;
+  prep_free(&a->state->p);
+  a->state = NULL;
+}
+
+fic_status fic__artifacts_prepare(const fic_config *cfg, fic_artifacts *out) {
+  FIC_CHECK(fic__artifacts_open(cfg, out));
+  fic__artifacts_close(out);
+  return FIC_OK;
+}
+
+fic_status fic__artifacts_module(fic_artifacts *a, const char *name, fic_artifact_module *out) {
+  if (!a || !a->state) return fic__fail(FIC_ERR_INTERNAL, "module %s requested without open artifacts", name);
+  if (!out) return fic__fail_arg("out", "out must not be NULL");
+  memset(out, 0, sizeof *out);
+  return prepare_module(&a->state->p, name, out);
 }

@@ -10,7 +10,7 @@
 
 #include "artifacts/fsutil.h"
 
-static _Atomic uint64_t wheel_hash_count;
+static _Atomic uint64_t wheel_hash_count, extraction_count;
 
 static long hook_long(const char *name) {
   const char *v = getenv(name);
@@ -24,7 +24,10 @@ long fic__test_hook_extract_sleep_ms(void) { return hook_long("FIC_TEST_HOOK_EXT
 long fic__test_hook_located_sleep_ms(void) { return hook_long("FIC_TEST_HOOK_LOCATED_SLEEP_MS"); }
 int fic__test_hook_write_errno(void) { return (int)hook_long("FIC_TEST_HOOK_WRITE_ERRNO"); }
 
+uint64_t fic__test_extraction_count(void) { return atomic_load(&extraction_count); }
+
 void fic__test_hook_log_extraction(void) {
+  atomic_fetch_add(&extraction_count, 1);
   const char *log = getenv("FIC_TEST_HOOK_EXTRACT_LOG");
   if (!log || !*log) return;
   int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);

@@ -19,6 +19,8 @@ int fic__test_hook_write_errno(void);
 /* FIC_TEST_HOOK_EXTRACT_LOG: append "<pid>\n" to that file each time an
  * extraction starts (under the lock). */
 void fic__test_hook_log_extraction(void);
+/* Extractions (of an entry or of one module) this process started. */
+uint64_t fic__test_extraction_count(void);
 /* Count of full wheel hashes this process computed (wheel-id memo misses).
  * For tests: a warm start must not change it. */
 void fic__test_count_wheel_hash(void);

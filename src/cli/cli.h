@@ -3,8 +3,10 @@
 #define FIC_CLI_H
 #include "flashinfer_c.h"
 
-/* The most modules --modules takes. */
-#define CLI_MAX_MODULES 32
+/* The most modules --modules takes (the library has no limit; this bounds
+ * the tool's static argument table: a module list longer than the 16 KiB
+ * buffer is refused anyway). */
+#define CLI_MAX_MODULES 1024
 
 /* The `run` verb (run.c). Returns the process exit code. */
 int cli_run(const fic_config *base, int argc, char **argv);

@@ -18,6 +18,7 @@ static const char k_usage[] =
     "                   (gemma_rmsnorm, gdn_prefill) on random data against float64 CPU references,\n"
     "                   and say how to get each missing module (`run --help`)\n"
     "  fetch            find or download the pinned wheels and extract the modules into the cache\n"
+    "                   (--modules, else those of `run`'s kernels that the wheel holds)\n"
     "  verify           re-hash every extracted file against the cache's completion marker (loads nothing)\n"
     "  info             what is where: versions, paths, sizes\n"
     "  list [WHEEL]     modules in a jit-cache wheel (default: the configured one)\n"
@@ -26,8 +27,8 @@ static const char k_usage[] =
     "  --version        the library's version\n"
     "\n"
     "options (any verb): --offline  never download\n"
-    "                    --modules LIST  comma-separated modules to prepare (strict: each must be in the\n"
-    "                                    wheel); default: norm,gdn_prefill_sm90, those the wheel holds\n"
+    "                    --modules LIST  comma-separated modules to prepare up front (strict: each must be\n"
+    "                                    in the wheel); any other module is extracted at its first use\n"
     "                    --cache-dir DIR, --jit-cache-wheel FILE, --tvmffi-wheel FILE\n"
     "environment: FLASHINFER_C_CACHE_DIR, FLASHINFER_C_JIT_CACHE_WHEEL, FLASHINFER_C_TVMFFI_WHEEL,\n"
     "             FLASHINFER_C_OFFLINE, FLASHINFER_C_SEED_DIRS (FLASHINFER_RS_* accepted as aliases)\n"
@@ -72,7 +73,7 @@ static int split_modules(const char *list, char *buf, size_t size, const char **
 
 /* Options shared by every verb; the rest of argv stays for the verb. */
 static int parse_common(int *argc, char **argv, fic_config *cfg) {
-  static char modules_buf[4096];
+  static char modules_buf[16384];
   static const char *modules[CLI_MAX_MODULES + 1];
   int out = 1;
   for (int i = 1; i < *argc; ++i) {

@@ -508,8 +508,8 @@ static void usage(const char *verb) {
       "  when its module (head dim 128) is prepared.\n"
       "  --seed N      RNG seed (default: from the clock; printed)\n"
       "  --iters N     timed calls per shape (default 200)\n"
-      "  --modules L   comma-separated modules to prepare (strict; default: norm,gdn_prefill_sm90,\n"
-      "                those the wheel holds)\n"
+      "  --modules L   comma-separated modules to prepare up front (strict; default: norm and\n"
+      "                gdn_prefill_sm90, each extracted if the wheel holds it)\n"
       "exit status: 0 passed (or no GPU, or modules missing), 1 mismatch or kernel error, 2 setup failed\n");
 }
 

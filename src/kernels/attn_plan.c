@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "artifacts/artifacts.h"
 #include "common/cuda_abi.h"
 #include "kernels/attention.h"
 #include "kernels/validate.h"
@@ -132,14 +133,56 @@ static int cc_major(int32_t device_id) {
   return major;
 }
 
-/* Pick the module among the runtime's. FA3 (`_sm90`) is not wired yet: the
- * pick is made as on a GPU without it, so FA2 is always chosen. */
-static fic_status pick_module(fic_runtime *rt, const fic__attn_params *want, char *name) {
-  const char *names[FIC_MAX_MODULES];
-  size_t n = rt->num_modules;
-  for (size_t i = 0; i < n; i++) names[i] = rt->modules[i].name;
-  fic__attn_params chosen;
-  return fic__attn_pick_module(names, n, want, 0, 0, &chosen, name, FIC__MODULE_NAME_CAP);
+/* The wheel's module names, for the nearest-module message. */
+typedef struct name_list {
+  char **names;
+  size_t n, cap;
+} name_list;
+
+static int collect_name(void *user, const char *module, uint64_t size) {
+  (void)size;
+  name_list *l = user;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 1024;
+    char **grown = realloc(l->names, cap * sizeof *grown);
+    if (!grown) return 1;
+    l->names = grown, l->cap = cap;
+  }
+  if (!(l->names[l->n] = strdup(module))) return 1;
+  l->n++;
+  return 0;
+}
+
+/* `failure` (the module is not in the wheel) replaced, when the runtime
+ * knows its wheel, by a message naming what the wheel has for the nearest
+ * parameters. */
+static fic_status nearest_module_error(fic_runtime *rt, const fic__attn_params *want, fic_status failure) {
+  const char *wheel = rt->artifacts ? rt->artifacts->jit_cache_wheel : "";
+  name_list l = {NULL, 0, 0};
+  fic_status st = failure;
+  fic_error_divert saved; /* a wheel that cannot be listed keeps the extraction's error */
+  fic__error_divert_begin(&saved, NULL, 0);
+  int listed = wheel[0] && fic__wheel_list_modules(wheel, collect_name, &l) == FIC_OK;
+  fic__error_divert_end(&saved);
+  if (listed) {
+    fic__attn_params chosen;
+    char name[FIC__MODULE_NAME_CAP];
+    st = fic__attn_pick_module((const char *const *)l.names, l.n, want, 0, 0, &chosen, name, sizeof name);
+    if (st == FIC_OK) st = failure; /* listed after all: keep the extraction's own error */
+  }
+  for (size_t i = 0; i < l.n; i++) free(l.names[i]);
+  free(l.names);
+  return st;
+}
+
+/* The module for `want`, extracted from the wheel on first use. FA3
+ * (`_sm90`) is not wired yet: FA2 is always chosen. */
+static fic_status pick_module(fic_runtime *rt, fic__attn_params *want, char *name) {
+  want->backend = FIC__BACKEND_FA2;
+  FIC_CHECK(fic__attn_module_name(want, name, FIC__MODULE_NAME_CAP));
+  const char *path = NULL;
+  fic_status st = fic_runtime_module_path(rt, name, &path);
+  return st == FIC_ERR_NOT_FOUND ? nearest_module_error(rt, want, st) : st;
 }
 
 static fic_status get_fn(fic_runtime *rt, const char *module, const char *name, void *stream,

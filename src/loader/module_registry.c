@@ -12,13 +12,12 @@
  * refused. */
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "artifacts/artifacts.h"
 #include "common/error.h"
 #include "loader/loader.h"
-
-#define MAX_LOADED 64
 
 typedef struct loaded_module {
   char name[FIC_MODULE_NAME_MAX];
@@ -28,12 +27,24 @@ typedef struct loaded_module {
 } loaded_module;
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
-static loaded_module g_loaded[MAX_LOADED];
-static size_t g_count;
+/* No bound on the number of modules: a table of pointers to records
+ * allocated one by one, grown by doubling (under g_lock, like every read). */
+static loaded_module **g_loaded;
+static size_t g_count, g_cap;
+
+static fic_status grow_locked(void) {
+  if (g_count < g_cap) return FIC_OK;
+  size_t cap = g_cap ? 2 * g_cap : 64;
+  loaded_module **grown = realloc(g_loaded, cap * sizeof *grown);
+  if (!grown) return fic__fail(FIC_ERR_NO_MEMORY, "growing the table of loaded modules to %zu", cap);
+  g_loaded = grown;
+  g_cap = cap;
+  return FIC_OK;
+}
 
 static fic_status acquire_locked(const char *name, const char *path, const char *sha256, void **handle) {
   for (size_t i = 0; i < g_count; ++i) {
-    loaded_module *m = &g_loaded[i];
+    loaded_module *m = g_loaded[i];
     if (strcmp(m->name, name) != 0) continue;
     if (sha256[0] && strcmp(m->sha256, sha256) == 0) {
       *handle = m->handle;
@@ -44,10 +55,16 @@ static fic_status acquire_locked(const char *name, const char *path, const char 
                      "(%s, sha256 %.16s...) cannot be loaded beside it: kernel modules share process-wide state",
                      name, m->path, m->sha256, path, sha256[0] ? sha256 : "unknown");
   }
-  if (g_count == MAX_LOADED) return fic__fail(FIC_ERR_UNSUPPORTED, "more than %d kernel modules loaded", MAX_LOADED);
+  FIC_CHECK(grow_locked());
+  loaded_module *m = calloc(1, sizeof *m);
+  if (!m) return fic__fail(FIC_ERR_NO_MEMORY, "allocating the record of module %s", name);
   void *h = NULL;
-  FIC_CHECK(fic__module_open(path, &h));
-  loaded_module *m = &g_loaded[g_count++];
+  fic_status st = fic__module_open(path, &h);
+  if (st != FIC_OK) {
+    free(m);
+    return st;
+  }
+  g_loaded[g_count++] = m;
   snprintf(m->name, sizeof m->name, "%s", name);
   snprintf(m->sha256, sizeof m->sha256, "%s", sha256);
   snprintf(m->path, sizeof m->path, "%s", path);

@@ -105,7 +105,7 @@ static void add_runtime(text *t, const fic_runtime *rt) {
   pthread_mutex_t *lock = (pthread_mutex_t *)&rt->lock;
   pthread_mutex_lock(lock);
   for (size_t i = 0; i < rt->num_modules; ++i)
-    add(t, "module %s: %s%s\n", rt->modules[i].name, rt->modules[i].path, rt->modules[i].handle ? " (loaded)" : "");
+    add(t, "module %s: %s%s\n", rt->modules[i]->name, rt->modules[i]->path, rt->modules[i]->handle ? " (loaded)" : "");
   pthread_mutex_unlock(lock);
 }
 

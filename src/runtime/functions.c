@@ -13,8 +13,40 @@
 
 static fic_module *find_module(fic_runtime *rt, const char *name) {
   for (size_t i = 0; i < rt->num_modules; ++i)
-    if (strcmp(rt->modules[i].name, name) == 0) return &rt->modules[i];
+    if (strcmp(rt->modules[i]->name, name) == 0) return rt->modules[i];
   return NULL;
+}
+
+static fic_status refuse_if_capturing(const char *module, void *stream);
+
+/* Append a record for `name` (prepared by the artifact layer) to the table. */
+static fic_status add_module(fic_runtime *rt, const char *name, const fic_artifact_module *am, fic_module **out) {
+  if (rt->num_modules == rt->cap_modules) {
+    size_t cap = rt->cap_modules ? 2 * rt->cap_modules : 16;
+    fic_module **grown = realloc(rt->modules, cap * sizeof *grown);
+    if (!grown) return fic__fail(FIC_ERR_NO_MEMORY, "growing the module table to %zu modules", cap);
+    rt->modules = grown;
+    rt->cap_modules = cap;
+  }
+  fic_module *m = calloc(1, sizeof *m);
+  if (!m) return fic__fail(FIC_ERR_NO_MEMORY, "allocating the record of module %s", name);
+  snprintf(m->name, sizeof m->name, "%s", name);
+  snprintf(m->path, sizeof m->path, "%s", am->path);
+  snprintf(m->sha256, sizeof m->sha256, "%s", am->sha256);
+  rt->modules[rt->num_modules++] = m;
+  *out = m;
+  return FIC_OK;
+}
+
+fic_status fic__runtime_module_locked(fic_runtime *rt, const char *name, void *stream, fic_module **out) {
+  *out = find_module(rt, name);
+  if (*out) return FIC_OK;
+  /* The cache may lack it: an extraction is file I/O under a lock, which a
+   * graph capture must not wait for either. */
+  FIC_CHECK(refuse_if_capturing(name, stream));
+  fic_artifact_module am;
+  FIC_CHECK(fic__artifacts_module(rt->artifacts, name, &am));
+  return add_module(rt, name, &am, out);
 }
 
 /* A module load inside CUDA graph capture would run module constructors and
@@ -52,12 +84,12 @@ fic_status fic_runtime_preload(fic_runtime *rt, const char *const *modules) {
   pthread_mutex_lock(&rt->lock);
   fic_status st = FIC_OK;
   if (!modules) {
-    for (size_t i = 0; st == FIC_OK && i < rt->num_modules; ++i) st = load_module_locked(rt, &rt->modules[i], NULL);
+    for (size_t i = 0; st == FIC_OK && i < rt->num_modules; ++i) st = load_module_locked(rt, rt->modules[i], NULL);
   } else {
     for (size_t i = 0; st == FIC_OK && modules[i]; ++i) {
-      fic_module *m = find_module(rt, modules[i]);
-      st = m ? load_module_locked(rt, m, NULL)
-             : fic__fail(FIC_ERR_NOT_FOUND, "module %s is not in this runtime's module list", modules[i]);
+      fic_module *m = NULL;
+      st = fic__runtime_module_locked(rt, modules[i], NULL, &m);
+      if (st == FIC_OK) st = load_module_locked(rt, m, NULL);
     }
   }
   pthread_mutex_unlock(&rt->lock);
@@ -77,8 +109,8 @@ static fic_status resolve_locked(fic_runtime *rt, const char *module, const char
     *out = hit;
     return FIC_OK;
   }
-  fic_module *m = find_module(rt, module);
-  if (!m) return fic__fail(FIC_ERR_NOT_FOUND, "module %s is not in this runtime's module list", module);
+  fic_module *m = NULL;
+  FIC_CHECK(fic__runtime_module_locked(rt, module, stream, &m));
   FIC_CHECK(load_module_locked(rt, m, stream));
   char symbol[FIC_MODULE_NAME_MAX + 16];
   if (snprintf(symbol, sizeof symbol, "__tvm_ffi_%s", name) >= (int)sizeof symbol)

@@ -44,20 +44,19 @@ fic_status fic_runtime_open(const fic_config *config, fic_runtime **out) {
     return fic__fail(FIC_ERR_NO_MEMORY, "allocating the runtime");
   }
   rt->artifacts = art;
-  st = fic__artifacts_prepare(&cfg, art);
+  pthread_mutex_init(&rt->lock, NULL);
+  st = fic__artifacts_open(&cfg, art);
   if (st == FIC_OK) st = fic__tvmffi_load(art->libtvm_ffi, &rt->tvm);
+  /* The configured modules are prepared (fic__artifacts_open); put them in the
+   * table so that fic_runtime_preload(rt, NULL) loads them. */
+  for (const char *const *m = cfg.modules; st == FIC_OK && m && *m; ++m) {
+    fic_module *rec = NULL;
+    st = fic__runtime_module_locked(rt, *m, NULL, &rec);
+  }
   if (st != FIC_OK) {
-    free(art);
-    free(rt);
+    fic_runtime_close(rt);
     return st;
   }
-  rt->num_modules = art->num_modules;
-  for (size_t i = 0; i < art->num_modules; ++i) {
-    memcpy(rt->modules[i].name, art->module_names[i], sizeof rt->modules[i].name);
-    memcpy(rt->modules[i].path, art->module_paths[i], sizeof rt->modules[i].path);
-    memcpy(rt->modules[i].sha256, art->module_sha256[i], sizeof rt->modules[i].sha256);
-  }
-  pthread_mutex_init(&rt->lock, NULL);
   *out = rt;
   return FIC_OK;
 }
@@ -71,7 +70,10 @@ fic_status fic_runtime_close(fic_runtime *rt) {
     free(n);
     n = next;
   }
+  for (size_t i = 0; i < rt->num_modules; ++i) free(rt->modules[i]);
+  free(rt->modules);
   pthread_mutex_destroy(&rt->lock);
+  fic__artifacts_close(rt->artifacts);
   free(rt->artifacts);
   free(rt);
   return FIC_OK;
@@ -113,11 +115,13 @@ fic_status fic_runtime_module_path(const fic_runtime *rt, const char *module, co
   *out = NULL;
   if (!rt) return fic__fail_arg("rt", "rt is NULL");
   if (!module) return fic__fail_arg("module", "module is NULL");
-  for (size_t i = 0; i < rt->num_modules; ++i)
-    if (strcmp(rt->modules[i].name, module) == 0) {
-      *out = rt->modules[i].path;
-      return FIC_OK;
-    }
-  return fic__fail(FIC_ERR_NOT_FOUND, "module %s was not prepared by this runtime (not requested, or not in %s)",
-                   module, rt->artifacts->jit_cache_wheel[0] ? rt->artifacts->jit_cache_wheel : "the jit-cache wheel");
+  /* Prepared on first use like a kernel's module (not loaded). The lock is
+   * not part of the runtime's logical state, so the cast is sound. */
+  fic_runtime *mut = (fic_runtime *)rt;
+  fic_module *m = NULL;
+  pthread_mutex_lock(&mut->lock);
+  fic_status st = fic__runtime_module_locked(mut, module, NULL, &m);
+  pthread_mutex_unlock(&mut->lock);
+  if (st == FIC_OK) *out = m->path;
+  return st;
 }

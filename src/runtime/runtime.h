@@ -39,9 +39,13 @@ typedef struct fic_function_node {
 struct fic_runtime {
   fic_artifacts *artifacts;
   const fic_tvm_api *tvm; /* process-global, never unloaded */
-  pthread_mutex_t lock;   /* guards loading modules and resolving functions */
-  size_t num_modules;
-  fic_module modules[FIC_MAX_MODULES];
+  pthread_mutex_t lock;   /* guards the module table, loading modules and resolving functions */
+  /* Modules prepared so far (configured ones at open, the others on first
+   * use): a growable table of pointers to records allocated one by one, so
+   * growing it never moves a record (published functions point into them).
+   * Read and written only under `lock`. */
+  size_t num_modules, cap_modules;
+  fic_module **modules;
   _Atomic(fic_function_node *) functions;
   _Atomic(const struct fic_function *) kernel_slots[FIC_KERNEL_SLOTS];
 };
@@ -49,6 +53,11 @@ struct fic_runtime {
 /* Copy a caller's config (NULL: defaults; an older, smaller struct is
  * accepted by struct_size) into a full one with defaults filled in. */
 fic_status fic__config_copy(const fic_config *in, fic_config *out);
+
+/* The record of module `name`, prepared on first use (extracted from the
+ * wheel if the cache lacks it, which is refused while `stream` captures a CUDA
+ * graph); not loaded. Caller holds rt->lock. */
+fic_status fic__runtime_module_locked(fic_runtime *rt, const char *name, void *stream, fic_module **out);
 
 /* Resolve `name` in `module` once per runtime and cache it in `slot`; the
  * second and later calls are one atomic load. */

@@ -18,7 +18,9 @@
 #include "artifacts/marker.h"
 #include "artifacts/pinned.h"
 
-#define MOD_REL "flashinfer_jit_cache/jit_cache/fic_test/fic_test.so"
+#define MOD_MEMBER "flashinfer_jit_cache/jit_cache/fic_test/fic_test.so"
+#define MOD_REL "modules/fic_test/fic_test.so" /* in the entry */
+#define ZEROS64 "0000000000000000000000000000000000000000000000000000000000000000"
 
 static char *root;
 
@@ -59,6 +61,13 @@ static void prep_fails(const fic_config *c, fic_status status, const char *const
 }
 
 /* Nothing half-made under the root: no temp dir, no entry for `hash_dir`. */
+/* <entry>/modules/fic_test/fic_test.so in a static buffer. */
+static const char *mod_path(const fic_artifacts *a) {
+  static char path[8192];
+  snprintf(path, sizeof path, "%s/%s", a->artifact_dir, MOD_REL);
+  return path;
+}
+
 static void assert_no_debris(const char *entry_or_null) {
   assert_int_equal(art_count_prefix(root, ".tmp-"), 0);
   if (entry_or_null) assert_int_equal(art_file_size(entry_or_null), -1);
@@ -209,11 +218,9 @@ static void test_cold_then_warm(void **state) {
                       "\x7f"
                       "ELF",
                       4);
-  assert_int_equal(a->num_modules, 1);
-  assert_string_equal(a->module_names[0], "fic_test");
-  snprintf(want, sizeof want, "%s/%s", a->artifact_dir, MOD_REL);
-  assert_string_equal(a->module_paths[0], want);
-  assert_int_equal(art_file_size(a->module_paths[0]), art_file_size(fic_test_env("FIC_TEST_MODULE")));
+  assert_int_equal(art_file_size(mod_path(a)), art_file_size(fic_test_env("FIC_TEST_MODULE")));
+  snprintf(want, sizeof want, "%s/modules/fic_test/COMPLETE", a->artifact_dir); /* the module's own record */
+  assert_true(art_file_size(want) > 0);
   assert_string_equal(a->jit_cache_wheel, jit());
   assert_string_equal(a->tvmffi_wheel, tvm());
   snprintf(want, sizeof want, "%s/COMPLETE", a->artifact_dir);
@@ -221,7 +228,7 @@ static void test_cold_then_warm(void **state) {
   snprintf(want, sizeof want, "%s.lock", a->artifact_dir);
   assert_true(art_file_size(want) >= 0);
   struct stat st;
-  assert_int_equal(stat(a->module_paths[0], &st), 0);
+  assert_int_equal(stat(mod_path(a), &st), 0);
   assert_true(st.st_mode & S_IXUSR);
   assert_no_debris(NULL);
   FIC_ASSERT_OK(fic__artifacts_verify(a));
@@ -229,16 +236,22 @@ static void test_cold_then_warm(void **state) {
   fic_artifacts *b = prep_ok(&c);
   assert_int_equal(b->cache_hit, 1);
   assert_string_equal(b->artifact_dir, a->artifact_dir);
-  assert_string_equal(b->module_paths[0], a->module_paths[0]);
+
   assert_string_equal(fic_last_error_message(), "sentinel");
 
-  /* The key covers the module list: a different list is another entry (and
-   * a duplicate in the list changes nothing). */
+  /* The key covers the wheels only: any module list (a duplicate, none) is
+   * the same entry, and a module already there is not extracted again. */
   static const char *const dup[] = {"fic_test", "fic_test", NULL};
+  static const char *const none[] = {NULL};
+  uint64_t extractions = fic__test_extraction_count();
   art_cfg(&c, root, jit(), tvm(), dup);
   fic_artifacts *d = prep_ok(&c);
   assert_int_equal(d->cache_hit, 1);
-  assert_int_equal(d->num_modules, 1);
+  art_cfg(&c, root, jit(), tvm(), none);
+  fic_artifacts *e = prep_ok(&c);
+  assert_string_equal(e->artifact_dir, a->artifact_dir);
+  assert_int_equal(fic__test_extraction_count(), extractions);
+  free(e);
   free(a);
   free(b);
   free(d);
@@ -371,8 +384,10 @@ static void corrupt_and_recover(const fic_config *c, const char *what, const cha
   setenv("E", a->artifact_dir, 1); /* the command refers to the entry as "$E" */
   assert_int_equal(fic_test_sh("%s", shell), 0);
   unsetenv("E");
+  uint64_t extractions = fic__test_extraction_count();
   fic_artifacts *b = prep_ok(c);
-  if (b->cache_hit != 0) fail_msg("%s: corrupt entry was reused", what);
+  /* The entry, or only the module, extracted again. */
+  if (fic__test_extraction_count() == extractions) fail_msg("%s: corrupt entry was reused", what);
   assert_string_equal(b->artifact_dir, a->artifact_dir);
   assert_int_equal(art_count_prefix(root, ".corrupt-"), before + 1); /* quarantined, not deleted */
   assert_int_equal(fic_test_sh("grep -q 'quarantined' '%s'/.corrupt-*/QUARANTINE-REASON", root), 0);
@@ -392,6 +407,15 @@ static void test_corrupt_recovery(void **state) {
   corrupt_and_recover(&c, "missing libtvm_ffi", "rm \"$E/tvm_ffi/lib/libtvm_ffi.so\"");
   corrupt_and_recover(&c, "truncated marker", "truncate -s 50 \"$E/COMPLETE\"");
   corrupt_and_recover(&c, "module replaced by a directory", "rm \"$E/" MOD_REL "\" && mkdir \"$E/" MOD_REL "\"");
+  /* The module's own record. */
+  corrupt_and_recover(&c, "garbage module marker", "printf 'garbage\\n' > \"$E/modules/fic_test/COMPLETE\"");
+  corrupt_and_recover(&c, "no module marker", "rm \"$E/modules/fic_test/COMPLETE\"");
+  corrupt_and_recover(&c, "module marker of other wheels",
+                      "sed -i -E 's/^(wheel\tjit_cache\t)[0-9a-f]{64}/\\1" ZEROS64
+                      "/' \"$E/modules/fic_test/COMPLETE\"");
+  corrupt_and_recover(
+      &c, "module directory is a symlink",
+      "mv \"$E/modules/fic_test\" \"$E/../mod-elsewhere\" && ln -s ../../mod-elsewhere \"$E/modules/fic_test\"");
   /* A half-written entry as a killed pre-publication run leaves it: a bare
    * directory with some files and no marker. */
   corrupt_and_recover(&c, "bare dir",
@@ -405,7 +429,7 @@ static void test_verify_detects_content_change(void **state) {
   fic_artifacts *a = prep_ok(&c);
   FIC_ASSERT_OK(fic__artifacts_verify(a));
   /* Flip one byte, same size: the O(1) warm check cannot see it ... */
-  int fd = open(a->module_paths[0], O_RDWR);
+  int fd = open(mod_path(a), O_RDWR);
   assert_true(fd >= 0);
   unsigned char b;
   assert_int_equal(pread(fd, &b, 1, 100), 1);
@@ -460,7 +484,7 @@ static void test_untrusted_cache_dirs_refused(void **state) {
   assert_int_equal(chown(a->artifact_dir, geteuid(), getegid()), 0);
   /* A directory inside an entry that its group may write. */
   char dir[8192];
-  snprintf(dir, sizeof dir, "%s/flashinfer_jit_cache", a->artifact_dir);
+  snprintf(dir, sizeof dir, "%s/modules", a->artifact_dir);
   assert_int_equal(chmod(dir, 0775), 0);
   assert_refused(&c, dir, "its group");
   assert_int_equal(chmod(dir, 0755), 0);
@@ -488,13 +512,18 @@ static void test_symlinked_entries_not_followed(void **state) {
   assert_int_equal(art_count_prefix(root, ".corrupt-"), 1);
   free(b);
 
-  /* One component inside the entry. */
-  snprintf(inner, sizeof inner, "%s/flashinfer_jit_cache", a->artifact_dir);
+  /* One component inside the entry (modules/): the module is extracted again
+   * into a real directory, nothing is written through the link. */
+  snprintf(inner, sizeof inner, "%s/modules", a->artifact_dir);
   fic_test_rmtree(elsewhere);
   assert_int_equal(rename(inner, elsewhere), 0);
   assert_int_equal(symlink(elsewhere, inner), 0);
+  uint64_t extractions = fic__test_extraction_count();
   b = prep_ok(&c);
-  assert_int_equal(b->cache_hit, 0);
+  assert_int_equal(b->cache_hit, 1);
+  assert_int_equal(fic__test_extraction_count(), extractions + 1);
+  assert_int_equal(art_count_prefix(elsewhere, ".tmp-"), 0);
+  assert_int_equal(art_count_prefix(elsewhere, "fic_test"), 1); /* untouched */
   assert_int_equal(lstat(inner, &st), 0);
   assert_true(S_ISDIR(st.st_mode));
   assert_int_equal(art_count_prefix(root, ".corrupt-"), 2);
@@ -648,9 +677,8 @@ static void test_module_errors(void **state) {
   static const char *const bad1[] = {"../../etc", NULL};
   static const char *const bad2[] = {"a/b", NULL};
   static const char *const bad3[] = {"", NULL};
-  static const char *const empty[] = {NULL};
-  const char *const *bads[] = {bad1, bad2, bad3, empty};
-  for (int i = 0; i < 4; i++) {
+  const char *const *bads[] = {bad1, bad2, bad3};
+  for (int i = 0; i < 3; i++) {
     art_cfg(&c, root, jit(), tvm(), bads[i]);
     FIC_ASSERT_STATUS(fic__artifacts_prepare(&c, a), FIC_ERR_INVALID_ARGUMENT);
     assert_string_equal(fic_last_error_argument(), "modules");
@@ -860,7 +888,7 @@ static void test_gc(void **state) {
   snprintf(j2, sizeof j2, "%s/j2.whl", dir);
   /* A second jit wheel with other content: another entry. */
   assert_int_equal(fic_test_sh("'%s' '%s' '%s' '%s=%s' 'extra/file=%s'", fic_test_env("FIC_TEST_PYTHON"),
-                               fic_test_env("FIC_TEST_MAKE_WHEEL"), j2, MOD_REL, fic_test_env("FIC_TEST_MODULE"),
+                               fic_test_env("FIC_TEST_MAKE_WHEEL"), j2, MOD_MEMBER, fic_test_env("FIC_TEST_MODULE"),
                                fic_test_env("FIC_TEST_MAKE_WHEEL")),
                    0);
   fic_config c;

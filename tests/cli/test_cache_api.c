@@ -91,11 +91,30 @@ static void test_wheel_modules(void **state) {
   assert_false(mapped("libtvm_ffi"));
 }
 
+/* A wheel holding `members` (space-separated module names), each a copy of the test module. */
+static char *make_wheel(const char *dir, const char *tag, const char *members) {
+  char *wheel = malloc(4096), args[1024] = "";
+  snprintf(wheel, 4096, "%s/flashinfer_jit_cache-0.0.0+%s-py3-none-any.whl", dir, tag);
+  char list[256];
+  snprintf(list, sizeof list, "%s", members);
+  for (char *m = strtok(list, " "); m; m = strtok(NULL, " "))
+    snprintf(args + strlen(args), sizeof args - strlen(args), " flashinfer_jit_cache/jit_cache/%s/%s.so='%s'", m, m,
+             fic_test_env("FIC_TEST_MODULE"));
+  assert_int_equal(fic_test_sh("'%s' '%s' '%s'%s", fic_test_env("FIC_TEST_PYTHON"), fic_test_env("FIC_TEST_MAKE_WHEEL"),
+                               wheel, args),
+                   0);
+  return wheel;
+}
+
+
+/* The entry is keyed by the wheels: another jit-cache wheel is another entry. */
 static void test_gc(void **state) {
   api_env *e = *state;
+  char *wheels = fic_test_mkdtemp("cache-api-gc");
+  char *w2 = make_wheel(wheels, "other", "fic_test");
   FIC_ASSERT_OK(fic_cache_verify(&e->cfg, NULL, 0)); /* prepares the entry */
   fic_config other = e->cfg;
-  other.modules = NULL; /* the default set: none of it in the fixture wheel, another entry */
+  other.jit_cache_wheel = w2; /* selects another entry, which does not exist yet */
   char before[4200], after[4200];
   snprintf(before, sizeof before, "%s.before", e->cache);
   snprintf(after, sizeof after, "%s.after", e->cache);
@@ -114,6 +133,8 @@ static void test_gc(void **state) {
   other.jit_cache_wheel = "/nonexistent/flashinfer_jit_cache-1-py3-none-any.whl";
   FIC_ASSERT_STATUS(fic_cache_gc(&other, 0, &freed, &remaining), FIC_ERR_NOT_FOUND);
   assert_false(mapped("libtvm_ffi"));
+  fic_test_rmtree(wheels);
+  free(wheels), free(w2);
 }
 
 /* A dry run on a cache that has never seen the wheel: identifying the entry in
@@ -131,12 +152,15 @@ static void test_gc_dry_run_writes_no_memo(void **state) {
   assert_int_equal(freed, 0);
 }
 
-/* The default module set is lenient with a wheel given by path; an explicit list is strict. */
-static void test_default_modules_lenient(void **state) {
+/* No module list prepares libtvm_ffi alone; an explicit list is strict. */
+static void test_no_modules_up_front(void **state) {
   api_env *e = *state;
   fic_config cfg = e->cfg;
   cfg.modules = NULL;
-  FIC_ASSERT_OK(fic_cache_verify(&cfg, NULL, 0));
+  char dir[4096], path[8192];
+  FIC_ASSERT_OK(fic_cache_verify(&cfg, dir, sizeof dir));
+  snprintf(path, sizeof path, "%s/modules", dir);
+  assert_int_equal(access(path, F_OK), -1); /* nothing extracted but libtvm_ffi */
   static const char *const strict[] = {"fic_test", "norm", NULL};
   cfg.modules = strict;
   FIC_ASSERT_STATUS(fic_cache_verify(&cfg, NULL, 0), FIC_ERR_NOT_FOUND);
@@ -146,51 +170,45 @@ static void test_default_modules_lenient(void **state) {
   assert_null(strstr(msg, "fic__"));
 }
 
-/* A wheel holding `members` (space-separated module names), each a copy of the test module. */
-static char *make_wheel(const char *dir, const char *tag, const char *members) {
-  char *wheel = malloc(4096), args[1024] = "";
-  snprintf(wheel, 4096, "%s/flashinfer_jit_cache-0.0.0+%s-py3-none-any.whl", dir, tag);
-  char list[256];
-  snprintf(list, sizeof list, "%s", members);
-  for (char *m = strtok(list, " "); m; m = strtok(NULL, " "))
-    snprintf(args + strlen(args), sizeof args - strlen(args), " flashinfer_jit_cache/jit_cache/%s/%s.so='%s'", m, m,
-             fic_test_env("FIC_TEST_MODULE"));
-  assert_int_equal(fic_test_sh("'%s' '%s' '%s'%s", fic_test_env("FIC_TEST_PYTHON"), fic_test_env("FIC_TEST_MAKE_WHEEL"),
-                               wheel, args),
-                   0);
-  return wheel;
-}
-
 static int has_file(const char *dir, const char *module) {
   char path[8192];
-  snprintf(path, sizeof path, "%s/flashinfer_jit_cache/jit_cache/%s/%s.so", dir, module, module);
+  snprintf(path, sizeof path, "%s/modules/%s/%s.so", dir, module, module);
   return access(path, F_OK) == 0;
 }
 
-/* The default set takes what the wheel holds: all of it from a complete wheel
- * (the same entry on a warm start), part of it from a partial one. */
-static void test_default_modules_subset(void **state) {
+/* Any module list selects the same entry; each module listed is added to it
+ * with its own record, and verify checks every module present. */
+static void test_modules_added_to_one_entry(void **state) {
   api_env *e = *state;
   char *wheels = fic_test_mkdtemp("cache-api-wheels");
   char *full = make_wheel(wheels, "full", "norm gdn_prefill_sm90 extra");
-  char *part = make_wheel(wheels, "part", "norm extra");
   fic_config cfg = e->cfg;
-  cfg.modules = NULL;
-  char dir[4096], again[4096];
-  fic_clear_error();
   cfg.jit_cache_wheel = full;
+  char dir[4096], again[4096], path[8192];
+  static const char *const norm[] = {"norm", NULL}, *const gdn[] = {"gdn_prefill_sm90", NULL};
+  cfg.modules = NULL;
   FIC_ASSERT_OK(fic_cache_verify(&cfg, dir, sizeof dir));
+  assert_true(!has_file(dir, "norm") && !has_file(dir, "gdn_prefill_sm90") && !has_file(dir, "extra"));
+  cfg.modules = norm;
+  FIC_ASSERT_OK(fic_cache_verify(&cfg, again, sizeof again));
+  assert_string_equal(dir, again);
+  assert_true(has_file(dir, "norm") && !has_file(dir, "gdn_prefill_sm90"));
+  cfg.modules = gdn;
+  FIC_ASSERT_OK(fic_cache_verify(&cfg, again, sizeof again));
+  assert_string_equal(dir, again);
   assert_true(has_file(dir, "norm") && has_file(dir, "gdn_prefill_sm90") && !has_file(dir, "extra"));
-  FIC_ASSERT_OK(fic_cache_verify(&cfg, again, sizeof again));
-  assert_string_equal(dir, again);
-  cfg.jit_cache_wheel = part;
-  FIC_ASSERT_OK(fic_cache_verify(&cfg, dir, sizeof dir));
-  assert_true(has_file(dir, "norm") && !has_file(dir, "gdn_prefill_sm90") && !has_file(dir, "extra"));
-  FIC_ASSERT_OK(fic_cache_verify(&cfg, again, sizeof again));
-  assert_string_equal(dir, again);
-  assert_int_equal(fic_last_error_status(), FIC_OK); /* narrowing the set recorded no error */
+  /* A byte flipped in a module the configuration does not list is still found. */
+  snprintf(path, sizeof path, "%s/modules/norm/norm.so", dir);
+  FILE *f = fopen(path, "r+b");
+  assert_non_null(f);
+  int ch = fgetc(f);
+  fseek(f, 0, SEEK_SET);
+  fputc(ch ^ 0xff, f);
+  fclose(f);
+  FIC_ASSERT_STATUS(fic_cache_verify(&cfg, NULL, 0), FIC_ERR_CACHE_CORRUPT);
+  assert_non_null(strstr(fic_last_error_message(), "modules/norm/norm.so"));
   fic_test_rmtree(wheels);
-  free(wheels), free(full), free(part);
+  free(wheels), free(full);
 }
 
 int main(void) {
@@ -199,8 +217,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_wheel_modules, setup, teardown),
       cmocka_unit_test_setup_teardown(test_gc, setup, teardown),
       cmocka_unit_test_setup_teardown(test_gc_dry_run_writes_no_memo, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_default_modules_lenient, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_default_modules_subset, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_no_modules_up_front, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_modules_added_to_one_entry, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

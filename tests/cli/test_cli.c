@@ -165,7 +165,7 @@ static void test_verify(void **state) {
   cli(e, fixture_wheel(), "--modules fic_test info");
   EXPECT(e, 0, "artifact_dir");
   EXPECT(e, 0, dir);
-  snprintf(path, sizeof path, "%s/flashinfer_jit_cache/jit_cache/fic_test/fic_test.so", dir);
+  snprintf(path, sizeof path, "%s/modules/fic_test/fic_test.so", dir);
   flip_byte(path, 100);
   cli(e, fixture_wheel(), "--modules fic_test verify");
   EXPECT(e, 1, "cache entry is corrupt");
@@ -179,7 +179,12 @@ static void test_verify(void **state) {
 
 static void test_gc(void **state) {
   cli_env *e = *state;
-  cli(e, fixture_wheel(), "--modules fic_test fetch");
+  /* A copy of the fixture wheel under another name: the entry is keyed by the
+   * wheels, so this is another entry. */
+  char other[4200];
+  snprintf(other, sizeof other, "%s.wheels/flashinfer_jit_cache-0.0.0+other-py3-none-any.whl", e->cache);
+  assert_int_equal(fic_test_sh("mkdir -p '%s.wheels' && cp '%s' '%s'", e->cache, fixture_wheel(), other), 0);
+  cli(e, other, "--modules fic_test fetch");
   EXPECT(e, 0, "ready in");
   /* The configuration below selects an entry that does not exist: a dry run
    * must not create it (nor anything else), nor load anything. */
@@ -189,16 +194,18 @@ static void test_gc(void **state) {
   tree_snapshot(e->cache, before);
   cli(e, fixture_wheel(), "gc --dry-run");
   EXPECT(e, 0, "would free ");
+  if (strstr(e->out, "would free 0.0 MiB")) fail_msg("dry run would free nothing");
   tree_snapshot(e->cache, after);
   assert_same_snapshots(before, after);
-  /* The entry the configuration uses is kept; the other one goes. */
-  cli(e, fixture_wheel(), "--modules fic_test gc");
+  /* The entry the configuration uses is kept (with its modules); the other one goes. */
+  cli(e, other, "--modules fic_test gc");
   EXPECT(e, 0, "freed 0.0 MiB");
   cli(e, fixture_wheel(), "gc");
   EXPECT(e, 0, "freed ");
   if (strstr(e->out, "freed 0.0 MiB")) fail_msg("gc freed nothing");
   cli(e, fixture_wheel(), "--modules fic_test verify");
   EXPECT(e, 0, "ok: ");
+  assert_int_equal(fic_test_sh("rm -rf '%s.wheels'", e->cache), 0);
 }
 
 static void test_diagnose(void **state) {

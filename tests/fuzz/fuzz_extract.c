@@ -69,7 +69,9 @@ static int walk_entry(const char *dir, const char *rel, const fic_marker *m) {
     snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", de->d_name);
     struct stat st;
     FZ_CHECK(lstat(path, &st) == 0, "lstat %s", path);
-    if (S_ISDIR(st.st_mode)) {
+    if (S_ISDIR(st.st_mode) && !*rel && !strcmp(de->d_name, FIC_MODULES_DIR)) {
+      continue; /* modules carry their own markers: fic__artifacts_verify checks them */
+    } else if (S_ISDIR(st.st_mode)) {
       files += walk_entry(path, sub, m);
     } else {
       FZ_CHECK(S_ISREG(st.st_mode), "%s is not a regular file (mode %o)", path, (unsigned)st.st_mode);
@@ -116,7 +118,9 @@ static void check_root(fic_status s, const fic_artifacts *a) {
   }
   closedir(d);
   if (s != FIC_OK) {
-    FZ_CHECK(entries == 0, "a failed extraction (%s) published an entry", fic_status_string(s));
+    /* The entry (libtvm_ffi.so) may be complete when a module failed after
+     * it: each is published whole by its own rename, or not at all. */
+    FZ_CHECK(entries <= 1, "a failed extraction (%s) published %d entries", fic_status_string(s), entries);
     return;
   }
   FZ_CHECK(entries == 1, "%d entries after one successful extraction", entries);
@@ -128,7 +132,7 @@ static void check_root(fic_status s, const fic_artifacts *a) {
   FZ_CHECK(fic__marker_read(a->artifact_dir, m, why, sizeof why) == 0, "marker unreadable: %s", why);
   int files = walk_entry(a->artifact_dir, "", m);
   FZ_CHECK(files == (int)m->num_files + 1, "entry holds %d files, marker lists %zu", files, m->num_files);
-  FZ_CHECK(m->num_files == a->num_modules + 1, "marker lists %zu files for %zu modules", m->num_files, a->num_modules);
+  FZ_CHECK(m->num_files == 1, "the entry's marker lists %zu files, not libtvm_ffi.so alone", m->num_files);
   /* Sizes agree with the archive's declarations. */
   fic_zip *z = NULL;
   FZ_CHECK(fic__zip_open(g_wheel, &z) == FIC_OK, "wheel that was extracted does not reopen");

@@ -182,7 +182,9 @@ def marker_seeds(out):
     J, T, M, L = ("J" * 64, "T" * 64, "M" * 64, "L" * 64)
     jit, tvm = "flashinfer_jit_cache-0.0.0-py3-none-any.whl", "apache_tvm_ffi-0.0.0-py3-none-any.whl"
     tvm_len, mod_len = len(b"libtvm_ffi bytes\n"), len(b"module bytes\n")
-    good = [(TVM, tvm_len, L), ("flashinfer_jit_cache/jit_cache/m/m.so", mod_len, M)]
+    # The entry's marker lists libtvm_ffi.so alone (modules carry their own).
+    good = [(TVM, tvm_len, L)]
+    module = ("modules/m/m.so", mod_len, M)
 
     def real(files, **kw):
         args = dict(jit_sha=J, tvm_sha=T, jit=jit, tvm=tvm)
@@ -192,10 +194,10 @@ def marker_seeds(out):
     seeds = {
         "real": real(good),
         "real_reordered": real(good[::-1]),
-        "real_wrong_size": real([(TVM, tvm_len + 1, L), good[1]]),
-        "real_wrong_file_sha": real([(TVM, tvm_len, M), good[1]]),
-        "real_missing_file": real(good[:1]),
-        "real_extra_file": real(good + [("extra/file", 1, L)]),
+        "real_wrong_size": real([(TVM, tvm_len + 1, L)]),
+        "real_wrong_file_sha": real([(TVM, tvm_len, M)]),
+        "real_missing_file": real([module]),
+        "real_extra_file": real(good + [module]),
         "real_wrong_jit_sha": real(good, jit_sha="a" * 64),
         "real_wrong_tvm_name": real(good, tvm="other.whl"),
         "real_swapped_wheels": real(good, jit_sha=T, tvm_sha=J),

@@ -56,7 +56,7 @@ const char *st_ref_dir(void) {
   snprintf(p, sizeof p, "%s/%s", dir, ST_TVM_REL);
   st_unzip_member(st_tvm_wheel(), ST_TVM_REL, p);
   snprintf(p, sizeof p, "%s/%s", dir, ST_MOD_REL);
-  st_unzip_member(st_jit_wheel(), ST_MOD_REL, p);
+  st_unzip_member(st_jit_wheel(), ST_MOD_MEMBER, p);
   ref_dir = dir;
   setenv("FIC_STRESS_REF", dir, 1);
   return dir;

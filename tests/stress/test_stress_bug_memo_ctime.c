@@ -21,7 +21,7 @@ static void stored_wheel(const char *out, const char *module_file) {
       "'%s' -c \"import sys,zipfile; z=zipfile.ZipFile(sys.argv[1],'w'); "
       "i=zipfile.ZipInfo(sys.argv[2],(2025,1,1,0,0,0)); i.external_attr=0o100755<<16; "
       "z.writestr(i,open(sys.argv[3],'rb').read()); z.close()\" '%s' '%s' '%s'",
-      fic_test_env("FIC_TEST_PYTHON"), out, ST_MOD_REL, module_file);
+      fic_test_env("FIC_TEST_PYTHON"), out, ST_MOD_MEMBER, module_file);
   if (rc != 0) fail_msg("cannot build %s", out);
 }
 

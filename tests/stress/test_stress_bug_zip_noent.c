@@ -33,7 +33,7 @@ static size_t put32(unsigned char *b, size_t o, uint32_t v) {
 
 /* Two stored members; the second central record's offset is 0xFFFFFFFF. */
 static size_t make_archive(unsigned char *b) {
-  const char *names[2] = {ST_TVM_REL, ST_MOD_REL};
+  const char *names[2] = {ST_TVM_REL, ST_MOD_MEMBER};
   const unsigned char data[2] = {'t', 'm'};
   uint32_t offs[2];
   size_t o = 0;

@@ -122,10 +122,10 @@ static void test_wheel_swapped_while_waiting_for_the_lock(void **state) {
   assert_int_equal(fic_test_sh("cp '%s' '%s'", st_jit_wheel(), wheel), 0);
   assert_int_equal(fic_test_sh("cp '%s' '%s' && printf 'v2' >> '%s'", fic_test_env("FIC_TEST_MODULE"), mod2, mod2), 0);
   assert_int_equal(fic_test_sh("'%s' '%s' '%s' '%s=%s'", fic_test_env("FIC_TEST_PYTHON"),
-                               fic_test_env("FIC_TEST_MAKE_WHEEL"), v2, ST_MOD_REL, mod2),
+                               fic_test_env("FIC_TEST_MAKE_WHEEL"), v2, ST_MOD_MEMBER, mod2),
                    0);
   snprintf(p, sizeof p, "%s/%s", ref2, ST_MOD_REL);
-  st_unzip_member(v2, ST_MOD_REL, p);
+  st_unzip_member(v2, ST_MOD_MEMBER, p);
   const char *ref1 = st_ref_dir();
 
   /* The entry name of wheel v1 (it does not depend on the cache root). */
