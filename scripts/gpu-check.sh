@@ -72,6 +72,10 @@ run() {
     "$dev/apache_tvm_ffi-0.1.3"
   chmod +x "$dev"/apache_tvm_ffi-0.1.3/tvm_ffi/lib/*.so
   cp "$G/norm.whl" "$norm_wheel"
+  # The tests run the Python the build found; point that path at this machine's.
+  local py
+  py=$(sed -n 's/^Python3_EXECUTABLE:[A-Z]*=//p' "$G/build/CMakeCache.txt")
+  if [ -n "$py" ] && [ ! -x "$py" ]; then mkdir -p "$(dirname "$py")" && ln -sf "$(command -v python3)" "$py"; fi
   local full
   full=$(ls "$G"/full/*.whl)
   cp "$full" "$attn_wheel"
@@ -91,7 +95,8 @@ run() {
   [ "$st" = 0 ] || rc=1
   tail -n 25 "$out/run-norm.log"
   local mods="norm,page,cascade,batch_decode_with_kv_cache_dtype_q_bf16_dtype_kv_bf16_dtype_o_bf16_dtype_idx_i32_head_dim_qk_128_head_dim_vo_128_posenc_0_use_swa_False_use_logits_cap_False"
-  unzip -l "$attn_wheel" | grep -q gdn_prefill_sm90 && mods="$mods,gdn_prefill_sm90"
+  python3 -c 'import sys, zipfile; sys.exit(not any("gdn_prefill_sm90" in n for n in zipfile.ZipFile(sys.argv[1]).namelist()))' \
+    "$attn_wheel" && mods="$mods,gdn_prefill_sm90"
   echo "== main job, full wheel ($mods)" | tee "$out/run-full.log"
   st=0
   "$cli" run --offline --cache-dir /tmp/gc-full --jit-cache-wheel "$attn_wheel" --tvmffi-wheel "$tvm" --modules "$mods" \
@@ -100,9 +105,9 @@ run() {
   [ "$st" = 0 ] || rc=1
   tail -n 40 "$out/run-full.log"
   echo "== ctest: GPU tests (FIC_NORM_WHEEL and FIC_ATTN_WHEEL = the full wheel)"
-  (cd build && FIC_NORM_WHEEL="$attn_wheel" FIC_ATTN_WHEEL="$attn_wheel" ctest -L gpu --output-on-failure \
+  (cd build && FIC_NORM_WHEEL="$attn_wheel" FIC_ATTN_WHEEL="$attn_wheel" ctest -L gpu -V \
     --timeout 900 >"$out/ctest-gpu.log" 2>&1) || rc=1
-  grep -E "Test +#|tests passed|Skipped|Failed" "$out/ctest-gpu.log" | tail -n 20
+  grep -E "^[0-9]+/[0-9]+ Test|tests passed|Skipped|Failed|FAILED" "$out/ctest-gpu.log" | tail -n 20
   echo "== ctest: CPU labels on the GPU machine"
   (cd build && ctest -L 'kernels|ffi|cli|modules' -j8 --output-on-failure >"$out/ctest-cpu.log" 2>&1) || rc=1
   grep -E "tests passed|Skipped|Failed" "$out/ctest-cpu.log" | tail -n 12

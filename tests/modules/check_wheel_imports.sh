@@ -8,7 +8,10 @@ wheel=$1 lib=$2; shift 2
 here=$(cd "$(dirname "$0")" && pwd)
 check="$here/../../tools/kernel-modules/check_imports.sh"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-unzip -q "$wheel" 'flashinfer_jit_cache/jit_cache/*' -d "$tmp"
+# Python's zipfile rather than unzip: machines without Info-ZIP run this too.
+python3 -c 'import sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+z.extractall(sys.argv[2], [n for n in z.namelist() if n.startswith("flashinfer_jit_cache/jit_cache/")])' "$wheel" "$tmp"
 mods=$(find "$tmp" -name '*.so' | sort)
 [ -n "$mods" ] || { echo "no modules in $wheel"; exit 1; }
 n=0
