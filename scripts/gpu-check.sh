@@ -74,7 +74,7 @@ run() {
   cp "$G/norm.whl" "$norm_wheel"
   # The tests run the Python the build found; point that path at this machine's.
   local py
-  py=$(sed -n 's/^Python3_EXECUTABLE:[A-Z]*=//p' "$G/build/CMakeCache.txt")
+  py=$(sed -n 's/^_\{0,1\}Python3_EXECUTABLE:[A-Z]*=//p' "$G/build/CMakeCache.txt" | head -1)
   if [ -n "$py" ] && [ ! -x "$py" ]; then mkdir -p "$(dirname "$py")" && ln -sf "$(command -v python3)" "$py"; fi
   local full
   full=$(ls "$G"/full/*.whl)
