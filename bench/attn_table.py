@@ -78,6 +78,13 @@ def main():
     gpu_table(d, "decode")
     print()
     gpu_table(d, "prefill")
+    bd = load(d, "attn_breakdown.csv")
+    if bd:
+        print("\n| breakdown | family | batch | len | path | us (median) | min | max |")
+        print("|---|---|---|---|---|---|---|---|")
+        for r in bd:
+            print("| %s | %s | %s | %s | %s | %s | %s | %s |" % tuple(r[k] for k in (
+                "what", "family", "batch", "len", "path", "us_med", "us_min", "us_max")))
     for r in load(d, "attn_jit_build.csv"):
         print("\nFlashInfer JIT build + load: %s %s s" % (r["module"], r["build_and_load_s"]))
 

@@ -264,7 +264,7 @@ def jit_build(out_dir):
         t0 = time.perf_counter()
         attn.plan(b, decode) if decode else attn.plan(Batch(torch, pool, 2, 64, 64), 0)
         dt = time.perf_counter() - t0
-        name = "batch_decode (bf16, hd128)" if decode else "batch_prefill fa2 (bf16, hd128)"
+        name = "batch_decode bf16 hd128" if decode else "batch_prefill fa2 bf16 hd128"
         print("FlashInfer JIT build + load of %s: %.1f s" % (name, dt), flush=True)
         rows.append((name, "%.1f" % dt))
     write_csv(os.path.join(out_dir, "attn_jit_build.csv"), ["module", "build_and_load_s"], rows)
@@ -275,6 +275,7 @@ def main():
     ap.add_argument("--out", default="bench-attn-out")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--jit-build", action="store_true")
+    ap.add_argument("--no-host", action="store_true", help="skip the host-cost section")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     if a.jit_build:
@@ -290,14 +291,18 @@ def main():
     check(torch, attn, pool, a.out)
     print("modules:", attn.dec._cached_module, attn.pre._cached_module)
     rows = []
-    host_cost(torch, gate, attn, pool, 1, 1, 1024, True, a.quick, rows)
-    host_cost(torch, gate, attn, pool, 1, 64, 8192, False, a.quick, rows)
-    host_cost(torch, gate, attn, pool, 1, 256, 8192, False, a.quick, rows)
-    host_cost(torch, gate, attn, pool, 0, 4, 256, True, a.quick, rows)
-    host_cost(torch, gate, attn, pool, 0, 64, 1024, False, a.quick, rows)
-    write_csv(os.path.join(a.out, "attn_host_py.csv"),
-              ["family", "batch", "len", "path", "plan_us_med", "plan_us_min", "plan_us_max", "run_us_med",
-               "run_us_min", "run_us_max"], rows)
+    if a.no_host:
+        rows = None
+    else:
+        host_cost(torch, gate, attn, pool, 1, 1, 1024, True, a.quick, rows)
+        host_cost(torch, gate, attn, pool, 1, 64, 8192, False, a.quick, rows)
+        host_cost(torch, gate, attn, pool, 1, 256, 8192, False, a.quick, rows)
+        host_cost(torch, gate, attn, pool, 0, 4, 256, True, a.quick, rows)
+        host_cost(torch, gate, attn, pool, 0, 64, 1024, False, a.quick, rows)
+    if rows is not None:
+        write_csv(os.path.join(a.out, "attn_host_py.csv"),
+                  ["family", "batch", "len", "path", "plan_us_med", "plan_us_min", "plan_us_max", "run_us_med",
+                   "run_us_min", "run_us_max"], rows)
     bench_decode(torch, gate, attn, pool, 10 if a.quick else 30, a.out)
     bench_prefill(torch, gate, attn, pool, 10 if a.quick else 20, a.out)
     print("gate expired: %d" % gate.expired)

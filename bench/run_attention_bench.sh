@@ -13,7 +13,7 @@
 #   6. bench/attn_table.py: Markdown tables (printed last)
 # Results: $OUT/results.tgz (CSVs, logs, tables.md), $OUT/run.log, $OUT/tables.md.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 DEV=${FIC_DEVICE_DIR:-.device}
 KEEP=${FIC_BENCH_OUT:-${OUT:-bench-attn-out}}
 DEADLINE=${FIC_DEADLINE_S:-280}
@@ -52,12 +52,17 @@ done
 WHEEL=$(realpath "$DEV/attn.whl")
 TVM=$(realpath "$(ls "$DEV"/wheels/apache_tvm_ffi-0.1.3-*.whl)")
 
-step "bench_attention (flashinfer-c)"
-LD_LIBRARY_PATH="$FIC_LD" "$DEV/build/bench/bench_attention" --jit-cache-wheel "$WHEEL" --tvmffi-wheel "$TVM" \
-  --out "$R" ${FIC_QUICK:+--quick} 2>&1 | tee "$R/bench_attention.log" >>"$LOG"
+run_c() {
+  step "bench_attention (flashinfer-c) ${FIC_C_ARGS:-}"
+  # shellcheck disable=SC2086
+  LD_LIBRARY_PATH="$FIC_LD" "$DEV/build/bench/bench_attention" --jit-cache-wheel "$WHEEL" --tvmffi-wheel "$TVM" \
+    --out "$R" ${FIC_QUICK:+--quick} ${FIC_C_ARGS:-} 2>&1 | tee "$R/bench_attention.log" >>"$LOG"
+}
 
-step "FlashInfer Python (same modules, loaded as prebuilt)"
-python3 - "$WHEEL" <<'PY' 2>&1 | tee -a "$LOG"
+run_py() {
+  step "FlashInfer Python (same modules, loaded as prebuilt)"
+  # the two modules of the wheel, where FlashInfer loads prebuilt (AOT) modules from
+  python3 -c '
 import os, sys, zipfile
 z = zipfile.ZipFile(sys.argv[1])
 for n in z.namelist():
@@ -65,17 +70,25 @@ for n in z.namelist():
     if base.startswith("batch_") and base.endswith(".so"):
         d = os.path.join("/tmp/site/flashinfer/data/aot", base[:-3])
         os.makedirs(d, exist_ok=True)
-        with open(os.path.join(d, base), "wb") as f:
-            f.write(z.read(n))
+        open(os.path.join(d, base), "wb").write(z.read(n))
         print("aot:", base)
-PY
-PYTHONUNBUFFERED=1 python3 bench/bench_attention_py.py --out "$R" ${FIC_QUICK:+--quick} 2>&1 |
-  tee "$R/bench_attention_py.log" >>"$LOG"
+' "$WHEEL" 2>&1 | tee -a "$LOG"
+  # shellcheck disable=SC2086
+  PYTHONUNBUFFERED=1 python3 bench/bench_attention_py.py --out "$R" ${FIC_QUICK:+--quick} ${FIC_PY_ARGS:-} 2>&1 |
+    tee "$R/bench_attention_py.log" >>"$LOG"
+  echo "FlashInfer JIT cache after the Python benchmark (empty: no module was JIT-built):" >>"$R/bench_attention_py.log"
+  find /tmp/fi-ws -name '*.so' >>"$R/bench_attention_py.log" 2>&1
+}
+if [ "${FIC_ORDER:-c-first}" = py-first ]; then
+  run_py
+  run_c
+else
+  run_c
+  run_py
+fi
 
-echo "FlashInfer JIT cache after the Python benchmark (empty: no module was JIT-built):" >>"$R/bench_attention_py.log"
-find /tmp/fi-ws -name '*.so' >>"$R/bench_attention_py.log" 2>&1
 left=$((DEADLINE - ($(date +%s) - T0)))
-if [ "$left" -gt 30 ]; then
+if [ "$left" -gt 30 ] && [ -z "${FIC_SKIP_JIT:-}" ]; then
   step "FlashInfer JIT build of both modules (fresh process, empty JIT cache, $left s at most)"
   rm -rf /tmp/site/flashinfer/data/aot/batch_*
   FLASHINFER_WORKSPACE_BASE=/tmp/fi-jit PYTHONUNBUFFERED=1 timeout "$left" \
