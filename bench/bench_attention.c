@@ -14,10 +14,13 @@
  *      device-to-device copy measured in the same run;
  *   3. causal prefill GPU time and TFLOP/s at a few (batch, length) points.
  *
+ *   4. --breakdown: the typed plan's CUDA calls timed alone, and plans timed
+ *      with the previous plan's copy already done ("settled").
+ *
  * usage: bench_attention --jit-cache-wheel W --tvmffi-wheel T [--out DIR]
- *                        [--cache-dir DIR] [--quick]
- * Writes attn_host.csv, attn_decode.csv, attn_prefill.csv, attn_copy.csv and
- * prints a table. Exits 1 if a correctness check fails. */
+ *                        [--cache-dir DIR] [--quick] [--no-host] [--breakdown]
+ * Writes attn_check.csv, attn_host.csv, attn_decode.csv, attn_prefill.csv,
+ * attn_copy.csv (and attn_breakdown.csv) and prints a table. Exits 1 if a correctness check fails. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
