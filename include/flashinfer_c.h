@@ -657,8 +657,8 @@ FIC_API fic_status fic_paged_kv_seq_lens(const int32_t *kv_indptr, const int32_t
  * kernel reads it as the id type). When an array is given the scalar is
  * ignored; array values live on the GPU and are not checked. Scalars are
  * checked: top_k in [1, vocab], top_p in (0, 1], min_p in [0, 1],
- * temperature > 0, all finite (FlashInfer itself does not check: k = 0 or
- * p = 0 keep nothing and sample garbage ids, NaN propagates).
+ * temperature > 0, all finite (FlashInfer checks none of them; its results
+ * for such values are unspecified).
  * Randomness: Philox-4x32-10 (curand) keyed by (seed, offset); row r uses
  * subsequence r. Equal (seed, offset, inputs, deterministic) give equal
  * results. Use fic_philox_next() to draw (seed, offset) the way FlashInfer's
@@ -754,9 +754,10 @@ FIC_API fic_status fic_top_p_renorm_probs(fic_runtime *rt, const fic_tensor *pro
  * renormalised; probs/renorm_probs f32, f16 or bf16 (same dtype) [batch,
  * vocab]; top_k_arr int32 [batch] or NULL. row_states: a 1-D u8 device
  * tensor of at least FIC_TOPK_ROW_STATES_BYTES, zero-filled by the caller
- * before its first use (cudaMemset); the kernel returns it to zero after
- * every call, so one buffer serves every later call, but not two calls
- * running at once on different streams. (0.2.0) */
+ * before its first use (cudaMemset), as FlashInfer's Python does once; the
+ * kernels clear their histograms and arrival counters at the end of each
+ * call, so the buffer serves every later call without re-zeroing, but not
+ * two calls in flight at once. (0.2.0) */
 FIC_API fic_status fic_top_k_renorm_probs(fic_runtime *rt, const fic_tensor *probs, const fic_tensor *renorm_probs,
                                           const fic_tensor *top_k_arr, int64_t top_k, const fic_tensor *row_states,
                                           void *stream);

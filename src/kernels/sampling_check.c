@@ -78,8 +78,8 @@ fic_status fic__smp_row_states(fic_vt *vt, const fic_tensor *t, const fic_vt *re
 fic_status fic__smp_top_k(const char *name, int64_t k, int64_t max) {
   if (k < 1 || k > max)
     return fic__fail_arg(name,
-                         "%s must be in [1, %lld] (the vocabulary), got %lld (FlashInfer does not check: k <= 0 "
-                         "keeps nothing and returns unspecified ids)",
+                         "%s must be in [1, %lld] (the vocabulary), got %lld (FlashInfer does not check it; its "
+                         "result for such a k is unspecified)",
                          name, (long long)max, (long long)k);
   return FIC_OK;
 }
@@ -87,8 +87,8 @@ fic_status fic__smp_top_k(const char *name, int64_t k, int64_t max) {
 fic_status fic__smp_top_p(const char *name, double p) {
   if (!(p > 0 && p <= 1))
     return fic__fail_arg(name,
-                         "%s must be in (0, 1], got %g (FlashInfer does not check: p <= 0 keeps nothing, NaN "
-                         "propagates)",
+                         "%s must be in (0, 1], got %g (FlashInfer does not check it; its result for such a p is "
+                         "unspecified)",
                          name, p);
   return FIC_OK;
 }
