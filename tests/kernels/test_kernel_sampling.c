@@ -493,6 +493,8 @@ static void test_real_valid_call_without_gpu(void **state) {
     print_message("no-GPU sampling call %d: %s: %s: %s\n", i, fic_status_string(s), fic_last_error_kind(),
                   fic_last_error_message());
     assert_int_equal(s, FIC_ERR_KERNEL);
+    /* Without a driver the wrapper's device guard raises (cudaSetDevice). */
+    assert_non_null(strstr(fic_last_error_message(), "CUDA"));
   }
   kt_desc in = kt_cuda(A_PROBS, FIC_F32, 2, 4, 1000, 0, 0), out = kt_cuda(A_OUT, FIC_F32, 2, 4, 1000, 0, 0);
   kt_desc st = kt_cuda(A_STATES, FIC_U8, 1, 1 << 20, 0, 0, 0);
