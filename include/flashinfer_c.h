@@ -660,7 +660,7 @@ FIC_API fic_status fic_paged_kv_seq_lens(const int32_t *kv_indptr, const int32_t
  * temperature > 0, all finite (FlashInfer checks none of them; its results
  * for such values are unspecified).
  * Randomness: Philox-4x32-10 (curand) keyed by (seed, offset); row r uses
- * subsequence r. Equal (seed, offset, inputs, deterministic) give equal
+ * subsequence r (sampling_from_logits: one per element). Equal (seed, offset, inputs, deterministic) give equal
  * results. Use fic_philox_next() to draw (seed, offset) the way FlashInfer's
  * Python does. Common statuses: FIC_ERR_INVALID_ARGUMENT naming the field;
  * FIC_ERR_NOT_FOUND, _DLOPEN, _CAPTURING for module `sampling`/`topk`;
@@ -704,7 +704,7 @@ typedef enum fic_filter_order {
   FIC_FILTER_JOINT = 1        /* one kernel: both filters on the original probabilities */
 } fic_filter_order;
 
-/* One struct for the seven sampling calls; each reads only its fields. */
+/* One struct for the six sampling calls; each reads only its fields. */
 typedef struct fic_sampling_params {
   size_t struct_size;              /* set by fic_sampling_params_init */
   const fic_tensor *probs;         /* f32 [batch, vocab]: logits for fic_sampling_from_logits */
