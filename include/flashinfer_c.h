@@ -643,6 +643,193 @@ FIC_API fic_status fic_paged_kv_seq_lens(const int32_t *kv_indptr, const int32_t
                                          int32_t batch_size, int32_t *seq_lens);
 
 /* ------------------------------------------------------------------------ */
+/* Sampling and top-k: sampling.so, topk.so (0.2.0)                         */
+/* ------------------------------------------------------------------------ */
+/* Rows are [batch, vocab] float32 probabilities or logits, contiguous, on
+ * one CUDA device. The kernels read them as float32 WITHOUT checking the
+ * dtype, so anything else is refused here (FIC_ERR_INVALID_ARGUMENT naming
+ * it); top_k_renorm_probs, top_k_mask_logits and radix_topk also take f16
+ * and bf16. Sampled ids are int32 or int64 [batch_out]; `indices` (optional,
+ * the output's dtype, [batch_out]) picks the probability row of each output
+ * row, otherwise batch_out == batch. Per-row parameter arrays are [batch]
+ * (the probability rows): top_p/min_p/temperature float32; top_k int32 for
+ * the renorm/mask calls and the output's dtype for the sampling calls (the
+ * kernel reads it as the id type). When an array is given the scalar is
+ * ignored; array values live on the GPU and are not checked. Scalars are
+ * checked: top_k in [1, vocab], top_p in (0, 1], min_p in [0, 1],
+ * temperature > 0, all finite (FlashInfer checks none of them; its results
+ * for such values are unspecified).
+ * Randomness: Philox-4x32-10 (curand) keyed by (seed, offset); row r uses
+ * subsequence r (sampling_from_logits: one per element). Equal (seed, offset, inputs, deterministic) give equal
+ * results. Use fic_philox_next() to draw (seed, offset) the way FlashInfer's
+ * Python does. Common statuses: FIC_ERR_INVALID_ARGUMENT naming the field;
+ * FIC_ERR_NOT_FOUND, _DLOPEN, _CAPTURING for module `sampling`/`topk`;
+ * FIC_ERR_KERNEL for the wrapper's own errors (and CUDA launch errors it
+ * reports). An empty batch does nothing. All calls are thread-safe and
+ * enqueue on `stream` without synchronising. (0.2.0) */
+
+/* A Philox stream position, as torch's CUDA generator keeps it. */
+typedef struct fic_philox {
+  uint64_t seed;
+  uint64_t offset;
+} fic_philox;
+
+/* Set seed and offset 0. FIC_ERR_INVALID_ARGUMENT for NULL. (0.2.0) */
+FIC_API fic_status fic_philox_init(fic_philox *gen, uint64_t seed);
+/* FlashInfer's get_seed_and_offset(increment): offset += round_up(increment,
+ * 4), then *seed = gen->seed, *offset = the new offset (FlashInfer passes the
+ * advanced value). Increments FlashInfer's Python uses: sampling_from_probs
+ * and min_p: batch_out; sampling_from_logits: batch_out * vocab; top_p,
+ * top_k and top_k_top_p: batch_out * 32; chain_speculative_sampling:
+ * batch * (num_speculative + 1). The offset wraps modulo 2^64. Not
+ * thread-safe on one generator (the caller serialises). (0.2.0) */
+FIC_API fic_status fic_philox_next(fic_philox *gen, uint64_t increment, uint64_t *seed, uint64_t *offset);
+
+/* softmax: output = softmax(logits / temperature) per row, both f32 [batch,
+ * vocab]. temperature_arr (f32 [batch], may be NULL) or the scalar
+ * `temperature` (> 0). workspace: a 1-D u8 device tensor, 16-byte aligned,
+ * of at least fic_softmax_workspace_size() bytes (FlashInfer's Python uses 1
+ * MiB). (0.2.0) */
+FIC_API fic_status fic_softmax(fic_runtime *rt, const fic_tensor *workspace, const fic_tensor *logits,
+                               const fic_tensor *output, const fic_tensor *temperature_arr, double temperature,
+                               int enable_pdl, void *stream);
+/* Bytes of workspace fic_softmax needs: batch * ceil(vocab / 8192) * 8 when
+ * batch <= 128 and vocab >= 24576 (the split-vocabulary path), else 0.
+ * FIC_ERR_INVALID_ARGUMENT for a negative size or NULL bytes. (0.2.0) */
+FIC_API fic_status fic_softmax_workspace_size(int64_t batch, int64_t vocab, size_t *bytes);
+
+/* The order of the two filters of fic_top_k_top_p_sampling_from_probs. */
+typedef enum fic_filter_order {
+  FIC_FILTER_TOP_K_FIRST = 0, /* FlashInfer's default: top_k_renorm_probs into renorm_buffer, then top-p sampling */
+  FIC_FILTER_JOINT = 1        /* one kernel: both filters on the original probabilities */
+} fic_filter_order;
+
+/* One struct for the six sampling calls; each reads only its fields. */
+typedef struct fic_sampling_params {
+  size_t struct_size;              /* set by fic_sampling_params_init */
+  const fic_tensor *probs;         /* f32 [batch, vocab]: logits for fic_sampling_from_logits */
+  const fic_tensor *output;        /* int32/int64 [batch_out] sampled ids */
+  const fic_tensor *indices;       /* default NULL; [batch_out], output's dtype: probability row per output row */
+  const fic_tensor *top_k_arr;     /* default NULL; [batch]: output's dtype (sampling), int32 (top-k-first renorm) */
+  int64_t top_k;                   /* scalar k in [1, vocab] (when top_k_arr is NULL) */
+  const fic_tensor *top_p_arr;     /* default NULL; f32 [batch] */
+  double top_p;                    /* scalar p in (0, 1]; default 1 */
+  const fic_tensor *min_p_arr;     /* default NULL; f32 [batch] */
+  double min_p;                    /* scalar min_p in [0, 1]; default 0 */
+  int64_t deterministic;           /* default 1, as FlashInfer */
+  uint64_t philox_seed;            /* default 0 */
+  uint64_t philox_offset;          /* default 0 */
+  int64_t filter_order;            /* fic_filter_order; default FIC_FILTER_TOP_K_FIRST */
+  const fic_tensor *renorm_buffer; /* top-k-first: f32 [batch, vocab] scratch for the renormalised probs */
+  const fic_tensor *row_states;    /* top-k-first: see fic_top_k_renorm_probs */
+} fic_sampling_params;
+
+FIC_API fic_status fic_sampling_params_init(fic_sampling_params *params);
+/* Sample one id per row from probs (not necessarily normalised). (0.2.0) */
+FIC_API fic_status fic_sampling_from_probs(fic_runtime *rt, const fic_sampling_params *params, void *stream);
+/* Sample from softmax(logits) (Gumbel-max); probs holds the logits. (0.2.0) */
+FIC_API fic_status fic_sampling_from_logits(fic_runtime *rt, const fic_sampling_params *params, void *stream);
+/* Sample from the smallest set of largest probabilities whose mass >= top_p. (0.2.0) */
+FIC_API fic_status fic_top_p_sampling_from_probs(fic_runtime *rt, const fic_sampling_params *params, void *stream);
+/* Sample from the top_k largest probabilities. (0.2.0) */
+FIC_API fic_status fic_top_k_sampling_from_probs(fic_runtime *rt, const fic_sampling_params *params, void *stream);
+/* Sample from the tokens with prob >= min_p * max(prob). (0.2.0) */
+FIC_API fic_status fic_min_p_sampling_from_probs(fic_runtime *rt, const fic_sampling_params *params, void *stream);
+/* Top-k then top-p: filter_order FIC_FILTER_TOP_K_FIRST (default, as
+ * FlashInfer's Python) runs top_k_renorm_probs(probs -> renorm_buffer) then
+ * top_p_sampling_from_probs(renorm_buffer) with top_k_arr int32 and needs
+ * renorm_buffer and row_states; FIC_FILTER_JOINT runs the fused kernel
+ * (top_k_arr in the output's dtype; the two buffers are ignored). (0.2.0) */
+FIC_API fic_status fic_top_k_top_p_sampling_from_probs(fic_runtime *rt, const fic_sampling_params *params,
+                                                       void *stream);
+
+/* renorm_probs = probs restricted to the smallest top set of mass >= p,
+ * renormalised; f32 [batch, vocab]. (0.2.0) */
+FIC_API fic_status fic_top_p_renorm_probs(fic_runtime *rt, const fic_tensor *probs, const fic_tensor *renorm_probs,
+                                          const fic_tensor *top_p_arr, double top_p, void *stream);
+/* Bytes of row_states the top-k calls need: FlashInfer's Python passes 1 MiB
+ * (enough for 339 groups of CTAs, more than any GPU's SMs). (0.2.0) */
+#define FIC_TOPK_ROW_STATES_BYTES ((size_t)1 << 20)
+/* renorm_probs = probs restricted to the k largest of each row,
+ * renormalised; probs/renorm_probs f32, f16 or bf16 (same dtype) [batch,
+ * vocab]; top_k_arr int32 [batch] or NULL. row_states: a 1-D u8 device
+ * tensor of at least FIC_TOPK_ROW_STATES_BYTES, zero-filled by the caller
+ * before its first use (cudaMemset), as FlashInfer's Python does once; the
+ * kernels clear their histograms and arrival counters at the end of each
+ * call, so the buffer serves every later call without re-zeroing, but not
+ * two calls in flight at once. (0.2.0) */
+FIC_API fic_status fic_top_k_renorm_probs(fic_runtime *rt, const fic_tensor *probs, const fic_tensor *renorm_probs,
+                                          const fic_tensor *top_k_arr, int64_t top_k, const fic_tensor *row_states,
+                                          void *stream);
+/* mask_logits = logits with all but the k largest of each row set to -inf;
+ * dtypes and row_states as fic_top_k_renorm_probs. (0.2.0) */
+FIC_API fic_status fic_top_k_mask_logits(fic_runtime *rt, const fic_tensor *logits, const fic_tensor *mask_logits,
+                                         const fic_tensor *top_k_arr, int64_t top_k, const fic_tensor *row_states,
+                                         void *stream);
+
+/* Chain speculative sampling: draft_probs f32 [B, n, vocab], draft_token_ids
+ * int32 [B, n], target_probs f32 [B, n + 1, vocab]; outputs int32:
+ * output_token_ids [B, n + 1] (-1 after the first rejection),
+ * output_accepted_token_num [B] and output_emitted_draft_token_num [B]
+ * (the kernel ADDS to the accepted counts: zero them first). (0.2.0) */
+typedef struct fic_chain_speculative_sampling_params {
+  size_t struct_size; /* set by fic_chain_speculative_sampling_params_init */
+  const fic_tensor *draft_probs;
+  const fic_tensor *draft_token_ids;
+  const fic_tensor *target_probs;
+  const fic_tensor *output_token_ids;
+  const fic_tensor *output_accepted_token_num;
+  const fic_tensor *output_emitted_draft_token_num;
+  int64_t deterministic; /* default 1 */
+  uint64_t philox_seed;
+  uint64_t philox_offset;
+} fic_chain_speculative_sampling_params;
+
+FIC_API fic_status fic_chain_speculative_sampling_params_init(fic_chain_speculative_sampling_params *params);
+FIC_API fic_status fic_chain_speculative_sampling(fic_runtime *rt, const fic_chain_speculative_sampling_params *params,
+                                                  void *stream);
+
+/* topk.so. radix_topk: the top_k largest of each row of input (f32, f16,
+ * bf16 [rows, len]) into output_indices int32 [rows, top_k] and
+ * output_values (input's dtype) [rows, top_k], in no particular order.
+ * row_states: as fic_top_k_renorm_probs; required here (optional upstream,
+ * but the multi-CTA path for long rows uses it unchecked, and FlashInfer's
+ * Python always passes one). 1 <= top_k <= len. (0.2.0) */
+FIC_API fic_status fic_radix_topk(fic_runtime *rt, const fic_tensor *input, const fic_tensor *output_indices,
+                                  const fic_tensor *output_values, const fic_tensor *row_states, int64_t top_k,
+                                  void *stream);
+/* For sparse attention: top_k of each input row [rows, max_len] (its first
+ * lengths[r] entries) mapped through the page table: output_page_table int32
+ * [rows, top_k] = src_page_table[row_to_batch[r] (or r), index].
+ * src_page_table int32 [batch, max_len] (row stride may exceed max_len);
+ * row_to_batch int32 [rows] or NULL; lengths int32 [rows]. (0.2.0) */
+typedef struct fic_radix_topk_page_table_params {
+  size_t struct_size; /* set by fic_radix_topk_page_table_params_init */
+  const fic_tensor *input;
+  const fic_tensor *output_page_table;
+  const fic_tensor *src_page_table;
+  const fic_tensor *row_to_batch; /* default NULL */
+  const fic_tensor *lengths;
+  const fic_tensor *row_states; /* required, as fic_radix_topk */
+  int64_t top_k;                /* in [1, input.shape[1]] */
+} fic_radix_topk_page_table_params;
+
+FIC_API fic_status fic_radix_topk_page_table_params_init(fic_radix_topk_page_table_params *params);
+FIC_API fic_status fic_radix_topk_page_table_transform(fic_runtime *rt, const fic_radix_topk_page_table_params *params,
+                                                       void *stream);
+/* As above for ragged rows: output_indices int32 [rows, top_k] = offsets[r]
+ * + index; offsets and lengths int32 [rows]. (0.2.0) */
+FIC_API fic_status fic_radix_topk_ragged_transform(fic_runtime *rt, const fic_tensor *input,
+                                                   const fic_tensor *output_indices, const fic_tensor *offsets,
+                                                   const fic_tensor *lengths, const fic_tensor *row_states,
+                                                   int64_t top_k, void *stream);
+/* *out = 1 when CUDA device `device_id` has the shared memory per SM that
+ * FlashInfer's filtered top-k needs, else 0 (also 0 when no GPU or driver
+ * answers: FlashInfer's function then returns false). Needs module `topk`.
+ * (0.2.0) */
+FIC_API fic_status fic_can_implement_filtered_topk(fic_runtime *rt, int32_t device_id, int *out);
+
+/* ------------------------------------------------------------------------ */
 /* Cascade: merging attention states, cascade.so (0.2.0)                    */
 /* ------------------------------------------------------------------------ */
 /* An attention state is (v, s): v [seq, H, D] f16/bf16, the attention output

@@ -33,5 +33,8 @@ int cli_has_module(const fic_runtime *rt, const char *module);
 struct cudart_dyn;
 struct ref_rng;
 int cli_run_decode(fic_runtime *rt, const struct cudart_dyn *cuda, int dev, void *stream, struct ref_rng *rng);
+/* The sampling check of `run` (run_sampling.c): softmax vs float64, top-p
+ * sampling reproducible for one (seed, offset). Returns as cli_run_decode. */
+int cli_run_sampling(fic_runtime *rt, const struct cudart_dyn *cuda, int dev, void *stream, struct ref_rng *rng);
 
 #endif

@@ -590,6 +590,12 @@ static void run_kernels(st_ctx *c, const fic_config *cfg) {
     gdn_cases(c);
   }
   page_cascade_checks(c);
+  if (!cli_has_module(c->rt, "sampling")) {
+    printf("sampling: not run (module sampling not prepared; add it with --modules ...,sampling)\n");
+  } else {
+    printf("sampling (softmax vs float64, top-p sampling):\n");
+    note(c, cli_run_sampling(c->rt, &c->cuda, c->dev, c->stream, &c->rng));
+  }
   if (!cli_has_module(c->rt, CLI_DECODE_MODULE)) {
     printf("batch decode: not run (module %s not prepared)\n", CLI_DECODE_MODULE);
   } else {

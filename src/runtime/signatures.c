@@ -28,6 +28,23 @@ static const struct {
     {"cascade", "merge_state", 6},
     {"cascade", "merge_state_in_place", 5},
     {"cascade", "merge_states", 4},
+    /* sampling.so (csrc/flashinfer_sampling_binding.cu, sampling.cu, renorm.cu) */
+    {"sampling", "softmax", 6},
+    {"sampling", "sampling_from_probs", 6},
+    {"sampling", "sampling_from_logits", 6},
+    {"sampling", "top_p_sampling_from_probs", 8},
+    {"sampling", "top_k_sampling_from_probs", 8},
+    {"sampling", "min_p_sampling_from_probs", 8},
+    {"sampling", "top_k_top_p_sampling_from_probs", 10},
+    {"sampling", "top_p_renorm_probs", 4},
+    {"sampling", "top_k_renorm_probs", 5},
+    {"sampling", "top_k_mask_logits", 5},
+    {"sampling", "chain_speculative_sampling", 9},
+    /* topk.so (csrc/flashinfer_topk_binding.cu, topk.cu) */
+    {"topk", "radix_topk", 5},
+    {"topk", "radix_topk_page_table_transform", 7},
+    {"topk", "radix_topk_ragged_transform", 6},
+    {"topk", "can_implement_filtered_topk", 0},
 };
 
 /* Attention modules are named by their parameters, so they are matched by
