@@ -29,9 +29,7 @@ fic_status fic_philox_next(fic_philox *gen, uint64_t increment, uint64_t *seed, 
 }
 
 fic_status fic_sampling_params_init(fic_sampling_params *params) {
-  if (!params) return fic__fail_arg("params", "params must not be NULL");
-  memset(params, 0, sizeof *params);
-  params->struct_size = sizeof *params;
+  FIC_CHECK(fic__params_reset(params, sizeof *params, "params"));
   params->top_p = 1.0;
   params->deterministic = 1;
   params->filter_order = FIC_FILTER_TOP_K_FIRST;
@@ -60,7 +58,7 @@ static fic_status check_output(smp_args *a) {
 /* params, probs and output; `logits` names the rows "logits" in errors. */
 static fic_status check_common(smp_args *a, const fic_sampling_params *in, const char *rows_name) {
   FIC_CHECK(fic_sampling_params_init(&a->p));
-  FIC_CHECK(fic__load_params(in, &a->p, sizeof a->p, "fic_sampling_params_init"));
+  FIC_CHECK(fic__load_params(in, &a->p, sizeof a->p, "params", "fic_sampling_params_init"));
   if (a->p.deterministic != 0 && a->p.deterministic != 1)
     return fic__fail_arg("deterministic", "deterministic must be 0 or 1, got %lld", (long long)a->p.deterministic);
   FIC_CHECK(fic__smp_rows(&a->probs, a->p.probs, rows_name, fic__smp_f32, 1, NULL));

@@ -111,9 +111,7 @@ fic_status fic_top_k_mask_logits(fic_runtime *rt, const fic_tensor *logits, cons
 }
 
 fic_status fic_chain_speculative_sampling_params_init(fic_chain_speculative_sampling_params *params) {
-  if (!params) return fic__fail_arg("params", "params must not be NULL");
-  memset(params, 0, sizeof *params);
-  params->struct_size = sizeof *params;
+  FIC_CHECK(fic__params_reset(params, sizeof *params, "params"));
   params->deterministic = 1;
   return FIC_OK;
 }
@@ -171,7 +169,7 @@ fic_status fic_chain_speculative_sampling(fic_runtime *rt, const fic_chain_specu
   if (!rt) return fic__fail_arg("rt", "rt must not be NULL");
   fic_chain_speculative_sampling_params p;
   FIC_CHECK(fic_chain_speculative_sampling_params_init(&p));
-  FIC_CHECK(fic__load_params(params, &p, sizeof p, "fic_chain_speculative_sampling_params_init"));
+  FIC_CHECK(fic__load_params(params, &p, sizeof p, "params", "fic_chain_speculative_sampling_params_init"));
   spec_args a;
   FIC_CHECK(check_spec(&a, &p));
   if (a.draft.t.shape[0] == 0) return FIC_OK;

@@ -50,9 +50,7 @@ fic_status fic_radix_topk(fic_runtime *rt, const fic_tensor *input, const fic_te
 }
 
 fic_status fic_radix_topk_page_table_params_init(fic_radix_topk_page_table_params *params) {
-  if (!params) return fic__fail_arg("params", "params must not be NULL");
-  memset(params, 0, sizeof *params);
-  params->struct_size = sizeof *params;
+  FIC_CHECK(fic__params_reset(params, sizeof *params, "params"));
   return FIC_OK;
 }
 
@@ -75,7 +73,7 @@ fic_status fic_radix_topk_page_table_transform(fic_runtime *rt, const fic_radix_
   if (!rt) return fic__fail_arg("rt", "rt must not be NULL");
   fic_radix_topk_page_table_params p;
   FIC_CHECK(fic_radix_topk_page_table_params_init(&p));
-  FIC_CHECK(fic__load_params(params, &p, sizeof p, "fic_radix_topk_page_table_params_init"));
+  FIC_CHECK(fic__load_params(params, &p, sizeof p, "params", "fic_radix_topk_page_table_params_init"));
   fic_vt in, st, out, src, r2b, len;
   FIC_CHECK(check_input(&in, &st, p.input, p.row_states, p.top_k));
   int64_t rows = in.t.shape[0];

@@ -106,7 +106,6 @@ static char *make_wheel(const char *dir, const char *tag, const char *members) {
   return wheel;
 }
 
-
 /* The entry is keyed by the wheels: another jit-cache wheel is another entry. */
 static void test_gc(void **state) {
   api_env *e = *state;
