@@ -13,7 +13,7 @@
 
 /* Slots for functions the typed kernel API resolves once and then reads
  * without a lock (see fic__kernel_function). */
-#define FIC_KERNEL_SLOTS 32
+#define FIC_KERNEL_SLOTS 64
 
 struct fic_function {
   fic_safe_call_fn call; /* __tvm_ffi_<name> in its module */
