@@ -65,14 +65,12 @@ static fic_status act_and_mul(fic_runtime *rt, int slot, int module, const char 
 
 fic_status fic_silu_and_mul(fic_runtime *rt, const fic_tensor *out, const fic_tensor *input, int enable_pdl,
                             void *stream) {
-  return act_and_mul(rt, FIC_SLOT_SILU_AND_MUL, FIC__MOD_SILU_AND_MUL, "silu_and_mul", out, input, enable_pdl,
-                     stream);
+  return act_and_mul(rt, FIC_SLOT_SILU_AND_MUL, FIC__MOD_SILU_AND_MUL, "silu_and_mul", out, input, enable_pdl, stream);
 }
 
 fic_status fic_gelu_and_mul(fic_runtime *rt, const fic_tensor *out, const fic_tensor *input, int enable_pdl,
                             void *stream) {
-  return act_and_mul(rt, FIC_SLOT_GELU_AND_MUL, FIC__MOD_GELU_AND_MUL, "gelu_and_mul", out, input, enable_pdl,
-                     stream);
+  return act_and_mul(rt, FIC_SLOT_GELU_AND_MUL, FIC__MOD_GELU_AND_MUL, "gelu_and_mul", out, input, enable_pdl, stream);
 }
 
 fic_status fic_gelu_tanh_and_mul(fic_runtime *rt, const fic_tensor *out, const fic_tensor *input, int enable_pdl,

@@ -115,9 +115,8 @@ static fic_status check_rotary_dim(const char *name, int64_t rotary_dim, int64_t
     return fic__fail_arg(name,
                          "%s must be a multiple of %lld for head size %lld and the %s layout (the kernel rotates "
                          "vectors of %lld elements), got %lld",
-                         name, (long long)mult, (long long)d,
-                         layout == FIC_ROPE_LAYOUT_NEOX ? "NeoX" : "interleaved", (long long)vec,
-                         (long long)rotary_dim);
+                         name, (long long)mult, (long long)d, layout == FIC_ROPE_LAYOUT_NEOX ? "NeoX" : "interleaved",
+                         (long long)vec, (long long)rotary_dim);
   return FIC_OK;
 }
 
@@ -227,8 +226,8 @@ static fic_status rope_call(fic_runtime *rt, int which, const fic_rope_params *p
   FIC_CHECK(check_rope(&a, &p, pos_ids, llama31, k_rope_calls[which].call));
   if (a.q.t.shape[0] == 0 || (!pos_ids && a.i1.t.shape[0] == 0)) return FIC_OK;
   const struct fic_function *fn;
-  FIC_CHECK(fic__fixed_kernel_function(rt, k_rope_calls[which].slot, FIC__MOD_ROPE, k_rope_calls[which].name, stream,
-                                       &fn));
+  FIC_CHECK(
+      fic__fixed_kernel_function(rt, k_rope_calls[which].slot, FIC__MOD_ROPE, k_rope_calls[which].name, stream, &fn));
   fic_any args[13];
   int32_t n = rope_args_fill(args, &a, &p, pos_ids, llama31);
   return fic__call(fn, args, n, a.q.t.device.device_id, stream, NULL);
@@ -280,9 +279,12 @@ fic_status fic_apply_rope_pos_ids_cos_sin_cache(fic_runtime *rt, const fic_tenso
   const struct fic_function *fn;
   FIC_CHECK(fic__fixed_kernel_function(rt, FIC_SLOT_APPLY_ROPE_POS_IDS_COS_SIN_CACHE, FIC__MOD_ROPE,
                                        "apply_rope_pos_ids_cos_sin_cache", stream, &fn));
-  fic_any args[7] = {fic__any_ptr_tensor(&a.q.t),      fic__any_ptr_tensor(&a.k.t),
-                     fic__any_ptr_tensor(&a.q_rope.t), fic__any_ptr_tensor(&a.k_rope.t),
-                     fic__any_ptr_tensor(&a.cache.t),  fic__any_ptr_tensor(&a.i0.t),
+  fic_any args[7] = {fic__any_ptr_tensor(&a.q.t),
+                     fic__any_ptr_tensor(&a.k.t),
+                     fic__any_ptr_tensor(&a.q_rope.t),
+                     fic__any_ptr_tensor(&a.k_rope.t),
+                     fic__any_ptr_tensor(&a.cache.t),
+                     fic__any_ptr_tensor(&a.i0.t),
                      fic__any_bool(layout == FIC_ROPE_LAYOUT_INTERLEAVED)};
   return fic__call(fn, args, 7, a.q.t.device.device_id, stream, NULL);
 }
