@@ -738,7 +738,10 @@ FIC_API fic_status fic_apply_llama31_rope_pos_ids(fic_runtime *rt, const fic_rop
  * the second; pair j of position p uses cos_sin_cache[p][j] and
  * cos_sin_cache[p][rotary_dim/2 + j]. q, k, q_rope, k_rope, pos_ids and the
  * rotary_dim rules as above (rotary_dim = cos_sin_cache.shape[1]). Position
- * values must be below max_pos (not checked: they live on the GPU). (0.2.0) */
+ * values must be below max_pos (not checked: they live on the GPU). The
+ * interleaved kernel loads up to 8 floats past the row it reads (it uses
+ * only the first half of what it loads): leave 32 bytes after the cache.
+ * (0.2.0) */
 FIC_API fic_status fic_apply_rope_pos_ids_cos_sin_cache(fic_runtime *rt, const fic_tensor *q, const fic_tensor *k,
                                                         const fic_tensor *q_rope, const fic_tensor *k_rope,
                                                         const fic_tensor *cos_sin_cache, const fic_tensor *pos_ids,
@@ -773,7 +776,8 @@ FIC_API fic_status fic_packbits(fic_runtime *rt, const fic_tensor *x, fic_bitord
  * packed into y[output_indptr[b] ..] (ceil(length/8) bytes each). x bool or
  * uint8 [n]; input_indptr, output_indptr int32 [B+1]; y uint8; all 1-D and
  * contiguous. Index values live on the GPU and are not checked (y must hold
- * output_indptr[B] bytes). B == 0 does nothing. (0.2.0) */
+ * output_indptr[B] bytes). B == 0 does nothing. FlashInfer 0.6.3's wrapper
+ * ignores the kernel's launch status: a failed launch is not reported. (0.2.0) */
 FIC_API fic_status fic_segment_packbits(fic_runtime *rt, const fic_tensor *x, const fic_tensor *input_indptr,
                                         const fic_tensor *output_indptr, fic_bitorder bitorder, const fic_tensor *y,
                                         void *stream);

@@ -14,7 +14,9 @@
  *    rows, and a rotary_dim that is a multiple of v (NeoX: of 2v, so a vector
  *    never straddles the half), else elements past rotary_dim are rotated or
  *    pairs are mixed up. rotary_dim > D writes past the head.
- *  - The cos/sin rows are loaded as float4 vectors.
+ *  - The cos/sin rows are loaded as float4 vectors; the interleaved kernel
+ *    loads v/2 floats past the end of each row (unused, but past the end of
+ *    the cache for its last row: documented, not checkable here).
  *  - Grids: the indptr kernels launch B * (Hq + Hk) blocks, the pos_ids ones
  *    may put Hq + Hk on gridDim.y (at most 65535); an empty grid is a launch
  *    error, so nnz == 0 or B == 0 returns before the call.
