@@ -120,7 +120,8 @@ static void *put_cache(ref_rng *r, const rope_case *c, double *exact) {
       f[p * (size_t)c->rot + j] = (float)cos(a), f[p * (size_t)c->rot + half + j] = (float)sin(a);
     }
   for (size_t i = 0; i < n; i++) exact[i] = f[i];
-  void *d = gpu_upload(f, n * 4);
+  void *d = gpu_alloc(n * 4 + 32); /* the interleaved kernel reads up to 32 bytes past a row */
+  CK(cudaMemcpy(d, f, n * 4, cudaMemcpyHostToDevice));
   free(f);
   return d;
 }
