@@ -108,7 +108,9 @@ static long backoff_for(const dl_settings *s, int attempt /* 1-based, the one th
 
 /* ---- URL redaction ------------------------------------------------------- */
 
-/* The authority ("user:pw@host:port") of `url`: its start and length. */
+/* The authority ("user:pw@host:port") of a well-formed `url`, as libcurl
+ * reads it: after "scheme://", after a leading "//", else from the start (a
+ * scheme-less "host/path", which libcurl accepts). Its start and length. */
 static const char *url_authority(const char *url, size_t *len) {
   const char *auth = strstr(url, "://");
   if (auth && (size_t)(auth - url) == strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-."))
@@ -121,19 +123,35 @@ static const char *url_authority(const char *url, size_t *len) {
   return auth;
 }
 
+/* The last '@' of the `len` bytes at `auth` (the end of a userinfo), or NULL. */
+static const char *userinfo_end(const char *auth, size_t len) {
+  const char *at = NULL;
+  for (size_t i = 0; i < len; i++)
+    if (auth[i] == '@') at = auth + i;
+  return at;
+}
+
+/* Two candidate authorities are redacted, so that no form of URL shows a
+ * userinfo: the one libcurl would use (url_authority), and, whatever the URL
+ * looks like, the text after its first "://" up to the first '/', '?' or '#'
+ * ("h/../://user:pw@host" has no valid scheme, so it is refused as "not an
+ * absolute URL", in a message that quotes it). Everything from a
+ * candidate's start up to its last '@' becomes "***". The two are equal for
+ * a well-formed URL; otherwise the first ends before the second starts. */
 void fic__url_redact(const char *url, char *out, size_t size) {
   if (!out || !size) return;
   if (!url) url = "";
   size_t alen = 0;
-  const char *auth = url_authority(url, &alen);
-  const char *at = NULL;
-  for (size_t i = 0; i < alen; i++)
-    if (auth[i] == '@') at = auth + i;
-  if (!at) {
-    snprintf(out, size, "%s", url);
-    return;
-  }
-  snprintf(out, size, "%.*s***%s", (int)(auth - url), url, at);
+  const char *a = url_authority(url, &alen);
+  const char *a_at = userinfo_end(a, alen);
+  const char *b = strstr(url, "://");
+  const char *b_at = b && b + 3 != a ? userinfo_end(b + 3, strcspn(b + 3, "/?#")) : NULL;
+  const char *hide_a = a_at ? "***" : "";
+  if (!a_at) a_at = a = url; /* nothing hidden there: copy from the start */
+  if (!b_at)
+    snprintf(out, size, "%.*s%s%s", (int)(a - url), url, hide_a, a_at);
+  else
+    snprintf(out, size, "%.*s%s%.*s***%s", (int)(a - url), url, hide_a, (int)(b + 3 - a_at), a_at, b_at);
 }
 
 int fic__host_trusted(const char *trusted_hosts, const char *url) {

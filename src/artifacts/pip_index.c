@@ -288,31 +288,45 @@ static const char *const pip_env_names[PK_COUNT] = {"PIP_INDEX_URL", "PIP_CERT",
 /* What the files say so far, per setting and section: [download] (the
  * command we mimic) beats [global] whatever the files' order, and within a
  * section a later file overrides an earlier one (pip merges dicts in load
- * order). */
+ * order). A value pip would take but that cannot be a usable URL, path or
+ * host list is kept as refused, with the reason: reported if it wins. */
 typedef struct pip_conf_state {
   char value[2][PK_COUNT][URL_MAX]; /* [0] = [global], [1] = [download] */
   char origin[2][PK_COUNT][FIC_PATH_MAX];
+  const char *refused[2][PK_COUNT]; /* why the value is unusable, or NULL */
 } pip_conf_state;
 
+/* What read_line saw besides the text. */
+enum { LINE_READ = 1, LINE_CUT = 2, LINE_NUL = 4 };
+
 /* One line of a config file, ended by "\n", "\r\n" or a lone "\r" (pip
- * reads with universal newlines); longer lines are cut to `size`. Counts the
- * bytes read against *budget. 0 at the end of the file. */
+ * reads with universal newlines). A longer line is cut to `size` (LINE_CUT);
+ * a NUL byte, which pip keeps in the text, is stored as 0x01 (LINE_NUL) so
+ * that the rest of the line is still parsed. Counts the bytes read against
+ * *budget. Returns 0 at the end of the file, else LINE_READ | flags. */
 static int read_line(FILE *f, char *line, size_t size, long *budget) {
   size_t n = 0;
-  int c = EOF, any = 0;
+  int c = EOF, flags = 0;
   while (*budget > 0 && (c = getc(f)) != EOF) {
     --*budget;
-    any = 1;
+    flags |= LINE_READ;
     if (c == '\n') break;
     if (c == '\r') {
       int next = getc(f);
       if (next != '\n' && next != EOF) ungetc(next, f);
       break;
     }
-    if (n + 1 < size) line[n++] = (char)c;
+    if (c == '\0') {
+      flags |= LINE_NUL;
+      c = 0x01;
+    }
+    if (n + 1 < size)
+      line[n++] = (char)c;
+    else
+      flags |= LINE_CUT;
   }
   line[n] = '\0';
-  return any;
+  return flags;
 }
 
 /* Open a config file for reading: only a regular file (PIP_CONFIG_FILE may
@@ -327,55 +341,109 @@ static FILE *open_conf(const char *path) {
   return f;
 }
 
-/* The slot a "key = value" line of `section` fills, or NULL. */
-static char *conf_slot(pip_conf_state *c, const char *path, const char *section, char *key) {
+/* The option a "key = value" line opened, which deeper-indented lines
+ * continue (configparser), whether or not it is one of ours. */
+typedef struct conf_option {
+  int open;      /* an option line was seen in this section */
+  size_t indent; /* of that line (or of the last non-continuation line) */
+  int sec, k;    /* its slot in pip_conf_state; k < 0 when not ours */
+} conf_option;
+
+/* Point `o` at the slot a "key = value" line of `section` fills (o->k < 0
+ * when none) and record where it came from. */
+static void conf_slot(pip_conf_state *c, const char *path, const char *section, char *key, conf_option *o) {
   for (char *q = key; *q; q++) *q = *q == '_' ? '-' : (char)tolower((unsigned char)*q);
-  int sec = strcmp(section, "download") == 0 ? 1 : strcmp(section, "global") == 0 ? 0 : -1;
-  if (sec < 0) return NULL;
-  for (int k = 0; k < PK_COUNT; k++) {
+  o->sec = strcmp(section, "download") == 0 ? 1 : strcmp(section, "global") == 0 ? 0 : -1;
+  o->k = -1;
+  for (int k = 0; o->sec >= 0 && k < PK_COUNT; k++) {
     if (strcmp(key, pip_key_names[k]) != 0) continue;
-    snprintf(c->origin[sec][k], FIC_PATH_MAX, "%s [%s] %s", path, section, pip_key_names[k]);
-    return c->value[sec][k];
+    snprintf(c->origin[o->sec][k], FIC_PATH_MAX, "%s [%s] %s", path, section, pip_key_names[k]);
+    o->k = k;
   }
+}
+
+/* Why a line read with `flags` cannot give a value verbatim, or NULL. */
+static const char *line_problem(int flags) {
+  if (flags & LINE_NUL) return "the value holds a NUL byte";
+  if (flags & LINE_CUT) return "the value's line is longer than 8191 bytes";
   return NULL;
 }
 
-/* Read one pip.conf (its first MiB) into `c`. A value may continue on
- * indented lines (configparser), as trusted-host lists do; continuation
- * lines are joined with a space. */
+/* The first line of slot o's value, `text`, read with `flags`: taken
+ * verbatim, or refused. */
+static void conf_set(pip_conf_state *c, const conf_option *o, const char *text, int flags) {
+  c->refused[o->sec][o->k] = line_problem(flags);
+  snprintf(c->value[o->sec][o->k], URL_MAX, "%s", text);
+}
+
+/* An indented line that continues slot o. configparser joins the lines with
+ * '\n': pip splits trusted-host on white space (a list, joined here with
+ * spaces), but index-url, cert and client-cert are one string, so a second
+ * line would be part of the URL or path. As before, the value may stand
+ * alone on the line after "key =" (requests strips the leading '\n'). */
+static void conf_continue(pip_conf_state *c, const conf_option *o, const char *text, int flags) {
+  char *value = c->value[o->sec][o->k];
+  size_t n = strlen(value);
+  if (!n) {
+    conf_set(c, o, text, flags);
+  } else if (c->refused[o->sec][o->k]) {
+    /* stays refused */
+  } else if (o->k != PK_TRUSTED_HOST) {
+    c->refused[o->sec][o->k] = "the value continues on a second line (pip would take the line break into it)";
+  } else if (line_problem(flags)) {
+    c->refused[o->sec][o->k] = line_problem(flags);
+  } else if ((size_t)snprintf(value + n, URL_MAX - n, " %s", text) >= URL_MAX - n) {
+    c->refused[o->sec][o->k] = "the value is longer than 8191 bytes";
+  }
+}
+
+/* The name of a "[section]" line: from the first '[' to the last ']' (pip's
+ * configparser), not trimmed; "" for an unnamed or cut header, which no
+ * setting of ours is in. */
+static void conf_section(const char *line, int flags, char *section, size_t size) {
+  const char *end = strrchr(line, ']');
+  size_t n = end ? (size_t)(end - line - 1) : 0;
+  if ((flags & LINE_CUT) || n == 0 || n >= size) n = 0;
+  memcpy(section, line + 1, n);
+  section[n] = '\0';
+}
+
+/* Read one pip.conf (its first MiB) into `c`, as pip's configparser reads
+ * it: comments and empty lines skipped; a line indented deeper than the
+ * option line before it continues that option, whatever the option; other
+ * lines are "[section]" or "key = value" (or ':'). */
 static void read_pip_conf(const char *path, pip_conf_state *c) {
   FILE *f = open_conf(path);
   if (!f) return;
   long budget = 1L << 20;
   char line[URL_MAX], section[128] = "";
-  char *value = NULL; /* the value that indented lines continue */
-  while (read_line(f, line, sizeof line, &budget)) {
-    int indented = line[0] == ' ' || line[0] == '\t';
+  conf_option opt = {0, 0, -1, -1};
+  int flags;
+  while ((flags = read_line(f, line, sizeof line, &budget)) != 0) {
+    size_t indent = 0;
+    while (isspace((unsigned char)line[indent])) indent++;
     trim(line);
     if (!line[0] || line[0] == '#' || line[0] == ';') continue;
-    if (indented && value) {
-      size_t n = strlen(value);
-      snprintf(value + n, URL_MAX - n, "%s%s", n ? " " : "", line);
+    if (opt.open && indent > opt.indent) {
+      if (opt.k >= 0) conf_continue(c, &opt, line, flags);
       continue;
     }
-    value = NULL;
-    if (line[0] == '[') {
-      char *end = strchr(line, ']');
-      if (end) *end = '\0';
-      if ((size_t)snprintf(section, sizeof section, "%s", line + 1) >= sizeof section) section[0] = '\0';
-      trim(section);
+    opt.indent = indent;
+    if (line[0] == '[' && (strrchr(line, ']') || (flags & LINE_CUT))) {
+      conf_section(line, flags, section, sizeof section);
+      opt.open = 0;
       continue;
     }
-    size_t k = strcspn(line, "=:");
-    if (!line[k]) continue;
+    size_t k = strcspn(line, "=:"), klen = k;
+    if (!line[k] || k == 0) continue; /* configparser: a parsing error */
+    while (klen && isspace((unsigned char)line[klen - 1])) klen--;
     char key[128];
-    snprintf(key, sizeof key, "%.*s", (int)k, line);
-    trim(key);
-    value = conf_slot(c, path, section, key);
-    if (value) {
-      trim(line + k + 1);
-      snprintf(value, URL_MAX, "%s", line + k + 1);
-    }
+    snprintf(key, sizeof key, "%.*s", (int)(klen < sizeof key ? klen : 0), line); /* longer: none of ours */
+    opt.open = 1;
+    conf_slot(c, path, section, key, &opt);
+    if (opt.k < 0) continue;
+    trim(line + k + 1);
+    conf_set(c, &opt, line + k + 1, flags);
   }
   fclose(f);
 }
@@ -413,18 +481,33 @@ static int pip_conf_files(char paths[][FIC_PATH_MAX], int max) {
 }
 
 /* Copy the winning value of setting k into out/origin: the environment
- * variable, else [download], else [global]. */
-static void pick(const pip_conf_state *c, int k, char *out, size_t size, char *origin, size_t origin_size,
-                 int *too_long) {
-  const char *v = fic__env(pip_env_names[k]), *from = pip_env_names[k];
+ * variable, else [download], else [global]. A refused or too long winner
+ * fails, naming where it came from (never the value: it may hold a token). */
+static fic_status pick(const pip_conf_state *c, int k, char *out, size_t size, char *origin, size_t origin_size) {
+  const char *v = fic__env(pip_env_names[k]), *from = pip_env_names[k], *refused = NULL;
   for (int sec = 1; !v && sec >= 0; sec--) {
-    if (!c->value[sec][k][0]) continue;
+    if (!c->value[sec][k][0] && !c->refused[sec][k]) continue;
     v = c->value[sec][k];
     from = c->origin[sec][k];
+    refused = c->refused[sec][k];
   }
-  if (!v) return;
-  if ((size_t)snprintf(out, size, "%s", v) >= size) *too_long = 1;
+  if (!v) return FIC_OK;
+  if (refused) return fic__fail(FIC_ERR_INVALID_ARGUMENT, "pip configuration %s: %s", from, refused);
+  if ((size_t)snprintf(out, size, "%s", v) >= size) {
+    out[0] = '\0';
+    return fic__fail(FIC_ERR_INVALID_ARGUMENT, "pip configuration %s: the value is longer than %zu bytes", from,
+                     size - 1);
+  }
   if (origin && origin_size) snprintf(origin, origin_size, "%s", from);
+  return FIC_OK;
+}
+
+static fic_status pick_all(const pip_conf_state *c, fic_pip_settings *out) {
+  FIC_CHECK(pick(c, PK_INDEX_URL, out->index_url, sizeof out->index_url, out->index_origin, sizeof out->index_origin));
+  FIC_CHECK(pick(c, PK_CERT, out->cert, sizeof out->cert, NULL, 0));
+  FIC_CHECK(pick(c, PK_CLIENT_CERT, out->client_cert, sizeof out->client_cert, NULL, 0));
+  FIC_CHECK(pick(c, PK_TRUSTED_HOST, out->trusted_hosts, sizeof out->trusted_hosts, NULL, 0));
+  return FIC_OK;
 }
 
 fic_status fic__pip_settings(fic_pip_settings *out) {
@@ -439,15 +522,11 @@ fic_status fic__pip_settings(fic_pip_settings *out) {
   }
   int n = pip_conf_files(paths, MAXP);
   for (int i = 0; i < n; i++) read_pip_conf(paths[i], c);
-  int too_long = 0;
-  pick(c, PK_INDEX_URL, out->index_url, sizeof out->index_url, out->index_origin, sizeof out->index_origin, &too_long);
-  pick(c, PK_CERT, out->cert, sizeof out->cert, NULL, 0, &too_long);
-  pick(c, PK_CLIENT_CERT, out->client_cert, sizeof out->client_cert, NULL, 0, &too_long);
-  pick(c, PK_TRUSTED_HOST, out->trusted_hosts, sizeof out->trusted_hosts, NULL, 0, &too_long);
+  fic_status st = pick_all(c, out);
+  if (st != FIC_OK) memset(out, 0, sizeof *out); /* nothing half-filled */
   free(paths);
   free(c);
-  if (too_long) return fic__fail(FIC_ERR_INVALID_ARGUMENT, "a pip configuration value is too long");
-  return FIC_OK;
+  return st;
 }
 
 fic_status fic__pip_index_url(char *out, size_t size, char *origin, size_t origin_size) {

@@ -138,11 +138,8 @@ static int verb_fetch(const fic_config *cfg) {
   return 0;
 }
 
-static int verb_info(const fic_config *cfg) {
-  fic_runtime *rt = NULL;
-  if (open_runtime(cfg, &rt)) return 1;
-  cli_print_paths(rt, 0);
-  cli_print_modules(rt, cfg);
+/* Print the diagnosis (rt may be NULL) and close rt. */
+static int print_diagnosis(fic_runtime *rt) {
   char buf[16384];
   fic_diagnose(rt, buf, sizeof buf, NULL);
   fputs(buf, stdout);
@@ -150,15 +147,19 @@ static int verb_info(const fic_config *cfg) {
   return 0;
 }
 
+static int verb_info(const fic_config *cfg) {
+  fic_runtime *rt = NULL;
+  if (open_runtime(cfg, &rt)) return 1;
+  cli_print_paths(rt, 0);
+  cli_print_modules(rt, cfg);
+  return print_diagnosis(rt);
+}
+
 static int verb_diagnose(const fic_config *cfg) {
   fic_runtime *rt = NULL;
   fic_status st = fic_runtime_open(cfg, &rt);
   if (st != FIC_OK) cli_report("opening the runtime (diagnosing without it)", st);
-  char buf[16384];
-  fic_diagnose(rt, buf, sizeof buf, NULL);
-  fputs(buf, stdout);
-  fic_runtime_close(rt);
-  return 0;
+  return print_diagnosis(rt);
 }
 
 static int verb_verify(const fic_config *cfg) {

@@ -86,9 +86,4 @@ struct fic_attention_plan {
   int pdl_auto; /* compute capability >= 9 */
 };
 
-/* A struct versioned by its first field, struct_size: copy the caller's
- * first struct_size bytes over `defaults` (already in `out`). `name` is the
- * argument named in errors, `init` the function that sets struct_size. */
-fic_status fic__load_versioned(const void *in, void *out, size_t full_size, const char *name, const char *init);
-
 #endif

@@ -17,35 +17,18 @@
 #include "kernels/validate.h"
 #include "loader/loader.h"
 
-fic_status fic__load_versioned(const void *in, void *out, size_t full_size, const char *name, const char *init) {
-  if (!in) return fic__fail_arg(name, "%s must not be NULL", name);
-  size_t size;
-  memcpy(&size, in, sizeof size);
-  if (size < sizeof size || size > full_size || size % 8 != 0)
-    return fic__fail_arg(name,
-                         "%s->struct_size is %zu; set it with %s() (this library knows sizes 8 to %zu, in steps of 8)",
-                         name, size, init, full_size);
-  memcpy(out, in, size);
-  memcpy(out, &full_size, sizeof full_size); /* the full struct from here on */
-  return FIC_OK;
-}
-
 _Static_assert(sizeof(fic_batch_decode_plan_params) % 8 == 0, "8-byte fields");
 _Static_assert(sizeof(fic_batch_prefill_plan_params) % 8 == 0, "8-byte fields");
 
 fic_status fic_batch_decode_plan_params_init(fic_batch_decode_plan_params *params) {
-  if (!params) return fic__fail_arg("params", "params must not be NULL");
-  memset(params, 0, sizeof *params);
-  params->struct_size = sizeof *params;
+  FIC_CHECK(fic__params_reset(params, sizeof *params, "params"));
   params->kv_layout = FIC_KV_LAYOUT_NHD;
   params->window_left = -1;
   return FIC_OK;
 }
 
 fic_status fic_batch_prefill_plan_params_init(fic_batch_prefill_plan_params *params) {
-  if (!params) return fic__fail_arg("params", "params must not be NULL");
-  memset(params, 0, sizeof *params);
-  params->struct_size = sizeof *params;
+  FIC_CHECK(fic__params_reset(params, sizeof *params, "params"));
   params->kv_layout = FIC_KV_LAYOUT_NHD;
   params->window_left = -1;
   return FIC_OK;
@@ -415,7 +398,7 @@ fic_status fic_batch_decode_plan(fic_runtime *rt, fic_attention_workspace *ws,
   FIC_CHECK(plan_start(rt, ws, out));
   fic_batch_decode_plan_params p;
   FIC_CHECK(fic_batch_decode_plan_params_init(&p));
-  FIC_CHECK(fic__load_versioned(params, &p, sizeof p, "params", "fic_batch_decode_plan_params_init"));
+  FIC_CHECK(fic__load_params(params, &p, sizeof p, "params", "fic_batch_decode_plan_params_init"));
   FIC_CHECK(check_decode(&p));
   int tc = p.use_tensor_cores || !cuda_core_group(p.num_qo_heads / p.num_kv_heads);
   plan_shape sh = {
@@ -459,7 +442,7 @@ fic_status fic_batch_prefill_plan(fic_runtime *rt, fic_attention_workspace *ws,
   FIC_CHECK(plan_start(rt, ws, out));
   fic_batch_prefill_plan_params p;
   FIC_CHECK(fic_batch_prefill_plan_params_init(&p));
-  FIC_CHECK(fic__load_versioned(params, &p, sizeof p, "params", "fic_batch_prefill_plan_params_init"));
+  FIC_CHECK(fic__load_params(params, &p, sizeof p, "params", "fic_batch_prefill_plan_params_init"));
   FIC_CHECK(check_prefill(&p));
   plan_shape sh = {p.batch_size,        p.num_qo_heads, p.num_kv_heads,   p.head_dim_qk,
                    p.head_dim_vo,       p.page_size,    p.kv_layout,      p.window_left,

@@ -20,17 +20,13 @@ static void run_defaults(double *rope_scale, double *rope_theta, int64_t *pdl) {
 }
 
 fic_status fic_batch_decode_run_params_init(fic_batch_decode_run_params *params) {
-  if (!params) return fic__fail_arg("params", "params must not be NULL");
-  memset(params, 0, sizeof *params);
-  params->struct_size = sizeof *params;
+  FIC_CHECK(fic__params_reset(params, sizeof *params, "params"));
   run_defaults(&params->rope_scale, &params->rope_theta, &params->enable_pdl);
   return FIC_OK;
 }
 
 fic_status fic_batch_prefill_run_params_init(fic_batch_prefill_run_params *params) {
-  if (!params) return fic__fail_arg("params", "params must not be NULL");
-  memset(params, 0, sizeof *params);
-  params->struct_size = sizeof *params;
+  FIC_CHECK(fic__params_reset(params, sizeof *params, "params"));
   run_defaults(&params->rope_scale, &params->rope_theta, &params->enable_pdl);
   return FIC_OK;
 }
@@ -281,7 +277,7 @@ fic_status fic_batch_decode_run(const fic_attention_plan *plan, const fic_batch_
   FIC_CHECK(check_plan(plan, 1));
   fic_batch_decode_run_params p;
   FIC_CHECK(fic_batch_decode_run_params_init(&p));
-  FIC_CHECK(fic__load_versioned(params, &p, sizeof p, "params", "fic_batch_decode_run_params_init"));
+  FIC_CHECK(fic__load_params(params, &p, sizeof p, "params", "fic_batch_decode_run_params_init"));
   attn_run_args a;
   FIC_CHECK(check_q_out(&a.q, &a.out, p.q, p.out, plan));
   FIC_CHECK(check_paged(&a, plan, p.k_cache, p.v_cache, p.kv_indptr, p.kv_indices, p.kv_last_page_len));
@@ -301,7 +297,7 @@ fic_status fic_batch_prefill_run(const fic_attention_plan *plan, const fic_batch
   FIC_CHECK(check_plan(plan, 0));
   fic_batch_prefill_run_params p;
   FIC_CHECK(fic_batch_prefill_run_params_init(&p));
-  FIC_CHECK(fic__load_versioned(params, &p, sizeof p, "params", "fic_batch_prefill_run_params_init"));
+  FIC_CHECK(fic__load_params(params, &p, sizeof p, "params", "fic_batch_prefill_run_params_init"));
   attn_run_args a;
   int ragged = plan->kind == FIC__ATTN_KIND_PREFILL_RAGGED;
   FIC_CHECK(check_q_out(&a.q, &a.out, p.q, p.out, plan));

@@ -25,9 +25,7 @@ fic_status fic_attention_workspace_sizes(size_t *float_bytes, size_t *int_bytes,
 }
 
 fic_status fic_attention_workspace_desc_init(fic_attention_workspace_desc *desc) {
-  if (!desc) return fic__fail_arg("desc", "desc must not be NULL");
-  memset(desc, 0, sizeof *desc);
-  desc->struct_size = sizeof *desc;
+  FIC_CHECK(fic__params_reset(desc, sizeof *desc, "desc"));
   return FIC_OK;
 }
 
@@ -85,7 +83,7 @@ fic_status fic_attention_workspace_create(fic_runtime *rt, const fic_attention_w
   if (!rt) return fic__fail_arg("rt", "rt must not be NULL");
   fic_attention_workspace_desc d;
   FIC_CHECK(fic_attention_workspace_desc_init(&d));
-  FIC_CHECK(fic__load_versioned(desc, &d, sizeof d, "desc", "fic_attention_workspace_desc_init"));
+  FIC_CHECK(fic__load_params(desc, &d, sizeof d, "desc", "fic_attention_workspace_desc_init"));
   FIC_CHECK(check_desc(&d));
   const fic_cudart_api *cuda = NULL;
   FIC_CHECK(fic__cudart_load(&cuda)); /* the event calls; no GPU is touched yet */

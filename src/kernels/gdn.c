@@ -78,9 +78,7 @@ static fic_status check_gate(fic_vt *vt, const fic_tensor *t, const char *name, 
 }
 
 fic_status fic_gdn_prefill_params_init(fic_gdn_prefill_params *params) {
-  if (!params) return fic__fail_arg("params", "params must not be NULL");
-  memset(params, 0, sizeof *params);
-  params->struct_size = sizeof *params;
+  FIC_CHECK(fic__params_reset(params, sizeof *params, "params"));
   return FIC_OK;
 }
 
@@ -90,7 +88,7 @@ fic_status fic_gdn_prefill_params_init(fic_gdn_prefill_params *params) {
 _Static_assert(sizeof(fic_gdn_prefill_params) % 8 == 0, "fic_gdn_prefill_params fields are 8 bytes wide");
 static fic_status load_params(const fic_gdn_prefill_params *in, fic_gdn_prefill_params *out) {
   FIC_CHECK(fic_gdn_prefill_params_init(out));
-  return fic__load_params(in, out, sizeof *out, "fic_gdn_prefill_params_init");
+  return fic__load_params(in, out, sizeof *out, "params", "fic_gdn_prefill_params_init");
 }
 
 /* Validated descriptors of one call (stack copies with strides filled in). */

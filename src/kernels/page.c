@@ -23,17 +23,13 @@
 static const fic_dtype k_cache_types[] = {FIC_DT_F16, FIC_DT_BF16, FIC_DT_F8E4M3FN, FIC_DT_F8E5M2};
 
 fic_status fic_append_paged_kv_cache_params_init(fic_append_paged_kv_cache_params *params) {
-  if (!params) return fic__fail_arg("params", "params must not be NULL");
-  memset(params, 0, sizeof *params);
-  params->struct_size = sizeof *params;
+  FIC_CHECK(fic__params_reset(params, sizeof *params, "params"));
   params->kv_layout = FIC_KV_LAYOUT_NHD;
   return FIC_OK;
 }
 
 fic_status fic_append_paged_mla_kv_cache_params_init(fic_append_paged_mla_kv_cache_params *params) {
-  if (!params) return fic__fail_arg("params", "params must not be NULL");
-  memset(params, 0, sizeof *params);
-  params->struct_size = sizeof *params;
+  FIC_CHECK(fic__params_reset(params, sizeof *params, "params"));
   return FIC_OK;
 }
 
@@ -183,7 +179,7 @@ fic_status fic_append_paged_kv_cache(fic_runtime *rt, const fic_append_paged_kv_
   if (!rt) return fic__fail_arg("rt", "rt must not be NULL");
   fic_append_paged_kv_cache_params p;
   FIC_CHECK(fic_append_paged_kv_cache_params_init(&p));
-  FIC_CHECK(fic__load_params(params, &p, sizeof p, "fic_append_paged_kv_cache_params_init"));
+  FIC_CHECK(fic__load_params(params, &p, sizeof p, "params", "fic_append_paged_kv_cache_params_init"));
   append_args a;
   FIC_CHECK(check_append(&a, &p));
   if (a.key.t.shape[0] == 0) return FIC_OK;

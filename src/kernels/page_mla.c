@@ -45,7 +45,7 @@ fic_status fic_append_paged_mla_kv_cache(fic_runtime *rt, const fic_append_paged
   if (!rt) return fic__fail_arg("rt", "rt must not be NULL");
   fic_append_paged_mla_kv_cache_params p;
   FIC_CHECK(fic_append_paged_mla_kv_cache_params_init(&p));
-  FIC_CHECK(fic__load_params(params, &p, sizeof p, "fic_append_paged_mla_kv_cache_params_init"));
+  FIC_CHECK(fic__load_params(params, &p, sizeof p, "params", "fic_append_paged_mla_kv_cache_params_init"));
   mla_args a;
   FIC_CHECK(check_appended(&a, &p));
   FIC_CHECK(check_caches(&a, &p));

@@ -181,15 +181,22 @@ fic_status fic__check_finite(const char *name, double x, int nonnegative, int no
   return FIC_OK;
 }
 
-fic_status fic__load_params(const void *in, void *out, size_t full, const char *init) {
-  if (!in) return fic__fail_arg("params", "params must not be NULL");
+fic_status fic__params_reset(void *params, size_t size, const char *name) {
+  if (!params) return fic__fail_arg(name, "%s must not be NULL", name);
+  memset(params, 0, size);
+  memcpy(params, &size, sizeof size); /* struct_size is every params struct's first field */
+  return FIC_OK;
+}
+
+fic_status fic__load_params(const void *in, void *out, size_t full, const char *name, const char *init) {
+  if (!in) return fic__fail_arg(name, "%s must not be NULL", name);
   size_t size;
   memcpy(&size, in, sizeof size); /* struct_size is every params struct's first field */
   if (size < sizeof size || size > full || size % 8 != 0)
-    return fic__fail_arg("params",
-                         "params->struct_size is %zu; set it with %s() (this library knows sizes 8 to %zu, in "
-                         "steps of 8)",
-                         size, init, full);
+    return fic__fail_arg(name,
+                         "%s->struct_size is %zu; set it with %s() (this library knows sizes 8 to %zu, in steps of 8)",
+                         name, size, init, full);
   memcpy(out, in, size);
+  memcpy(out, &full, sizeof full); /* the full struct from here on: defaults past the caller's size */
   return FIC_OK;
 }

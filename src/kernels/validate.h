@@ -74,9 +74,13 @@ fic_status fic__vt_offsets_fit(const fic_vt *vt, uint64_t max, const char *why);
 /* A versioned parameters struct (docs/architecture.md, "Conventions"): copy
  * the first in->struct_size bytes of `in` over `out`, which holds the
  * defaults and is `full` bytes. NULL, a size of 0, one larger than `full` or
- * one that is not a multiple of 8 is refused naming `params`; `init` is the
- * public _init function's name for the message. */
-fic_status fic__load_params(const void *in, void *out, size_t full, const char *init);
+ * one that is not a multiple of 8 is refused naming `name`; `init` is the
+ * public _init function's name for the message. Afterwards out->struct_size is
+ * `full`. */
+fic_status fic__load_params(const void *in, void *out, size_t full, const char *name, const char *init);
+/* A params struct's _init(): zero `size` bytes and set struct_size = size;
+ * FIC_ERR_INVALID_ARGUMENT naming `name` when `params` is NULL. */
+fic_status fic__params_reset(void *params, size_t size, const char *name);
 
 /* A finite double, and optionally >= 0 / != 0. */
 fic_status fic__check_finite(const char *name, double x, int nonnegative, int nonzero);

@@ -373,6 +373,114 @@ static void test_index_messages_hide_credentials(void **state) {
   assert_null(strstr(fic_last_error_message(), "secret"));
 }
 
+/* F23: a URL that is refused because it is malformed is quoted in the
+ * message; its credentials are hidden however it looks (the fuzz_index
+ * input "h/../://u:p@h:84": no valid scheme before "://", so redaction used
+ * to take "h" as the authority and showed "u:p"). */
+static void test_malformed_url_messages_hide_credentials(void **state) {
+  (void)state;
+  char out[256];
+  static const char *const bad[] = {"h/../://u:secret@h:84", "x y://u:secret@h/simple/", " https://u:secret@h/",
+                                    "u:secret@h/a://b/", "//u:secret@h/x://v:secret@g/"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    FIC_ASSERT_STATUS(fic__url_join(bad[i], "x", out, sizeof out), FIC_ERR_INVALID_ARGUMENT);
+    if (strstr(fic_last_error_message(), "secret")) fail_msg("%s: %s", bad[i], fic_last_error_message());
+    assert_non_null(strstr(fic_last_error_message(), "***@"));
+  }
+  static const char *const forms[][2] = {
+      {"h/../://u:p@h:84", "h/../://***@h:84"},
+      {"u:p@h/a://v:q@g/x", "***@h/a://***@g/x"},
+      {"//u:p@h/x://v:q@g", "//***@h/x://***@g"},
+      {"https://h/p?next=https://u:p@g/", "https://h/p?next=https://u:p@g/"}, /* the query: no userinfo */
+  };
+  for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+    fic__url_redact(forms[i][0], out, sizeof out);
+    assert_string_equal(out, forms[i][1]);
+  }
+}
+
+/* F24: a pip.conf value is taken verbatim from one line, as pip's
+ * configparser reads it, or refused with a message naming file, section
+ * and key (never the value). The fuzz_pipconf input had NUL bytes inside
+ * the index-url value and an indented next line: the value was cut at the
+ * first NUL, then the next line appended with a space, giving a URL that
+ * is nowhere in the file. */
+static void pip_conf_refused(const char *path, const void *text, size_t n, const char *why) {
+  char out[1024], origin[4300];
+  dl_write(path, text, n);
+  FIC_ASSERT_STATUS(fic__pip_index_url(out, sizeof out, origin, sizeof origin), FIC_ERR_INVALID_ARGUMENT);
+  assert_string_equal(out, "");
+  const char *msg = fic_last_error_message();
+  if (!strstr(msg, path) || !strstr(msg, "[global] index-url") || !strstr(msg, why) || strstr(msg, "secret"))
+    fail_msg("message \"%s\" (want %s, %s)", msg, path, why);
+}
+
+static void test_pip_config_values_verbatim(void **state) {
+  fx *f = *state;
+  char p[4200], out[1024], origin[4300];
+  snprintf(p, sizeof p, "%s/pip.conf", f->tmp);
+  setenv("PIP_CONFIG_FILE", p, 1);
+
+  /* A NUL byte: pip keeps it in the value (no usable URL); we refused
+   * nothing and took the text before it. */
+  static const char nul[] = "[global]\nindex-url = https://u:secret@idx.example/simple\0/x\n";
+  pip_conf_refused(p, nul, sizeof nul - 1, "NUL byte");
+  /* A second line of index-url: pip's value holds the line break. */
+  static const char two[] = "[global]\nindex-url = https://u:secret@idx.example/simple\n    more/\n";
+  pip_conf_refused(p, two, sizeof two - 1, "second line");
+  /* A line longer than 8191 bytes: cut (a different URL) before. */
+  size_t n = 20000;
+  char *big = malloc(n);
+  int h = snprintf(big, n, "[global]\nindex-url = https://u:secret@idx.example/");
+  memset(big + h, 'a', n - (size_t)h - 1);
+  big[n - 1] = '\n';
+  pip_conf_refused(p, big, n, "longer than 8191 bytes");
+  free(big);
+
+  /* A later file's value replaces a refused one, as in pip; a refused
+   * value in a later file wins over a good one in an earlier file. */
+  char sys[4300], dirs[4300];
+  snprintf(dirs, sizeof dirs, "%s/sys", f->tmp);
+  setenv("XDG_CONFIG_DIRS", dirs, 1);
+  snprintf(sys, sizeof sys, "%s/sys/pip/pip.conf", f->tmp);
+  conf_at(sys, "");
+  dl_write(sys, nul, sizeof nul - 1);
+  conf_at(p, "[global]\nindex-url = https://later.example/simple\n");
+  FIC_ASSERT_OK(fic__pip_index_url(out, sizeof out, origin, sizeof origin));
+  assert_string_equal(out, "https://later.example/simple");
+  conf_at(sys, "[global]\nindex-url = https://earlier.example/simple\n");
+  pip_conf_refused(p, nul, sizeof nul - 1, "NUL byte");
+  unsetenv("XDG_CONFIG_DIRS");
+
+  /* Indented lines continue the option above them, ours or not: this
+   * index-url is part of extra-index-url's value (pip ignores it). */
+  conf_at(p,
+          "[global]\nindex-url = https://right.example/simple\nextra-index-url =\n    https://x.example/\n"
+          "    index-url = https://wrong.example/\n");
+  FIC_ASSERT_OK(fic__pip_index_url(out, sizeof out, origin, sizeof origin));
+  assert_string_equal(out, "https://right.example/simple");
+  /* Continuation needs a deeper indent than the option line. */
+  conf_at(p, "[global]\n  trusted-host = a.example\n  index-url = https://same-indent.example/\n");
+  FIC_ASSERT_OK(fic__pip_index_url(out, sizeof out, origin, sizeof origin));
+  assert_string_equal(out, "https://same-indent.example/");
+  /* NUL, long lines and comments elsewhere do not matter; the value may
+   * stand on the line after "index-url =" (requests strips the '\n'). */
+  static const char other[] =
+      "[global]\n# a\0comment\nextra-index-url = x\0y\nindex-url =\n"
+      "    # comment\n    https://next-line.example/simple\n";
+  dl_write(p, other, sizeof other - 1);
+  FIC_ASSERT_OK(fic__pip_index_url(out, sizeof out, origin, sizeof origin));
+  assert_string_equal(out, "https://next-line.example/simple");
+  /* trusted-host is a list (pip splits it on white space): lines join. */
+  fic_pip_settings ps;
+  conf_at(p, "[global]\ntrusted-host = a.example\n    b.example\n");
+  FIC_ASSERT_OK(fic__pip_settings(&ps));
+  assert_string_equal(ps.trusted_hosts, "a.example b.example");
+  /* "[ global ]" is not [global] for configparser. */
+  conf_at(p, "[ global ]\nindex-url = https://spaced.example/\n");
+  FIC_ASSERT_STATUS(fic__pip_index_url(out, sizeof out, origin, sizeof origin), FIC_ERR_NOT_FOUND);
+}
+
 static void test_pip_project_url(void **state) {
   (void)state;
   char out[512];
@@ -635,6 +743,8 @@ int main(void) {
       T(test_index_https_cert_and_trusted_host),
       T(test_index_https_client_cert),
       T(test_index_messages_hide_credentials),
+      T(test_malformed_url_messages_hide_credentials),
+      T(test_pip_config_values_verbatim),
       T(test_pip_fallback_keeps_error_record),
       T(test_pip_fallback_runs_pip_once),
       T(test_gc_removes_pip_leftovers),

@@ -11,7 +11,8 @@
  * and which resolves to itself again (joining is idempotent); a smaller
  * output buffer gives the same link or "too long", never a different link;
  * the percent-encoding of a file name decodes back to it and holds only
- * unreserved characters; redaction hides any password. */
+ * unreserved characters; redaction hides any password (redact_model), and
+ * a message about a refused page quotes it redacted. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,39 @@ static void check_join(const char *base, const char *ref) {
   s = fic__url_join(out, out, again, sizeof again);
   FZ_CHECK(s == FIC_OK && !strcmp(out, again), "url_join not idempotent:\n  base %s\n  ref  %s\n  1st  %s\n  2nd  %s",
            base, ref, out, s == FIC_OK ? again : fic_last_error_message());
+}
+
+/* The start and length of the userinfo-bearing prefix ("user:pw@") of the
+ * authority at `auth`: up to its last '@' included, 0 when none. */
+static size_t userinfo_len(const char *auth) {
+  size_t alen = strcspn(auth, "/?#"), n = 0;
+  for (size_t i = 0; i < alen; i++)
+    if (auth[i] == '@') n = i + 1;
+  return n;
+}
+
+/* fic__url_redact's contract, written out: the candidate authorities are
+ * the one after "scheme://" (a valid scheme), a leading "//" or the start,
+ * and the one after the first "://" anywhere. 0 if `want` is too small. */
+static int redact_model(const char *url, char *want, size_t size) {
+  const char *sep = strstr(url, "://");
+  size_t slen = sep ? (size_t)(sep - url) : 0;
+  int scheme = sep && slen > 0 && isalpha((unsigned char)url[0]);
+  for (size_t i = 0; scheme && i < slen; i++)
+    scheme = isalnum((unsigned char)url[i]) || url[i] == '+' || url[i] == '-' || url[i] == '.';
+  const char *a = scheme ? sep + 3 : (url[0] == '/' && url[1] == '/') ? url + 2 : url;
+  const char *b = sep && sep + 3 != a ? sep + 3 : NULL;
+  size_t o = 0;
+  const char *p = url;
+  for (int pass = 0; pass < 2; pass++) {
+    const char *c = pass == 0 ? a : b;
+    if (!c || !userinfo_len(c)) continue;
+    int n = snprintf(want + o, size - o, "%.*s***", (int)(c - p), p);
+    if (n < 0 || (size_t)n >= size - o) return 0;
+    o += (size_t)n;
+    p = c + userinfo_len(c) - 1; /* the '@' stays */
+  }
+  return (size_t)snprintf(want + o, size - o, "%s", p) < size - o;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -134,23 +168,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   FZ_CHECK(!strcmp(dec, file), "encode_segment does not round-trip");
   free(seg);
 
-  /* Redaction replaces everything between "://" and the last '@' of the authority. */
-  char red[256];
+  /* Redaction: in the authority libcurl would use and in the text after
+   * the first "://" (whatever precedes it), everything up to the last '@'
+   * becomes "***"; and a message about a refused page quotes it so. */
+  char red[256], want[1024];
   fic__url_redact(page, red, sizeof red);
   FZ_CHECK(strlen(red) < sizeof red, "redact overflowed");
-  const char *auth = strstr(page, "://");
-  if (auth) {
-    auth += 3;
-    size_t alen = strcspn(auth, "/?#");
-    const char *at = NULL;
-    for (size_t i = 0; i < alen; i++)
-      if (auth[i] == '@') at = auth + i;
-    if (at) {
-      char want[1024];
-      int n = snprintf(want, sizeof want, "%.*s***%s", (int)(auth - page), page, at);
-      if (n > 0 && (size_t)n < sizeof red) FZ_CHECK(!strcmp(red, want), "redacted \"%s\" as \"%s\"", page, red);
-    }
-  }
+  int modeled = redact_model(page, want, sizeof want);
+  if (modeled && strlen(want) < sizeof red)
+    FZ_CHECK(!strcmp(red, want), "redacted \"%s\" as \"%s\", want \"%s\"", page, red, want);
+  static const char refused[] = "not an absolute URL: ";
+  if (modeled && strlen(want) < 512 && fic__url_join(page, "x", out, URL_MAX) != FIC_OK &&
+      !strncmp(fic_last_error_message(), refused, sizeof refused - 1))
+    FZ_CHECK(!strcmp(fic_last_error_message() + sizeof refused - 1, want),
+             "message about \"%s\" does not quote it as \"%s\": %s", page, want, fic_last_error_message());
   char proj[URL_MAX];
   s = fic__pip_project_url(page, file, proj, sizeof proj);
   FZ_CHECK(s == FIC_OK || s == FIC_ERR_INVALID_ARGUMENT, "pip_project_url -> %s", fic_status_string(s));

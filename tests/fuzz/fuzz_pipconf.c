@@ -3,9 +3,10 @@
  *
  * Oracles: statuses are OK, NOT_FOUND (no index-url) or INVALID_ARGUMENT
  * (too long); an index URL found in our file is a substring of the input,
- * with no leading or trailing white space and no '\n'; the origin
- * names the file and section it came from; a smaller output buffer gives the
- * same URL or "too long", never a different or unterminated one. */
+ * the whole value of one line (F24), with no leading or trailing white
+ * space and no '\n'; the origin names the file and section it came from; a
+ * smaller output buffer gives the same URL or "too long", never a different
+ * or unterminated one. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,23 @@ static void init(void) {
   setenv("PIP_CONFIG_FILE", g_conf, 1);
 }
 
+static int blank(uint8_t c) { return c != '\n' && c != '\r' && isspace(c); }
+
+/* Does `v` (n bytes) occur in the file as the whole value of one line: after
+ * '=' or ':' or at the start of a line (a continuation), and before the end
+ * of the line, white space aside? pip's configparser takes a value from
+ * whole lines; a piece of one, or pieces of several, is a different URL. */
+static int whole_value(const uint8_t *data, size_t size, const char *v, size_t n) {
+  for (const uint8_t *p = data; (p = memmem(p, size - (size_t)(p - data), v, n)) != NULL; p++) {
+    const uint8_t *b = p, *e = p + n, *end = data + size;
+    while (b > data && blank(b[-1])) b--;
+    while (e < end && blank(*e)) e++;
+    int starts = b == data || b[-1] == '=' || b[-1] == ':' || b[-1] == '\n' || b[-1] == '\r';
+    if (starts && (e == end || *e == '\n' || *e == '\r')) return 1;
+  }
+  return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static int ready;
@@ -53,6 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   FZ_CHECK(!strchr(out, '\n'), "index URL with a line break");
   if (!strncmp(origin, g_conf, strlen(g_conf))) {
     FZ_CHECK(memmem(data, size, out, n) != NULL, "index URL \"%s\" is not in the file", out);
+    FZ_CHECK(whole_value(data, size, out, n), "index URL \"%s\" is not the whole value of one line", out);
     FZ_CHECK(strstr(origin, "[download]") || strstr(origin, "[global]"), "origin without a section: %s", origin);
   }
   size_t small = 1 + (size % 61);

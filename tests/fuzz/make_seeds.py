@@ -314,11 +314,24 @@ def config_seeds(out, jit_wheel):
 # fuzz_*_replay tests (see docs/reliability.md for each finding).
 ZIP_NOENT = raw_zip([(TVM.encode(), 0, b"t", None, None, 0), (mod("fic_test").encode(), 0, b"m", None, None, 0)],
                     ff_offset_index=1)  # finding zip-noent: NOT_FOUND "No such file" instead of FIC_ERR_ZIP
+# F23: a page URL with no valid scheme before "://" showed its userinfo in
+# "not an absolute URL: ..." (CI, fuzz_index, crash-18f8d33b...).
+INDEX_REDACT_NO_SCHEME = (b'h/../://u:p@h:84\r\x00\x00\x00\x00\x00\x00\x0043/w/\nf.7hl\n\n<a ' + b'\xff' * 71 + b'7' +
+                          b'\xff' * 19 + b'">x</a>')
+# F24: NUL bytes inside index-url, then an indented line: the value was cut
+# at the NUL and the next line appended (CI, fuzz_pipconf, crash-b463cc06...).
+PIPCONF_NUL_CONTINUED = (b'[global]\nindex-url = https://' + b'a' * 175 + b'UBSA' + b'a' * 135 + b'\x00' * 18 + b'a' * 129 +
+                         b'h&tps://cont.example/simple' + b'a' * 549 + b'x-url\n    tps:/' + b'a' * 13 + b'/x\n' + b'a' * 14)
+# The F23 message oracle once misfired on an empty userinfo ("@http://h/a"
+# is redacted to "***@http://h/a", which still contains the page).
+INDEX_EMPTY_USERINFO = (b'@http://h/a?x=?x=1#fraghref=\nf.wll\n\n<aef="?y=2">f.whl</a>\n<a href="">w.fhl</a>')
+# F24 as the stricter oracle sees it: the value cut at a NUL byte.
+PIPCONF_NUL_CUT = b'[global]\nindex-url = https://a\x00b\n'
 REGRESSIONS = {
     "config": {},
-    "index": {},
+    "index": {"redact-no-scheme": INDEX_REDACT_NO_SCHEME, "oracle-empty-userinfo": INDEX_EMPTY_USERINFO},
     "marker": {},
-    "pipconf": {},
+    "pipconf": {"nul-continued": PIPCONF_NUL_CONTINUED, "nul-cut": PIPCONF_NUL_CUT},
     "zip": {"zip-noent.whl": ZIP_NOENT},
     "extract": {"zip-noent.whl": ZIP_NOENT},
 }

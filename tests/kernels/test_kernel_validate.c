@@ -102,15 +102,19 @@ static void test_load_params(void **state) {
     size_t struct_size;
     int64_t a, b;
   } in = {16, 7, 9}, out = {24, 1, 2};
-  FIC_ASSERT_OK(fic__load_params(&in, &out, sizeof out, "x_init"));
-  assert_true(out.struct_size == 16 && out.a == 7 && out.b == 2); /* b keeps its default */
+  FIC_ASSERT_OK(fic__load_params(&in, &out, sizeof out, "params", "x_init"));
+  assert_true(out.struct_size == 24 && out.a == 7 && out.b == 2); /* b keeps its default; the full size from here on */
   size_t bad[] = {0, 4, 12, 32};
   for (size_t i = 0; i < 4; i++) {
     in.struct_size = bad[i];
-    FIC_ASSERT_STATUS(fic__load_params(&in, &out, sizeof out, "x_init"), FIC_ERR_INVALID_ARGUMENT);
+    FIC_ASSERT_STATUS(fic__load_params(&in, &out, sizeof out, "params", "x_init"), FIC_ERR_INVALID_ARGUMENT);
     assert_string_equal(fic_last_error_argument(), "params");
   }
-  FIC_ASSERT_STATUS(fic__load_params(NULL, &out, sizeof out, "x_init"), FIC_ERR_INVALID_ARGUMENT);
+  FIC_ASSERT_STATUS(fic__load_params(NULL, &out, sizeof out, "params", "x_init"), FIC_ERR_INVALID_ARGUMENT);
+  FIC_ASSERT_OK(fic__params_reset(&out, sizeof out, "params"));
+  assert_true(out.struct_size == sizeof out && out.a == 0 && out.b == 0);
+  FIC_ASSERT_STATUS(fic__params_reset(NULL, sizeof out, "desc"), FIC_ERR_INVALID_ARGUMENT);
+  assert_string_equal(fic_last_error_argument(), "desc");
 }
 
 int main(void) {
