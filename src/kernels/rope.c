@@ -24,7 +24,6 @@
  *    frequencies in the kernel's f32 math.
  * Not checked (they live on the GPU): position and indptr values. */
 #include <stdint.h>
-#include <string.h>
 
 #include "kernels/kernels.h"
 #include "kernels/module_names.h"
@@ -36,9 +35,7 @@ static const fic_dtype k_index_types[] = {FIC_DT_I32, FIC_DT_I64};
 _Static_assert(sizeof(fic_rope_params) % 8 == 0, "fields are 8 bytes wide");
 
 fic_status fic_rope_params_init(fic_rope_params *params) {
-  if (!params) return fic__fail_arg("params", "params must not be NULL");
-  memset(params, 0, sizeof *params);
-  params->struct_size = sizeof *params;
+  FIC_CHECK(fic__params_reset(params, sizeof *params, "params"));
   params->layout = FIC_ROPE_LAYOUT_NEOX;
   params->rope_scale = 1.0;
   params->rope_theta = 1e4;
@@ -222,7 +219,7 @@ static fic_status rope_call(fic_runtime *rt, int which, const fic_rope_params *p
   fic_rope_params p;
   FIC_CHECK(fic_rope_params_init(&p));
   const char *init = k_rope_calls[which].llama31 ? "fic_llama31_rope_params_init" : "fic_rope_params_init";
-  FIC_CHECK(fic__load_params(params, &p, sizeof p, init));
+  FIC_CHECK(fic__load_params(params, &p, sizeof p, "params", init));
   rope_args a;
   int pos_ids = k_rope_calls[which].pos_ids, llama31 = k_rope_calls[which].llama31;
   FIC_CHECK(check_rope(&a, &p, pos_ids, llama31, k_rope_calls[which].call));
