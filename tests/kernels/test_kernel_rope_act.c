@@ -416,6 +416,25 @@ static void test_segment_packbits(void **state) {
   KT_EXPECT_ARG(fic_segment_packbits(rt, kt_t(&x), kt_t(&in), kt_t(&out), 0, NULL, NULL), "y", "NULL");
 }
 
+/* The kernels' 32-bit grids and counts (descriptors only: nothing is read). */
+static void test_limits(void **state) {
+  fic_runtime *rt = RT(state);
+  rope_fx f = rope_make(FIC_F16, FIC_I32, (int64_t)1 << 31, 4, 2, 128, 2);
+  KT_EXPECT_ARG(rope(rt, &f, 1), "q", "at most 2147483647");
+  f = rope_make(FIC_F16, FIC_I64, 5, 40, 24, 128, (int64_t)1 << 26); /* 2^26 * 64 blocks */
+  KT_EXPECT_ARG(rope(rt, &f, 0), "offsets", "grid");
+  KT_EXPECT_STATUS(rope(rt, &f, 1), FIC_ERR_NOT_FOUND); /* the pos_ids grid does not depend on B */
+  kt_desc in = kt_cuda(A_Q, FIC_F16, 2, (int64_t)1 << 31, 16, 0, 0),
+          out = kt_cuda(A_K, FIC_F16, 2, (int64_t)1 << 31, 8, 0, 0);
+  KT_EXPECT_ARG(fic_silu_and_mul(rt, kt_t(&out), kt_t(&in), 0, NULL), "input", "one block per row");
+  in = kt_cuda(A_Q, FIC_F16, 1, (int64_t)1 << 32, 0, 0, 0), out = kt_cuda(A_K, FIC_F16, 1, (int64_t)1 << 31, 0, 0, 0);
+  KT_EXPECT_ARG(fic_gelu_and_mul(rt, kt_t(&out), kt_t(&in), 0, NULL), "input", "at most 2147483647");
+  kt_desc x = kt_cuda(A_Q, BOOL8, 1, 11, 0, 0, 0), y = kt_cuda(A_K, FIC_U8, 1, 3, 0, 0, 0);
+  kt_desc ip = kt_cuda(A_PTR, FIC_I32, 1, ((int64_t)1 << 31) + 1, 0, 0, 0);
+  kt_desc op = kt_cuda(A_OFF, FIC_I32, 1, ((int64_t)1 << 31) + 1, 0, 0, 0);
+  KT_EXPECT_ARG(seg(rt, &x, &ip, &op, &y, FIC_BITORDER_BIG), "input_indptr", "segments");
+}
+
 /* ------------------------------------------------------------ the real modules */
 
 static int setup_real(void **state) {
@@ -557,7 +576,7 @@ int main(void) {
       cmocka_unit_test(test_rope_rotary_dim),  cmocka_unit_test(test_rope_positions),
       cmocka_unit_test(test_rope_cache),       cmocka_unit_test(test_act_accepts),
       cmocka_unit_test(test_act_errors),       cmocka_unit_test(test_packbits),
-      cmocka_unit_test(test_segment_packbits),
+      cmocka_unit_test(test_segment_packbits), cmocka_unit_test(test_limits),
   };
   const struct CMUnitTest real[] = {
       cmocka_unit_test(test_real_exports_and_arity),
