@@ -855,6 +855,121 @@ FIC_API fic_status fic_merge_state_in_place(fic_runtime *rt, const fic_tensor *v
  * [seq, num_states, H] into v_merged [seq, H, D], s_merged [seq, H]. (0.2.0) */
 FIC_API fic_status fic_merge_states(fic_runtime *rt, const fic_tensor *v, const fic_tensor *s,
                                     const fic_tensor *v_merged, const fic_tensor *s_merged, void *stream);
+
+/* ------------------------------------------------------------------------ */
+/* RoPE, gated activations, bit packing: rope.so, *_and_mul.so,              */
+/* quantization.so (0.2.0)                                                   */
+/* ------------------------------------------------------------------------ */
+/* Common statuses of every call in this section: FIC_ERR_INVALID_ARGUMENT
+ * naming the argument or field (`params` for a bad struct_size);
+ * FIC_ERR_NOT_FOUND, _DLOPEN, _CAPTURING when the module (rope, silu_and_mul,
+ * gelu_and_mul, gelu_tanh_and_mul, quantization) is not prepared / does not
+ * load / would load during capture; FIC_ERR_KERNEL for the wrapper's own
+ * errors (kind and message decoded). All tensors are CUDA tensors on one
+ * device; the kernel is enqueued on `stream`. Thread-safe. */
+
+/* Where the rotated pairs sit in the first rotary_dim elements of a head.
+ * NEOX (FlashInfer's default, interleave=False): element i pairs with
+ * i + rotary_dim/2. INTERLEAVED (GPT-J, interleave=True): 2i with 2i+1. */
+typedef enum fic_rope_layout { FIC_ROPE_LAYOUT_NEOX = 0, FIC_ROPE_LAYOUT_INTERLEAVED = 1 } fic_rope_layout;
+
+/* RoPE on q [nnz, Hq, D] and k [nnz, Hk, D] (f16/bf16, one dtype, last
+ * dimension contiguous, rows 16-byte aligned: pointers 16-byte aligned and
+ * outer strides multiples of 8 elements; D 64, 128, 256 or 512), written to
+ * q_rope / k_rope (same shapes and dtype; pass q and k for in place). Pair j
+ * of a head at position p is rotated by p * f_j (f32 math on the GPU):
+ *   f_j = rope_theta^(-2j / rotary_dim) / rope_scale,
+ * Llama 3.1 (fic_apply_llama31_rope*): with w = f_j * rope_scale and
+ * s = clamp(old_context_length * w / (2 pi (high - low)) - 1 / (high/low - 1), 0, 1),
+ *   f_j = (1 - s) * w / rope_scale + s * w.
+ * Elements past rotary_dim are copied unchanged. rotary_dim (0: D) must be
+ * even, at most D, and a multiple of the kernel's vector (v = max(8, D/32)
+ * elements): NEOX needs rotary_dim % (2v) == 0, INTERLEAVED rotary_dim % v == 0.
+ * Positions: fic_apply_rope* take indptr [B+1] and offsets [B] (one dtype,
+ * int32 or int64; the tokens of request b are indptr[b] .. indptr[b+1]-1 at
+ * positions offsets[b], offsets[b]+1, ...); the _pos_ids calls take pos_ids
+ * [nnz] int32 or int64. Index values live on the GPU and are not checked.
+ * The tensor fields a call does not use must be NULL. (0.2.0) */
+typedef struct fic_rope_params {
+  size_t struct_size; /* sizeof(fic_rope_params): set by the _init functions */
+  const fic_tensor *q;
+  const fic_tensor *k;
+  const fic_tensor *q_rope;  /* may be q (in place) */
+  const fic_tensor *k_rope;  /* may be k (in place) */
+  const fic_tensor *indptr;  /* fic_apply_rope, fic_apply_llama31_rope */
+  const fic_tensor *offsets; /* fic_apply_rope, fic_apply_llama31_rope */
+  const fic_tensor *pos_ids; /* the _pos_ids calls */
+  int64_t rotary_dim;        /* default 0: D */
+  int64_t layout;            /* fic_rope_layout; default FIC_ROPE_LAYOUT_NEOX */
+  double rope_scale;         /* default 1 (Llama 3.1: 8); finite, non-zero */
+  double rope_theta;         /* default 1e4 (Llama 3.1: 5e5); finite, > 0 */
+  double low_freq_factor;    /* Llama 3.1 only: default 1; > 0 */
+  double high_freq_factor;   /* Llama 3.1 only: default 4; > low_freq_factor */
+  double old_context_length; /* Llama 3.1 only: default 8192; > 0 */
+} fic_rope_params;
+
+/* Zero `params`, set struct_size and FlashInfer's defaults: plain RoPE
+ * (scale 1, theta 1e4) or Llama 3.1 (scale 8, theta 5e5; low 1, high 4,
+ * old context 8192 in both). FIC_ERR_INVALID_ARGUMENT for NULL. Thread-safe.
+ * (0.2.0) */
+FIC_API fic_status fic_rope_params_init(fic_rope_params *params);
+FIC_API fic_status fic_llama31_rope_params_init(fic_rope_params *params);
+/* The four RoPE variants (statuses above; nnz == 0 or no request: validates,
+ * then does nothing). (0.2.0) */
+FIC_API fic_status fic_apply_rope(fic_runtime *rt, const fic_rope_params *params, void *stream);
+FIC_API fic_status fic_apply_rope_pos_ids(fic_runtime *rt, const fic_rope_params *params, void *stream);
+FIC_API fic_status fic_apply_llama31_rope(fic_runtime *rt, const fic_rope_params *params, void *stream);
+FIC_API fic_status fic_apply_llama31_rope_pos_ids(fic_runtime *rt, const fic_rope_params *params, void *stream);
+/* RoPE with precomputed cos/sin: cos_sin_cache f32 [max_pos, rotary_dim],
+ * contiguous, 16-byte aligned, cos in the first half of each row and sin in
+ * the second; pair j of position p uses cos_sin_cache[p][j] and
+ * cos_sin_cache[p][rotary_dim/2 + j]. q, k, q_rope, k_rope, pos_ids and the
+ * rotary_dim rules as above (rotary_dim = cos_sin_cache.shape[1]). Position
+ * values must be below max_pos (not checked: they live on the GPU). The
+ * interleaved kernel loads up to 8 floats past the row it reads (it uses
+ * only the first half of what it loads): leave 32 bytes after the cache.
+ * (0.2.0) */
+FIC_API fic_status fic_apply_rope_pos_ids_cos_sin_cache(fic_runtime *rt, const fic_tensor *q, const fic_tensor *k,
+                                                        const fic_tensor *q_rope, const fic_tensor *k_rope,
+                                                        const fic_tensor *cos_sin_cache, const fic_tensor *pos_ids,
+                                                        fic_rope_layout layout, void *stream);
+
+/* Gated activations: out[..., i] = act(input[..., i]) * input[..., d + i] for
+ * input [..., 2d] and out [..., d] (1-D to 4-D, same leading dimensions,
+ * f16/bf16, one dtype, contiguous, 16-byte aligned). d * itemsize must be a
+ * multiple of 16 (FlashInfer's Python checks 2d * itemsize, but the kernel
+ * also loads the second half and stores out rows in 16-byte vectors).
+ * act: silu(x) = x / (1 + e^-x); gelu(x) = x/2 (1 + erf(x / sqrt 2));
+ * gelu_tanh(x) = x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). enable_pdl
+ * (0/1): programmatic dependent launch (SM 9.0+). An empty input does
+ * nothing. (0.2.0) */
+FIC_API fic_status fic_silu_and_mul(fic_runtime *rt, const fic_tensor *out, const fic_tensor *input, int enable_pdl,
+                                    void *stream);
+FIC_API fic_status fic_gelu_and_mul(fic_runtime *rt, const fic_tensor *out, const fic_tensor *input, int enable_pdl,
+                                    void *stream);
+FIC_API fic_status fic_gelu_tanh_and_mul(fic_runtime *rt, const fic_tensor *out, const fic_tensor *input,
+                                         int enable_pdl, void *stream);
+
+/* Bit order of fic_packbits: BIG puts element 8i in bit 7 of byte i
+ * (numpy's default), LITTLE in bit 0. */
+typedef enum fic_bitorder { FIC_BITORDER_BIG = 0, FIC_BITORDER_LITTLE = 1 } fic_bitorder;
+
+/* Pack x [n] (bool or uint8 holding 0/1, contiguous) into y [ceil(n/8)]
+ * uint8 (contiguous), 8 elements a byte, the last byte zero-padded. n == 0
+ * does nothing. (0.2.0) */
+FIC_API fic_status fic_packbits(fic_runtime *rt, const fic_tensor *x, fic_bitorder bitorder, const fic_tensor *y,
+                                void *stream);
+/* Pack B segments: segment b is x[input_indptr[b] .. input_indptr[b+1]-1],
+ * packed into y[output_indptr[b] ..] (ceil(length/8) bytes each). x bool or
+ * uint8 [n]; input_indptr, output_indptr int32 [B+1]; y uint8; all 1-D and
+ * contiguous. Index values live on the GPU and are not checked (y must hold
+ * output_indptr[B] bytes). B == 0 does nothing. FlashInfer 0.6.3's wrapper
+ * ignores the kernel's launch status: a failed launch is not reported. (0.2.0) */
+FIC_API fic_status fic_segment_packbits(fic_runtime *rt, const fic_tensor *x, const fic_tensor *input_indptr,
+                                        const fic_tensor *output_indptr, fic_bitorder bitorder, const fic_tensor *y,
+                                        void *stream);
+
+/* ------------------------------------------------------------------------ */
 /* Paged-KV attention: batch decode and batch prefill (0.2.0)               */
 /* ------------------------------------------------------------------------ */
 /* FlashInfer's plan/run split: a plan (host scheduling over the sequence

@@ -15,8 +15,8 @@
 # the build tree without objects, the shared libraries its programs need
 # that a bare machine may lack (not glibc, not libstdc++: the GPU machine's
 # newer ones must win), the tvm-ffi wheel, the norm-only test wheel, and a
-# "full" wheel (norm, gdn_prefill_sm90 when given, page, cascade, decode,
-# prefill). `run` recreates the build's absolute paths (the repository at
+# "full" wheel (norm, gdn_prefill_sm90 when given, and every module the
+# CPU tests' module wheel holds: page, cascade, sampling, topk, rope, ...). `run` recreates the build's absolute paths (the repository at
 # its build-time path, the dev cache under $HOME) and writes logs to $OUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,12 +36,12 @@ prepare() {
   norm=$(sed -n 's/^FIC_NORM_WHEEL:FILEPATH=//p' "$build/CMakeCache.txt")
   attn=$(ls -t "$DEV"/modules-attn/*/flashinfer_jit_cache-*.whl | head -1)
   cp "$norm" "$G/norm.whl"
-  local attn_dir m
+  local attn_dir m d
   attn_dir=$(dirname "$attn")
-  for m in norm page cascade batch_decode_with_kv_cache_dtype_q_bf16_dtype_kv_bf16_dtype_o_bf16_dtype_idx_i32_head_dim_qk_128_head_dim_vo_128_posenc_0_use_swa_False_use_logits_cap_False \
-    batch_prefill_with_kv_cache_dtype_q_bf16_dtype_kv_bf16_dtype_o_bf16_dtype_idx_i32_head_dim_qk_128_head_dim_vo_128_posenc_0_use_swa_False_use_logits_cap_False_f16qk_False; do
-    mkdir -p "$G/mods/$m"
-    if [ "$m" = norm ]; then unzip -q -o -j "$norm" "*/norm.so" -d "$G/mods/norm"; else cp "$attn_dir/$m/$m.so" "$G/mods/$m/"; fi
+  mkdir -p "$G/mods/norm" && unzip -q -o -j "$norm" "*/norm.so" -d "$G/mods/norm"
+  for d in "$attn_dir"/*/; do
+    m=$(basename "$d")
+    [ -f "$d/$m.so" ] && mkdir -p "$G/mods/$m" && cp "$d/$m.so" "$G/mods/$m/"
   done
   if [ -n "$gdn" ]; then mkdir -p "$G/mods/gdn_prefill_sm90" && cp "$gdn" "$G/mods/gdn_prefill_sm90/"; fi
   python3 tools/kernel-modules/make_wheel.py --modules-dir "$G/mods" --out "$G/full" >/dev/null
@@ -94,7 +94,7 @@ run() {
   echo "exit $st" >>"$out/run-norm.log"
   [ "$st" = 0 ] || rc=1
   tail -n 25 "$out/run-norm.log"
-  local mods="norm,page,cascade,batch_decode_with_kv_cache_dtype_q_bf16_dtype_kv_bf16_dtype_o_bf16_dtype_idx_i32_head_dim_qk_128_head_dim_vo_128_posenc_0_use_swa_False_use_logits_cap_False"
+  local mods="norm,page,cascade,sampling,batch_decode_with_kv_cache_dtype_q_bf16_dtype_kv_bf16_dtype_o_bf16_dtype_idx_i32_head_dim_qk_128_head_dim_vo_128_posenc_0_use_swa_False_use_logits_cap_False"
   python3 -c 'import sys, zipfile; sys.exit(not any("gdn_prefill_sm90" in n for n in zipfile.ZipFile(sys.argv[1]).namelist()))' \
     "$attn_wheel" && mods="$mods,gdn_prefill_sm90"
   echo "== main job, full wheel ($mods)" | tee "$out/run-full.log"

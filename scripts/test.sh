@@ -9,7 +9,7 @@ DEV="${FLASHINFER_C_DEV_CACHE:-$HOME/.cache/flashinfer-c-dev}"
 # norm.so alone in one wheel (the main job's fallback wheel), and the
 # page/cascade/quantization/rope/sampling/topk/activation/decode/prefill
 # modules in another (FIC_ATTN_WHEEL).
-ATTN_MODULES="page cascade quantization rope sampling topk silu_and_mul \
+ATTN_MODULES="page cascade quantization rope sampling topk silu_and_mul gelu_and_mul gelu_tanh_and_mul \
 batch_decode_with_kv_cache_dtype_q_bf16_dtype_kv_bf16_dtype_o_bf16_dtype_idx_i32_head_dim_qk_128_head_dim_vo_128_posenc_0_use_swa_False_use_logits_cap_False \
 batch_prefill_with_kv_cache_dtype_q_bf16_dtype_kv_bf16_dtype_o_bf16_dtype_idx_i32_head_dim_qk_128_head_dim_vo_128_posenc_0_use_swa_False_use_logits_cap_False_f16qk_False"
 if [ "${FIC_SKIP_KERNEL_BUILD:-0}" != 1 ]; then

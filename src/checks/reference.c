@@ -404,3 +404,83 @@ int ref_attention(const ref_attn *p, double *out, double *lse) {
   free(scores);
   return rc;
 }
+
+/* ---- RoPE */
+
+void ref_rope_freqs(const ref_rope_freq_params *p, size_t rotary_dim, double *freq) {
+  const double pi = 3.14159265358979323846;
+  for (size_t j = 0; j < rotary_dim / 2; j++) {
+    double w = pow(p->theta, -2.0 * (double)j / (double)rotary_dim), s = 0.0;
+    if (p->llama31) {
+      double lo = p->low_freq_factor, hi = p->high_freq_factor;
+      s = p->old_context_length * w / (2 * pi * (hi - lo)) - lo / (hi - lo);
+      s = s < 0 ? 0 : s > 1 ? 1 : s;
+    }
+    freq[j] = (1 - s) * w / p->scale + s * w;
+  }
+}
+
+/* One head: pairs (a, b) at element indices (ia, ib) of pair j. */
+static void rope_head(const double *x, double *out, size_t head_dim, size_t rotary_dim, int interleave,
+                      const double *cs, const double *sn) {
+  memcpy(out, x, head_dim * sizeof *out);
+  size_t half = rotary_dim / 2;
+  for (size_t j = 0; j < half; j++) {
+    size_t ia = interleave ? 2 * j : j, ib = interleave ? 2 * j + 1 : j + half;
+    out[ia] = x[ia] * cs[j] - x[ib] * sn[j];
+    out[ib] = x[ib] * cs[j] + x[ia] * sn[j];
+  }
+}
+
+void ref_rope(const double *x, double *out, size_t rows, size_t heads, size_t head_dim, size_t rotary_dim,
+              int interleave, const int64_t *pos, const double *freq, const double *cos_sin) {
+  size_t half = rotary_dim / 2;
+  double *cs = malloc((half + 1) * 2 * sizeof *cs);
+  if (!cs) return;
+  double *sn = cs + half + 1;
+  for (size_t r = 0; r < rows; r++) {
+    for (size_t j = 0; j < half; j++) {
+      if (cos_sin) {
+        cs[j] = cos_sin[(size_t)pos[r] * rotary_dim + j];
+        sn[j] = cos_sin[(size_t)pos[r] * rotary_dim + half + j];
+      } else {
+        cs[j] = cos((double)pos[r] * freq[j]);
+        sn[j] = sin((double)pos[r] * freq[j]);
+      }
+    }
+    for (size_t h = 0; h < heads; h++) {
+      size_t off = (r * heads + h) * head_dim;
+      rope_head(x + off, out + off, head_dim, rotary_dim, interleave, cs, sn);
+    }
+  }
+  free(cs);
+}
+
+/* ---- Gated activations */
+
+double ref_act_value(ref_act act, double x) {
+  switch (act) {
+    case REF_ACT_SILU:
+      return x / (1 + exp(-x));
+    case REF_ACT_GELU:
+      return 0.5 * x * (1 + erf(x / sqrt(2.0)));
+    default:
+      return 0.5 * x * (1 + tanh(sqrt(2.0 / 3.14159265358979323846) * (x + 0.044715 * x * x * x)));
+  }
+}
+
+void ref_act_and_mul(ref_act act, const double *in, double *out, size_t rows, size_t d) {
+  for (size_t r = 0; r < rows; r++)
+    for (size_t i = 0; i < d; i++) out[r * d + i] = ref_act_value(act, in[r * 2 * d + i]) * in[r * 2 * d + d + i];
+}
+
+/* ---- Bit packing */
+
+void ref_packbits(const uint8_t *x, size_t n, int little, uint8_t *out) {
+  for (size_t i = 0; i < (n + 7) / 8; i++) {
+    unsigned byte = 0;
+    for (size_t b = 0; b < 8 && 8 * i + b < n; b++)
+      if (x[8 * i + b]) byte |= 1u << (little ? b : 7 - b);
+    out[i] = (uint8_t)byte;
+  }
+}

@@ -146,4 +146,35 @@ typedef struct ref_attn {
  * heads are not grouped or the indptr decreases. */
 int ref_attention(const ref_attn *p, double *out, double *lse);
 
+/* ---- RoPE (include/flashinfer/pos_enc.cuh). A head's first rotary_dim
+ * elements form rotary_dim/2 pairs: NeoX (interleave 0) pairs j with
+ * j + rotary_dim/2, interleaved (1) pairs 2j with 2j+1; pair j at position p
+ * turns by the angle p * freq[j] (or reads cos/sin from a cache):
+ *   a' = a cos - b sin,  b' = b cos + a sin.
+ * The other elements are copied. */
+typedef struct ref_rope_freq_params {
+  double theta, scale; /* plain: theta^(-2j / rotary_dim) / scale */
+  int llama31;         /* Llama 3.1's smooth interpolation between w / scale and w */
+  double low_freq_factor, high_freq_factor, old_context_length;
+} ref_rope_freq_params;
+
+/* freq[j], j < rotary_dim / 2. Llama 3.1: w = theta^(-2j / rotary_dim),
+ * s = clamp(old_context_length * w / (2 pi (high - low)) - low / (high - low), 0, 1),
+ * freq = (1 - s) w / scale + s w. */
+void ref_rope_freqs(const ref_rope_freq_params *p, size_t rotary_dim, double *freq);
+/* x, out [rows, heads, head_dim] dense; pos [rows]; cos/sin per pair from
+ * freq (cos_sin NULL) or from cos_sin [*, rotary_dim] (cos at [p][j], sin
+ * at [p][rotary_dim/2 + j]). out may not alias x. */
+void ref_rope(const double *x, double *out, size_t rows, size_t heads, size_t head_dim, size_t rotary_dim,
+              int interleave, const int64_t *pos, const double *freq, const double *cos_sin);
+
+/* ---- Gated activations: out[r][i] = act(in[r][i]) * in[r][d + i], in [rows, 2d]. */
+typedef enum ref_act { REF_ACT_SILU, REF_ACT_GELU, REF_ACT_GELU_TANH } ref_act;
+double ref_act_value(ref_act act, double x);
+void ref_act_and_mul(ref_act act, const double *in, double *out, size_t rows, size_t d);
+
+/* ---- Bit packing: byte i of out holds x[8i .. 8i+7] (non-zero = 1), the
+ * first in bit 7 (big) or bit 0 (little); the last byte is zero-padded. */
+void ref_packbits(const uint8_t *x, size_t n, int little, uint8_t *out);
+
 #endif

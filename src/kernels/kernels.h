@@ -44,6 +44,17 @@ typedef enum fic_kernel_slot {
   FIC_SLOT_RADIX_TOPK_PAGE_TABLE,
   FIC_SLOT_RADIX_TOPK_RAGGED,
   FIC_SLOT_CAN_FILTERED_TOPK,
+  /* rope.so, the activation modules, quantization.so */
+  FIC_SLOT_APPLY_ROPE,
+  FIC_SLOT_APPLY_ROPE_POS_IDS,
+  FIC_SLOT_APPLY_LLAMA31_ROPE,
+  FIC_SLOT_APPLY_LLAMA31_ROPE_POS_IDS,
+  FIC_SLOT_APPLY_ROPE_POS_IDS_COS_SIN_CACHE,
+  FIC_SLOT_SILU_AND_MUL,
+  FIC_SLOT_GELU_AND_MUL,
+  FIC_SLOT_GELU_TANH_AND_MUL,
+  FIC_SLOT_PACKBITS,
+  FIC_SLOT_SEGMENT_PACKBITS,
   FIC_SLOT_COUNT
 } fic_kernel_slot;
 
@@ -74,6 +85,7 @@ static inline fic_any fic__any_none(void) { return fic__any_from_arg(fic_arg_non
 static inline fic_any fic__any_float(double x) { return fic__any_from_arg(fic_arg_float(x)); }
 static inline fic_any fic__any_bool(int x) { return fic__any_from_arg(fic_arg_bool(x)); }
 static inline fic_any fic__any_int(int64_t x) { return fic__any_from_arg(fic_arg_int(x)); }
+static inline fic_any fic__any_string(const char *s) { return fic__any_from_arg(fic_arg_string(s)); }
 
 /* Resolve `name` of the fixed-name module `m` (module_names.c) into `slot`. */
 fic_status fic__fixed_kernel_function(fic_runtime *rt, int slot, int m, const char *name, void *stream,

@@ -45,6 +45,19 @@ static const struct {
     {"topk", "radix_topk_page_table_transform", 7},
     {"topk", "radix_topk_ragged_transform", 6},
     {"topk", "can_implement_filtered_topk", 0},
+    /* rope.so (csrc/rope.cu, csrc/flashinfer_rope_binding.cu) */
+    {"rope", "apply_rope", 10},
+    {"rope", "apply_rope_pos_ids", 9},
+    {"rope", "apply_llama31_rope", 13},
+    {"rope", "apply_llama31_rope_pos_ids", 12},
+    {"rope", "apply_rope_pos_ids_cos_sin_cache", 7},
+    /* activations (flashinfer/jit/activation.py's template): (out, input, enable_pdl) */
+    {"silu_and_mul", "silu_and_mul", 3},
+    {"gelu_and_mul", "gelu_and_mul", 3},
+    {"gelu_tanh_and_mul", "gelu_tanh_and_mul", 3},
+    /* quantization.so (csrc/quantization.cu) */
+    {"quantization", "packbits", 3},
+    {"quantization", "segment_packbits", 5},
 };
 
 /* Attention modules are named by their parameters, so they are matched by

@@ -361,6 +361,69 @@ static void test_attention_by_hand(void **state) {
   assert_int_equal(ref_attention(&p, out4, NULL), -1);
 }
 
+/* RoPE, activations and bit packing, worked by hand. */
+static void test_rope_reference(void **state) {
+  (void)state;
+  /* rotary_dim 4 of head_dim 6, theta 16: freq = 1, 16^(-1/2) = 1/4 (scale 1). */
+  ref_rope_freq_params fp = {16.0, 1.0, 0, 1, 4, 8192};
+  double freq[2];
+  ref_rope_freqs(&fp, 4, freq);
+  assert_true(fabs(freq[0] - 1) < 1e-15 && fabs(freq[1] - 0.25) < 1e-15);
+  const double x[6] = {1, 2, 3, 4, 5, 6};
+  const int64_t pos[1] = {2};
+  double out[6];
+  /* NeoX pairs (0, 2) and (1, 3); interleaved pairs (0, 1) and (2, 3); 4, 5 copied. */
+  ref_rope(x, out, 1, 1, 6, 4, 0, pos, freq, NULL);
+  assert_true(fabs(out[0] - (1 * cos(2) - 3 * sin(2))) < 1e-12 && fabs(out[2] - (3 * cos(2) + 1 * sin(2))) < 1e-12);
+  assert_true(fabs(out[1] - (2 * cos(.5) - 4 * sin(.5))) < 1e-12 && fabs(out[3] - (4 * cos(.5) + 2 * sin(.5))) < 1e-12);
+  assert_true(out[4] == 5 && out[5] == 6);
+  ref_rope(x, out, 1, 1, 6, 4, 1, pos, freq, NULL);
+  assert_true(fabs(out[0] - (1 * cos(2) - 2 * sin(2))) < 1e-12 && fabs(out[1] - (2 * cos(2) + 1 * sin(2))) < 1e-12);
+  assert_true(fabs(out[2] - (3 * cos(.5) - 4 * sin(.5))) < 1e-12 && fabs(out[3] - (4 * cos(.5) + 3 * sin(.5))) < 1e-12);
+  /* The cache: cos in the first half of the row, sin in the second. */
+  const double cache[2 * 4] = {0, 0, 0, 0, 0.5, 0.25, 0.75, 0.125};
+  const int64_t one[1] = {1};
+  ref_rope(x, out, 1, 1, 6, 4, 0, one, NULL, cache);
+  assert_true(fabs(out[0] - (1 * 0.5 - 3 * 0.75)) < 1e-15 && fabs(out[3] - (4 * 0.25 + 2 * 0.125)) < 1e-15);
+  /* Llama 3.1 (theta 5e5, scale 8, low 1, high 4, old 8192), rotary_dim 128:
+   * wavelength 2 pi / w below 8192 / 4 keeps w, above 8192 divides by 8,
+   * between interpolates. */
+  ref_rope_freq_params l = {5e5, 8.0, 1, 1.0, 4.0, 8192.0};
+  double lf[64];
+  ref_rope_freqs(&l, 128, lf);
+  const double pi = 3.14159265358979323846;
+  for (int j = 0; j < 64; j++) {
+    double w = pow(5e5, -2.0 * j / 128), wl = 2 * pi / w, want = w;
+    if (wl > 8192.0)
+      want = w / 8;
+    else if (wl >= 2048.0) {
+      double s = (8192.0 / wl - 1) / 3;
+      want = (1 - s) * w / 8 + s * w;
+    }
+    assert_true(fabs(lf[j] - want) <= 1e-12 * want);
+  }
+  assert_true(lf[0] == 1.0 && fabs(lf[63] - pow(5e5, -126.0 / 128) / 8) < 1e-18);
+}
+
+static void test_act_and_pack_reference(void **state) {
+  (void)state;
+  assert_true(fabs(ref_act_value(REF_ACT_SILU, 1.0) - 0.7310585786300049) < 1e-15);
+  assert_true(fabs(ref_act_value(REF_ACT_GELU, 1.0) - 0.8413447460685429) < 1e-15);
+  assert_true(fabs(ref_act_value(REF_ACT_GELU_TANH, 1.0) - 0.8411919906082768) < 1e-15);
+  const double in[2 * 4] = {1, -2, 3, 0.5, /* row 1 */ 0, 1, -1, 2};
+  double out[4];
+  ref_act_and_mul(REF_ACT_SILU, in, out, 2, 2);
+  assert_true(fabs(out[0] - 0.7310585786300049 * 3) < 1e-15 && out[2] == 0.0);
+  const uint8_t bits[11] = {1, 0, 1, 1, 0, 0, 1, 1, 1, 0, 1};
+  uint8_t y[2];
+  ref_packbits(bits, 11, 0, y);
+  assert_int_equal(y[0], 0xB3);
+  assert_int_equal(y[1], 0xA0);
+  ref_packbits(bits, 11, 1, y);
+  assert_int_equal(y[0], 0xCD);
+  assert_int_equal(y[1], 0x05);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_f16_known_values),
@@ -377,6 +440,8 @@ int main(void) {
       cmocka_unit_test(test_gdn_head_mapping),
       cmocka_unit_test(test_gdn_gates),
       cmocka_unit_test(test_attention_by_hand),
+      cmocka_unit_test(test_rope_reference),
+      cmocka_unit_test(test_act_and_pack_reference),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
