@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs the build in BUILD_DIR into a temporary prefix, then builds the
 # example consumer against it twice: with find_package (CMake) and with
 # pkg-config, and runs both.

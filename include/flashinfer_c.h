@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * flashinfer_c.h - the one public header of flashinfer-c.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Configure and build flashinfer-c (after scripts/setup.sh). Environment:
 #   FIC_BUILD_DIR   build folder (default build)
 #   FIC_SANITIZE    e.g. address,undefined (default none)

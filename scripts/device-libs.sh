@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Copies the shared libraries libflashinfer-c needs (libzip, libcurl and their
 # dependencies, not glibc) into DIR, for a GPU machine that has none of them
 # installed. Use with LD_LIBRARY_PATH=DIR there.

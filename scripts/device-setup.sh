@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # On the GPU machine (no network): recreate the paths the carried build folder
 # was configured with. The repo copy is linked at its build-time path, the dev
 # cache (wheels, unpacked tvm-ffi, kernel-module wheel) is rebuilt from

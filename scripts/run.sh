@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The main job: build the tool, then prepare the pinned artifacts and run
 # gemma_rmsnorm and gdn_prefill against float64 CPU references
 # (`flashinfer-c run`). Without a GPU it prepares the artifacts and says so.

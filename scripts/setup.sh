@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs everything flashinfer-c needs to build and test on a fresh Debian
 # machine, and fetches the pinned apache-tvm-ffi 0.1.3 wheel (real
 # libtvm_ffi.so + C/C++ headers for the test module) into a cache outside the

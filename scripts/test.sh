@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The test command: install dependencies, build, run every CPU test with CTest.
 # GPU tests (label gpu) run only with FIC_GPU_TESTS=1 on a machine with a GPU.
 set -euo pipefail

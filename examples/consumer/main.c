@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The smallest program that uses flashinfer-c from an installed tree: it
  * prints the library version and a diagnosis (no runtime needed). */
 #include <flashinfer_c.h>

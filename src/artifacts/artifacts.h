@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Artifact layer: from wheels to extracted, verified shared objects in the
  * cache. Nothing in this layer knows about TVM-FFI or CUDA.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* flock-based cache locks with a timeout and the holder's pid; see cache_lock.h. */
 #include "artifacts/cache_lock.h"
 

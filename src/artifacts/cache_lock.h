@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Per-entry cache locks: flock(LOCK_EX) on <root>/<hash>.lock, one open file
  * description per caller (so threads of one process exclude each other too).
  * The holder writes its pid into the file for "waiting for ..." messages.

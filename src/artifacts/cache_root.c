@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Where the cache lives: fic_config.cache_dir, FLASHINFER_C_CACHE_DIR,
  * $XDG_CACHE_HOME/flashinfer-c or ~/.cache/flashinfer-c. */
 #include <stdio.h>

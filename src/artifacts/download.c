@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fic__download(): one URL to one verified file, with libcurl.
  *
  *  - The bytes go to <dest>.part, which is flock()ed for the whole transfer:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* HTTP transfers of the artifact layer (download.c): one URL to one
  * verified file (fic__download, declared in artifacts.h), or into memory. */
 #ifndef FIC_ARTIFACTS_DOWNLOAD_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* File-system helpers of the artifact layer (see fsutil.h). */
 #include "artifacts/fsutil.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* File-system helpers of the artifact layer: one home for each (path
  * formatting, mkdir -p, fsync of a directory, atomic writes, rm -rf, the
  * ownership check of cache directories, the SHA-256 hex form). Every

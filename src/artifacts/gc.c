@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Cache garbage collection: remove artifact entries other than the one to
  * keep, unless an extraction holds their lock; stale temp directories whose
  * lock is free; quarantined (.corrupt-*) entries; leftovers of an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internals of the artifact layer shared by its files (paths, file-system
  * helpers, SHA-256, wheel identity). Not part of the interface
  * other layers use: that is artifacts.h. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The COMPLETE marker: formatting, strict parsing, atomic writing. */
 #include "artifacts/marker.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The COMPLETE marker of a cache entry: strict line-based text.
  *
  *   fic-cache-v1

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The pinned wheels of flashinfer-c v1 (facts only), and fetching one of them.
  *
  * base_urls lines are tried in order. A plain line is a URL prefix: the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The pinned wheels of flashinfer-c v1: one table, facts only. */
 #ifndef FIC_ARTIFACTS_PINNED_H
 #define FIC_ARTIFACTS_PINNED_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Resolving a wheel through a Python package index, the way pip would.
  *
  *  - The index is the one the user's pip configuration names: PIP_INDEX_URL,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Resolving a wheel through a Python package index (pip_index.c): the pip
  * configuration, URL handling, PEP 503 "simple" HTML pages, and the
  * `pip download` fallback. The artifacts layer calls fic__fetch_pinned()

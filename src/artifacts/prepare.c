@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fic__artifacts_prepare: from a config to a complete cache entry.
  *
  *   1. Identify both wheels without touching them: a pinned wheel by its

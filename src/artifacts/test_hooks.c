@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test-only hooks (see test_hooks.h); empty unless FIC_TEST_HOOKS is defined. */
 #include "artifacts/test_hooks.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test-only hooks of the artifact layer. They exist only in builds with
  * FIC_TEST_HOOKS defined (the flashinfer-c-testhooks library the tests link);
  * in the shipped library every hook is a constant and no FIC_TEST_HOOK_*

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Deep verification of a cache entry: re-hash every file against its marker,
  * the entry's own (libtvm_ffi.so) and each module's (modules/<m>/COMPLETE). */
 #include <dirent.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Wheel identity without re-hashing: the SHA-256 of a wheel given by path is
  * memoised in <root>/wheel-ids/<sha256(realpath)>, one line
  *     fic-wheel-id-v2 \t <dev> \t <ino> \t <size> \t <mtime_ns> \t <ctime_ns> \t <sha256> \n <realpath> \n

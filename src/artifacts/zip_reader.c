@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Hostile-input-aware zip access through libzip; see zip_reader.h. */
 #include "artifacts/zip_reader.h"
 

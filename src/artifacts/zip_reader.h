@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A read-only, hostile-input-aware view of a wheel (zip) through libzip.
  *
  * The archive is opened once; libzip parses the central directory (ZIP64

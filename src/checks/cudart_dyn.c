@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* dlopen-based access to libcudart.so.13 for the self-test (see cudart_dyn.h). */
 #include "checks/cudart_dyn.h"
 

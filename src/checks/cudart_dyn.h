@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The few CUDA runtime functions `flashinfer-c run` needs, loaded with
  * dlopen from the libcudart.so.13 the runtime found, so the CLI builds and
  * runs without a CUDA toolkit and reports "no GPU" instead of failing to

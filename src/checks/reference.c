@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Float64 references and numeric helpers (see reference.h). Written for
  * clarity, not speed: the GPU tests keep their problem sizes such that these
  * loops take well under a second. */

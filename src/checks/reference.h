@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Float64 CPU references for the kernels flashinfer-c wraps, plus what a
  * numeric check needs around them: a seeded RNG, float16 / bfloat16 / fp8
  * conversions and error metrics. Shared by `flashinfer-c run` and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The command-line tool's own helpers (not the library's: no fic_ prefix). */
 #ifndef FIC_CLI_H
 #define FIC_CLI_H

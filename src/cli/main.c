@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* flashinfer-c: the command-line tool. Verbs map one-to-one onto public
  * library calls so the tool doubles as their demonstration; it links the
  * shared library and uses nothing but include/flashinfer_c.h from it. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What the tool says about paths and modules: where each prepared module is,
  * and, for a module the wheel lacks, how to get it and what that costs. */
 #include <stdio.h>

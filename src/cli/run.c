@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The `run` verb of the CLI (cli_run, cli.h): open a runtime (preparing the artifacts), print
  * where everything is, and, when a GPU is there, run gemma_rmsnorm and
  * gdn_prefill on fresh random data against the float64 references in

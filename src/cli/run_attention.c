@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The batch decode check of `flashinfer-c run` (cli_run_decode, cli.h): one
  * bf16 / head dim 128 decode batch over a shuffled paged KV cache, planned
  * and run through the public API, against the float64 reference. The

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The sampling check of `flashinfer-c run` (cli_run_sampling, cli.h):
  * softmax with per-row temperatures against float64, then top-p sampling
  * from the result twice with one Philox (seed, offset): the ids must be

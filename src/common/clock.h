@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Monotonic time and sleeping, for timeouts and backoff. */
 #ifndef FIC_COMMON_CLOCK_H
 #define FIC_COMMON_CLOCK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The CUDA runtime values flashinfer-c passes or reads, declared in our own
  * words (no CUDA headers: the library builds without a toolkit). Values are
  * those of cuda_runtime_api.h, stable across CUDA releases. One home for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The one way the library reads its environment. */
 #ifndef FIC_COMMON_ENV_H
 #define FIC_COMMON_ENV_H

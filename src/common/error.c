@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The thread-local error record (sqlite's errmsg model, per thread instead of
  * per connection: a runtime is shared by many threads, so a per-handle record
  * would be overwritten by a neighbour's failure). Fixed-size buffers: the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal error helpers: every failing path records its detail in the
  * thread-local record and returns the status, in one statement:
  *     return fic__fail(FIC_ERR_IO, "cannot open %s: %s", path, strerror(errno));

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "common/lazy.h"
 
 fic_status fic__lazy_get(fic_lazy *l, fic_status (*init)(void *arg), void *arg, const void *value, const void **out) {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Process-wide lazy initialisation that may fail and be retried later (so
  * not pthread_once): the fast path is one acquire load; the first caller runs
  * init(arg) under the mutex and publishes `value` with a release store. */

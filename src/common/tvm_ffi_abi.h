@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The slice of the TVM-FFI C ABI (apache-tvm-ffi 0.1.3 .. 0.1.14) that
  * flashinfer-c uses, declared in our own words so the library needs no
  * upstream header. A leaf header (it includes nothing of ours), so the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "flashinfer_c.h"
 
 #define FIC_STR2(x) #x

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Build-time checks that our declarations match the TVM-FFI/DLPack ABI on
  * LP64 (docs/tvm-ffi-abi.md). A failure here means a port, not a bug. */
 #include <stddef.h>

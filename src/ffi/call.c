@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The per-call path: stream set/restore, device switch, safe call, error
  * decoding. Takes no lock, reads no environment, does no I/O, allocates
  * nothing. */

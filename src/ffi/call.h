@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The internal call path (defined in call.c), used by the generic API
  * (generic.c) and the typed kernels (src/kernels): the layer above the
  * runtime, which resolves the functions it calls. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The generic call API: any exported function, arguments built with the
  * fic_arg_* constructors. Arguments are checked here, before the wrapper
  * sees them, because a wrong type index or a malformed tensor can crash the

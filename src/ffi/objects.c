@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Array<int64_t> objects, as every FlashInfer attention plan returns and
  * every run takes back: read one (fic_result_array_i64) and build one
  * (fic_array_i64_new). The layout read here is in common/tvm_ffi_abi.h. */

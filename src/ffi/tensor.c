@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* See tensor.h. FlashInfer and TVM-FFI read shape and strides without
  * checks: a negative extent or a NULL shape would be read as a huge size. */
 #include "ffi/tensor.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The one rule for a tensor descriptor, shared by the generic API
  * (generic.c) and the typed kernels (src/kernels/validate.c), so both agree
  * on what a well-formed tensor is. */

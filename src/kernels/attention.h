@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Paged-KV attention (batch decode, batch prefill) of FlashInfer 0.6.3:
  * the workspace object, the plan object and what plan and run share.
  * attn_workspace.c orders plans on the page-locked buffer; attn_plan.c

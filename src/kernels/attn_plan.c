@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Batch decode and batch prefill plans (FlashInfer 0.6.3 csrc/batch_decode.cu,
  * csrc/batch_prefill.cu; arguments as decode.py / prefill.py pass them).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Batch decode and batch prefill runs: every tensor checked against the
  * plan it runs (the wrappers check little: a cache of the wrong page size or
  * head count, or an indptr of the wrong length, is read as given), then the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The attention workspace: the caller's three buffers and the ordering of
  * plans on the page-locked one.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cascade.so of FlashInfer 0.6.3 (csrc/cascade.cu,
  * include/flashinfer/attention/cascade.cuh): merge_state,
  * merge_state_in_place, merge_states.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Exports of the modules whose name has no parameters (page, cascade, ...):
  * the name comes from module_names.c's table, rendered only on the first
  * call per runtime; later calls are the slot's one acquire load. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Gated delta rule prefill: gdn_prefill_sm90.so of FlashInfer 0.6.3
  * (csrc/gdn_prefill_launcher.cu, include/flashinfer/flat/).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The typed kernel layer: FlashInfer 0.6.3's norm.so and gdn_prefill_sm90.so
  * behind fic_rmsnorm ... fic_gdn_prefill. Each function validates its
  * arguments (validate.h), resolves its export once into a runtime slot and

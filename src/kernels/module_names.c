@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* FlashInfer 0.6.3 module names (see module_names.h).
  *
  * Each family's name is written as a template that reads like the Python

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* FlashInfer 0.6.3 kernel module names, computed from a call's parameters
  * exactly as FlashInfer's AOT build (flashinfer/aot.py) names the modules of
  * the flashinfer_jit_cache wheel, and parsed back.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Choosing an attention module from a wheel's module list, and saying what
  * the list has instead when the call's parameters match no module
  * (fic__attn_pick_module in module_names.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The norm.so kernels of FlashInfer 0.6.3 (csrc/norm.cu, include/flashinfer/norm.cuh).
  *
  * What the checks below protect against, beyond the wrapper's own checks:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* page.so of FlashInfer 0.6.3 (csrc/page.cu, include/flashinfer/page.cuh):
  * append_paged_kv_cache and append_paged_mla_kv_cache.
  *

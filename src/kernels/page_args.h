@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Checks shared by page.so's two appends (page.c, page_mla.c). */
 #ifndef FIC_KERNELS_PAGE_ARGS_H
 #define FIC_KERNELS_PAGE_ARGS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Host helpers for paged KV caches, standing in for what FlashInfer 0.6.3
  * computes with a Triton kernel (flashinfer/triton/page.py,
  * get_batch_indices_positions_kernel) and with torch (page.py,

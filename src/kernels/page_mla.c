@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* append_paged_mla_kv_cache of page.so (FlashInfer 0.6.3, csrc/page.cu,
  * AppendPagedKVMlaCache in include/flashinfer/page.cuh). The kernel is
  * compiled for ckv 512 and kpe 64 only, copies 2 elements per thread and

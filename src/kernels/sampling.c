@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sampling.so of FlashInfer 0.6.3 (csrc/sampling.cu): the seven calls that
  * draw one id per row, and the Philox generator.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Checks shared by the sampling.so and topk.so calls (sampling*.c, topk.c).
  *
  * FlashInfer 0.6.3's sampling wrappers cast every probability, logit and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared checks of the sampling and top-k calls (sampling.h). */
 #include <math.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* SM counts for the gdn_prefill workspace check, queried once per device
  * through the CUDA runtime the loader already holds, then one relaxed load:
  * the hot path takes no lock and makes no CUDA call after the first use. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* topk.so of FlashInfer 0.6.3 (csrc/topk.cu, include/flashinfer/topk.cuh):
  * radix_topk, its page-table and ragged transforms, and
  * can_implement_filtered_topk.

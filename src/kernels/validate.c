@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Argument checks for the typed kernels (see validate.h). Only the failure
  * paths format text; the success paths are a few compares per tensor. */
 #include "kernels/validate.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Argument checks shared by the typed kernels. Every failure names the
  * offending argument (fic_last_error_argument) and says what was expected
  * and what was given.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Finding libcudart.so.13. Kernel modules name it in DT_NEEDED with no
  * RPATH, so unless it is on the dynamic linker's path their dlopen fails.
  * Loading it first by absolute path makes the later DT_NEEDED lookup match

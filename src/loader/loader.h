@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Loader layer: libtvm_ffi.so (one per process), libcudart.so.13, kernel
  * modules. Process-global state lives here and is never unloaded: unloading
  * a CUDA module with work in flight is unsafe, and a second libtvm_ffi would

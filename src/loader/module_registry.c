@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One loaded copy of each kernel module per process.
  *
  * Two runtimes with different cache directories extract the same module to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Loading libtvm_ffi.so: exactly one copy per process. */
 #include <dlfcn.h>
 #include <pthread.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The cache and wheels without a runtime: verify, gc, list modules. None of
  * these loads a library, so a tampered file is found before anything runs it. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fic_diagnose(): everything a bug report needs, in one text. */
 #include <pthread.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Loading modules and resolving functions. Slow paths take rt->lock; hits
  * are lock-free (acquire loads of pointers published with release stores). */
 #include <dlfcn.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fic_runtime: ties the layers together. open = artifacts, then libtvm_ffi;
  * modules load lazily (functions.c). */
 #include "runtime/runtime.h"

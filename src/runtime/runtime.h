@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The runtime object: its module table and resolved functions, shared by the
  * generic API (src/ffi) and the typed kernels (src/kernels). The call path
  * itself is in ffi/call.h. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Parameter counts of the functions exported by the pinned FlashInfer 0.6.3
  * modules. TVM-FFI wrappers have no default arguments and the counts change
  * between FlashInfer versions (gdn_prefill: 11 in 0.6.3, 14 from 0.6.8), so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #ifndef FIC_RUNTIME_SIGNATURES_H
 #define FIC_RUNTIME_SIGNATURES_H
 #include <stdint.h>

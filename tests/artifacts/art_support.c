@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "art_support.h"
 
 #include <dirent.h>

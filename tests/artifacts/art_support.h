@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers shared by the artifact tests. */
 #ifndef FIC_ART_SUPPORT_H
 #define FIC_ART_SUPPORT_H

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Craft fixture wheels, good and hostile, for the artifact tests.
 
 usage: make_hostile.py OUT_DIR SO_FILE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The cache: root precedence, marker, cold/warm prepare, no re-hash on warm
  * start, corruption recovery, wheel sources (explicit, env, cache, seed,
  * offline), hostile wheels through prepare, disk full, permissions, GC. */

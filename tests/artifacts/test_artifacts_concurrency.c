@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Concurrency: many processes x threads starting cold on one cache, a child
  * killed mid-extraction, lock timeouts naming the holder, lock primitives. */
 #include <errno.h>

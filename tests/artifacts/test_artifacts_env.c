@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The library reads its environment through fic__env() (secure_getenv):
  * in a set-user-ID process every variable reads as unset, so nobody can
  * point a privileged program's cache, wheels, seed directories, libcudart

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The zip reader: the real tvm-ffi wheel, ZIP64, listing, hostile archives. */
 #include <stdio.h>
 #include <stdlib.h>

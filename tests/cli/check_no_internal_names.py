@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """No user-facing message may name an internal symbol: no C string literal
 in src/ (error messages, CLI output) may contain "fic__"."""
 import pathlib

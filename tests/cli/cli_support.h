@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers shared by the tests of tests/cli. */
 #ifndef FIC_TESTS_CLI_SUPPORT_H
 #define FIC_TESTS_CLI_SUPPORT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The public header alone, as a C11 translation unit under -pedantic: every
  * macro and inline function is used so that each is compiled. */
 #include "flashinfer_c.h"

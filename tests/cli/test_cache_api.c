@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The cache calls of the public API without a runtime: fic_cache_verify,
  * fic_cache_gc, fic_wheel_modules. None of them may load a library (a
  * tampered libtvm_ffi.so must be caught before anything runs it), and a gc

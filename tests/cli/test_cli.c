@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Every verb of the flashinfer-c tool, run as a user would (FIC_TEST_CLI),
  * offline, in a fresh cache, with the real tvm-ffi wheel and either the
  * fixture wheel (fic_test only: a wheel without norm) or the real norm test

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers of the download tests: the local HTTP server (http_server.py) and
  * file utilities. */
 #ifndef FIC_DL_SUPPORT_H

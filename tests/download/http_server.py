@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """A local HTTP server for the download tests (127.0.0.1 only, random port).
 
     http_server.py ROOT LOGFILE PORTFILE [LIFETIME_S]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fic__download() against a local HTTP server: success, checksum, resume,
  * Range ignored, HTTP errors with retries, timeouts, progress, locking,
  * proxies. Nothing here touches the internet. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The pinned-wheel table and fic__fetch_pinned() over several sources
  * (local server only: the real table's URLs are checked, never fetched). */
 #include <stdio.h>

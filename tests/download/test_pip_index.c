@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Python package index resolution: the pip configuration, PEP 503 pages
  * (parsing, relative links, sha256 fragments), the pip download fallback
  * (with a fake interpreter) and URL helpers. Local servers only. */

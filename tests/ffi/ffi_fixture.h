@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Opens a runtime over the fixture jit-cache wheel (test module) and the real
  * tvm-ffi 0.1.3 wheel, in a fresh cache directory. */
 #ifndef FIC_TEST_FFI_FIXTURE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Calls through the real libtvm_ffi.so 0.1.3 into the C++ test module: every
  * argument kind round-trips, results are owned and released once, errors
  * raised by the real runtime are decoded. */

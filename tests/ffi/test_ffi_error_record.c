@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The thread's error record across calls that succeed while something inside
  * them fails and is tolerated (the header: "a successful call never clears
  * it"), and fic_diagnose racing first-time module loads (run under

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Process-level behaviour, each case in its own process (libtvm_ffi loads
  * once per process): the host's SIGSEGV handler survives the load; a
  * libtvm_ffi the host already loaded is reused, not loaded twice. */

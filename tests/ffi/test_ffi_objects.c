@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Object arguments and results through the real libtvm_ffi.so 0.1.3 and the
  * C++ test module, as FlashInfer's attention plan/run needs them: a plan's
  * Array<int64_t> read and passed back to run, Arrays built from C ints,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The env stream is set for the call and restored after it, on every path,
  * per thread; many threads call at once. The test module reports the stream
  * it sees through TVMFFIEnvGetStream, as a FlashInfer kernel would. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared helpers of the libFuzzer harnesses; see fuzz_common.h. */
 #include "fuzz_common.h"
 

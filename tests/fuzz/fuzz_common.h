@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared helpers of the libFuzzer harnesses (tests/fuzz). Every harness
  * works in one private scratch directory (on /dev/shm when writable, so the
  * library's fsyncs cost nothing) and aborts with a message when an oracle

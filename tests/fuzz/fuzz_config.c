@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz configuration from the environment and small cache files: hostile
  * values of every variable the artifact layer reads, the wheel-id memo and a
  * lock file's recorded pid.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz the whole extraction path: arbitrary bytes as the wheel (given as
  * both the jit-cache and the tvm-ffi wheel) through fic__artifacts_prepare
  * into a fresh cache root, offline.

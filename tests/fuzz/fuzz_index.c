@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz the PEP 503 index page parser and the URL helpers it relies on.
  *
  * Input: "<page url>\n<file name>\n<sha256 or empty>\n<html>"; with fewer

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz the COMPLETE marker: the strict parser on its own, and the warm-start
  * check of a real cache entry whose marker is replaced by the input.
  *

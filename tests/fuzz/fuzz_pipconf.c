@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz the pip configuration parser: the input is the file PIP_CONFIG_FILE
  * names; the user and site files are redirected to empty directories.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz the wheel (zip) reader: open + sorted listing + member look-up +
  * streaming extraction + module listing, on arbitrary bytes given as a file.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Generate the seed corpora of the libFuzzer harnesses (never committed).
 
 usage: make_seeds.py OUT_DIR [--module SO] [--jit-wheel WHL] [--hostile make_hostile.py]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Build the libFuzzer harnesses in a clang build folder and fuzz each for a
 # fixed time, JOBS at a time, then summarise executions, coverage and findings.
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers for the GPU tests: skip without a GPU, checked CUDA calls,
  * device buffers, fresh seeds, runtimes over the real-kernel wheel. */
 #ifndef FIC_TEST_GPU_UTIL_H

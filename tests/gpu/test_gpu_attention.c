@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Batch decode and batch prefill (FlashInfer 0.6.3's bf16 / head dim 128
  * modules built by tools/kernel-modules) on a real GPU against the float64
  * reference (src/checks/reference.c, ref_attention), on fresh random data

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gdn_prefill (FlashInfer 0.6.3, SM90 only) on a real GPU against the
  * float64 delta-rule reference: output and final state, mixed sequence
  * lengths (incl. tails shorter than the 64-token chunk), GQA and GVA, with

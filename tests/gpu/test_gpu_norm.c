@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Every norm kernel through the typed API on a real GPU, against float64
  * references, on fresh random inputs (seed printed), f16 and bf16, over
  * shapes that exercise each vector width (hidden % 8 == 0, % 4, odd),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* page.so and cascade.so on a real GPU against float64 references
  * (src/checks/reference.c), on fresh random data (seed printed; replay with
  * FIC_TEST_SEED=<seed>). Needs the wheel with the real modules: configure

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sampling.so and topk.so on a GPU (label gpu; seeds printed, replay with
  * FIC_TEST_SEED). Deterministic kernels are compared exactly or against
  * float64; the random ones are tested as random:

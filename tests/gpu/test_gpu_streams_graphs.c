@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Streams and CUDA graphs on a real GPU:
  *  - many threads, each on its own stream, and one thread round-robin over
  *    several streams, all give bit-identical results to the default stream;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers for the kernel-layer tests: runtimes over fixture wheels, tensor
  * descriptors that own their shape/stride arrays, and argument-error checks. */
 #ifndef FIC_TEST_KT_UTIL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Argument validation of every typed kernel function, through the public
  * API, with no GPU: each bad argument must come back as
  * FIC_ERR_INVALID_ARGUMENT naming it, before any module is touched. The

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Batch decode / batch prefill without a GPU: every validation error names
  * its argument; a run is checked against its plan and says which field
  * differs; parameters structs follow the struct_size rules; the workspace

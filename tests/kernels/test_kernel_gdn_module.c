@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The REAL gdn_prefill_sm90.so of FlashInfer 0.6.3, with no GPU needed: the
  * export resolves and the launcher's own checks, which all run before it
  * touches CUDA, come back decoded. Reached through the generic API (our

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The REAL norm.so of FlashInfer 0.6.3, with no GPU needed: its exports
  * resolve, and the errors its wrappers raise before touching the GPU come
  * back decoded (FIC_ERR_KERNEL, kind, message). Our own validation catches

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The float64 references and conversions the GPU tests and the self-test
  * trust (src/checks/reference.c), checked against closed forms and against
  * themselves (chunking, head mapping), on the CPU. */

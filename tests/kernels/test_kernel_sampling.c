@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sampling.so and topk.so through the typed API, with no GPU.
  *  - Validation: every bad argument comes back as FIC_ERR_INVALID_ARGUMENT
  *    naming it, before any module is touched; a call that passes reaches the

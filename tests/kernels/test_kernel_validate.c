@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of the validation helpers (src/kernels/validate.c) on edge
  * cases the public-API tests do not reach directly. */
 #include <math.h>

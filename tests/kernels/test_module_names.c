@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* FlashInfer 0.6.3 module names (src/kernels/module_names.c, module_pick.c).
  *
  * The main test parses every one of the 724 names of the jit-cache wheel

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Test: every TVMFFI* symbol imported by every kernel module in a jit-cache
 # wheel is exported by the pinned tvm-ffi 0.1.3 runtime (so RTLD_NOW loads
 # succeed). Also checks that the test module's imports are satisfied.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 // A stand-in for a FlashInfer kernel module, for machines without a GPU.
 //
 // Written against the REAL tvm-ffi 0.1.3 C++ headers and exported with the

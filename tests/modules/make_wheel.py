@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Pack files into a wheel-shaped zip at the given member paths.
 
 usage: make_wheel.py OUT.whl MEMBER=FILE [MEMBER=FILE ...] [--zip64]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A fake libtvm_ffi.so (SONAME libtvm_ffi.so) exporting the symbols the
  * loader resolves (src/loader/tvmffi.c resolve_api), built twice: version
  * 0.FAKE_MINOR.0 with every symbol, and with FAKE_NO_ENV_SET_STREAM missing

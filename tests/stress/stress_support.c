@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers of the stress and fault-injection tests; see stress_support.h. */
 #include "stress_support.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers of the stress and fault-injection tests (tests/stress). */
 #ifndef FIC_STRESS_SUPPORT_H
 #define FIC_STRESS_SUPPORT_H

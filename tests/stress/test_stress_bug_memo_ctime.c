@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Regression (issue #6 finding, since fixed: memo format v2): the wheel-id memo
  * (src/artifacts/wheel_id.c) trusted (dev, inode, size, mtime) only. A wheel
  * rewritten in place with the same size whose mtime is then restored (cp -p,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Regression (fuzz/stress finding, since fixed): PIP_CONFIG_FILE naming an endless
  * non-regular file (/dev/zero, /dev/urandom) made fic__pip_index_url() loop
  * forever in read_pip_conf (src/artifacts/pip_index.c: fgets() keeps

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Regression (found by issue #6's stress work): a wheel path naming a FIFO
  * with no writer must fail promptly (it is not a regular file), not block.
  * identify_wheel (src/artifacts/prepare.c) opens the wheel with

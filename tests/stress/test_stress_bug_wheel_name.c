@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Regression (issue #6 finding, since fixed): a wheel given by path whose file
  * name holds a control character (tab, newline) or a backslash was accepted by
  * identify_wheel (src/artifacts/prepare.c), fully extracted, and then refused

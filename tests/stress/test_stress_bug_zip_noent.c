@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Regression for fuzz finding zip-noent (since fixed in zip_reader.c):
  * a wheel whose central directory record escapes its local-header offset as
  * 0xFFFFFFFF (ZIP64) without a ZIP64 extra field makes libzip 1.7.3 answer

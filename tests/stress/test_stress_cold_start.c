@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Cold-start stress through the public API: 32 processes x 8 threads call
  * fic_runtime_open() at once on an empty cache. All must succeed and agree;
  * exactly one extraction happens (FIC_TEST_HOOK_EXTRACT_LOG), leaving exactly

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fault injection through the public API (fic_runtime_open, fic_diagnose,
  * fic_runtime_path), each fault in its own process where it touches process
  * or mount state. Every case checks the exact status and the key words of

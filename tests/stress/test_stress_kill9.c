@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kill -9 at random points of a cold fic_runtime_open(), 100 times. After
  * every kill, before any recovery: a cache entry that has its COMPLETE
  * marker is byte-identical to the wheels' members (the cache is never served

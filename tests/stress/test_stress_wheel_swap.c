@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A wheel replaced while fic_runtime_open() waits for the cache lock (after
  * it hashed the wheel, before it extracts): the entry named after the hashed
  * wheel must hold that wheel's members, never the replacement's.

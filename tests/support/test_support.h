@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared helpers for the cmocka tests. */
 #ifndef FIC_TEST_SUPPORT_H
 #define FIC_TEST_SUPPORT_H

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Build FlashInfer 0.6.3 TVM-FFI kernel modules (norm, page, cascade,
 # quantization, rope, sampling, topk, *_and_mul, fa2 batch decode/prefill,
 # gdn_prefill_sm90) for sm_90a from the flashinfer-python wheel sources, with

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # check_imports.sh MODULE.so LIBTVM_FFI.so
 # Exit 0 iff every undefined TVMFFI* dynamic symbol of MODULE.so is exported
 # (defined) by LIBTVM_FFI.so; exit 1 naming the missing ones; 2 on usage errors.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Check that gen_sources.py / render_jinja.py write byte-identical sources to FlashInfer's own generators.
 
 usage: check_render.py FLASHINFER_PYTHON_WHEEL

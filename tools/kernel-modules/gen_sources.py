@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Write the generated sources of a FlashInfer 0.6.3 JIT module (stdlib only).
 
 usage: gen_sources.py --fi-root DIR --gen-dir DIR MODULE

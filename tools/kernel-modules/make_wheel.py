@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Pack built modules into a test flashinfer_jit_cache wheel (stdlib only).
 
 usage: make_wheel.py --modules-dir DIR [--version 0.6.3+cu130] [--out DIR] [MODULE ...]

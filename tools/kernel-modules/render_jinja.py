@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Render the small Jinja2 subset FlashInfer 0.6.3's JIT templates use (stdlib only).
 
 Usage: render_jinja.py TEMPLATE OUTPUT name=value [name=value ...]
