@@ -19,8 +19,12 @@
  *      from LOGITS_DIR/logits_<V>.f32 (written here when absent, so both
  *      sides sample the same distributions).
  *
+ *   --breakdown: the typed calls' argument validation alone, timed on empty
+ *      problems (the calls validate, then return without launching).
+ *
  * usage: bench_layer --jit-cache-wheel W --tvmffi-wheel T [--out DIR]
  *                    [--cache-dir DIR] [--logits-dir DIR] [--quick]
+ *                    [--breakdown] [--no-host]
  * Exits 1 if a correctness check fails. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -83,14 +87,16 @@ static double quantile(double *v, int n, double q) {
 
 static struct {
   const char *jit, *tvmffi, *out, *cache, *logits_dir;
-  int quick;
-} opt = {NULL, NULL, "bench-layer-out", "/tmp/fic-layer-cache", "/tmp/fic-layer-logits", 0};
+  int quick, breakdown, no_host;
+} opt = {NULL, NULL, "bench-layer-out", "/tmp/fic-layer-cache", "/tmp/fic-layer-logits", 0, 0, 0};
 
 static void parse(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
-    if (!strcmp(a, "--quick")) {
-      opt.quick = 1;
+    if (!strcmp(a, "--quick") || !strcmp(a, "--breakdown") || !strcmp(a, "--no-host")) {
+      opt.quick |= !strcmp(a, "--quick");
+      opt.breakdown |= !strcmp(a, "--breakdown");
+      opt.no_host |= !strcmp(a, "--no-host");
       continue;
     }
     if (i + 1 >= argc) die("%s needs a value", a);
@@ -421,6 +427,55 @@ static void host_cost(fic_runtime *rt, FILE *csv) {
   }
 }
 
+/* ---- --breakdown: validation alone (typed calls on empty problems) ---- */
+
+static int empty_call(fic_runtime *rt, int k, const tens *e) {
+  switch (k) {
+    case K_ROPE: {
+      fic_rope_params p;
+      fic_rope_params_init(&p);
+      p.q = &e[0].t, p.k = &e[1].t, p.q_rope = &e[2].t, p.k_rope = &e[3].t, p.pos_ids = &e[4].t;
+      return fic_apply_rope_pos_ids(rt, &p, g_stream);
+    }
+    case K_SILU:
+      return fic_silu_and_mul(rt, &e[6].t, &e[5].t, 0, g_stream);
+    case K_SOFTMAX:
+      return fic_softmax(rt, &S.sm_ws.t, &e[7].t, &e[8].t, NULL, 1.0, 0, g_stream);
+    case K_TOP_P: {
+      fic_sampling_params p;
+      fic_sampling_params_init(&p);
+      p.probs = &e[7].t, p.output = &e[9].t, p.top_p = TOP_P;
+      return fic_top_p_sampling_from_probs(rt, &p, g_stream);
+    }
+    default:
+      return fic_top_k_renorm_probs(rt, &e[7].t, &e[8].t, NULL, TOP_K, &S.rs.t, g_stream);
+  }
+}
+static void breakdown(fic_runtime *rt, FILE *csv) {
+  const int64_t q0[3] = {0, 32, 128}, k0[3] = {0, 8, 128}, n0[1] = {0}, ai[2] = {0, 8192}, ao[2] = {0, 4096};
+  const int64_t r0[2] = {0, SMALL_VOCAB};
+  tens e[10];
+  tens_set(&e[0], S.q.t.data, FIC_BF16, 3, q0), tens_set(&e[1], S.k.t.data, FIC_BF16, 3, k0);
+  tens_set(&e[2], S.qr.t.data, FIC_BF16, 3, q0), tens_set(&e[3], S.kr.t.data, FIC_BF16, 3, k0);
+  tens_set(&e[4], S.pos.t.data, FIC_I32, 1, n0), tens_set(&e[5], S.act_in.t.data, FIC_BF16, 2, ai);
+  tens_set(&e[6], S.act_out.t.data, FIC_BF16, 2, ao), tens_set(&e[7], S.probs.t.data, FIC_F32, 2, r0);
+  tens_set(&e[8], S.renorm.t.data, FIC_F32, 2, r0), tens_set(&e[9], S.ids.t.data, FIC_I32, 1, n0);
+  const int n = 20000;
+  for (int k = 0; k < K_COUNT; k++) {
+    double v[ROUNDS];
+    for (int r = -1; r < ROUNDS; r++) { /* round -1: warm-up */
+      double t0 = now_ns();
+      for (int i = 0; i < n; i++)
+        if (empty_call(rt, k, e)) die("empty %s failed: %s", k_name[k], fic_last_error_message());
+      if (r >= 0) v[r] = (now_ns() - t0) / n;
+    }
+    double m = quantile(v, ROUNDS, 0.5);
+    fprintf(csv, "%s,typed call on an empty problem (validation only),%.1f,%.1f,%.1f\n", k_name[k], m, v[0],
+            v[ROUNDS - 1]);
+    printf("breakdown %-26s validation only %7.1f ns (%.1f-%.1f)\n", k_name[k], m, v[0], v[ROUNDS - 1]);
+  }
+}
+
 /* ---- 2. sampling throughput ---- */
 
 static const int64_t k_vocabs[3] = {32768, 131072, 262144};
@@ -575,9 +630,16 @@ int main(int argc, char **argv) {
   for (int k = 0; k < K_COUNT; k++) ok &= check_kernel(rt, k, f);
   fclose(f);
   if (!ok) die("correctness check failed; no timings");
-  f = csv_open("layer_host.csv", "kernel,path,us_med,us_min,us_max");
-  host_cost(rt, f);
-  fclose(f);
+  if (opt.breakdown) {
+    f = csv_open("layer_breakdown.csv", "kernel,what,ns_med,ns_min,ns_max");
+    breakdown(rt, f);
+    fclose(f);
+  }
+  if (!opt.no_host) {
+    f = csv_open("layer_host.csv", "kernel,path,us_med,us_min,us_max");
+    host_cost(rt, f);
+    fclose(f);
+  }
   f = csv_open("layer_sampling.csv", "op,vocab,batch,impl,us_med,us_p10,us_p90,rows_per_s");
   FILE *ids = csv_open("layer_ids_c.csv", "op,id0,id1,id2,id3,id4,id5,id6,id7");
   throughput(rt, f, ids);

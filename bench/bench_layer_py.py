@@ -17,7 +17,7 @@ prebuilt (AOT) modules from, so both sides run the same .so.
      at vocab 32k/128k/256k, batch 1/8/64/512, on softmax(logits) of the
      logits bench_layer wrote to --logits-dir.
 
-usage: bench_layer_py.py [--out DIR] [--logits-dir DIR] [--quick]
+usage: bench_layer_py.py [--out DIR] [--logits-dir DIR] [--quick] [--no-host] [--same-draws]
 """
 import argparse
 import math
@@ -80,6 +80,10 @@ def main():
     ap.add_argument("--out", default="bench-layer-out")
     ap.add_argument("--logits-dir", default="/tmp/fic-layer-logits")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--no-host", action="store_true")
+    ap.add_argument("--same-draws", action="store_true",
+                    help="pass seed/offset explicitly, the sequence bench_layer uses (seed 7, offset advanced by "
+                         "batch * 32 per call from 0 at each vocabulary), so both sides draw the same numbers")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     t0 = time.time()
@@ -137,7 +141,8 @@ def main():
         ("top_k_renorm_probs", "FlashInfer Python", lambda: fs.top_k_renorm_probs(probs, TOP_K)),
         ("-", "torch.empty(1) + zero_ (2 ops, floor reference)", lambda: torch.empty(1, device=dev).zero_()),
     ]
-    host_cost(torch, gate, cases, a)
+    if not a.no_host:
+        host_cost(torch, gate, cases, a)
     throughput(torch, fs, gate, a)
     print(f"gate expired: {gate.expired}", flush=True)
 
@@ -176,7 +181,7 @@ def host_cost(torch, gate, cases, a):
         f.write("kernel,path,us_med,us_min,us_max\n")
         for (kn, path, _), row in zip(cases, v):
             m = quantile(row, 0.5)
-            f.write(f"{kn},{path},{m:.3f},{min(row):.3f},{max(row):.3f}\n")
+            f.write(f"{kn},\"{path}\",{m:.3f},{min(row):.3f},{max(row):.3f}\n")
             print(f"host {kn:26s} {path:48s} {m:7.2f} us ({min(row):.2f}-{max(row):.2f})", flush=True)
 
 
@@ -211,11 +216,23 @@ def throughput(torch, fs, gate, a):
                 a2 = fs.top_k_top_p_sampling_from_probs(p8, TOP_K, TOP_P, seed=1234, offset=0).tolist()
                 f.write("top_p," + ",".join(map(str, a1)) + "\n")
                 f.write("top_k_top_p," + ",".join(map(str, a2)) + "\n")
+        draw = [0]  # bench_layer's Philox offset at this vocabulary
+
+        def nxt(b):
+            draw[0] += (b * 32 + 3) // 4 * 4
+            return draw[0]
+
         for B in BATCHES:
             pb = probs[:B]
-            ops = (("top_p_sampling_from_probs", lambda: fs.top_p_sampling_from_probs(pb, TOP_P)),
-                   ("top_k_top_p_sampling_from_probs",
-                    lambda: fs.top_k_top_p_sampling_from_probs(pb, TOP_K, TOP_P)))
+            if a.same_draws:
+                ops = (("top_p_sampling_from_probs",
+                        lambda: fs.top_p_sampling_from_probs(pb, TOP_P, seed=7, offset=nxt(B))),
+                       ("top_k_top_p_sampling_from_probs",
+                        lambda: fs.top_k_top_p_sampling_from_probs(pb, TOP_K, TOP_P, seed=7, offset=nxt(B))))
+            else:
+                ops = (("top_p_sampling_from_probs", lambda: fs.top_p_sampling_from_probs(pb, TOP_P)),
+                       ("top_k_top_p_sampling_from_probs",
+                        lambda: fs.top_k_top_p_sampling_from_probs(pb, TOP_K, TOP_P)))
             for name, f in ops:
                 med, p10, p90 = gpu_time(torch, gate, f, reps)
                 rows.append((name, V, B, "FlashInfer Python", med, p10, p90, B / (med * 1e-6)))

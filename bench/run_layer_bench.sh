@@ -13,6 +13,8 @@
 #      both sides for the same seed/offset compared
 #   5. bench/layer_table.py: Markdown tables (printed last)
 # Results: $OUT/results.tgz (CSVs, logs, tables.md), $OUT/run.log, $OUT/tables.md.
+# Environment: FIC_C_ARGS (extra bench_layer options, e.g. --breakdown),
+# FIC_PY_ARGS (extra bench_layer_py.py options, e.g. --same-draws), FIC_QUICK=1.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 DEV=${FIC_DEVICE_DIR:-.device}
@@ -71,7 +73,7 @@ for n in z.namelist():
         print("aot:", base)
 ' "$WHEEL" 2>&1 | tee -a "$LOG"
 # shellcheck disable=SC2086
-PYTHONUNBUFFERED=1 python3 bench/bench_layer_py.py --out "$R" ${FIC_QUICK:+--quick} 2>&1 |
+PYTHONUNBUFFERED=1 python3 bench/bench_layer_py.py --out "$R" ${FIC_QUICK:+--quick} ${FIC_PY_ARGS:-} 2>&1 |
   tee "$R/bench_layer_py.log" >>"$LOG"
 echo "bench_layer_py exit: ${PIPESTATUS[0]}" | tee -a "$LOG"
 echo "FlashInfer JIT cache after the Python benchmark (empty: no module was JIT-built):" >>"$R/bench_layer_py.log"
