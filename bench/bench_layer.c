@@ -522,6 +522,7 @@ static void sample_once(fic_runtime *rt, sampler *s, int top_k_top_p) {
     FK(fic_top_p_sampling_from_probs(rt, &p, g_stream));
   }
 }
+static FILE *g_reps_csv; /* every call's GPU time, in call order */
 static void gpu_time(fic_runtime *rt, sampler *s, int op, int reps, double *med, double *p10, double *p90) {
   for (int i = 0; i < 3; i++) sample_once(rt, s, op);
   CK(cudaStreamSynchronize(g_stream));
@@ -539,6 +540,8 @@ static void gpu_time(fic_runtime *rt, sampler *s, int op, int reps, double *med,
     float ms = 0;
     CK(cudaEventElapsedTime(&ms, g_ev0[i], g_ev1[i]));
     v[i] = ms * 1e3;
+    fprintf(g_reps_csv, "%s,%lld,%lld,%d,%.3f\n", op ? "top_k_top_p_sampling_from_probs" : "top_p_sampling_from_probs",
+            (long long)s->probs.t.shape[1], (long long)s->probs.t.shape[0], i, v[i]);
   }
   *med = quantile(v, reps, 0.5), *p10 = quantile(v, reps, 0.1), *p90 = quantile(v, reps, 0.9);
 }
@@ -642,9 +645,11 @@ int main(int argc, char **argv) {
   }
   f = csv_open("layer_sampling.csv", "op,vocab,batch,impl,us_med,us_p10,us_p90,rows_per_s");
   FILE *ids = csv_open("layer_ids_c.csv", "op,id0,id1,id2,id3,id4,id5,id6,id7");
+  g_reps_csv = csv_open("layer_sampling_reps.csv", "op,vocab,batch,rep,us");
   throughput(rt, f, ids);
   fclose(f);
   fclose(ids);
+  fclose(g_reps_csv);
   fic_runtime_close(rt);
   printf("gate timeouts: %d\n", g_gate_timeouts);
   return g_gate_timeouts ? 2 : 0;

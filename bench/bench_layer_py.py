@@ -28,6 +28,7 @@ ROUNDS = 7
 VOCABS = (32768, 131072, 262144)
 BATCHES = (1, 8, 64, 512)
 TOP_P, TOP_K = 0.9, 50
+REPS = []  # the GPU times of the current case, in call order
 
 
 def quantile(v, q):
@@ -198,12 +199,13 @@ def gpu_time(torch, gate, f, reps):
     gate.check()
     torch.cuda.synchronize()
     v = [e0.elapsed_time(e1) * 1e3 for e0, e1 in ev]
+    REPS.extend(v)
     return quantile(v, 0.5), quantile(v, 0.1), quantile(v, 0.9)
 
 
 def throughput(torch, fs, gate, a):
     reps = 10 if a.quick else 30
-    rows = []
+    rows, rep_rows = [], []
     for V in VOCABS:
         path = os.path.join(a.logits_dir, f"logits_{V}.f32")
         lg = torch.from_file(path, shared=False, size=512 * V, dtype=torch.float32).view(512, V).cuda()
@@ -234,11 +236,17 @@ def throughput(torch, fs, gate, a):
                        ("top_k_top_p_sampling_from_probs",
                         lambda: fs.top_k_top_p_sampling_from_probs(pb, TOP_K, TOP_P)))
             for name, f in ops:
+                REPS.clear()
                 med, p10, p90 = gpu_time(torch, gate, f, reps)
+                rep_rows.extend((name, V, B, i, t) for i, t in enumerate(REPS))
                 rows.append((name, V, B, "FlashInfer Python", med, p10, p90, B / (med * 1e-6)))
                 print(f"gpu {name:32s} V={V:<6d} B={B:<3d} {med:9.2f} us (p10 {p10:.2f} p90 {p90:.2f}) "
                       f"{B / (med * 1e-6):.3g} rows/s", flush=True)
         del lg, probs
+    with open(os.path.join(a.out, "layer_sampling_reps_py.csv"), "w") as f:
+        f.write("op,vocab,batch,rep,us\n")
+        for r in rep_rows:
+            f.write(f"{r[0]},{r[1]},{r[2]},{r[3]},{r[4]:.3f}\n")
     with open(os.path.join(a.out, "layer_sampling_py.csv"), "w") as f:
         f.write("op,vocab,batch,impl,us_med,us_p10,us_p90,rows_per_s\n")
         for r in rows:

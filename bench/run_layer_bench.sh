@@ -14,7 +14,8 @@
 #   5. bench/layer_table.py: Markdown tables (printed last)
 # Results: $OUT/results.tgz (CSVs, logs, tables.md), $OUT/run.log, $OUT/tables.md.
 # Environment: FIC_C_ARGS (extra bench_layer options, e.g. --breakdown),
-# FIC_PY_ARGS (extra bench_layer_py.py options, e.g. --same-draws), FIC_QUICK=1.
+# FIC_PY_ARGS (extra bench_layer_py.py options, e.g. --same-draws), FIC_QUICK=1,
+# FIC_C_AGAIN=1 (bench_layer's sampling section once more after Python, into again/).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 DEV=${FIC_DEVICE_DIR:-.device}
@@ -78,6 +79,13 @@ PYTHONUNBUFFERED=1 python3 bench/bench_layer_py.py --out "$R" ${FIC_QUICK:+--qui
 echo "bench_layer_py exit: ${PIPESTATUS[0]}" | tee -a "$LOG"
 echo "FlashInfer JIT cache after the Python benchmark (empty: no module was JIT-built):" >>"$R/bench_layer_py.log"
 find /tmp/fi-ws -name '*.so' >>"$R/bench_layer_py.log" 2>&1
+
+if [ -n "${FIC_C_AGAIN:-}" ]; then
+  step "bench_layer again, sampling only (run-to-run check) -> again/"
+  mkdir -p "$R/again"
+  LD_LIBRARY_PATH="$FIC_LD" "$DEV/build/bench/bench_layer" --jit-cache-wheel "$WHEEL" --tvmffi-wheel "$TVM" \
+    --out "$R/again" --no-host 2>&1 | tee "$R/again/bench_layer.log" >>"$LOG"
+fi
 
 step "same ids for the same seed/offset (C vs Python)"
 if cmp "$R/layer_ids_c.csv" "$R/layer_ids_py.csv"; then echo "ids: identical" | tee -a "$LOG" "$R/ids_compare.txt"; else
