@@ -84,7 +84,7 @@ def main():
     ap.add_argument("--no-host", action="store_true")
     ap.add_argument("--same-draws", action="store_true",
                     help="pass seed/offset explicitly, the sequence bench_layer uses (seed 7, offset advanced by "
-                         "batch * 32 per call from 0 at each vocabulary), so both sides draw the same numbers")
+                         "batch * 32 per call from 0 at each (vocabulary, batch)), so both sides draw the same numbers")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     t0 = time.time()
@@ -218,14 +218,14 @@ def throughput(torch, fs, gate, a):
                 a2 = fs.top_k_top_p_sampling_from_probs(p8, TOP_K, TOP_P, seed=1234, offset=0).tolist()
                 f.write("top_p," + ",".join(map(str, a1)) + "\n")
                 f.write("top_k_top_p," + ",".join(map(str, a2)) + "\n")
-        draw = [0]  # bench_layer's Philox offset at this vocabulary
-
-        def nxt(b):
-            draw[0] += (b * 32 + 3) // 4 * 4
-            return draw[0]
-
         for B in BATCHES:
             pb = probs[:B]
+            draw = [0]  # bench_layer's Philox offset: it restarts at 0 for every (vocab, batch)
+
+            def nxt(b, draw=draw):
+                draw[0] += (b * 32 + 3) // 4 * 4
+                return draw[0]
+
             if a.same_draws:
                 ops = (("top_p_sampling_from_probs",
                         lambda: fs.top_p_sampling_from_probs(pb, TOP_P, seed=7, offset=nxt(B))),
