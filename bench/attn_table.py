@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Markdown tables from the CSVs of bench/run_attention_bench.sh.
 
 usage: attn_table.py RESULTS_DIR

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench_attention: flashinfer-c's side of the attention benchmarks (issue
  * #13), bf16, head dim 128, GQA 32/8, paged KV (NHD, page size 16), on
  * FlashInfer 0.6.3's batch_decode_..._bf16_..._head_dim_qk_128_... (CUDA-core

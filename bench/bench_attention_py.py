@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """FlashInfer Python's side of the attention benchmarks (issue #13): the same
 shapes as bench/bench_attention.c (bf16, head dim 128, GQA 32/8, paged KV NHD,
 page size 16) through BatchDecodeWithPagedKVCacheWrapper (CUDA-core decode,

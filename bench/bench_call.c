@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Host cost of one call through flashinfer-c's generic API vs a raw safe
  * call of the same exported symbol, on the CPU test module (no GPU needed).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Extraction benchmark on a synthetic ~2.2 GB ZIP64 wheel (not a test).
  *
  * usage: bench_extract WORKDIR [WHEEL]

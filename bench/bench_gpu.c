@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench_gpu: flashinfer-c's side of the GPU benchmarks (issues #5 and #12),
  * in one run. bench/bench_py.py measures FlashInfer's Python API and PyTorch
  * eager the same way; bench/run_gpu_bench.sh runs both.

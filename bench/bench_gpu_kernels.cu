@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 // Helper kernels for bench_gpu: the empty kernel of the launch baseline, a
 // gate kernel that holds a stream, random fill, and comparisons.
 #include <cuda_bf16.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helper kernels for bench_gpu (compiled by nvcc from bench_gpu_kernels.cu).
  * Plain C interface: streams are cudaStream_t passed as void *, errors are
  * cudaError_t values returned as int (0 = cudaSuccess). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench_layer: flashinfer-c's side of the RoPE / activation / sampling
  * benchmarks (issue #14) on FlashInfer 0.6.3's rope, silu_and_mul and
  * sampling modules. bench/bench_layer_py.py measures FlashInfer's Python

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """FlashInfer Python's side of the RoPE / activation / sampling benchmarks
 (issue #14): the same problems as bench/bench_layer.c through
 flashinfer.apply_rope_pos_ids, flashinfer.silu_and_mul,

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """bench_py: the Python side of the GPU benchmarks (issue #12), measured the
 way bench_gpu measures flashinfer-c, in the same run (bench/run_gpu_bench.sh).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # bench_extract: cold/warm extraction from a synthetic 2 GB ZIP64 wheel vs
 # `unzip -p`, peak RSS. Included by bench/CMakeLists.txt (it globs *.cmake).
 add_executable(bench_extract ${CMAKE_CURRENT_LIST_DIR}/bench_extract.c)

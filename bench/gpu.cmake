@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # GPU benchmarks (issue #5): bench_gpu. Included by bench/CMakeLists.txt.
 # Needs nvcc (for the tiny helper kernels in bench_gpu_kernels.cu); without it
 # the target is skipped with a message. The library itself still does not

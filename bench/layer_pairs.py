@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Per-case comparison of every sampling call's GPU time, in call order,
 between bench_layer (layer_sampling_reps.csv) and bench_layer_py.py
 (layer_sampling_reps_py.csv) of one folder: medians, the correlation of the

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Markdown tables of the issue #14 benchmarks from the CSVs of
 bench_layer (C) and bench_layer_py.py (Python) in one folder.
 usage: layer_table.py DIR"""

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Write a synthetic ~2.2 GB ZIP64 wheel for bench_extract.
 
 usage: make_big_wheel.py OUT.whl [GiB] [MEMBER=FILE ...]

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """One launch each of FlashInfer's RMSNorm kernels at the largest benchmark
 shape, for Nsight Compute: why gemma_rmsnorm and rmsnorm reach about two
 thirds of the device-to-device copy bandwidth on the H200 while

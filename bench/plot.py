@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Plots and Markdown tables from one run of bench/run_gpu_bench.sh.
 
 usage: python3 bench/plot.py CSV_DIR [--img-dir docs/img] [--markdown] [--no-plots]

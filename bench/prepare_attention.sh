@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # On the build machine: what bench/run_attention_bench.sh needs on the GPU
 # machine, in .device/ and .whl/ (git-ignored): everything
 # bench/prepare_device.sh puts there, plus bench_attention and a jit-cache

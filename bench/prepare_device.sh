@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # On the build machine: put into .device/ and .whl/ (both git-ignored via
 # .git/info/exclude) what bench/run_gpu_bench.sh needs on a GPU machine that
 # has no network and no libzip/libcurl: the built bench_gpu and library, the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs the attention benchmarks of issue #13 in one go on a CUDA machine with
 # no network, from what bench/prepare_attention.sh put into .device/ and
 # .whl/ (carry: [".device", ".whl"]):

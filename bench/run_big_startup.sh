@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Start-up from a 2 GB ZIP64 jit-cache wheel, on a GPU machine (issue #5):
 # builds a ~2.2 GB wheel whose norm.so / gdn_prefill_sm90.so members are the
 # real modules (placed past 2 GiB, so ZIP64 offsets), then times

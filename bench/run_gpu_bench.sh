@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs every GPU benchmark of issues #5 and #12 in one go on a CUDA machine
 # with no network, from what bench/prepare_device.sh put into .device/ and
 # .whl/:

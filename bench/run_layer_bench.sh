@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs the RoPE / activation / sampling benchmarks of issue #14 in one go on
 # a CUDA machine with no network, from what bench/prepare_layer.sh put into
 # .device/ and .whl/ (carry: [".device", ".whl"]):

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Start-up as a user sees it: time from starting a fresh process to the first
 gemma_rmsnorm result (1x4096 f16), median of --reps runs of each, interleaved.
 
