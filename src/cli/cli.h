@@ -20,7 +20,10 @@ int cli_progress(void *user, const char *what, uint64_t done, uint64_t total);
 void cli_print_paths(const fic_runtime *rt, int with_cudart);
 /* Print the path of each module prepared: the configured list, else every
  * module a kernel of `run` needs; for each of those the wheel lacks, one line
- * saying how to get it. Returns how many are missing. */
+ * saying how to get it. Returns how many are missing, or -1 when one could not
+ * be prepared because the jit-cache wheel is not available (offline, no route
+ * to its host): `fetch` then fails, so the main job falls back to a wheel
+ * built from sources. */
 int cli_print_modules(const fic_runtime *rt, const fic_config *cfg);
 /* Is `module` prepared in `rt`? (no error recorded either way) */
 int cli_has_module(const fic_runtime *rt, const char *module);

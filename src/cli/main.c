@@ -133,10 +133,11 @@ static int verb_fetch(const fic_config *cfg) {
   if (open_runtime(cfg, &rt)) return 1;
   double ms = elapsed_ms(&t0);
   cli_print_paths(rt, 0);
-  cli_print_modules(rt, cfg);
-  printf("ready in %.1f ms\n", ms);
+  int unavailable = cli_print_modules(rt, cfg) < 0;
+  if (!unavailable) printf("ready in %.1f ms\n", ms);
   fic_runtime_close(rt);
-  return 0;
+  if (unavailable) fprintf(stderr, "flashinfer-c: fetch: the jit-cache wheel is not available (see above)\n");
+  return unavailable;
 }
 
 /* Print the diagnosis (rt may be NULL) and close rt. */

@@ -36,37 +36,46 @@ void cli_print_paths(const fic_runtime *rt, int with_cudart) {
 
 int cli_has_module(const fic_runtime *rt, const char *module) {
   const char *p = NULL;
-  /* The list of prepared modules is short: ask by name, keeping the error record. */
   fic_status before = fic_last_error_status();
   int has = fic_runtime_module_path(rt, module, &p) == FIC_OK;
   if (!has && before == FIC_OK) fic_clear_error();
   return has;
 }
 
-static void print_missing(const cli_module_info *m) {
+/* One line for a module `run` needs that could not be prepared: absent from
+ * the wheel (FIC_ERR_NOT_FOUND), or the wheel itself unavailable (offline,
+ * no route to its host, ...), with how to get it and what building it costs. */
+static void print_missing(const cli_module_info *m, fic_status st) {
+  if (st == FIC_ERR_NOT_FOUND)
+    printf("  missing module %s (needed by %s): not in the jit-cache wheel; ", m->module, m->kernels);
+  else
+    printf("  missing module %s (needed by %s): the jit-cache wheel is not available (%s: %s); ", m->module, m->kernels,
+           fic_status_name(st), fic_last_error_message());
   printf(
-      "  missing module %s (needed by %s): not in the jit-cache wheel; get it with the pinned wheel "
-      "(`flashinfer-c fetch` online, FLASHINFER_C_JIT_CACHE_WHEEL unset) or build it with "
-      "`tools/kernel-modules/build.sh --modules %s` (%s)\n",
-      m->module, m->kernels, m->module, m->build_cost);
+      "get it with the pinned wheel (`flashinfer-c fetch` online, FLASHINFER_C_JIT_CACHE_WHEEL unset) or build "
+      "it with `tools/kernel-modules/build.sh --modules %s` (%s)\n",
+      m->module, m->build_cost);
 }
 
 int cli_print_modules(const fic_runtime *rt, const fic_config *cfg) {
-  int missing = 0;
   const char *p = NULL;
   if (cfg->modules) { /* explicit: the runtime would not have opened without every one */
     for (const char *const *m = cfg->modules; *m; m++)
       if (fic_runtime_module_path(rt, *m, &p) == FIC_OK) printf("  module %-16s %s\n", *m, p);
     return 0;
   }
+  int missing = 0, unavailable = 0;
   for (size_t i = 0; i < sizeof k_modules / sizeof k_modules[0]; i++) {
-    if (cli_has_module(rt, k_modules[i].module)) {
-      fic_runtime_module_path(rt, k_modules[i].module, &p);
+    fic_status before = fic_last_error_status();
+    fic_status st = fic_runtime_module_path(rt, k_modules[i].module, &p);
+    if (st == FIC_OK) {
       printf("  module %-16s %s\n", k_modules[i].module, p);
-    } else {
-      print_missing(&k_modules[i]);
-      missing++;
+      continue;
     }
+    print_missing(&k_modules[i], st);
+    if (before == FIC_OK) fic_clear_error();
+    missing++;
+    unavailable |= st != FIC_ERR_NOT_FOUND;
   }
-  return missing;
+  return unavailable ? -1 : missing;
 }

@@ -118,6 +118,22 @@ static void test_run_wheel_without_norm(void **state) {
   EXPECT(e, 0, "ready in");
 }
 
+/* No jit-cache wheel at all (offline, none given): fetch fails, so that
+ * scripts/run.sh falls back to a wheel built from sources; run still exits 0
+ * and says the wheel is not available (not that the module is absent). */
+static void test_no_jit_cache_wheel(void **state) {
+  cli_env *e = *state;
+  cli(e, NULL, "fetch");
+  EXPECT(e, 1,
+         "missing module norm (needed by gemma_rmsnorm and the other norms): the jit-cache wheel is not available "
+         "(FIC_ERR_OFFLINE");
+  EXPECT(e, 1, "flashinfer-c: fetch: the jit-cache wheel is not available");
+  assert_null(strstr(e->out, "ready in"));
+  cli(e, NULL, "run --iters 1");
+  EXPECT(e, 0, "missing module gdn_prefill_sm90 (needed by gdn_prefill): the jit-cache wheel is not available");
+  assert_null(strstr(e->out, "not in the jit-cache wheel"));
+}
+
 /* The fallback of scripts/run.sh: a norm-only wheel. */
 static void test_run_norm_only_wheel(void **state) {
   cli_env *e = *state;
@@ -222,6 +238,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_help_version_usage, setup, teardown),
       cmocka_unit_test_setup_teardown(test_missing_wheel, setup, teardown),
       cmocka_unit_test_setup_teardown(test_run_wheel_without_norm, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_no_jit_cache_wheel, setup, teardown),
       cmocka_unit_test_setup_teardown(test_run_norm_only_wheel, setup, teardown),
       cmocka_unit_test_setup_teardown(test_modules_strict, setup, teardown),
       cmocka_unit_test_setup_teardown(test_verify, setup, teardown),
