@@ -397,9 +397,7 @@ static fic_status plan_start(fic_runtime *rt, fic_attention_workspace *ws, fic_a
 fic_status fic_batch_decode_plan(fic_runtime *rt, fic_attention_workspace *ws,
                                  const fic_batch_decode_plan_params *params, void *stream, fic_attention_plan **out) {
   FIC_CHECK(plan_start(rt, ws, out));
-  fic_batch_decode_plan_params p;
-  FIC_CHECK(fic_batch_decode_plan_params_init(&p));
-  FIC_CHECK(fic__load_params(params, &p, sizeof p, "params", "fic_batch_decode_plan_params_init"));
+  FIC_LOAD_PARAMS(fic_batch_decode_plan_params, p, params);
   FIC_CHECK(check_decode(&p));
   int tc = p.use_tensor_cores || !cuda_core_group(p.num_qo_heads / p.num_kv_heads);
   plan_shape sh = {
@@ -441,9 +439,7 @@ static fic_status check_prefill(fic_batch_prefill_plan_params *p) {
 fic_status fic_batch_prefill_plan(fic_runtime *rt, fic_attention_workspace *ws,
                                   const fic_batch_prefill_plan_params *params, void *stream, fic_attention_plan **out) {
   FIC_CHECK(plan_start(rt, ws, out));
-  fic_batch_prefill_plan_params p;
-  FIC_CHECK(fic_batch_prefill_plan_params_init(&p));
-  FIC_CHECK(fic__load_params(params, &p, sizeof p, "params", "fic_batch_prefill_plan_params_init"));
+  FIC_LOAD_PARAMS(fic_batch_prefill_plan_params, p, params);
   FIC_CHECK(check_prefill(&p));
   plan_shape sh = {p.batch_size,        p.num_qo_heads, p.num_kv_heads,   p.head_dim_qk,
                    p.head_dim_vo,       p.page_size,    p.kv_layout,      p.window_left,

@@ -276,9 +276,7 @@ static fic_status check_paged(attn_run_args *a, const fic_attention_plan *pl, co
 fic_status fic_batch_decode_run(const fic_attention_plan *plan, const fic_batch_decode_run_params *params,
                                 void *stream) {
   FIC_CHECK(check_plan(plan, 1));
-  fic_batch_decode_run_params p;
-  FIC_CHECK(fic_batch_decode_run_params_init(&p));
-  FIC_CHECK(fic__load_params(params, &p, sizeof p, "params", "fic_batch_decode_run_params_init"));
+  FIC_LOAD_PARAMS(fic_batch_decode_run_params, p, params);
   attn_run_args a;
   FIC_CHECK(check_q_out(&a.q, &a.out, p.q, p.out, plan));
   FIC_CHECK(check_paged(&a, plan, p.k_cache, p.v_cache, p.kv_indptr, p.kv_indices, p.kv_last_page_len));
@@ -296,9 +294,7 @@ fic_status fic_batch_decode_run(const fic_attention_plan *plan, const fic_batch_
 fic_status fic_batch_prefill_run(const fic_attention_plan *plan, const fic_batch_prefill_run_params *params,
                                  void *stream) {
   FIC_CHECK(check_plan(plan, 0));
-  fic_batch_prefill_run_params p;
-  FIC_CHECK(fic_batch_prefill_run_params_init(&p));
-  FIC_CHECK(fic__load_params(params, &p, sizeof p, "params", "fic_batch_prefill_run_params_init"));
+  FIC_LOAD_PARAMS(fic_batch_prefill_run_params, p, params);
   attn_run_args a;
   int ragged = plan->kind == FIC__ATTN_KIND_PREFILL_RAGGED;
   FIC_CHECK(check_q_out(&a.q, &a.out, p.q, p.out, plan));

@@ -178,9 +178,7 @@ static fic_status check_append(append_args *a, const fic_append_paged_kv_cache_p
 
 fic_status fic_append_paged_kv_cache(fic_runtime *rt, const fic_append_paged_kv_cache_params *params, void *stream) {
   if (!rt) return fic__fail_arg("rt", "rt must not be NULL");
-  fic_append_paged_kv_cache_params p;
-  FIC_CHECK(fic_append_paged_kv_cache_params_init(&p));
-  FIC_CHECK(fic__load_params(params, &p, sizeof p, "params", "fic_append_paged_kv_cache_params_init"));
+  FIC_LOAD_PARAMS(fic_append_paged_kv_cache_params, p, params);
   append_args a;
   FIC_CHECK(check_append(&a, &p));
   if (a.key.t.shape[0] == 0) return FIC_OK;

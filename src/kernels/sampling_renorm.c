@@ -168,9 +168,7 @@ static fic_status check_spec(spec_args *a, const fic_chain_speculative_sampling_
 fic_status fic_chain_speculative_sampling(fic_runtime *rt, const fic_chain_speculative_sampling_params *params,
                                           void *stream) {
   if (!rt) return fic__fail_arg("rt", "rt must not be NULL");
-  fic_chain_speculative_sampling_params p;
-  FIC_CHECK(fic_chain_speculative_sampling_params_init(&p));
-  FIC_CHECK(fic__load_params(params, &p, sizeof p, "params", "fic_chain_speculative_sampling_params_init"));
+  FIC_LOAD_PARAMS(fic_chain_speculative_sampling_params, p, params);
   spec_args a;
   FIC_CHECK(check_spec(&a, &p));
   if (a.draft.t.shape[0] == 0) return FIC_OK;

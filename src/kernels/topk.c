@@ -72,9 +72,7 @@ static fic_status check_src_table(fic_vt *vt, const fic_tensor *t, const fic_vt 
 fic_status fic_radix_topk_page_table_transform(fic_runtime *rt, const fic_radix_topk_page_table_params *params,
                                                void *stream) {
   if (!rt) return fic__fail_arg("rt", "rt must not be NULL");
-  fic_radix_topk_page_table_params p;
-  FIC_CHECK(fic_radix_topk_page_table_params_init(&p));
-  FIC_CHECK(fic__load_params(params, &p, sizeof p, "params", "fic_radix_topk_page_table_params_init"));
+  FIC_LOAD_PARAMS(fic_radix_topk_page_table_params, p, params);
   fic_vt in, st, out, src, r2b, len;
   FIC_CHECK(check_input(&in, &st, p.input, p.row_states, p.top_k));
   int64_t rows = in.t.shape[0];

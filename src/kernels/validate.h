@@ -82,6 +82,12 @@ fic_status fic__load_params(const void *in, void *out, size_t full, const char *
 /* A params struct's _init(): zero `size` bytes and set struct_size = size;
  * FIC_ERR_INVALID_ARGUMENT naming `name` when `params` is NULL. */
 fic_status fic__params_reset(void *params, size_t size, const char *name);
+/* Declare `local` of `type`, fill it with type's defaults (type##_init) and
+ * load the caller's struct `in` over them, returning on failure. */
+#define FIC_LOAD_PARAMS(type, local, in) \
+  type local;                            \
+  FIC_CHECK(type##_init(&local));        \
+  FIC_CHECK(fic__load_params((in), &local, sizeof local, "params", #type "_init"))
 
 /* A finite double, and optionally >= 0 / != 0. */
 fic_status fic__check_finite(const char *name, double x, int nonnegative, int nonzero);
