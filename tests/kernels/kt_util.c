@@ -132,6 +132,27 @@ void kt_expect_status(fic_status s, fic_status want, const char *expr, int line)
              s ? fic_last_error_message() : "");
 }
 
+void kt_expect_kernel(fic_status s, const char *kind, const char *substr, int line) {
+  if (s != FIC_ERR_KERNEL)
+    fail_msg("line %d: got %s (want kernel error): %s", line, fic_status_string(s), fic_last_error_message());
+  if (kind && strcmp(fic_last_error_kind(), kind) != 0)
+    fail_msg("line %d: kind '%s', want '%s': %s", line, fic_last_error_kind(), kind, fic_last_error_message());
+  if (substr && !strstr(fic_last_error_message(), substr))
+    fail_msg("line %d: message '%s' lacks '%s'", line, fic_last_error_message(), substr);
+}
+
+fic_function *kt_fn(fic_runtime *rt, const char *module, const char *name) {
+  fic_function *f = NULL;
+  FIC_ASSERT_OK(fic_function_get(rt, module, name, NULL, &f));
+  assert_non_null(f);
+  return f;
+}
+
+int kt_groups_status(int first, int second) {
+  if (first == 77 && second == 77) return 77;
+  return (first == 77 ? 0 : first) + (second == 77 ? 0 : second);
+}
+
 void kt_skip_if_gpu(fic_runtime *rt) {
   cudart_dyn cuda;
   char err[512];

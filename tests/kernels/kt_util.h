@@ -84,5 +84,15 @@ void kt_expect_arg(fic_status s, const char *arg, const char *substr, const char
 /* Assert `s` is `want`. */
 void kt_expect_status(fic_status s, fic_status want, const char *expr, int line);
 #define KT_EXPECT_STATUS(call, want) kt_expect_status((call), (want), #call, __LINE__)
+/* Assert `s` is FIC_ERR_KERNEL raised by the wrapper with error kind `kind`
+ * ("InternalError", "TypeError" ...) and `substr` in the message (either may
+ * be NULL: not checked). */
+void kt_expect_kernel(fic_status s, const char *kind, const char *substr, int line);
+#define KT_EXPECT_KERNEL(call, kind, substr) kt_expect_kernel((call), (kind), (substr), __LINE__)
+/* `name` of `module` in `rt`, asserted found. */
+fic_function *kt_fn(fic_runtime *rt, const char *module, const char *name);
+/* The exit status of a binary that ran two cmocka groups: 77 (Skipped) only
+ * when both skipped every case, else the failures of the groups that ran. */
+int kt_groups_status(int first, int second);
 
 #endif

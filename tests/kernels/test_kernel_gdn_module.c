@@ -70,14 +70,8 @@ static fic_status call(fic_runtime *rt, gdn_args *a) {
   return fic_function_call(fn, args, 11, -1, NULL, NULL);
 }
 
-static void expect_kernel(fic_status s, const char *substr, int line) {
-  if (s != FIC_ERR_KERNEL)
-    fail_msg("line %d: got %s (want kernel error): %s", line, fic_status_string(s), fic_last_error_message());
-  if (strcmp(fic_last_error_kind(), "InternalError") != 0 || !strstr(fic_last_error_message(), substr))
-    fail_msg("line %d: kind '%s', message '%s' (want InternalError with '%s')", line, fic_last_error_kind(),
-             fic_last_error_message(), substr);
-}
-#define EXPECT_KERNEL(call, substr) expect_kernel((call), (substr), __LINE__)
+/* The wrappers raise InternalError for their own checks. */
+#define EXPECT_KERNEL(call, substr) KT_EXPECT_KERNEL((call), "InternalError", (substr))
 
 static void test_launcher_checks(void **state) {
   fic_runtime *rt = need_rt(state);

@@ -25,13 +25,6 @@ static int setup(void **state) {
 
 static fic_runtime *need_rt(void **state) { return kt_need_rt(state, "no wheel with the real norm.so"); }
 
-static fic_function *fn(fic_runtime *rt, const char *name) {
-  fic_function *f = NULL;
-  FIC_ASSERT_OK(fic_function_get(rt, "norm", name, NULL, &f));
-  assert_non_null(f);
-  return f;
-}
-
 /* A contiguous CUDA tensor with explicit strides (FlashInfer reads them). */
 static kt_desc cuda2(uintptr_t addr, fic_dtype dt, int64_t rows, int64_t cols) {
   kt_desc d = kt_cuda(addr, dt, 2, rows, cols, 0, 0);
@@ -46,22 +39,14 @@ static kt_desc cuda1(uintptr_t addr, fic_dtype dt, int64_t n) {
 }
 
 /* Expect the wrapper's error: FIC_ERR_KERNEL of `kind` with `substr`. */
-static void expect_kernel(fic_status s, const char *kind, const char *substr, int line) {
-  if (s != FIC_ERR_KERNEL)
-    fail_msg("line %d: got %s (want kernel error): %s", line, fic_status_string(s), fic_last_error_message());
-  if (kind && strcmp(fic_last_error_kind(), kind) != 0)
-    fail_msg("line %d: kind '%s', want '%s': %s", line, fic_last_error_kind(), kind, fic_last_error_message());
-  if (substr && !strstr(fic_last_error_message(), substr))
-    fail_msg("line %d: message '%s' lacks '%s'", line, fic_last_error_message(), substr);
-}
-#define EXPECT_KERNEL(call, kind, substr) expect_kernel((call), (kind), (substr), __LINE__)
+#define EXPECT_KERNEL(call, kind, substr) KT_EXPECT_KERNEL((call), (kind), (substr))
 
 static void test_exports_resolve(void **state) {
   fic_runtime *rt = need_rt(state);
   static const char *const names[] = {
       "rmsnorm",       "rmsnorm_quant",           "fused_add_rmsnorm", "fused_add_rmsnorm_quant",
       "gemma_rmsnorm", "gemma_fused_add_rmsnorm", "layernorm"};
-  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) fn(rt, names[i]);
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) kt_fn(rt, "norm", names[i]);
   const char *path = NULL;
   FIC_ASSERT_OK(fic_runtime_module_path(rt, "norm", &path));
   assert_non_null(strstr(path, "norm.so"));
@@ -72,7 +57,7 @@ static void test_weight_length_mismatch(void **state) {
   kt_desc out = cuda2(A_OUT, FIC_F16, 3, 256), in = cuda2(A_IN, FIC_F16, 3, 256), w = cuda1(A_W, FIC_F16, 128);
   fic_arg args[5] = {fic_arg_tensor(kt_t(&out)), fic_arg_tensor(kt_t(&in)), fic_arg_tensor(kt_t(&w)),
                      fic_arg_float(1e-6), fic_arg_bool(0)};
-  EXPECT_KERNEL(fic_function_call(fn(rt, "gemma_rmsnorm"), args, 5, -1, NULL, NULL), "InternalError",
+  EXPECT_KERNEL(fic_function_call(kt_fn(rt, "norm", "gemma_rmsnorm"), args, 5, -1, NULL, NULL), "InternalError",
                 "Check failed: input.size(1) == weight.size(0) (256 vs. 128)");
   /* The typed API refuses the same call itself, naming the argument. */
   KT_EXPECT_ARG(fic_gemma_rmsnorm(rt, kt_t(&out), kt_t(&in), kt_t(&w), 1e-6, 0, NULL), "weight", "must be 256");
@@ -83,7 +68,7 @@ static void test_weight_rank(void **state) {
   kt_desc out = cuda2(A_OUT, FIC_BF16, 3, 256), in = cuda2(A_IN, FIC_BF16, 3, 256), w = cuda2(A_W, FIC_BF16, 1, 256);
   fic_arg args[5] = {fic_arg_tensor(kt_t(&out)), fic_arg_tensor(kt_t(&in)), fic_arg_tensor(kt_t(&w)),
                      fic_arg_float(1e-6), fic_arg_bool(0)};
-  EXPECT_KERNEL(fic_function_call(fn(rt, "gemma_rmsnorm"), args, 5, -1, NULL, NULL), "InternalError",
+  EXPECT_KERNEL(fic_function_call(kt_fn(rt, "norm", "gemma_rmsnorm"), args, 5, -1, NULL, NULL), "InternalError",
                 "Check failed: weight.ndim() == 1 (2 vs. 1) : weight must be a 1D tensor");
 }
 
@@ -95,7 +80,7 @@ static void test_rmsnorm_unsupported_rank(void **state) {
   kt_strides(&out, 256, 128, 64, 1);
   fic_arg args[5] = {fic_arg_tensor(kt_t(&out)), fic_arg_tensor(kt_t(&in)), fic_arg_tensor(kt_t(&w)),
                      fic_arg_float(1e-6), fic_arg_bool(0)};
-  EXPECT_KERNEL(fic_function_call(fn(rt, "rmsnorm"), args, 5, -1, NULL, NULL), "InternalError",
+  EXPECT_KERNEL(fic_function_call(kt_fn(rt, "norm", "rmsnorm"), args, 5, -1, NULL, NULL), "InternalError",
                 "Unsupported input dimension: 4");
 }
 
@@ -104,7 +89,7 @@ static void test_fused_add_residual_shape(void **state) {
   kt_desc in = cuda2(A_IN, FIC_F16, 3, 256), res = cuda2(A_RES, FIC_F16, 4, 256), w = cuda1(A_W, FIC_F16, 256);
   fic_arg args[5] = {fic_arg_tensor(kt_t(&in)), fic_arg_tensor(kt_t(&res)), fic_arg_tensor(kt_t(&w)),
                      fic_arg_float(1e-6), fic_arg_bool(0)};
-  EXPECT_KERNEL(fic_function_call(fn(rt, "fused_add_rmsnorm"), args, 5, -1, NULL, NULL), "InternalError",
+  EXPECT_KERNEL(fic_function_call(kt_fn(rt, "norm", "fused_add_rmsnorm"), args, 5, -1, NULL, NULL), "InternalError",
                 "Check failed: residual.size(0) == batch_size");
 }
 
@@ -114,7 +99,7 @@ static void test_host_tensor_refused(void **state) {
   in.t.device.device_type = FIC_DEVICE_CPU;
   fic_arg args[5] = {fic_arg_tensor(kt_t(&out)), fic_arg_tensor(kt_t(&in)), fic_arg_tensor(kt_t(&w)),
                      fic_arg_float(1e-6), fic_arg_bool(0)};
-  EXPECT_KERNEL(fic_function_call(fn(rt, "rmsnorm"), args, 5, -1, NULL, NULL), "InternalError",
+  EXPECT_KERNEL(fic_function_call(kt_fn(rt, "norm", "rmsnorm"), args, 5, -1, NULL, NULL), "InternalError",
                 "input must be a CUDA tensor");
 }
 
@@ -124,7 +109,7 @@ static void test_last_dim_not_contiguous(void **state) {
   kt_strides(&in, 512, 2, 0, 0);
   fic_arg args[5] = {fic_arg_tensor(kt_t(&out)), fic_arg_tensor(kt_t(&in)), fic_arg_tensor(kt_t(&w)),
                      fic_arg_float(1e-6), fic_arg_bool(0)};
-  EXPECT_KERNEL(fic_function_call(fn(rt, "rmsnorm"), args, 5, -1, NULL, NULL), "InternalError",
+  EXPECT_KERNEL(fic_function_call(kt_fn(rt, "norm", "rmsnorm"), args, 5, -1, NULL, NULL), "InternalError",
                 "must be contiguous at last dimension");
 }
 
@@ -137,7 +122,7 @@ static void test_layernorm_needs_tensor_objects(void **state) {
           b = cuda1(A_RES, FIC_F32, 64);
   fic_arg args[5] = {fic_arg_tensor(kt_t(&out)), fic_arg_tensor(kt_t(&in)), fic_arg_tensor(kt_t(&g)),
                      fic_arg_tensor(kt_t(&b)), fic_arg_float(1e-5)};
-  EXPECT_KERNEL(fic_function_call(fn(rt, "layernorm"), args, 5, -1, NULL, NULL), "TypeError", "ffi.Tensor");
+  EXPECT_KERNEL(fic_function_call(kt_fn(rt, "norm", "layernorm"), args, 5, -1, NULL, NULL), "TypeError", "ffi.Tensor");
 }
 
 /* A wrong count never reaches a FlashInfer wrapper: the signature table of
@@ -149,7 +134,7 @@ static void test_wrong_arity(void **state) {
   kt_desc out = cuda2(A_OUT, FIC_F16, 3, 256), in = cuda2(A_IN, FIC_F16, 3, 256), w = cuda1(A_W, FIC_F16, 256);
   fic_arg args[4] = {fic_arg_tensor(kt_t(&out)), fic_arg_tensor(kt_t(&in)), fic_arg_tensor(kt_t(&w)),
                      fic_arg_float(1e-6)};
-  KT_EXPECT_STATUS(fic_function_call(fn(rt, "gemma_rmsnorm"), args, 4, -1, NULL, NULL), FIC_ERR_ABI);
+  KT_EXPECT_STATUS(fic_function_call(kt_fn(rt, "norm", "gemma_rmsnorm"), args, 4, -1, NULL, NULL), FIC_ERR_ABI);
   assert_non_null(strstr(fic_last_error_message(), "takes 5 arguments in the pinned FlashInfer build, got 4"));
 }
 

@@ -525,20 +525,8 @@ static int setup_real(void **state) {
 
 static fic_runtime *need_real(void **state) { return kt_need_rt(state, "no wheel with the real page/cascade modules"); }
 
-static fic_function *fn(fic_runtime *rt, const char *module, const char *name) {
-  fic_function *f = NULL;
-  FIC_ASSERT_OK(fic_function_get(rt, module, name, NULL, &f));
-  return f;
-}
-
-static void expect_kernel(fic_status s, const char *substr, int line) {
-  if (s != FIC_ERR_KERNEL)
-    fail_msg("line %d: got %s (want kernel error): %s", line, fic_status_string(s), fic_last_error_message());
-  if (strcmp(fic_last_error_kind(), "InternalError") != 0 || !strstr(fic_last_error_message(), substr))
-    fail_msg("line %d: kind '%s', message '%s' (want InternalError with '%s')", line, fic_last_error_kind(),
-             fic_last_error_message(), substr);
-}
-#define EXPECT_KERNEL(call, substr) expect_kernel((call), (substr), __LINE__)
+/* The wrappers raise InternalError for their own checks. */
+#define EXPECT_KERNEL(call, substr) KT_EXPECT_KERNEL((call), "InternalError", (substr))
 
 static void page_args(page_fx *f, fic_arg *args) {
   kt_desc *d[9] = {&f->key, &f->value, &f->bi, &f->pos, &f->kc, &f->vc, &f->idx, &f->ptr, &f->last};
@@ -548,11 +536,11 @@ static void page_args(page_fx *f, fic_arg *args) {
 
 static void test_real_exports_and_arity(void **state) {
   fic_runtime *rt = need_real(state);
-  fic_function *ap = fn(rt, "page", "append_paged_kv_cache");
-  fn(rt, "page", "append_paged_mla_kv_cache");
-  fn(rt, "cascade", "merge_state");
-  fn(rt, "cascade", "merge_state_in_place");
-  fn(rt, "cascade", "merge_states");
+  fic_function *ap = kt_fn(rt, "page", "append_paged_kv_cache");
+  kt_fn(rt, "page", "append_paged_mla_kv_cache");
+  kt_fn(rt, "cascade", "merge_state");
+  kt_fn(rt, "cascade", "merge_state_in_place");
+  kt_fn(rt, "cascade", "merge_states");
   page_fx f = FX();
   fic_arg args[10];
   page_args(&f, args);
@@ -561,16 +549,17 @@ static void test_real_exports_and_arity(void **state) {
   ST3(FIC_F16, 7, 4, 128);
   fic_arg margs[6] = {fic_arg_tensor(kt_t(&a.v)), fic_arg_tensor(kt_t(&a.s)), fic_arg_tensor(kt_t(&b.v)),
                       fic_arg_tensor(kt_t(&b.s)), fic_arg_tensor(kt_t(&m.v)), fic_arg_tensor(kt_t(&m.s))};
-  KT_EXPECT_STATUS(fic_function_call(fn(rt, "cascade", "merge_state"), margs, 5, -1, NULL, NULL), FIC_ERR_ABI);
-  KT_EXPECT_STATUS(fic_function_call(fn(rt, "cascade", "merge_states"), margs, 6, -1, NULL, NULL), FIC_ERR_ABI);
-  KT_EXPECT_STATUS(fic_function_call(fn(rt, "cascade", "merge_state_in_place"), margs, 6, -1, NULL, NULL), FIC_ERR_ABI);
+  KT_EXPECT_STATUS(fic_function_call(kt_fn(rt, "cascade", "merge_state"), margs, 5, -1, NULL, NULL), FIC_ERR_ABI);
+  KT_EXPECT_STATUS(fic_function_call(kt_fn(rt, "cascade", "merge_states"), margs, 6, -1, NULL, NULL), FIC_ERR_ABI);
+  KT_EXPECT_STATUS(fic_function_call(kt_fn(rt, "cascade", "merge_state_in_place"), margs, 6, -1, NULL, NULL),
+                   FIC_ERR_ABI);
 }
 
 /* The wrappers' own checks, reached through the generic path (our
  * validation would refuse these calls first). */
 static void test_real_wrapper_errors(void **state) {
   fic_runtime *rt = need_real(state);
-  fic_function *ap = fn(rt, "page", "append_paged_kv_cache");
+  fic_function *ap = kt_fn(rt, "page", "append_paged_kv_cache");
   page_fx f = FX();
   fic_arg args[10];
   f.key.t.device.device_type = FIC_DEVICE_CPU;
@@ -591,7 +580,7 @@ static void test_real_wrapper_errors(void **state) {
   b.v.shape[1] = 2;
   fic_arg margs[6] = {fic_arg_tensor(kt_t(&a.v)), fic_arg_tensor(kt_t(&a.s)), fic_arg_tensor(kt_t(&b.v)),
                       fic_arg_tensor(kt_t(&b.s)), fic_arg_tensor(kt_t(&m.v)), fic_arg_tensor(kt_t(&m.s))};
-  EXPECT_KERNEL(fic_function_call(fn(rt, "cascade", "merge_state"), margs, 6, -1, NULL, NULL),
+  EXPECT_KERNEL(fic_function_call(kt_fn(rt, "cascade", "merge_state"), margs, 6, -1, NULL, NULL),
                 "v_a.size(1) and v_b.size(1) mismatch");
 }
 
@@ -628,8 +617,6 @@ int main(void) {
       cmocka_unit_test(test_real_wrapper_errors),
       cmocka_unit_test(test_real_valid_call_without_gpu),
   };
-  int failed = cmocka_run_group_tests(validation, setup, kt_teardown);
-  int failed_real = cmocka_run_group_tests(real, setup_real, kt_teardown);
-  if (failed == 77 && failed_real == 77) return 77;
-  return (failed == 77 ? 0 : failed) + (failed_real == 77 ? 0 : failed_real);
+  return kt_groups_status(cmocka_run_group_tests(validation, setup, kt_teardown),
+                          cmocka_run_group_tests(real, setup_real, kt_teardown));
 }

@@ -449,20 +449,8 @@ static fic_runtime *need_real(void **state) {
   return kt_need_rt(state, "no wheel with the real rope/activation/quantization modules");
 }
 
-static fic_function *fn(fic_runtime *rt, const char *module, const char *name) {
-  fic_function *f = NULL;
-  FIC_ASSERT_OK(fic_function_get(rt, module, name, NULL, &f));
-  return f;
-}
-
-static void expect_kernel(fic_status s, const char *substr, int line) {
-  if (s != FIC_ERR_KERNEL)
-    fail_msg("line %d: got %s (want kernel error): %s", line, fic_status_string(s), fic_last_error_message());
-  if (strcmp(fic_last_error_kind(), "InternalError") != 0 || !strstr(fic_last_error_message(), substr))
-    fail_msg("line %d: kind '%s', message '%s' (want InternalError with '%s')", line, fic_last_error_kind(),
-             fic_last_error_message(), substr);
-}
-#define EXPECT_KERNEL(call, substr) expect_kernel((call), (substr), __LINE__)
+/* The wrappers raise InternalError for their own checks. */
+#define EXPECT_KERNEL(call, substr) KT_EXPECT_KERNEL((call), "InternalError", (substr))
 
 /* apply_rope's 10 arguments in the wrapper's order. */
 static void rope_args(rope_fx *f, fic_arg *a) {
@@ -491,7 +479,7 @@ static void test_real_exports_and_arity(void **state) {
   fic_arg args[16];
   for (int i = 0; i < 16; i++) args[i] = fic_arg_none();
   for (size_t i = 0; i < sizeof exports / sizeof exports[0]; i++) {
-    fic_function *f = fn(rt, exports[i].module, exports[i].name);
+    fic_function *f = kt_fn(rt, exports[i].module, exports[i].name);
     char want[16];
     snprintf(want, sizeof want, "%d", (int)exports[i].arity);
     KT_EXPECT_STATUS(fic_function_call(f, args, exports[i].arity - 1, -1, NULL, NULL), FIC_ERR_ABI);
@@ -504,7 +492,7 @@ static void test_real_exports_and_arity(void **state) {
  * validation would refuse these calls first). */
 static void test_real_wrapper_errors(void **state) {
   fic_runtime *rt = need_real(state);
-  fic_function *ap = fn(rt, "rope", "apply_rope");
+  fic_function *ap = kt_fn(rt, "rope", "apply_rope");
   rope_fx f = FX();
   fic_arg a[10];
   f.ptr.t.device.device_type = FIC_DEVICE_CPU;
@@ -521,15 +509,15 @@ static void test_real_wrapper_errors(void **state) {
                   fic_arg_tensor(kt_t(&f.cache)),
                   fic_arg_tensor(kt_t(&f.pos)),
                   fic_arg_bool(0)};
-  EXPECT_KERNEL(fic_function_call(fn(rt, "rope", "apply_rope_pos_ids_cos_sin_cache"), c, 7, -1, NULL, NULL),
+  EXPECT_KERNEL(fic_function_call(kt_fn(rt, "rope", "apply_rope_pos_ids_cos_sin_cache"), c, 7, -1, NULL, NULL),
                 "cos_sin_cache must be a 2D tensor");
   kt_desc in = kt_cuda(A_Q, FIC_F32, 2, 7, 128, 0, 0), out = kt_cuda(A_K, FIC_F32, 2, 7, 64, 0, 0);
   fic_arg act[3] = {fic_arg_tensor(kt_t(&out)), fic_arg_tensor(kt_t(&in)), fic_arg_bool(0)};
-  EXPECT_KERNEL(fic_function_call(fn(rt, "silu_and_mul", "silu_and_mul"), act, 3, -1, NULL, NULL),
+  EXPECT_KERNEL(fic_function_call(kt_fn(rt, "silu_and_mul", "silu_and_mul"), act, 3, -1, NULL, NULL),
                 "failed to dispatch data type");
   kt_desc x = kt_cuda(A_Q, BOOL8, 1, 17, 0, 0, 0), y = kt_cuda(A_K, FIC_U8, 1, 3, 0, 0, 0);
   fic_arg pb[3] = {fic_arg_tensor(kt_t(&x)), fic_arg_string("middle"), fic_arg_tensor(kt_t(&y))};
-  EXPECT_KERNEL(fic_function_call(fn(rt, "quantization", "packbits"), pb, 3, -1, NULL, NULL),
+  EXPECT_KERNEL(fic_function_call(kt_fn(rt, "quantization", "packbits"), pb, 3, -1, NULL, NULL),
                 "bitorder must be 'big' or 'little'");
 }
 
@@ -583,8 +571,6 @@ int main(void) {
       cmocka_unit_test(test_real_wrapper_errors),
       cmocka_unit_test(test_real_valid_call_without_gpu),
   };
-  int failed = cmocka_run_group_tests(validation, setup, kt_teardown);
-  int failed_real = cmocka_run_group_tests(real, setup_real, kt_teardown);
-  if (failed == 77 && failed_real == 77) return 77;
-  return (failed == 77 ? 0 : failed) + (failed_real == 77 ? 0 : failed_real);
+  return kt_groups_status(cmocka_run_group_tests(validation, setup, kt_teardown),
+                          cmocka_run_group_tests(real, setup_real, kt_teardown));
 }

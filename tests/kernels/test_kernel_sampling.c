@@ -398,20 +398,7 @@ static fic_runtime *need_real(void **state) {
   return kt_need_rt(state, "no wheel with the real sampling/topk modules");
 }
 
-static fic_function *fn(fic_runtime *rt, const char *module, const char *name) {
-  fic_function *f = NULL;
-  FIC_ASSERT_OK(fic_function_get(rt, module, name, NULL, &f));
-  return f;
-}
-
-static void expect_kernel(fic_status s, const char *kind, const char *substr, int line) {
-  if (s != FIC_ERR_KERNEL)
-    fail_msg("line %d: got %s (want kernel error): %s", line, fic_status_string(s), fic_last_error_message());
-  if (strcmp(fic_last_error_kind(), kind) != 0 || !strstr(fic_last_error_message(), substr))
-    fail_msg("line %d: kind '%s', message '%s' (want %s with '%s')", line, fic_last_error_kind(),
-             fic_last_error_message(), kind, substr);
-}
-#define EXPECT_KERNEL(call, kind, substr) expect_kernel((call), (kind), (substr), __LINE__)
+#define EXPECT_KERNEL(call, kind, substr) KT_EXPECT_KERNEL((call), (kind), (substr))
 
 static const struct {
   const char *module, *name;
@@ -439,7 +426,7 @@ static void test_real_exports_and_arity(void **state) {
   fic_arg args[11];
   for (int i = 0; i < 11; i++) args[i] = fic_arg_none();
   for (size_t i = 0; i < sizeof k_exports / sizeof k_exports[0]; i++) {
-    fic_function *f = fn(rt, k_exports[i].module, k_exports[i].name);
+    fic_function *f = kt_fn(rt, k_exports[i].module, k_exports[i].name);
     KT_EXPECT_STATUS(fic_function_call(f, args, k_exports[i].arity + 1, -1, NULL, NULL), FIC_ERR_ABI);
     char want[16];
     snprintf(want, sizeof want, "%d", k_exports[i].arity);
@@ -461,12 +448,12 @@ static void test_real_wrapper_errors(void **state) {
                   fic_arg_bool(1),
                   fic_arg_int(1),
                   fic_arg_int(4)};
-  EXPECT_KERNEL(fic_function_call(fn(rt, "sampling", "top_p_sampling_from_probs"), a, 8, -1, NULL, NULL), "ValueError",
-                "Expected a 1D tensor or scalar");
+  EXPECT_KERNEL(fic_function_call(kt_fn(rt, "sampling", "top_p_sampling_from_probs"), a, 8, -1, NULL, NULL),
+                "ValueError", "Expected a 1D tensor or scalar");
   f = smp_make(4, 1000), f.parr.shape[0] = 3;
   a[3] = fic_arg_tensor(kt_t(&f.parr)), a[0] = fic_arg_tensor(kt_t(&f.probs)), a[1] = fic_arg_tensor(kt_t(&f.out));
-  EXPECT_KERNEL(fic_function_call(fn(rt, "sampling", "top_p_sampling_from_probs"), a, 8, -1, NULL, NULL), "ValueError",
-                "batch size mismatch");
+  EXPECT_KERNEL(fic_function_call(kt_fn(rt, "sampling", "top_p_sampling_from_probs"), a, 8, -1, NULL, NULL),
+                "ValueError", "batch size mismatch");
   spec_fx s = spec_make(3, 4, 100);
   s.target.shape[1] = 4;
   fic_arg sa[9] = {fic_arg_tensor(kt_t(&s.draft)),
@@ -478,7 +465,7 @@ static void test_real_wrapper_errors(void **state) {
                    fic_arg_bool(1),
                    fic_arg_int(0),
                    fic_arg_int(0)};
-  EXPECT_KERNEL(fic_function_call(fn(rt, "sampling", "chain_speculative_sampling"), sa, 9, -1, NULL, NULL),
+  EXPECT_KERNEL(fic_function_call(kt_fn(rt, "sampling", "chain_speculative_sampling"), sa, 9, -1, NULL, NULL),
                 "InternalError", "num_speculate_tokens + 1");
 }
 
@@ -522,8 +509,6 @@ int main(void) {
       cmocka_unit_test(test_real_wrapper_errors),
       cmocka_unit_test(test_real_valid_call_without_gpu),
   };
-  int failed = cmocka_run_group_tests(validation, setup, kt_teardown);
-  int failed_real = cmocka_run_group_tests(real, setup_real, kt_teardown);
-  if (failed == 77 && failed_real == 77) return 77;
-  return (failed == 77 ? 0 : failed) + (failed_real == 77 ? 0 : failed_real);
+  return kt_groups_status(cmocka_run_group_tests(validation, setup, kt_teardown),
+                          cmocka_run_group_tests(real, setup_real, kt_teardown));
 }
