@@ -35,6 +35,7 @@
 #include <time.h>
 
 #include "bench_gpu_kernels.h"
+#include "bench_util.h"
 #include "flashinfer_c.h"
 
 #define HQ 32
@@ -51,49 +52,6 @@
   "dim_vo_128_posenc_0_use_swa_False_use_logits_cap_False_f16qk_False"
 
 /* ---- utilities ---- */
-
-static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
-static void die(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "bench_attention: ");
-  vfprintf(stderr, fmt, ap);
-  fprintf(stderr, "\n");
-  va_end(ap);
-  exit(1);
-}
-#define CK(call)                                                                                    \
-  do {                                                                                              \
-    cudaError_t e_ = (cudaError_t)(call);                                                           \
-    if (e_ != cudaSuccess) die("%s:%d: %s: %s", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
-  } while (0)
-#define FK(call)                                                                                            \
-  do {                                                                                                      \
-    fic_status s_ = (call);                                                                                 \
-    if (s_ != FIC_OK)                                                                                       \
-      die("%s:%d: %s: %s: %s", __FILE__, __LINE__, #call, fic_status_string(s_), fic_last_error_message()); \
-  } while (0)
-
-static double now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-static double quantile(double *v, int n, double q) {
-  qsort(v, (size_t)n, sizeof(double), cmp_double);
-  int i = (int)(q * (n - 1) + 0.5);
-  return v[i < 0 ? 0 : (i >= n ? n - 1 : i)];
-}
-static float bf2f(uint16_t h) {
-  uint32_t u = (uint32_t)h << 16;
-  float f;
-  memcpy(&f, &u, sizeof f);
-  return f;
-}
 
 static struct {
   const char *jit, *tvmffi, *out, *cache;
@@ -135,43 +93,15 @@ static FILE *csv_open(const char *name, const char *header) {
 
 /* ---- device state: stream, gate, events ---- */
 
-static cudaStream_t g_stream;
-static unsigned *g_gate_flag, *g_gate_flag_dev, *g_gate_to, *g_gate_to_dev, g_gate_gen;
-static int g_gate_timeouts;
 static cudaEvent_t g_ev0[MAX_REPS], g_ev1[MAX_REPS];
 
 static void device_init(void) {
   CK(cudaSetDevice(0));
-  CK(cudaStreamCreateWithFlags(&g_stream, cudaStreamNonBlocking));
-  CK(cudaHostAlloc((void **)&g_gate_flag, 2 * sizeof(unsigned), cudaHostAllocMapped));
-  g_gate_to = g_gate_flag + 1;
-  CK(cudaHostGetDevicePointer((void **)&g_gate_flag_dev, g_gate_flag, 0));
-  g_gate_to_dev = g_gate_flag_dev + 1;
-  __atomic_store_n(g_gate_flag, 0u, __ATOMIC_SEQ_CST);
-  __atomic_store_n(g_gate_to, 0u, __ATOMIC_SEQ_CST);
+  gate_init();
   for (int i = 0; i < MAX_REPS; ++i) {
     CK(cudaEventCreate(&g_ev0[i]));
     CK(cudaEventCreate(&g_ev1[i]));
   }
-}
-/* Hold the stream so that work enqueued behind the gate waits: the host
- * never waits for the GPU, and GPU timings never include host gaps. */
-static void gate_close(void) {
-  ++g_gate_gen;
-  CK(bgk_launch_gate(g_gate_flag_dev, g_gate_gen, 5000000000ull, g_gate_to_dev, g_stream));
-}
-static void gate_open(void) { __atomic_store_n(g_gate_flag, g_gate_gen, __ATOMIC_SEQ_CST); }
-static void gate_check(const char *what) {
-  if (__atomic_load_n(g_gate_to, __ATOMIC_SEQ_CST)) {
-    __atomic_store_n(g_gate_to, 0u, __ATOMIC_SEQ_CST);
-    ++g_gate_timeouts;
-    fprintf(stderr, "bench_attention: warning: gate timed out during %s\n", what);
-  }
-}
-static void *dalloc(size_t bytes) {
-  void *p = NULL;
-  CK(cudaMalloc(&p, bytes ? bytes : 16));
-  return p;
 }
 static void *upload_i32(const int32_t *x, int64_t n) {
   void *d = dalloc((size_t)n * 4);
@@ -221,29 +151,6 @@ static struct {
   raw_decref_fn decref;
 } raw;
 
-static void *sym_or_die(void *h, const char *name) {
-  dlerror();
-  void *s = dlsym(h, name);
-  if (!s) die("dlsym(%s): %s", name, dlerror());
-  return s;
-}
-static void *module_handle(fic_runtime *rt, const char *module) {
-  const char *path = NULL;
-  FK(fic_runtime_module_path(rt, module, &path));
-  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD); /* the copy the runtime loaded */
-  if (!h) h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if (!h) die("dlopen(%s): %s", path, dlerror());
-  return h;
-}
-static void *tvm_ffi_handle(fic_runtime *rt) {
-  const char *tvm = NULL;
-  if (dlsym(RTLD_DEFAULT, "TVMFFIEnvSetStream")) return RTLD_DEFAULT;
-  if (fic_runtime_path(rt, FIC_PATH_LIBTVM_FFI, &tvm) == FIC_OK) {
-    void *th = dlopen(tvm, RTLD_NOW | RTLD_NOLOAD);
-    if (th && dlsym(th, "TVMFFIEnvSetStream")) return th;
-  }
-  die("TVMFFIEnvSetStream not found");
-}
 #define SYM(dst, h, name)            \
   do {                               \
     void *s_ = sym_or_die(h, name);  \
@@ -916,6 +823,7 @@ static fic_runtime *open_runtime(void) {
 }
 
 int main(int argc, char **argv) {
+  bench_name = "bench_attention";
   parse(argc, argv);
   device_init();
   fic_runtime *rt = open_runtime();

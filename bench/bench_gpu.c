@@ -47,53 +47,12 @@
 #include <unistd.h>
 
 #include "bench_gpu_kernels.h"
+#include "bench_util.h"
 #include "flashinfer_c.h"
 
 /* ------------------------------------------------------------------------ */
 /* Utilities                                                                 */
 /* ------------------------------------------------------------------------ */
-
-static double now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-/* Sorts v in place; returns the q-quantile (nearest rank). */
-static double quantile(double *v, int n, double q) {
-  qsort(v, (size_t)n, sizeof(double), cmp_double);
-  int i = (int)(q * (n - 1) + 0.5);
-  return v[i < 0 ? 0 : (i >= n ? n - 1 : i)];
-}
-
-static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
-static void die(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "bench_gpu: ");
-  vfprintf(stderr, fmt, ap);
-  fprintf(stderr, "\n");
-  va_end(ap);
-  exit(1);
-}
-
-#define CK(call)                                                                                    \
-  do {                                                                                              \
-    cudaError_t e_ = (cudaError_t)(call);                                                           \
-    if (e_ != cudaSuccess) die("%s:%d: %s: %s", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
-  } while (0)
-
-#define FK(call)                                                                                            \
-  do {                                                                                                      \
-    fic_status s_ = (call);                                                                                 \
-    if (s_ != FIC_OK)                                                                                       \
-      die("%s:%d: %s: %s: %s", __FILE__, __LINE__, #call, fic_status_string(s_), fic_last_error_message()); \
-  } while (0)
 
 static double peak_rss_mb(void) {
   struct rusage ru;
@@ -116,12 +75,6 @@ static float h2f(uint16_t h) {
     return s ? -f : f;
   }
   bits = e == 31 ? (s | 0x7f800000u | (m << 13)) : (s | ((e + 112u) << 23) | (m << 13));
-  float f;
-  memcpy(&f, &bits, 4);
-  return f;
-}
-static float bf2f(uint16_t h) {
-  uint32_t bits = (uint32_t)h << 16;
   float f;
   memcpy(&f, &bits, 4);
   return f;
@@ -232,50 +185,18 @@ static FILE *csv_open(const char *name, const char *header, int append) {
 /* Device state: stream, gate, events                                        */
 /* ------------------------------------------------------------------------ */
 
-static cudaStream_t g_stream;
-static unsigned *g_gate_flag, *g_gate_flag_dev, *g_gate_to, *g_gate_to_dev, g_gate_gen;
 static unsigned long long *g_count, *g_count_dev;
-static int g_gate_timeouts;
 #define MAX_REPS 200
 static cudaEvent_t g_ev0[MAX_REPS], g_ev1[MAX_REPS];
 
 static void device_init(void) {
-  CK(cudaStreamCreateWithFlags(&g_stream, cudaStreamNonBlocking));
-  CK(cudaHostAlloc((void **)&g_gate_flag, 2 * sizeof(unsigned), cudaHostAllocMapped));
-  g_gate_to = g_gate_flag + 1;
-  CK(cudaHostGetDevicePointer((void **)&g_gate_flag_dev, g_gate_flag, 0));
-  g_gate_to_dev = g_gate_flag_dev + 1;
-  __atomic_store_n(g_gate_flag, 0u, __ATOMIC_SEQ_CST);
-  __atomic_store_n(g_gate_to, 0u, __ATOMIC_SEQ_CST);
+  gate_init();
   CK(cudaMalloc((void **)&g_count_dev, sizeof *g_count_dev));
   CK(cudaHostAlloc((void **)&g_count, sizeof *g_count, cudaHostAllocDefault));
   for (int i = 0; i < MAX_REPS; ++i) {
     CK(cudaEventCreate(&g_ev0[i]));
     CK(cudaEventCreate(&g_ev1[i]));
   }
-}
-
-/* Hold the stream: work enqueued after this waits until gate_open(), so the
- * host never waits for the GPU and the GPU never waits for the host. */
-static void gate_close(void) {
-  ++g_gate_gen;
-  CK(bgk_launch_gate(g_gate_flag_dev, g_gate_gen, 5000000000ull, g_gate_to_dev, g_stream));
-}
-static void gate_open(void) { __atomic_store_n(g_gate_flag, g_gate_gen, __ATOMIC_SEQ_CST); }
-/* After a synchronize: did the gate give up waiting (the host blocked on a
- * full launch queue)? The measurement is then polluted: warn. */
-static void gate_check(const char *what) {
-  if (__atomic_load_n(g_gate_to, __ATOMIC_SEQ_CST)) {
-    __atomic_store_n(g_gate_to, 0u, __ATOMIC_SEQ_CST);
-    ++g_gate_timeouts;
-    fprintf(stderr, "bench_gpu: warning: gate kernel timed out during %s (launch queue full?)\n", what);
-  }
-}
-
-static void *dalloc(size_t bytes) {
-  void *p = NULL;
-  CK(cudaMalloc(&p, bytes ? bytes : 1));
-  return p;
 }
 
 static unsigned long long read_count(void) {
@@ -393,24 +314,6 @@ static struct {
   raw_decref_fn decref;
   int same_handle;
 } raw;
-
-static void *sym_or_die(void *h, const char *name) {
-  dlerror();
-  void *s = dlsym(h, name);
-  if (!s) die("dlsym(%s): %s", name, dlerror());
-  return s;
-}
-
-/* The handle of libtvm_ffi that defines TVMFFIEnvSetStream. */
-static void *tvm_ffi_handle(fic_runtime *rt) {
-  const char *tvm = NULL;
-  if (dlsym(RTLD_DEFAULT, "TVMFFIEnvSetStream")) return RTLD_DEFAULT;
-  if (fic_runtime_path(rt, FIC_PATH_LIBTVM_FFI, &tvm) == FIC_OK) {
-    void *th = dlopen(tvm, RTLD_NOW | RTLD_NOLOAD);
-    if (th && dlsym(th, "TVMFFIEnvSetStream")) return th;
-  }
-  die("TVMFFIEnvSetStream not found");
-}
 
 static void raw_init(fic_runtime *rt) {
   static const char *const norm_only[] = {"norm", NULL};
@@ -1438,6 +1341,7 @@ static int run_breakdown(const gpu_env *e, inproc_startup *u) {
 }
 
 int main(int argc, char **argv) {
+  bench_name = "bench_gpu";
   parse(argc, argv);
   mkdir(opt.out, 0755);
   setvbuf(stdout, NULL, _IOLBF, 0);

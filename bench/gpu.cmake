@@ -33,13 +33,19 @@ else()
     CUDA_RUNTIME_LIBRARY Shared
     CUDA_ARCHITECTURES "${FIC_BENCH_CUDA_ARCHITECTURES}")
 
-  add_executable(bench_gpu bench_gpu.c $<TARGET_OBJECTS:bench_gpu_kernels>)
-  target_include_directories(bench_gpu PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
-  target_link_libraries(bench_gpu PRIVATE flashinfer-c CUDA::cudart ${CMAKE_DL_LIBS} m)
-  target_compile_options(bench_gpu PRIVATE ${FIC_WARNINGS})
-  target_compile_definitions(bench_gpu PRIVATE _GNU_SOURCE)
-  # Find libflashinfer-c next to the build folder wherever it is carried, and
-  # libcudart.so.13 where it was at build time (run_gpu_bench.sh also
-  # searches for it when it is elsewhere).
-  set_target_properties(bench_gpu PROPERTIES BUILD_RPATH "\$ORIGIN/..;${CUDAToolkit_LIBRARY_DIR}")
+  # The GPU benchmarks: each one C program plus bench_util.c and the helper
+  # kernels. BUILD_RPATH finds libflashinfer-c next to the build folder
+  # wherever it is carried, and libcudart.so.13 where it was at build time
+  # (the run scripts also search for it when it is elsewhere).
+  function(fic_add_gpu_bench name)
+    add_executable(${name} ${name}.c bench_util.c $<TARGET_OBJECTS:bench_gpu_kernels>)
+    target_include_directories(${name} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+    target_link_libraries(${name} PRIVATE flashinfer-c CUDA::cudart ${CMAKE_DL_LIBS} m)
+    target_compile_options(${name} PRIVATE ${FIC_WARNINGS})
+    target_compile_definitions(${name} PRIVATE _GNU_SOURCE)
+    set_target_properties(${name} PROPERTIES BUILD_RPATH "\$ORIGIN/..;${CUDAToolkit_LIBRARY_DIR}")
+  endfunction()
+  fic_add_gpu_bench(bench_gpu)        # norm and gdn_prefill (issues #5, #12)
+  fic_add_gpu_bench(bench_attention)  # paged-KV attention (issue #13)
+  fic_add_gpu_bench(bench_layer)      # RoPE, activations, sampling (issue #14)
 endif()
