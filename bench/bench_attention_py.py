@@ -25,6 +25,8 @@ import os
 import sys
 import time
 
+from bench_common import Gate  # noqa: E402 (run as a script from bench/)
+
 HQ, HKV, HD, PAGE = 32, 8, 128, 16
 ROUNDS = 7
 MAX_ROT = 32
@@ -42,30 +44,6 @@ def write_csv(path, header, rows):
         f.write(",".join(header) + "\n")
         for r in rows:
             f.write(",".join(str(x) for x in r) + "\n")
-
-
-class Gate:
-    """Holds torch's current stream with torch.cuda._sleep, calibrated once."""
-
-    def __init__(self, torch):
-        self.torch = torch
-        torch.cuda._sleep(1000)
-        torch.cuda.synchronize()
-        e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        cycles = 20_000_000
-        e0.record()
-        torch.cuda._sleep(cycles)
-        e1.record()
-        torch.cuda.synchronize()
-        self.cycles_per_us = cycles / (e0.elapsed_time(e1) * 1e3)
-        self.expired = 0
-
-    def hold(self, us):
-        self.torch.cuda._sleep(int(us * self.cycles_per_us))
-
-    def check(self):
-        if self.torch.cuda.current_stream().query():
-            self.expired += 1
 
 
 class Pool:

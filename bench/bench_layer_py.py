@@ -25,6 +25,8 @@ import math
 import os
 import time
 
+from bench_common import Gate  # noqa: E402 (run as a script from bench/)
+
 ROUNDS = 7
 VOCABS = (32768, 131072, 262144)
 BATCHES = (1, 8, 64, 512)
@@ -36,30 +38,6 @@ def quantile(v, q):
     v = sorted(v)
     i = int(q * (len(v) - 1) + 0.5)
     return v[max(0, min(len(v) - 1, i))]
-
-
-class Gate:
-    """Holds torch's current stream with torch.cuda._sleep, calibrated once."""
-
-    def __init__(self, torch):
-        self.torch = torch
-        torch.cuda._sleep(1000)
-        torch.cuda.synchronize()
-        e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        cycles = 20_000_000
-        e0.record()
-        torch.cuda._sleep(cycles)
-        e1.record()
-        torch.cuda.synchronize()
-        self.cycles_per_us = cycles / (e0.elapsed_time(e1) * 1e3)
-        self.expired = 0
-
-    def hold(self, us):
-        self.torch.cuda._sleep(int(us * self.cycles_per_us))
-
-    def check(self):
-        if self.torch.cuda.current_stream().query():
-            self.expired += 1
 
 
 def rel_l2(got, ref):

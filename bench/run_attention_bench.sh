@@ -24,32 +24,8 @@ LOG="$KEEP/run.log"
 T0=$(date +%s)
 step() { echo "== [$(($(date +%s) - T0)) s] $*" | tee -a "$LOG"; }
 
-step "machine"
-{
-  date -u +%Y-%m-%dT%H:%M:%SZ
-  uname -srm
-  grep -E '^PRETTY_NAME=' /etc/os-release
-  lscpu | grep -E 'Model name|^CPU\(s\)'
-  grep MemTotal /proc/meminfo
-  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem,clocks.sm,clocks.mem,power.limit,pstate,persistence_mode --format=csv
-  nvcc --version | tail -2
-  python3 -c 'import sys, torch; print("python", sys.version.split()[0]); print("torch", torch.__version__, "cuda", torch.version.cuda)'
-  echo "commit: $(git rev-parse HEAD 2>/dev/null || echo unknown)"
-} >"$R/machine.txt" 2>&1
-
-step "python packages"
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-  >>"$LOG" 2>&1 || step "pip install failed"
-export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
-export FLASHINFER_WORKSPACE_BASE=/tmp/fi-ws
-python3 -c 'import importlib.metadata as m; print("flashinfer-python", m.version("flashinfer-python"), "apache-tvm-ffi", m.version("apache-tvm-ffi"))' \
-  >>"$R/machine.txt" 2>&1
-
-FIC_LD="$(realpath "$DEV/libs")"
-for d in /usr/local/cuda/lib64 /usr/local/cuda-13*/lib64 \
-  $(python3 -c 'import site; print(" ".join(p + "/nvidia/cu13/lib " + p + "/nvidia/cuda_runtime/lib" for p in site.getsitepackages()))' 2>/dev/null); do
-  [ -e "$d/libcudart.so.13" ] && FIC_LD="$FIC_LD:$d" && break
-done
+# shellcheck source=bench/device_env.sh
+. bench/device_env.sh
 WHEEL=$(realpath "$DEV/attn.whl")
 TVM=$(realpath "$(ls "$DEV"/wheels/apache_tvm_ffi-0.1.3-*.whl)")
 
