@@ -12,9 +12,11 @@ package to build any module by its real AOT name. Used on the GPU machine
 usage: python3 jit_on_device.py --out DIR [--split-mib 15] URI...
   URI: batch_prefill_with_kv_cache_..._sm90 | batch_prefill_with_kv_cache_...
        (fa2) | batch_decode_with_kv_cache_... | batch_mla_attention_...[_sm90]
-Writes DIR/<uri>/<uri>.so, DIR/flashinfer_jit_cache-...whl (via
-make_wheel.py), and, when the wheel is larger than --split-mib, the parts
-DIR/wheel.part-NN (join with cat) so each fits the device tool's $OUT limit.
+Writes DIR/jit-modules.whl (the jit-cache wheel from make_wheel.py, renamed:
+the device tool brings back no file whose name holds '+'; rename it to
+flashinfer_jit_cache-0.6.3+cu130-cp39-abi3-manylinux_2_28_x86_64.whl here)
+and, when it is larger than --split-mib, the parts DIR/jit-modules.whl.part-NN
+instead (join them with cat) so each fits the device tool's $OUT limit.
 """
 import argparse
 import os
@@ -76,16 +78,17 @@ def main():
         print("  %s  %d bytes" % (s.name, os.path.getsize(os.path.join(d, s.name + ".so"))))
     subprocess.check_call([sys.executable, os.path.join(HERE, "make_wheel.py"), "--modules-dir", mods, "--out", a.out])
     shutil.rmtree(mods)
-    whl = [f for f in os.listdir(a.out) if f.endswith(".whl")][0]
-    path = os.path.join(a.out, whl)
+    whl = [f for f in os.listdir(a.out) if f.startswith("flashinfer_jit_cache-")][0]
+    path = os.path.join(a.out, "jit-modules.whl")
+    os.replace(os.path.join(a.out, whl), path)
     limit = a.split_mib << 20
     if os.path.getsize(path) > limit:
         with open(path, "rb") as f:
             for i, chunk in enumerate(iter(lambda: f.read(limit), b"")):
-                with open(os.path.join(a.out, "wheel.part-%02d" % i), "wb") as p:
+                with open(os.path.join(a.out, "jit-modules.whl.part-%02d" % i), "wb") as p:
                     p.write(chunk)
         os.remove(path)
-        print("jit_on_device: %s split into %d parts" % (whl, i + 1))
+        print("jit_on_device: %s split into %d parts" % (path, i + 1))
 
 
 if __name__ == "__main__":
