@@ -10,6 +10,13 @@
 #          (BUILD_DIR: default build, made by scripts/test.sh; GDN_SO: a
 #          gdn_prefill_sm90.so built on the GPU machine, optional)
 #   there: bash scripts/gpu-check.sh run        (carry: [".gpucheck"])
+#   or, to stay under the device tool's 64 MiB: `prepare` then `pack` here
+#   (.gpupack/gpucheck.tgz), and there `bash scripts/gpu-check.sh run`
+#   with carry [".gpupack"]: run unpacks it first.
+#
+# FIC_DEVICE_WHEEL (prepare): a jit-cache wheel of modules built on the GPU
+# machine by tools/kernel-modules/jit_on_device.py (fa3, MLA); it travels as
+# .gpucheck/device.whl and the GPU tests get it as FIC_DEVICE_WHEEL.
 #
 # `prepare` puts into .gpucheck/ (ignored by git through .git/info/exclude):
 # the build tree without objects, the shared libraries its programs need
@@ -27,11 +34,12 @@ prepare() {
   local build=${1:-build} gdn=${2:-}
   grep -qx "/$G/" .git/info/exclude 2>/dev/null || echo "/$G/" >>.git/info/exclude
   rm -rf "$G" && mkdir -p "$G/libs" "$G/full"
-  tar -C "$build" --exclude='*.o' --exclude='*.a' --exclude='*.d' -cf - . | (mkdir -p "$G/build" && tar -C "$G/build" -xf -)
+  tar -C "$build" --exclude='*.o' --exclude='*.a' --exclude='*.d' --exclude='CompilerId*' -cf - . | (mkdir -p "$G/build" && tar -C "$G/build" -xf -)
   find "$G/build" -type f -perm -u+x -exec ldd {} \; 2>/dev/null | awk '/=> \// {print $3}' | sort -u |
     grep -v -E '/(libc|libm|libpthread|libdl|librt|libstdc\+\+|libgcc_s|libcudart|libcuda|libflashinfer-c)[.-]' |
     grep -v -E 'ld-linux|libresolv' | while read -r f; do cp -L "$f" "$G/libs/"; done
   cp "$DEV"/wheels/apache_tvm_ffi-0.1.3-*.whl "$G/"
+  if [ -n "${FIC_DEVICE_WHEEL:-}" ]; then cp "$FIC_DEVICE_WHEEL" "$G/device.whl"; fi
   local norm attn
   norm=$(sed -n 's/^FIC_NORM_WHEEL:FILEPATH=//p' "$build/CMakeCache.txt")
   attn=$(ls -t "$DEV"/modules-attn/*/flashinfer_jit_cache-*.whl | head -1)
@@ -57,7 +65,15 @@ prepare() {
   du -sh "$G"
 }
 
+pack() {
+  mkdir -p .gpupack
+  grep -qx "/.gpupack/" .git/info/exclude 2>/dev/null || echo "/.gpupack/" >>.git/info/exclude
+  tar -czf .gpupack/gpucheck.tgz "$G"
+  du -sh .gpupack
+}
+
 run() {
+  if [ -f .gpupack/gpucheck.tgz ]; then rm -rf "$G" && tar -xzf .gpupack/gpucheck.tgz; fi
   # shellcheck disable=SC1090
   . "$G/paths"
   local here out=${OUT:-/tmp/gpu-check-out}
@@ -105,7 +121,9 @@ run() {
   [ "$st" = 0 ] || rc=1
   tail -n 40 "$out/run-full.log"
   echo "== ctest: GPU tests (FIC_NORM_WHEEL and FIC_ATTN_WHEEL = the full wheel)"
-  (cd build && FIC_NORM_WHEEL="$attn_wheel" FIC_ATTN_WHEEL="$attn_wheel" ctest -L gpu -V \
+  local device_wheel=""
+  [ -f "$G/device.whl" ] && device_wheel="$here/$G/device.whl"
+  (cd build && FIC_NORM_WHEEL="$attn_wheel" FIC_ATTN_WHEEL="$attn_wheel" FIC_DEVICE_WHEEL="$device_wheel" ctest -L gpu -V \
     --timeout 900 >"$out/ctest-gpu.log" 2>&1) || rc=1
   grep -E "^[0-9]+/[0-9]+ Test|tests passed|Skipped|Failed|FAILED" "$out/ctest-gpu.log" | tail -n 20
   echo "== ctest: CPU labels on the GPU machine"
@@ -117,6 +135,7 @@ run() {
 
 case "${1:-}" in
   prepare) shift && prepare "$@" ;;
+  pack) pack ;;
   run) run ;;
-  *) echo "usage: $0 prepare [BUILD_DIR] [GDN_SO] | run" >&2 && exit 2 ;;
+  *) echo "usage: $0 prepare [BUILD_DIR] [GDN_SO] | pack | run" >&2 && exit 2 ;;
 esac
