@@ -14,9 +14,12 @@
 #   (.gpupack/gpucheck.tgz), and there `bash scripts/gpu-check.sh run`
 #   with carry [".gpupack"]: run unpacks it first.
 #
-# FIC_DEVICE_WHEEL (prepare): a jit-cache wheel of modules built on the GPU
-# machine by tools/kernel-modules/jit_on_device.py (fa3, MLA); it travels as
-# .gpucheck/device.whl and the GPU tests get it as FIC_DEVICE_WHEEL.
+# The full wheel also holds the modules of $DEV/modules-extra/<key>/ (more
+# head dims, window, soft cap, fp8 KV: built with tools/kernel-modules/build.sh
+# --out there, kept apart so the CPU tests see the same wheel as CI) and those
+# of FIC_DEVICE_WHEEL when set: a wheel of modules built on the GPU machine by
+# tools/kernel-modules/jit_on_device.py (fa3, MLA). The GPU tests get the full
+# wheel as FIC_ATTN_WHEEL, FIC_FA3_WHEEL and FIC_MLA_WHEEL.
 #
 # `prepare` puts into .gpucheck/ (ignored by git through .git/info/exclude):
 # the build tree without objects, the shared libraries its programs need
@@ -39,7 +42,6 @@ prepare() {
     grep -v -E '/(libc|libm|libpthread|libdl|librt|libstdc\+\+|libgcc_s|libcudart|libcuda|libflashinfer-c)[.-]' |
     grep -v -E 'ld-linux|libresolv' | while read -r f; do cp -L "$f" "$G/libs/"; done
   cp "$DEV"/wheels/apache_tvm_ffi-0.1.3-*.whl "$G/"
-  if [ -n "${FIC_DEVICE_WHEEL:-}" ]; then cp "$FIC_DEVICE_WHEEL" "$G/device.whl"; fi
   local norm attn
   norm=$(sed -n 's/^FIC_NORM_WHEEL:FILEPATH=//p' "$build/CMakeCache.txt")
   attn=$(ls -t "$DEV"/modules-attn/*/flashinfer_jit_cache-*.whl | head -1)
@@ -47,10 +49,19 @@ prepare() {
   local attn_dir m d
   attn_dir=$(dirname "$attn")
   mkdir -p "$G/mods/norm" && unzip -q -o -j "$norm" "*/norm.so" -d "$G/mods/norm"
-  for d in "$attn_dir"/*/; do
+  for d in "$attn_dir"/*/ "$DEV/modules-extra/$(basename "$attn_dir")"/*/; do
     m=$(basename "$d")
     [ -f "$d/$m.so" ] && mkdir -p "$G/mods/$m" && cp "$d/$m.so" "$G/mods/$m/"
   done
+  if [ -n "${FIC_DEVICE_WHEEL:-}" ]; then
+    python3 -c 'import sys, zipfile, os
+z = zipfile.ZipFile(sys.argv[1])
+for n in z.namelist():
+    if n.endswith(".so"):
+        m = os.path.basename(n)[:-3]
+        os.makedirs(os.path.join(sys.argv[2], m), exist_ok=True)
+        open(os.path.join(sys.argv[2], m, m + ".so"), "wb").write(z.read(n))' "$FIC_DEVICE_WHEEL" "$G/mods"
+  fi
   if [ -n "$gdn" ]; then mkdir -p "$G/mods/gdn_prefill_sm90" && cp "$gdn" "$G/mods/gdn_prefill_sm90/"; fi
   python3 tools/kernel-modules/make_wheel.py --modules-dir "$G/mods" --out "$G/full" >/dev/null
   rm -rf "$G/mods"
@@ -121,9 +132,8 @@ run() {
   [ "$st" = 0 ] || rc=1
   tail -n 40 "$out/run-full.log"
   echo "== ctest: GPU tests (FIC_NORM_WHEEL and FIC_ATTN_WHEEL = the full wheel)"
-  local device_wheel=""
-  [ -f "$G/device.whl" ] && device_wheel="$here/$G/device.whl"
-  (cd build && FIC_NORM_WHEEL="$attn_wheel" FIC_ATTN_WHEEL="$attn_wheel" FIC_DEVICE_WHEEL="$device_wheel" ctest -L gpu -V \
+  (cd build && FIC_NORM_WHEEL="$attn_wheel" FIC_ATTN_WHEEL="$attn_wheel" FIC_FA3_WHEEL="$attn_wheel" \
+    FIC_MLA_WHEEL="$attn_wheel" ctest -L gpu -V \
     --timeout 900 >"$out/ctest-gpu.log" 2>&1) || rc=1
   grep -E "^[0-9]+/[0-9]+ Test|tests passed|Skipped|Failed|FAILED" "$out/ctest-gpu.log" | tail -n 20
   echo "== ctest: CPU labels on the GPU machine"
