@@ -977,8 +977,9 @@ FIC_API fic_status fic_segment_packbits(fic_runtime *rt, const fic_tensor *x, co
  * lengths, then an asynchronous copy of the schedule into the int workspace)
  * is made once per batch shape and reused by every layer's run. Modules are
  * chosen from the call's dtypes, head dims, window and soft cap exactly as
- * FlashInfer's AOT build names them; only FA2 modules (and batch_decode_*)
- * are wired: FA3 (`_sm90`) is not yet used, even on SM 9.0. See
+ * FlashInfer's AOT build names them; decode and prefill use FA2 modules
+ * (and batch_decode_*) only: FA3 (`_sm90`) is not yet used for them, even on
+ * SM 9.0; MLA (fic_batch_mla_*) uses FA3 on SM 9.0. See
  * docs/api.md, "Attention". */
 
 /* KV cache layouts: fic_kv_layout (above, with the page calls); ragged K/V
@@ -1138,6 +1139,72 @@ FIC_API fic_status fic_batch_prefill_run(const fic_attention_plan *plan, const f
  * with a run of the same plan; the runtime must still be open (the
  * workspace need not exist any more). */
 FIC_API fic_status fic_attention_plan_destroy(fic_attention_plan *plan);
+
+/* Which FlashInfer kernels an attention plan uses. FA3 modules carry the
+ * `_sm90` suffix and hold sm_90a code only (SM 9.0 GPUs: H100, H200). (0.2.0) */
+typedef enum fic_attention_backend {
+  FIC_ATTENTION_BACKEND_AUTO = 0, /* FA3 on SM 9.0 when the wheel has the module, FA2 otherwise */
+  FIC_ATTENTION_BACKEND_FA2 = 1,
+  FIC_ATTENTION_BACKEND_FA3 = 2
+} fic_attention_backend;
+
+/* DeepSeek multi-head latent attention (MLA) over a paged latent cache
+ * (batch_mla_attention_* modules; FlashInfer's BatchMLAPagedAttentionWrapper
+ * with the weight-absorption trick): for query row i of sequence b and head h,
+ *   score_j = sm_scale * (q_nope[i,h] . ckv[j] + q_pe[i,h] . kpe[j])
+ *   out[i,h] = softmax_j(score) . ckv,  lse[i,h] = log2(sum_j exp(score_j))
+ * over the kv_len[b] tokens of b's pages (token t of b: page
+ * kv_indices[kv_indptr[b] + t / page_size], slot t % page_size). Causal:
+ * row i sees token j iff j + qo_len <= kv_len + i (aligned to the end).
+ * Decode is qo_indptr = 0, 1, ..., batch_size. (0.2.0) */
+typedef struct fic_batch_mla_plan_params {
+  size_t struct_size;       /* set by fic_batch_mla_plan_params_init */
+  const int32_t *qo_indptr; /* HOST [batch_size + 1], in query tokens */
+  const int32_t *kv_indptr; /* HOST [batch_size + 1], in pages */
+  const int32_t *kv_len;    /* HOST [batch_size], tokens per sequence, <= its pages * page_size */
+  int64_t batch_size;       /* >= 1 */
+  int64_t num_heads;        /* query heads (the latent cache has one) */
+  int64_t head_dim_ckv;     /* default 512 (the compressed KV; DeepSeek's kv_lora_rank) */
+  int64_t head_dim_kpe;     /* default 64 (the RoPE part) */
+  int64_t page_size;        /* >= 1 */
+  int64_t causal;           /* default 0 */
+  double sm_scale;          /* > 0, no default: DeepSeek uses 1/sqrt(128 + 64), the head dim before absorption */
+  fic_dtype q_dtype;        /* f16 or bf16; with kv_dtype, one 8-byte slot */
+  fic_dtype kv_dtype;       /* f16 or bf16, = q_dtype */
+  fic_dtype o_dtype;        /* default {0}: q_dtype; with `reserved0`, one 8-byte slot */
+  uint32_t reserved0;       /* 0 */
+  int64_t backend;          /* fic_attention_backend; default AUTO */
+  int64_t total_num_rows;   /* default 0: qo_indptr[batch_size]; with CUDA graphs, the q buffer's row count */
+} fic_batch_mla_plan_params;
+
+typedef struct fic_batch_mla_run_params {
+  size_t struct_size;           /* set by fic_batch_mla_run_params_init */
+  const fic_tensor *q_nope;     /* [total_num_rows, num_heads, head_dim_ckv], q_dtype */
+  const fic_tensor *q_pe;       /* [total_num_rows, num_heads, head_dim_kpe], q_dtype */
+  const fic_tensor *ckv_cache;  /* [pages, page_size, head_dim_ckv], kv_dtype */
+  const fic_tensor *kpe_cache;  /* [pages, page_size, head_dim_kpe], kv_dtype */
+  const fic_tensor *kv_indices; /* device int32, >= kv_indptr[batch_size] page ids */
+  const fic_tensor *out;        /* [total_num_rows, num_heads, head_dim_ckv], o_dtype */
+  const fic_tensor *lse;        /* default NULL; f32 [total_num_rows, num_heads], contiguous */
+  double sm_scale;              /* default 0: the plan's sm_scale */
+  int64_t lse_base_e;           /* default 0: base-2 LSE (as every FlashInfer LSE); 1: natural log */
+} fic_batch_mla_run_params;
+
+/* Zero `params`, set struct_size and the defaults (FIC_ERR_INVALID_ARGUMENT
+ * for NULL). Thread-safe. (0.2.0) */
+FIC_API fic_status fic_batch_mla_plan_params_init(fic_batch_mla_plan_params *params);
+FIC_API fic_status fic_batch_mla_run_params_init(fic_batch_mla_run_params *params);
+/* Plan an MLA batch on `ws`, as fic_batch_decode_plan (same statuses,
+ * ordering and plan object; FIC_ERR_INVALID_ARGUMENT also for a backend the
+ * device cannot run). */
+FIC_API fic_status fic_batch_mla_plan(fic_runtime *rt, fic_attention_workspace *ws,
+                                      const fic_batch_mla_plan_params *params, void *stream, fic_attention_plan **out);
+/* Enqueue the MLA run on `stream`, checked against its plan as
+ * fic_batch_decode_run. Tensors need only their last dimension contiguous
+ * (q_nope/q_pe may be views of one [rows, heads, 576] tensor, the caches of
+ * one [pages, page_size, 576] tensor), with 16-byte aligned rows. */
+FIC_API fic_status fic_batch_mla_run(const fic_attention_plan *plan, const fic_batch_mla_run_params *params,
+                                     void *stream);
 
 #ifdef __cplusplus
 }

@@ -63,10 +63,11 @@ fic_status fic__attn_ws_plan_end(fic_attention_workspace *ws, void *stream, int 
 void fic__attn_workspace_set_event_ops(fic_attention_workspace *ws, const fic__event_ops *ops);
 
 typedef enum fic__attn_kind {
-  FIC__ATTN_KIND_DECODE = 0,    /* batch_decode_* plan/run */
-  FIC__ATTN_KIND_DECODE_TC,     /* decode through the prefill module (tensor cores) */
-  FIC__ATTN_KIND_PREFILL_PAGED, /* batch_prefill_* plan/paged_run */
-  FIC__ATTN_KIND_PREFILL_RAGGED /* batch_prefill_* plan/ragged_run */
+  FIC__ATTN_KIND_DECODE = 0,     /* batch_decode_* plan/run */
+  FIC__ATTN_KIND_DECODE_TC,      /* decode through the prefill module (tensor cores) */
+  FIC__ATTN_KIND_PREFILL_PAGED,  /* batch_prefill_* plan/paged_run */
+  FIC__ATTN_KIND_PREFILL_RAGGED, /* batch_prefill_* plan/ragged_run */
+  FIC__ATTN_KIND_MLA             /* batch_mla_attention_* plan/run (attn_mla.c) */
 } fic__attn_kind;
 
 struct fic_attention_plan {
@@ -85,6 +86,44 @@ struct fic_attention_plan {
   fic_dtype q_dtype, kv_dtype, o_dtype;
   int32_t device_id;
   int pdl_auto; /* compute capability >= 9 */
+  /* MLA plans: the latent cache's two parts, the plan's sm_scale, the backend */
+  int64_t head_dim_ckv, head_dim_kpe;
+  double sm_scale;
+  fic__attn_backend backend;
 };
+
+/* ---- shared by the plan files (attn_plan.c defines them) ---- */
+
+/* out, rt and ws non-NULL, ws made on rt; *out = NULL. */
+fic_status fic__attn_plan_start(fic_runtime *rt, fic_attention_workspace *ws, fic_attention_plan **out);
+/* A zeroed plan of `kind` on `ws` (FIC_ERR_NO_MEMORY). */
+fic_status fic__attn_plan_new(fic_attention_workspace *ws, fic__attn_kind kind, fic_attention_plan **out);
+/* Call the upstream plan `fn` under the workspace's ordering; on success the
+ * plan owns the returned Array. */
+fic_status fic__attn_call_plan(fic_attention_plan *p, const struct fic_function *fn, const fic_any *args, int32_t n,
+                               void *stream);
+/* On failure destroy `p` and return `st`; else *out = p. */
+fic_status fic__attn_plan_finish(fic_attention_plan *p, fic_status st, fic_attention_plan **out);
+/* Export `name` of `module`. */
+fic_status fic__attn_get_fn(fic_runtime *rt, const char *module, const char *name, void *stream,
+                            const struct fic_function **out);
+/* A host (CPU) 1-D tensor over `data`; shape and stride live in `store`. */
+void fic__attn_host_tensor(fic__attn_buffer *store, const void *data, fic_dtype dtype, int64_t n);
+/* The device's compute capability (0.0 when unknown: no GPU, no cudart). */
+void fic__attn_device_cc(int32_t device_id, int *major, int *minor);
+/* `failure` (module `want` is not in the wheel) replaced, when the wheel can
+ * be listed, by a message naming what it has for the nearest parameters. */
+fic_status fic__attn_module_missing(fic_runtime *rt, const fic__attn_params *want, fic_status failure);
+/* Plan parameter checks naming `name`: a flag (0 or 1), an int in [1,
+ * INT32_MAX], a host indptr of batch + 1 entries (0 first, non-decreasing). */
+fic_status fic__attn_check_flag(const char *name, int64_t v);
+fic_status fic__attn_check_positive(const char *name, int64_t v);
+fic_status fic__attn_check_indptr(const char *name, const int32_t *indptr, int64_t batch);
+
+/* ---- shared by the run files (attn_run.c) ---- */
+
+/* `pl` is still its workspace's current plan (a later plan on the same
+ * workspace overwrote its schedule otherwise). */
+fic_status fic__attn_plan_current(const fic_attention_plan *pl);
 
 #endif

@@ -454,3 +454,48 @@ fic_status fic_batch_prefill_plan(fic_runtime *rt, fic_attention_workspace *ws,
   fic_status st = fa2_plan(rt, pl, &in, stream);
   return finish(pl, st, out);
 }
+
+/* ---- for the other plan files (attention.h) ---- */
+
+fic_status fic__attn_plan_start(fic_runtime *rt, fic_attention_workspace *ws, fic_attention_plan **out) {
+  return plan_start(rt, ws, out);
+}
+
+fic_status fic__attn_plan_new(fic_attention_workspace *ws, fic__attn_kind kind, fic_attention_plan **out) {
+  return plan_new(ws, kind, out);
+}
+
+fic_status fic__attn_call_plan(fic_attention_plan *p, const struct fic_function *fn, const fic_any *args, int32_t n,
+                               void *stream) {
+  return call_plan(p, fn, args, n, stream);
+}
+
+fic_status fic__attn_plan_finish(fic_attention_plan *p, fic_status st, fic_attention_plan **out) {
+  return finish(p, st, out);
+}
+
+fic_status fic__attn_get_fn(fic_runtime *rt, const char *module, const char *name, void *stream,
+                            const struct fic_function **out) {
+  return get_fn(rt, module, name, stream, out);
+}
+
+void fic__attn_host_tensor(fic__attn_buffer *store, const void *data, fic_dtype dtype, int64_t n) {
+  host_tensor(store, data, dtype, n);
+}
+
+void fic__attn_device_cc(int32_t device_id, int *major, int *minor) {
+  const fic_cudart_api *cuda = fic__cudart();
+  *major = cc_major(device_id);
+  *minor = 0;
+  if (*major && cuda->DeviceGetAttribute(minor, FIC_CUDA_ATTR_CC_MINOR, device_id) != FIC_CUDA_SUCCESS) *minor = 0;
+}
+
+fic_status fic__attn_module_missing(fic_runtime *rt, const fic__attn_params *want, fic_status failure) {
+  return nearest_module_error(rt, want, failure);
+}
+
+fic_status fic__attn_check_flag(const char *name, int64_t v) { return check_flag(name, v); }
+fic_status fic__attn_check_positive(const char *name, int64_t v) { return check_positive(name, v); }
+fic_status fic__attn_check_indptr(const char *name, const int32_t *indptr, int64_t batch) {
+  return check_indptr(name, indptr, batch);
+}

@@ -161,18 +161,24 @@ static fic_status check_scalars(const fic_attention_plan *pl, double *sm_scale, 
   return FIC_OK;
 }
 
-static fic_status check_plan(const fic_attention_plan *pl, int decode) {
-  if (!pl) return fic__fail_arg("plan", "plan must not be NULL");
-  int is_decode = pl->kind <= FIC__ATTN_KIND_DECODE_TC;
-  if (is_decode != decode)
-    return fic__fail_arg("plan", "plan is a batch %s plan; run it with fic_batch_%s_run",
-                         is_decode ? "decode" : "prefill", is_decode ? "decode" : "prefill");
+fic_status fic__attn_plan_current(const fic_attention_plan *pl) {
   uint64_t now = atomic_load_explicit(&pl->ws->generation, memory_order_acquire);
   if (now != pl->generation)
     return fic__fail_arg("plan",
                          "plan was superseded: %llu later plan(s) on its workspace overwrote its schedule; plan again",
                          (unsigned long long)(now - pl->generation));
   return FIC_OK;
+}
+
+static fic_status check_plan(const fic_attention_plan *pl, int decode) {
+  if (!pl) return fic__fail_arg("plan", "plan must not be NULL");
+  if (pl->kind == FIC__ATTN_KIND_MLA)
+    return fic__fail_arg("plan", "plan is a batch MLA plan; run it with fic_batch_mla_run");
+  int is_decode = pl->kind <= FIC__ATTN_KIND_DECODE_TC;
+  if (is_decode != decode)
+    return fic__fail_arg("plan", "plan is a batch %s plan; run it with fic_batch_%s_run",
+                         is_decode ? "decode" : "prefill", is_decode ? "decode" : "prefill");
+  return fic__attn_plan_current(pl);
 }
 
 /* ---- the calls ---- */

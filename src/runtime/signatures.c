@@ -64,16 +64,25 @@ static const struct {
 /* Attention modules are named by their parameters, so they are matched by
  * family: the name's prefix, and whether it ends in "_sm90" (FA3, whose
  * lists differ). decode: csrc/batch_decode.cu (14 + 5 ADDITIONAL_FUNC_PARAMS);
- * FA2 prefill: csrc/batch_prefill.cu (run: 14 or 16 + 11 ADDITIONAL). */
+ * FA2 prefill: csrc/batch_prefill.cu (run: 14 or 16 + 11 ADDITIONAL); MLA
+ * below. */
 static const struct {
   const char *prefix;
   int fa3;
   const char *name;
   int32_t arity;
 } k_family_signatures[] = {
-    {"batch_decode_with_kv_cache_", 0, "plan", 15},        {"batch_decode_with_kv_cache_", 0, "run", 19},
-    {"batch_prefill_with_kv_cache_", 0, "plan", 19},       {"batch_prefill_with_kv_cache_", 0, "paged_run", 27},
+    {"batch_decode_with_kv_cache_", 0, "plan", 15},
+    {"batch_decode_with_kv_cache_", 0, "run", 19},
+    {"batch_prefill_with_kv_cache_", 0, "plan", 19},
+    {"batch_prefill_with_kv_cache_", 0, "paged_run", 27},
     {"batch_prefill_with_kv_cache_", 0, "ragged_run", 25},
+    /* MLA: csrc/batch_mla_binding.cu and batch_mla_sm90_binding.cu (the FA3 run's
+       ADDITIONAL_FUNC_PARAMS are empty without the profiler, the AOT build's) */
+    {"batch_mla_attention_", 0, "plan", 9},
+    {"batch_mla_attention_", 0, "run", 15},
+    {"batch_mla_attention_", 1, "plan", 9},
+    {"batch_mla_attention_", 1, "run", 15},
 };
 
 static int ends_with(const char *s, const char *suffix) {

@@ -81,6 +81,12 @@ const char *kt_attn_wheel(void) {
                         "-DFIC_ATTN_WHEEL=<wheel>");
 }
 
+const char *kt_mla_wheel(void) {
+  return wheel_from_env("FIC_MLA_WHEEL", "FIC_TEST_MLA_WHEEL", "the batch_mla_attention modules",
+                        "build them on the GPU machine with tools/kernel-modules/jit_on_device.py and set "
+                        "FIC_MLA_WHEEL=<wheel> or configure with -DFIC_MLA_WHEEL=<wheel>");
+}
+
 kt_desc kt_cuda(uintptr_t addr, fic_dtype dtype, int32_t ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
   kt_desc d;
   memset(&d, 0, sizeof d);

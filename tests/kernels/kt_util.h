@@ -44,6 +44,14 @@ const char *kt_norm_wheel(void);
  * -DFIC_ATTN_WHEEL or the newest wheel under
  * ~/.cache/flashinfer-c-dev/modules-attn/<build>/); NULL with a message. */
 const char *kt_attn_wheel(void);
+/* A wheel with the MLA modules (FlashInfer's own JIT builds them:
+ * tools/kernel-modules/jit_on_device.py): $FIC_MLA_WHEEL, else
+ * $FIC_TEST_MLA_WHEEL (CMake's -DFIC_MLA_WHEEL); NULL with a message. */
+const char *kt_mla_wheel(void);
+#define KT_MLA_MODULE_BF16                                                                                      \
+  "batch_mla_attention_dtype_q_bf16_dtype_kv_bf16_dtype_o_bf16_dtype_idx_i32_head_dim_ckv_512_head_dim_kpe_64_" \
+  "profiler_False"
+#define KT_MLA_MODULE_BF16_SM90 KT_MLA_MODULE_BF16 "_sm90"
 /* The attention modules that wheel holds (bf16, head dim 128, FA2). */
 #define KT_ATTN_DECODE_MODULE                                                                                     \
   "batch_decode_with_kv_cache_dtype_q_bf16_dtype_kv_bf16_dtype_o_bf16_dtype_idx_i32_head_dim_qk_128_head_dim_vo_" \

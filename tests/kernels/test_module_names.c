@@ -356,6 +356,42 @@ static void test_pick_backend(void **state) {
   expect_pick(&dec, 9, 0, FIC__BACKEND_FA2); /* decode has FA2 modules only */
 }
 
+/* The four MLA modules of the wheel, named from parameters as
+ * fic_batch_mla_plan names them (q = kv = o, i32 indices, ckv 512 in the
+ * head_dim_qk slot, kpe 64 in head_dim_vo, no profiler), each in the list;
+ * the pick takes `_sm90` on SM 9.0 only. */
+static void test_mla_names(void **state) {
+  (void)state;
+  static const fic_dtype dts[] = {F16, BF16};
+  static const char *const tok[] = {"f16", "bf16"};
+  for (int d = 0; d < 2; d++)
+    for (int fa3 = 0; fa3 < 2; fa3++) {
+      fic__attn_params p = {.family = FIC__ATTN_BATCH_MLA, .backend = fa3 ? FIC__BACKEND_FA3 : FIC__BACKEND_FA2};
+      p.dtype_q = p.dtype_kv = p.dtype_o = dts[d], p.dtype_idx = (fic_dtype)I32;
+      p.head_dim_qk = 512, p.head_dim_vo = 64;
+      char name[FIC__MODULE_NAME_CAP], want[FIC__MODULE_NAME_CAP];
+      FIC_ASSERT_OK(fic__attn_module_name(&p, name, sizeof name));
+      snprintf(want, sizeof want,
+               "batch_mla_attention_dtype_q_%s_dtype_kv_%s_dtype_o_%s_dtype_idx_i32_head_dim_ckv_512_head_dim_kpe_64_"
+               "profiler_False%s",
+               tok[d], tok[d], tok[d], fa3 ? "_sm90" : "");
+      assert_string_equal(name, want);
+      int listed = 0;
+      for (size_t i = 0; i < g_count; i++) listed |= strcmp(g_ptrs[i], name) == 0;
+      if (!listed) fail_msg("%s is not in the wheel's list", name);
+      fic__attn_params back;
+      FIC_ASSERT_OK(fic__attn_module_parse(name, &back));
+      assert_true(same_params(&p, &back));
+      if (fa3) expect_pick(&p, 9, 0, FIC__BACKEND_FA3);
+      if (fa3) expect_pick(&p, 8, 9, FIC__BACKEND_FA2);
+    }
+  fic__attn_params mixed = {.family = FIC__ATTN_BATCH_MLA, .backend = FIC__BACKEND_FA3};
+  mixed.dtype_q = mixed.dtype_o = (fic_dtype)BF16, mixed.dtype_kv = (fic_dtype)F16, mixed.dtype_idx = (fic_dtype)I32;
+  mixed.head_dim_qk = 512, mixed.head_dim_vo = 64;
+  char name[FIC__MODULE_NAME_CAP];
+  assert_false(fic__attn_module_name_quiet(&mixed, name, sizeof name)); /* FA3 has no mixed q/kv */
+}
+
 static const char *pick_error(const fic__attn_params *want, size_t count, int major, int minor) {
   char name[FIC__MODULE_NAME_CAP];
   fic__attn_params got;
@@ -422,6 +458,7 @@ int main(void) {
       cmocka_unit_test(test_parser_rejects_near_misses),
       cmocka_unit_test(test_impossible_xqa_parameters),
       cmocka_unit_test(test_pick_backend),
+      cmocka_unit_test(test_mla_names),
       cmocka_unit_test(test_nearest_module_message),
       cmocka_unit_test(test_pick_bad_arguments),
   };
