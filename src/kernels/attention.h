@@ -3,7 +3,8 @@
  * the workspace object, the plan object and what plan and run share.
  * attn_workspace.c orders plans on the page-locked buffer; attn_plan.c
  * validates, picks the module and plans; attn_run.c checks a run against
- * its plan and calls it. */
+ * its plan and calls it; attn_fa3.c holds what differs for FA3 (`_sm90`)
+ * prefill: the backend rule and the plan's and runs' argument lists. */
 #ifndef FIC_KERNELS_ATTENTION_H
 #define FIC_KERNELS_ATTENTION_H
 
@@ -12,6 +13,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/module_names.h"
+#include "kernels/validate.h"
 
 /* FlashInfer's defaults (decode.py / prefill.py): 128 MiB float workspace,
  * 8 MiB int workspace and as much page-locked host memory. */
@@ -74,6 +76,7 @@ struct fic_attention_plan {
   fic_attention_workspace *ws;
   uint64_t generation;
   fic__attn_kind kind;
+  fic__attn_backend backend; /* the module's: FA3 only for prefill kinds */
   const struct fic_function *run;
   fic_any info; /* the plan's Array<int64_t>, owned: released once by destroy */
   char module[FIC__MODULE_NAME_CAP];
@@ -86,5 +89,50 @@ struct fic_attention_plan {
   int32_t device_id;
   int pdl_auto; /* compute capability >= 9 */
 };
+
+/* ---- shared by attn_plan.c, attn_run.c and attn_fa3.c ---- */
+
+/* A host (CPU) 1-D tensor over `data`; shape and stride live in `store`. */
+void fic__attn_host_tensor(fic__attn_buffer *store, const void *data, fic_dtype dtype, int64_t n);
+/* `name` of `module`, resolved once into the runtime's function cache. */
+fic_status fic__attn_get_fn(fic_runtime *rt, const char *module, const char *name, void *stream,
+                            const struct fic_function **out);
+/* Call the upstream plan under the workspace's ordering; on success the
+ * plan owns the returned Array. */
+fic_status fic__attn_call_plan(fic_attention_plan *p, const struct fic_function *fn, const fic_any *args, int32_t n,
+                               void *stream);
+
+/* A run's validated tensors and scalars (attn_run.c fills them). */
+typedef struct fic__attn_run_args {
+  fic_vt q, k, v, qo_indptr, kv_indptr, kv_indices, last_page_len, out, lse;
+  const fic_tensor *lse_given;
+  double sm_scale, rope_rcp_scale, rope_rcp_theta;
+  int pdl;
+} fic__attn_run_args;
+
+/* ---- FA3 prefill (attn_fa3.c) ---- */
+
+/* What the FA3 rule reads from a prefill plan's parameters. */
+typedef struct fic__fa3_query {
+  fic_dtype q, kv, o;
+  int64_t head_dim_qk, head_dim_vo, ragged, kv_layout;
+  const int32_t *kv_last_page_len; /* paged: needed for the exact KV lengths */
+} fic__fa3_query;
+
+/* NULL when FA3 can run `q` (the device and the wheel aside); otherwise
+ * why not, with *field the parameter to name. */
+const char *fic__fa3_unfit(const fic__fa3_query *q, const char **field);
+
+/* The FA3 plan's inputs (host arrays as the caller gave them). */
+typedef struct fic__fa3_plan_in {
+  const int32_t *qo_indptr, *kv_indptr, *kv_last_page_len;
+  int64_t total_rows, batch, hq, hkv, page_size, cuda_graph, dqk, dvo, causal, window_left;
+  int ragged;
+} fic__fa3_plan_in;
+
+/* BatchPrefillWithKVCacheSM90Plan's 16 arguments; resolves the plan's run. */
+fic_status fic__fa3_plan(fic_runtime *rt, fic_attention_plan *pl, const fic__fa3_plan_in *in, void *stream);
+/* The FA3 paged_run (24) or ragged_run (22) call of a 16-bit module. */
+fic_status fic__fa3_run(const fic_attention_plan *pl, const fic__attn_run_args *a, int ragged, void *stream);
 
 #endif
