@@ -699,9 +699,7 @@ static void test_real_arities(void **state) {
  * exports' exact parameter types under the real bf16/hd128 module name; a
  * forced compute capability (a test hook) makes the plan choose it ---- */
 
-#define FA3_MODULE                                                                                                 \
-  "batch_prefill_with_kv_cache_dtype_q_bf16_dtype_kv_bf16_dtype_o_bf16_dtype_idx_i32_head_dim_qk_128_head_dim_vo_" \
-  "128_posenc_0_use_swa_False_use_logits_cap_False_f16qk_False_sm90"
+#define FA3_MODULE KT_ATTN_FA3_MODULE
 
 static int fa3_setup(void **state) {
   const char *wheel = getenv("FIC_TEST_FA3_MOCK_WHEEL");
