@@ -977,10 +977,11 @@ FIC_API fic_status fic_segment_packbits(fic_runtime *rt, const fic_tensor *x, co
  * lengths, then an asynchronous copy of the schedule into the int workspace)
  * is made once per batch shape and reused by every layer's run. Modules are
  * chosen from the call's dtypes, head dims, window and soft cap exactly as
- * FlashInfer's AOT build names them; decode and prefill use FA2 modules
- * (and batch_decode_*) only: FA3 (`_sm90`) is not yet used for them, even on
- * SM 9.0; MLA (fic_batch_mla_*) uses FA3 on SM 9.0. See
- * docs/api.md, "Attention". */
+ * FlashInfer's AOT build names them. Decode uses batch_decode_* (or the FA2
+ * prefill module on tensor cores); prefill uses FA3 (`..._sm90`, SM 9.0
+ * only) where FlashInfer would and the wheel has the module, FA2 otherwise
+ * (fic_attention_backend, `backend` in the prefill plan parameters); MLA
+ * (fic_batch_mla_*) likewise picks FA3 on SM 9.0. See docs/api.md, "Attention". */
 
 /* KV cache layouts: fic_kv_layout (above, with the page calls); ragged K/V
  * are NHD [tokens, kv_heads, head_dim] or HND [kv_heads, tokens, head_dim]. */
@@ -1085,6 +1086,22 @@ FIC_API fic_status fic_batch_decode_plan(fic_runtime *rt, fic_attention_workspac
 FIC_API fic_status fic_batch_decode_run(const fic_attention_plan *plan, const fic_batch_decode_run_params *params,
                                         void *stream);
 
+/* Which FlashInfer prefill implementation a plan uses (0.2.0).
+ * AUTO (the default) follows FlashInfer's determine_attention_backend: FA3
+ * (the `..._sm90` module, sm_90a code only) on a compute capability 9.0
+ * device when the parameters allow it (q and kv of one dtype, head dims
+ * 64/64, 128/128, 192/128 or 256/256; ragged K/V in NHD; paged KV with
+ * `kv_last_page_len` given) and the wheel has that module; FA2 otherwise.
+ * FA2 and FA3 force one: FA3 where the parameters rule it out is
+ * FIC_ERR_INVALID_ARGUMENT naming the field, on another GPU
+ * FIC_ERR_UNSUPPORTED, without its module in the wheel FIC_ERR_NOT_FOUND
+ * naming the module. */
+typedef enum fic_attention_backend {
+  FIC_ATTENTION_BACKEND_AUTO = 0,
+  FIC_ATTENTION_BACKEND_FA2 = 1,
+  FIC_ATTENTION_BACKEND_FA3 = 2
+} fic_attention_backend;
+
 /* Batch prefill over a paged KV cache (ragged = 0) or ragged K/V (ragged = 1). */
 typedef struct fic_batch_prefill_plan_params {
   size_t struct_size;        /* set by fic_batch_prefill_plan_params_init */
@@ -1093,7 +1110,7 @@ typedef struct fic_batch_prefill_plan_params {
   int64_t batch_size;        /* >= 1 */
   int64_t num_qo_heads;      /* a multiple of num_kv_heads */
   int64_t num_kv_heads;      /* >= 1 */
-  int64_t head_dim_qk;       /* 64, 128 or 256 */
+  int64_t head_dim_qk;       /* 64, 128 or 256 (FA3 also 192 with head_dim_vo 128) */
   int64_t head_dim_vo;       /* default 0: head_dim_qk */
   int64_t page_size;         /* paged: >= 1; ragged: ignored (1) */
   int64_t ragged;            /* default 0 (paged KV) */
@@ -1107,6 +1124,10 @@ typedef struct fic_batch_prefill_plan_params {
   double logits_soft_cap;    /* default 0 */
   int64_t enable_cuda_graph; /* default 0 */
   int64_t total_num_rows;    /* default 0: qo_indptr[batch_size]; with CUDA graphs, the q buffer's row count */
+  /* Appended in 0.2.0 (FA3): */
+  int64_t backend;                 /* fic_attention_backend; default FIC_ATTENTION_BACKEND_AUTO */
+  const int32_t *kv_last_page_len; /* paged: HOST [batch_size], each in [1, page_size] (0 for a sequence without
+                                      pages); default NULL. FA3 needs it (its plan takes exact KV lengths) */
 } fic_batch_prefill_plan_params;
 
 typedef struct fic_batch_prefill_run_params {
@@ -1126,7 +1147,9 @@ typedef struct fic_batch_prefill_run_params {
   int64_t enable_pdl;                 /* default FIC_PDL_AUTO */
 } fic_batch_prefill_run_params;
 
-/* As the decode plan/run: FA2 modules; paged or ragged KV; causal or not. */
+/* As the decode plan/run: paged or ragged KV; causal or not; FA2 or FA3
+ * (see fic_attention_backend). The run's tensors and scalars are the same for
+ * both backends. */
 FIC_API fic_status fic_batch_prefill_plan_params_init(fic_batch_prefill_plan_params *params);
 FIC_API fic_status fic_batch_prefill_run_params_init(fic_batch_prefill_run_params *params);
 FIC_API fic_status fic_batch_prefill_plan(fic_runtime *rt, fic_attention_workspace *ws,
@@ -1135,18 +1158,15 @@ FIC_API fic_status fic_batch_prefill_plan(fic_runtime *rt, fic_attention_workspa
 FIC_API fic_status fic_batch_prefill_run(const fic_attention_plan *plan, const fic_batch_prefill_run_params *params,
                                          void *stream);
 
+/* The backend a plan runs: FIC_ATTENTION_BACKEND_FA2 or FIC_ATTENTION_BACKEND_FA3
+ * (decode plans: FA2, also on tensor cores). FIC_ERR_INVALID_ARGUMENT for a
+ * NULL pointer. Thread-safe. (0.2.0) */
+FIC_API fic_status fic_attention_plan_backend(const fic_attention_plan *plan, fic_attention_backend *out);
+
 /* Release the plan's Array and the plan. NULL is accepted. Must not race
  * with a run of the same plan; the runtime must still be open (the
  * workspace need not exist any more). */
 FIC_API fic_status fic_attention_plan_destroy(fic_attention_plan *plan);
-
-/* Which FlashInfer kernels an attention plan uses. FA3 modules carry the
- * `_sm90` suffix and hold sm_90a code only (SM 9.0 GPUs: H100, H200). (0.2.0) */
-typedef enum fic_attention_backend {
-  FIC_ATTENTION_BACKEND_AUTO = 0, /* FA3 on SM 9.0 when the wheel has the module, FA2 otherwise */
-  FIC_ATTENTION_BACKEND_FA2 = 1,
-  FIC_ATTENTION_BACKEND_FA3 = 2
-} fic_attention_backend;
 
 /* DeepSeek multi-head latent attention (MLA) over a paged latent cache
  * (batch_mla_attention_* modules; FlashInfer's BatchMLAPagedAttentionWrapper

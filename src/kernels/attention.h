@@ -3,7 +3,8 @@
  * the workspace object, the plan object and what plan and run share.
  * attn_workspace.c orders plans on the page-locked buffer; attn_plan.c
  * validates, picks the module and plans; attn_run.c checks a run against
- * its plan and calls it. */
+ * its plan and calls it; attn_fa3.c holds what differs for FA3 (`_sm90`)
+ * prefill: the backend rule and the plan's and runs' argument lists. */
 #ifndef FIC_KERNELS_ATTENTION_H
 #define FIC_KERNELS_ATTENTION_H
 
@@ -12,6 +13,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/module_names.h"
+#include "kernels/validate.h"
 
 /* FlashInfer's defaults (decode.py / prefill.py): 128 MiB float workspace,
  * 8 MiB int workspace and as much page-locked host memory. */
@@ -75,6 +77,7 @@ struct fic_attention_plan {
   fic_attention_workspace *ws;
   uint64_t generation;
   fic__attn_kind kind;
+  fic__attn_backend backend; /* the module's: FA3 only for prefill kinds */
   const struct fic_function *run;
   fic_any info; /* the plan's Array<int64_t>, owned: released once by destroy */
   char module[FIC__MODULE_NAME_CAP];
@@ -86,10 +89,9 @@ struct fic_attention_plan {
   fic_dtype q_dtype, kv_dtype, o_dtype;
   int32_t device_id;
   int pdl_auto; /* compute capability >= 9 */
-  /* MLA plans: the latent cache's two parts, the plan's sm_scale, the backend */
+  /* MLA plans: the latent cache's two parts and the plan's sm_scale */
   int64_t head_dim_ckv, head_dim_kpe;
   double sm_scale;
-  fic__attn_backend backend;
 };
 
 /* ---- shared by the plan files (attn_plan.c defines them) ---- */
@@ -109,8 +111,6 @@ fic_status fic__attn_get_fn(fic_runtime *rt, const char *module, const char *nam
                             const struct fic_function **out);
 /* A host (CPU) 1-D tensor over `data`; shape and stride live in `store`. */
 void fic__attn_host_tensor(fic__attn_buffer *store, const void *data, fic_dtype dtype, int64_t n);
-/* The device's compute capability (0.0 when unknown: no GPU, no cudart). */
-void fic__attn_device_cc(int32_t device_id, int *major, int *minor);
 /* `failure` (module `want` is not in the wheel) replaced, when the wheel can
  * be listed, by a message naming what it has for the nearest parameters. */
 fic_status fic__attn_module_missing(fic_runtime *rt, const fic__attn_params *want, fic_status failure);
@@ -125,5 +125,39 @@ fic_status fic__attn_check_indptr(const char *name, const int32_t *indptr, int64
 /* `pl` is still its workspace's current plan (a later plan on the same
  * workspace overwrote its schedule otherwise). */
 fic_status fic__attn_plan_current(const fic_attention_plan *pl);
+/* ---- shared by attn_run.c and attn_fa3.c ---- */
+
+/* A run's validated tensors and scalars (attn_run.c fills them). */
+typedef struct fic__attn_run_args {
+  fic_vt q, k, v, qo_indptr, kv_indptr, kv_indices, last_page_len, out, lse;
+  const fic_tensor *lse_given;
+  double sm_scale, rope_rcp_scale, rope_rcp_theta;
+  int pdl;
+} fic__attn_run_args;
+
+/* ---- FA3 prefill (attn_fa3.c) ---- */
+
+/* What the FA3 rule reads from a prefill plan's parameters. */
+typedef struct fic__fa3_query {
+  fic_dtype q, kv, o;
+  int64_t head_dim_qk, head_dim_vo, ragged, kv_layout;
+  const int32_t *kv_last_page_len; /* paged: needed for the exact KV lengths */
+} fic__fa3_query;
+
+/* NULL when FA3 can run `q` (the device and the wheel aside); otherwise
+ * why not, with *field the parameter to name. */
+const char *fic__fa3_unfit(const fic__fa3_query *q, const char **field);
+
+/* The FA3 plan's inputs (host arrays as the caller gave them). */
+typedef struct fic__fa3_plan_in {
+  const int32_t *qo_indptr, *kv_indptr, *kv_last_page_len;
+  int64_t total_rows, batch, hq, hkv, page_size, cuda_graph, dqk, dvo, causal, window_left;
+  int ragged;
+} fic__fa3_plan_in;
+
+/* BatchPrefillWithKVCacheSM90Plan's 16 arguments; resolves the plan's run. */
+fic_status fic__fa3_plan(fic_runtime *rt, fic_attention_plan *pl, const fic__fa3_plan_in *in, void *stream);
+/* The FA3 paged_run (24) or ragged_run (22) call of a 16-bit module. */
+fic_status fic__fa3_run(const fic_attention_plan *pl, const fic__attn_run_args *a, int ragged, void *stream);
 
 #endif

@@ -169,8 +169,7 @@ static fic_status pick_mla_module(fic_runtime *rt, const fic_batch_mla_plan_para
   m.family = FIC__ATTN_BATCH_MLA;
   m.dtype_q = p->q_dtype, m.dtype_kv = p->kv_dtype, m.dtype_o = p->o_dtype, m.dtype_idx = FIC_I32;
   m.head_dim_qk = (int32_t)p->head_dim_ckv, m.head_dim_vo = (int32_t)p->head_dim_kpe;
-  int major = 0, minor = 0;
-  fic__attn_device_cc(pl->device_id, &major, &minor);
+  int cc = fic__kernel_compute_capability(pl->device_id), major = cc / 10, minor = cc % 10;
   int sm90 = major == 9 && minor == 0;
   if (p->backend == FIC_ATTENTION_BACKEND_FA3 && major != 0 && !sm90)
     return fic__fail_arg("backend",

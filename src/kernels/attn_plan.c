@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Batch decode and batch prefill plans (FlashInfer 0.6.3 csrc/batch_decode.cu,
- * csrc/batch_prefill.cu; arguments as decode.py / prefill.py pass them).
+ * csrc/batch_prefill.cu; arguments as decode.py / prefill.py pass them; the
+ * FA3 prefill plan's are in attn_fa3.c).
  *
  * What the checks here add to the wrappers': the indptr arrays are read on
  * the host with no check at all (a wrong length reads past the caller's
@@ -109,14 +110,6 @@ static fic_status check_common(int64_t layout, int64_t window_left, double soft_
 
 /* ---- the module ---- */
 
-/* The device's compute capability major, 0 when unknown (no GPU, no cudart). */
-static int cc_major(int32_t device_id) {
-  const fic_cudart_api *cuda = fic__cudart();
-  int major = 0;
-  if (!cuda || cuda->DeviceGetAttribute(&major, FIC_CUDA_ATTR_CC_MAJOR, device_id) != FIC_CUDA_SUCCESS) return 0;
-  return major;
-}
-
 /* The wheel's module names, for the nearest-module message. */
 typedef struct name_list {
   char **names;
@@ -159,9 +152,65 @@ static fic_status nearest_module_error(fic_runtime *rt, const fic__attn_params *
   return st;
 }
 
-/* The module for `want`, extracted from the wheel on first use. FA3
- * (`_sm90`) is not wired yet: FA2 is always chosen. */
-static fic_status pick_module(fic_runtime *rt, fic__attn_params *want, char *name) {
+/* The backend a prefill plan asked for, and what the FA3 rule reads (NULL
+ * for decode plans: FA2 only). */
+typedef struct backend_request {
+  int64_t backend; /* fic_attention_backend */
+  const fic__fa3_query *fa3;
+} backend_request;
+
+static fic_status fa3_off_sm90(int32_t device, int cc) {
+  if (cc == 0)
+    return fic__fail(FIC_ERR_UNSUPPORTED,
+                     "backend FIC_ATTENTION_BACKEND_FA3 needs a compute capability 9.0 GPU (FA3 modules hold sm_90a "
+                     "code only), but the compute capability of cuda:%d is unknown (no such GPU?)",
+                     (int)device);
+  return fic__fail(FIC_ERR_UNSUPPORTED,
+                   "backend FIC_ATTENTION_BACKEND_FA3 needs a compute capability 9.0 GPU (FA3 modules hold sm_90a code "
+                   "only), but cuda:%d has compute capability %d.%d; use FIC_ATTENTION_BACKEND_FA2 or AUTO",
+                   (int)device, cc / 10, cc % 10);
+}
+
+/* FA3 for `want` when the request and the rule allow it: *use = 1, `want`'s
+ * backend and `name` set. AUTO falls back silently (*use = 0, the record
+ * untouched) where FA3 cannot run or the wheel lacks its module; a forced
+ * FA3 fails instead, saying why. */
+static fic_status try_fa3(fic_runtime *rt, fic__attn_params *want, const backend_request *req, int32_t device,
+                          char *name, int *use) {
+  *use = 0;
+  int forced = req->backend == FIC_ATTENTION_BACKEND_FA3;
+  const char *field = NULL, *why = fic__fa3_unfit(req->fa3, &field);
+  if (why) return forced ? fic__fail_arg(field, "backend FIC_ATTENTION_BACKEND_FA3: %s", why) : FIC_OK;
+  int cc = fic__kernel_compute_capability(device);
+  if (cc != 90) return forced ? fa3_off_sm90(device, cc) : FIC_OK;
+  fic__attn_params fa3 = *want;
+  fa3.backend = FIC__BACKEND_FA3;
+  FIC_CHECK(fic__attn_module_name(&fa3, name, FIC__MODULE_NAME_CAP));
+  const char *path = NULL;
+  char msg[512] = "";
+  fic_error_divert saved;
+  fic__error_divert_begin(&saved, msg, sizeof msg);
+  fic_status st = fic_runtime_module_path(rt, name, &path);
+  fic__error_divert_end(&saved);
+  if (st == FIC_ERR_NOT_FOUND && !forced) return FIC_OK;
+  if (st == FIC_ERR_NOT_FOUND)
+    return fic__fail(FIC_ERR_NOT_FOUND, "backend FIC_ATTENTION_BACKEND_FA3: the jit-cache wheel has no module %s (%s)",
+                     name, msg);
+  if (st != FIC_OK) return fic__fail(st, "%s", msg);
+  *want = fa3;
+  *use = 1;
+  return FIC_OK;
+}
+
+/* The module for `want`, extracted from the wheel on first use: FA3 where
+ * `req` allows it (see fic_attention_backend), FA2 otherwise. */
+static fic_status pick_module(fic_runtime *rt, fic__attn_params *want, const backend_request *req, int32_t device,
+                              char *name) {
+  if (req->fa3 && req->backend != FIC_ATTENTION_BACKEND_FA2) {
+    int use = 0;
+    FIC_CHECK(try_fa3(rt, want, req, device, name, &use));
+    if (use) return FIC_OK;
+  }
   want->backend = FIC__BACKEND_FA2;
   FIC_CHECK(fic__attn_module_name(want, name, FIC__MODULE_NAME_CAP));
   const char *path = NULL;
@@ -169,16 +218,15 @@ static fic_status pick_module(fic_runtime *rt, fic__attn_params *want, char *nam
   return st == FIC_ERR_NOT_FOUND ? nearest_module_error(rt, want, st) : st;
 }
 
-static fic_status get_fn(fic_runtime *rt, const char *module, const char *name, void *stream,
-                         const struct fic_function **out) {
+fic_status fic__attn_get_fn(fic_runtime *rt, const char *module, const char *name, void *stream,
+                            const struct fic_function **out) {
   fic_function *fn = NULL;
   FIC_CHECK(fic_function_get(rt, module, name, stream, &fn));
   *out = (const struct fic_function *)fn;
   return FIC_OK;
 }
 
-/* A host (CPU) 1-D tensor over `data`; shape and stride live in `store`. */
-static void host_tensor(fic__attn_buffer *store, const void *data, fic_dtype dtype, int64_t n) {
+void fic__attn_host_tensor(fic__attn_buffer *store, const void *data, fic_dtype dtype, int64_t n) {
   memset(store, 0, sizeof *store);
   store->shape[0] = n;
   store->strides[0] = 1;
@@ -189,8 +237,6 @@ static void host_tensor(fic__attn_buffer *store, const void *data, fic_dtype dty
   store->t.shape = store->shape;
   store->t.strides = store->strides;
 }
-
-static fic_any any_int(int64_t x) { return fic__any_from_arg(fic_arg_int(x)); }
 
 /* ---- the plan object ---- */
 
@@ -205,6 +251,13 @@ static fic_status plan_new(fic_attention_workspace *ws, fic__attn_kind kind, fic
   return FIC_OK;
 }
 
+fic_status fic_attention_plan_backend(const fic_attention_plan *plan, fic_attention_backend *out) {
+  if (!out) return fic__fail_arg("out", "out must not be NULL");
+  if (!plan) return fic__fail_arg("plan", "plan must not be NULL");
+  *out = plan->backend == FIC__BACKEND_FA3 ? FIC_ATTENTION_BACKEND_FA3 : FIC_ATTENTION_BACKEND_FA2;
+  return FIC_OK;
+}
+
 fic_status fic_attention_plan_destroy(fic_attention_plan *plan) {
   if (!plan) return FIC_OK;
   fic__object_release(plan->rt, &plan->info);
@@ -212,10 +265,8 @@ fic_status fic_attention_plan_destroy(fic_attention_plan *plan) {
   return FIC_OK;
 }
 
-/* Call the upstream plan under the workspace's ordering; on success the
- * plan owns the returned Array. */
-static fic_status call_plan(fic_attention_plan *p, const struct fic_function *fn, const fic_any *args, int32_t n,
-                            void *stream) {
+fic_status fic__attn_call_plan(fic_attention_plan *p, const struct fic_function *fn, const fic_any *args, int32_t n,
+                               void *stream) {
   fic_attention_workspace *ws = p->ws;
   FIC_CHECK(fic__attn_ws_plan_begin(ws));
   fic_status st = fic__call(fn, args, n, p->device_id, stream, &p->info);
@@ -261,16 +312,17 @@ typedef struct plan_shape {
   fic_dtype q, kv, o;
 } plan_shape;
 
-/* A new plan of `kind` recording `sh`, with its module picked from `family`. */
+/* A new plan of `kind` recording `sh`, with its module picked from `family`
+ * and the backend `req`. */
 static fic_status plan_make(fic_runtime *rt, fic_attention_workspace *ws, fic__attn_kind kind, fic__attn_family family,
-                            const plan_shape *sh, fic_attention_plan **out) {
+                            const plan_shape *sh, const backend_request *req, fic_attention_plan **out) {
   fic_attention_plan *pl = NULL;
   FIC_CHECK(plan_new(ws, kind, &pl));
   pl->batch = sh->batch, pl->qo_heads = sh->hq, pl->kv_heads = sh->hkv, pl->head_dim_qk = sh->dqk;
   pl->head_dim_vo = sh->dvo, pl->page_size = sh->page, pl->kv_layout = sh->layout, pl->window_left = sh->window;
   pl->soft_cap = sh->cap, pl->cuda_graph = sh->graph, pl->causal = sh->causal, pl->total_rows = sh->rows;
   pl->kv_total = sh->kv_total, pl->q_dtype = sh->q, pl->kv_dtype = sh->kv, pl->o_dtype = sh->o;
-  pl->pdl_auto = cc_major(pl->device_id) >= 9;
+  pl->pdl_auto = fic__kernel_compute_capability(pl->device_id) >= 90;
   fic__attn_params m;
   memset(&m, 0, sizeof m);
   m.family = family;
@@ -278,11 +330,12 @@ static fic_status plan_make(fic_runtime *rt, fic_attention_workspace *ws, fic__a
   m.head_dim_qk = (int32_t)sh->dqk, m.head_dim_vo = (int32_t)sh->dvo;
   m.use_sliding_window = sh->window >= 0;
   m.use_logits_soft_cap = sh->cap > 0;
-  fic_status st = pick_module(rt, &m, pl->module);
+  fic_status st = pick_module(rt, &m, req, pl->device_id, pl->module);
   if (st != FIC_OK) {
     fic_attention_plan_destroy(pl);
     return st;
   }
+  pl->backend = m.backend;
   *out = pl;
   return FIC_OK;
 }
@@ -291,29 +344,29 @@ static fic_status plan_make(fic_runtime *rt, fic_attention_workspace *ws, fic__a
 static fic_status decode_cuda_core_plan(fic_runtime *rt, fic_attention_plan *pl, const fic_batch_decode_plan_params *p,
                                         void *stream) {
   const struct fic_function *plan_fn;
-  FIC_CHECK(get_fn(rt, pl->module, "plan", stream, &plan_fn));
-  FIC_CHECK(get_fn(rt, pl->module, "run", stream, &pl->run));
+  FIC_CHECK(fic__attn_get_fn(rt, pl->module, "plan", stream, &plan_fn));
+  FIC_CHECK(fic__attn_get_fn(rt, pl->module, "run", stream, &pl->run));
   fic__attn_buffer indptr, empty_q, empty_kv;
-  host_tensor(&indptr, p->kv_indptr, FIC_I32, p->batch_size + 1);
-  host_tensor(&empty_q, NULL, p->q_dtype, 0); /* unused by the 0.6.3 plan; Python passes empty CPU tensors */
-  host_tensor(&empty_kv, NULL, p->kv_dtype, 0);
+  fic__attn_host_tensor(&indptr, p->kv_indptr, FIC_I32, p->batch_size + 1);
+  fic__attn_host_tensor(&empty_q, NULL, p->q_dtype, 0); /* unused by the 0.6.3 plan; Python passes empty CPU tensors */
+  fic__attn_host_tensor(&empty_kv, NULL, p->kv_dtype, 0);
   fic_attention_workspace *ws = pl->ws;
   fic_any args[15] = {fic__any_ptr_tensor(&ws->float_buf.t),
                       fic__any_ptr_tensor(&ws->int_buf.t),
                       fic__any_ptr_tensor(&ws->host_buf.t),
                       fic__any_ptr_tensor(&indptr.t),
-                      any_int(p->batch_size),
-                      any_int(p->num_qo_heads),
-                      any_int(p->num_kv_heads),
-                      any_int(p->page_size),
+                      fic__any_int(p->batch_size),
+                      fic__any_int(p->num_qo_heads),
+                      fic__any_int(p->num_kv_heads),
+                      fic__any_int(p->page_size),
                       fic__any_bool((int)p->enable_cuda_graph),
-                      any_int(p->window_left),
+                      fic__any_int(p->window_left),
                       fic__any_float(p->logits_soft_cap),
-                      any_int(p->head_dim),
-                      any_int(p->head_dim),
+                      fic__any_int(p->head_dim),
+                      fic__any_int(p->head_dim),
                       fic__any_ptr_tensor(&empty_q.t),
                       fic__any_ptr_tensor(&empty_kv.t)};
-  return call_plan(pl, plan_fn, args, 15, stream);
+  return fic__attn_call_plan(pl, plan_fn, args, 15, stream);
 }
 
 /* The FA2 prefill plan's 19 arguments (prefill.py:1595-1990; decode.py:1038-1090
@@ -327,16 +380,16 @@ typedef struct fa2_plan_in {
 
 static fic_status fa2_plan(fic_runtime *rt, fic_attention_plan *pl, const fa2_plan_in *in, void *stream) {
   const struct fic_function *plan_fn;
-  FIC_CHECK(get_fn(rt, pl->module, "plan", stream, &plan_fn));
-  FIC_CHECK(get_fn(rt, pl->module, in->ragged ? "ragged_run" : "paged_run", stream, &pl->run));
+  FIC_CHECK(fic__attn_get_fn(rt, pl->module, "plan", stream, &plan_fn));
+  FIC_CHECK(fic__attn_get_fn(rt, pl->module, in->ragged ? "ragged_run" : "paged_run", stream, &pl->run));
   int32_t *kv_len = malloc((size_t)in->batch * sizeof *kv_len);
   if (!kv_len) return fic__fail(FIC_ERR_NO_MEMORY, "allocating %lld kv lengths", (long long)in->batch);
   for (int64_t i = 0; i < in->batch; i++)
     kv_len[i] = (int32_t)((int64_t)(in->kv_indptr[i + 1] - in->kv_indptr[i]) * (in->ragged ? 1 : in->page_size));
   fic__attn_buffer qo, kv, len;
-  host_tensor(&qo, in->qo_indptr, FIC_I32, in->batch + 1);
-  host_tensor(&kv, in->kv_indptr, FIC_I32, in->batch + 1);
-  host_tensor(&len, kv_len, FIC_I32, in->batch);
+  fic__attn_host_tensor(&qo, in->qo_indptr, FIC_I32, in->batch + 1);
+  fic__attn_host_tensor(&kv, in->kv_indptr, FIC_I32, in->batch + 1);
+  fic__attn_host_tensor(&len, kv_len, FIC_I32, in->batch);
   fic_attention_workspace *ws = pl->ws;
   fic_any args[19] = {fic__any_ptr_tensor(&ws->float_buf.t),
                       fic__any_ptr_tensor(&ws->int_buf.t),
@@ -344,20 +397,20 @@ static fic_status fa2_plan(fic_runtime *rt, fic_attention_plan *pl, const fa2_pl
                       fic__any_ptr_tensor(&qo.t),
                       fic__any_ptr_tensor(&kv.t),
                       fic__any_ptr_tensor(&len.t),
-                      any_int(in->total_rows),
-                      any_int(in->batch),
-                      any_int(in->hq),
-                      any_int(in->hkv),
-                      any_int(in->ragged ? 1 : in->page_size),
+                      fic__any_int(in->total_rows),
+                      fic__any_int(in->batch),
+                      fic__any_int(in->hq),
+                      fic__any_int(in->hkv),
+                      fic__any_int(in->ragged ? 1 : in->page_size),
                       fic__any_bool((int)in->cuda_graph),
-                      any_int(in->dqk),
-                      any_int(in->dvo),
+                      fic__any_int(in->dqk),
+                      fic__any_int(in->dvo),
                       fic__any_bool((int)in->causal),
-                      any_int(in->window_left),
-                      any_int(-1) /* fixed_split_size */,
+                      fic__any_int(in->window_left),
+                      fic__any_int(-1) /* fixed_split_size */,
                       fic__any_bool(0) /* disable_split_kv */,
-                      any_int(0) /* num_colocated_ctas */};
-  fic_status st = call_plan(pl, plan_fn, args, 19, stream);
+                      fic__any_int(0) /* num_colocated_ctas */};
+  fic_status st = fic__attn_call_plan(pl, plan_fn, args, 19, stream);
   free(kv_len);
   return st;
 }
@@ -405,28 +458,67 @@ fic_status fic_batch_decode_plan(fic_runtime *rt, fic_attention_workspace *ws,
       p.kv_layout,       p.window_left,  p.enable_cuda_graph, 0,          p.batch_size, p.kv_indptr[p.batch_size],
       p.logits_soft_cap, p.q_dtype,      p.kv_dtype,          p.o_dtype};
   fic_attention_plan *pl = NULL;
+  const backend_request fa2_only = {FIC_ATTENTION_BACKEND_FA2, NULL};
   FIC_CHECK(plan_make(rt, ws, tc ? FIC__ATTN_KIND_DECODE_TC : FIC__ATTN_KIND_DECODE,
-                      tc ? FIC__ATTN_BATCH_PREFILL : FIC__ATTN_BATCH_DECODE, &sh, &pl));
+                      tc ? FIC__ATTN_BATCH_PREFILL : FIC__ATTN_BATCH_DECODE, &sh, &fa2_only, &pl));
   fic_status st = tc ? decode_tensor_core_plan(rt, pl, &p, stream) : decode_cuda_core_plan(rt, pl, &p, stream);
   return finish(pl, st, out);
 }
 
 /* ---- batch prefill ---- */
 
+/* FA2's head dims, or FA3's extra 192/128 pair (the backend rule decides). */
+static fic_status check_prefill_head_dims(fic_batch_prefill_plan_params *p) {
+  if (p->head_dim_qk == 192) {
+    if (p->head_dim_vo == 128) return FIC_OK;
+    return fic__fail_arg("head_dim_vo", "head_dim_qk 192 needs head_dim_vo 128 (FA3's only pair with 192), got %lld",
+                         (long long)p->head_dim_vo);
+  }
+  FIC_CHECK(check_head_dim("head_dim_qk", p->head_dim_qk));
+  if (p->head_dim_vo == 0) p->head_dim_vo = p->head_dim_qk;
+  return check_head_dim("head_dim_vo", p->head_dim_vo);
+}
+
+/* Paged KV: each sequence's last page holds 1..page_size entries (none when
+ * it has no pages), and its length fits the kernels' int32. */
+static fic_status check_last_page_len(const fic_batch_prefill_plan_params *p) {
+  if (p->ragged || !p->kv_last_page_len) return FIC_OK;
+  for (int64_t i = 0; i < p->batch_size; i++) {
+    int64_t pages = (int64_t)p->kv_indptr[i + 1] - p->kv_indptr[i], last = p->kv_last_page_len[i];
+    int64_t lo = pages ? 1 : 0, hi = pages ? p->page_size : 0;
+    if (last < lo || last > hi)
+      return fic__fail_arg("kv_last_page_len",
+                           "kv_last_page_len[%lld] must be in [%lld, %lld] (sequence %lld has %lld "
+                           "page(s) of %lld), got %lld",
+                           (long long)i, (long long)lo, (long long)hi, (long long)i, (long long)pages,
+                           (long long)p->page_size, (long long)last);
+    if (pages && (pages - 1) * p->page_size + last > INT32_MAX)
+      return fic__fail_arg("kv_last_page_len", "sequence %lld holds %lld KV entries; FlashInfer counts them in int32",
+                           (long long)i, (long long)((pages - 1) * p->page_size + last));
+  }
+  return FIC_OK;
+}
+
 static fic_status check_prefill(fic_batch_prefill_plan_params *p) {
   FIC_CHECK(check_positive("batch_size", p->batch_size));
   FIC_CHECK(check_indptr("qo_indptr", p->qo_indptr, p->batch_size));
   FIC_CHECK(check_indptr("kv_indptr", p->kv_indptr, p->batch_size));
   FIC_CHECK(check_heads(p->num_qo_heads, p->num_kv_heads));
-  FIC_CHECK(check_head_dim("head_dim_qk", p->head_dim_qk));
-  if (p->head_dim_vo == 0) p->head_dim_vo = p->head_dim_qk;
-  FIC_CHECK(check_head_dim("head_dim_vo", p->head_dim_vo));
+  FIC_CHECK(check_prefill_head_dims(p));
   FIC_CHECK(check_flag("ragged", p->ragged));
   if (p->ragged) p->page_size = 1; /* prefill.py:2883 */
   FIC_CHECK(check_positive("page_size", p->page_size));
   FIC_CHECK(check_dtypes(p->q_dtype, p->kv_dtype, &p->o_dtype, p->reserved0));
   FIC_CHECK(check_common(p->kv_layout, p->window_left, p->logits_soft_cap, p->enable_cuda_graph));
   FIC_CHECK(check_flag("causal", p->causal));
+  if (p->backend != FIC_ATTENTION_BACKEND_AUTO && p->backend != FIC_ATTENTION_BACKEND_FA2 &&
+      p->backend != FIC_ATTENTION_BACKEND_FA3)
+    return fic__fail_arg(
+        "backend",
+        "backend must be FIC_ATTENTION_BACKEND_AUTO (0), FIC_ATTENTION_BACKEND_FA2 (1) or FIC_ATTENTION_BACKEND_FA3 "
+        "(2), got %lld",
+        (long long)p->backend);
+  FIC_CHECK(check_last_page_len(p));
   int64_t rows = p->qo_indptr[p->batch_size];
   if (p->total_num_rows == 0) p->total_num_rows = rows;
   if (p->total_num_rows < rows || p->total_num_rows > INT32_MAX || p->total_num_rows < 1)
@@ -445,13 +537,41 @@ fic_status fic_batch_prefill_plan(fic_runtime *rt, fic_attention_workspace *ws,
                    p.head_dim_vo,       p.page_size,    p.kv_layout,      p.window_left,
                    p.enable_cuda_graph, p.causal,       p.total_num_rows, p.kv_indptr[p.batch_size],
                    p.logits_soft_cap,   p.q_dtype,      p.kv_dtype,       p.o_dtype};
+  const fic__fa3_query fq = {.q = p.q_dtype,
+                             .kv = p.kv_dtype,
+                             .o = p.o_dtype,
+                             .head_dim_qk = p.head_dim_qk,
+                             .head_dim_vo = p.head_dim_vo,
+                             .ragged = p.ragged,
+                             .kv_layout = p.kv_layout,
+                             .kv_last_page_len = p.kv_last_page_len};
+  const backend_request req = {p.backend, &fq};
   fic_attention_plan *pl = NULL;
   FIC_CHECK(plan_make(rt, ws, p.ragged ? FIC__ATTN_KIND_PREFILL_RAGGED : FIC__ATTN_KIND_PREFILL_PAGED,
-                      FIC__ATTN_BATCH_PREFILL, &sh, &pl));
-  fa2_plan_in in = {p.qo_indptr,    p.kv_indptr,   p.total_num_rows,    p.batch_size,  p.num_qo_heads,
-                    p.num_kv_heads, p.page_size,   p.enable_cuda_graph, p.head_dim_qk, p.head_dim_vo,
-                    p.causal,       p.window_left, (int)p.ragged};
-  fic_status st = fa2_plan(rt, pl, &in, stream);
+                      FIC__ATTN_BATCH_PREFILL, &sh, &req, &pl));
+  fic_status st;
+  if (pl->backend == FIC__BACKEND_FA3) {
+    const fic__fa3_plan_in in = {.qo_indptr = p.qo_indptr,
+                                 .kv_indptr = p.kv_indptr,
+                                 .kv_last_page_len = p.kv_last_page_len,
+                                 .total_rows = p.total_num_rows,
+                                 .batch = p.batch_size,
+                                 .hq = p.num_qo_heads,
+                                 .hkv = p.num_kv_heads,
+                                 .page_size = p.page_size,
+                                 .cuda_graph = p.enable_cuda_graph,
+                                 .dqk = p.head_dim_qk,
+                                 .dvo = p.head_dim_vo,
+                                 .causal = p.causal,
+                                 .window_left = p.window_left,
+                                 .ragged = (int)p.ragged};
+    st = fic__fa3_plan(rt, pl, &in, stream);
+  } else {
+    fa2_plan_in in = {p.qo_indptr,    p.kv_indptr,   p.total_num_rows,    p.batch_size,  p.num_qo_heads,
+                      p.num_kv_heads, p.page_size,   p.enable_cuda_graph, p.head_dim_qk, p.head_dim_vo,
+                      p.causal,       p.window_left, (int)p.ragged};
+    st = fa2_plan(rt, pl, &in, stream);
+  }
   return finish(pl, st, out);
 }
 
@@ -465,29 +585,8 @@ fic_status fic__attn_plan_new(fic_attention_workspace *ws, fic__attn_kind kind, 
   return plan_new(ws, kind, out);
 }
 
-fic_status fic__attn_call_plan(fic_attention_plan *p, const struct fic_function *fn, const fic_any *args, int32_t n,
-                               void *stream) {
-  return call_plan(p, fn, args, n, stream);
-}
-
 fic_status fic__attn_plan_finish(fic_attention_plan *p, fic_status st, fic_attention_plan **out) {
   return finish(p, st, out);
-}
-
-fic_status fic__attn_get_fn(fic_runtime *rt, const char *module, const char *name, void *stream,
-                            const struct fic_function **out) {
-  return get_fn(rt, module, name, stream, out);
-}
-
-void fic__attn_host_tensor(fic__attn_buffer *store, const void *data, fic_dtype dtype, int64_t n) {
-  host_tensor(store, data, dtype, n);
-}
-
-void fic__attn_device_cc(int32_t device_id, int *major, int *minor) {
-  const fic_cudart_api *cuda = fic__cudart();
-  *major = cc_major(device_id);
-  *minor = 0;
-  if (*major && cuda->DeviceGetAttribute(minor, FIC_CUDA_ATTR_CC_MINOR, device_id) != FIC_CUDA_SUCCESS) *minor = 0;
 }
 
 fic_status fic__attn_module_missing(fic_runtime *rt, const fic__attn_params *want, fic_status failure) {

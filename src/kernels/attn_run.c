@@ -3,8 +3,9 @@
  * plan it runs (the wrappers check little: a cache of the wrong page size or
  * head count, or an indptr of the wrong length, is read as given), then the
  * export's exact argument list (csrc/batch_decode.cu, csrc/batch_prefill.cu;
- * the ADDITIONAL_FUNC_PARAMS of jit/attention/modules.py). Optional extras
- * (alibi slopes, custom masks, multi-item scoring) are passed as None. */
+ * the ADDITIONAL_FUNC_PARAMS of jit/attention/modules.py; FA3's in
+ * attn_fa3.c). Optional extras (alibi slopes, custom masks, multi-item
+ * scoring) are passed as None. */
 #include <math.h>
 #include <string.h>
 
@@ -183,20 +184,12 @@ static fic_status check_plan(const fic_attention_plan *pl, int decode) {
 
 /* ---- the calls ---- */
 
-static fic_any any_int(int64_t x) { return fic__any_from_arg(fic_arg_int(x)); }
 static fic_any opt(const void *given, const fic_vt *vt) {
   return given ? fic__any_ptr_tensor(&vt->t) : fic__any_none();
 }
 
-typedef struct attn_run_args {
-  fic_vt q, k, v, qo_indptr, kv_indptr, kv_indices, last_page_len, out, lse;
-  const fic_tensor *lse_given;
-  double sm_scale, rope_rcp_scale, rope_rcp_theta;
-  int pdl;
-} attn_run_args;
-
 /* BatchDecodeWithPagedKVCacheRun's 19 arguments. */
-static fic_status call_decode(const fic_attention_plan *pl, const attn_run_args *a, void *stream) {
+static fic_status call_decode(const fic_attention_plan *pl, const fic__attn_run_args *a, void *stream) {
   fic_attention_workspace *ws = pl->ws;
   fic_any args[19] = {fic__any_ptr_tensor(&ws->float_buf.t),
                       fic__any_ptr_tensor(&ws->int_buf.t),
@@ -209,8 +202,8 @@ static fic_status call_decode(const fic_attention_plan *pl, const attn_run_args 
                       fic__any_ptr_tensor(&a->last_page_len.t),
                       fic__any_ptr_tensor(&a->out.t),
                       opt(a->lse_given, &a->lse),
-                      any_int(pl->kv_layout),
-                      any_int(pl->window_left),
+                      fic__any_int(pl->kv_layout),
+                      fic__any_int(pl->window_left),
                       fic__any_bool(a->pdl),
                       fic__any_none() /* maybe_alibi_slopes */,
                       fic__any_float(pl->soft_cap),
@@ -223,7 +216,7 @@ static fic_status call_decode(const fic_attention_plan *pl, const attn_run_args 
 /* The FA2 paged_run (27) and ragged_run (25) arguments: the fixed ones,
  * then six optional tensors (custom mask, mask indptr, alibi slopes, prefix
  * length, token positions, max item length: all None) and five scalars. */
-static fic_status call_prefill(const fic_attention_plan *pl, const attn_run_args *a, int ragged, void *stream) {
+static fic_status call_prefill(const fic_attention_plan *pl, const fic__attn_run_args *a, int ragged, void *stream) {
   fic_attention_workspace *ws = pl->ws;
   fic_any args[27];
   int n = 0;
@@ -241,24 +234,24 @@ static fic_status call_prefill(const fic_attention_plan *pl, const attn_run_args
   }
   args[n++] = fic__any_ptr_tensor(&a->out.t);
   args[n++] = opt(a->lse_given, &a->lse);
-  args[n++] = any_int(pl->causal ? 1 : 0); /* mask_mode: 0 none, 1 causal */
-  args[n++] = any_int(pl->kv_layout);
-  args[n++] = any_int(pl->window_left);
+  args[n++] = fic__any_int(pl->causal ? 1 : 0); /* mask_mode: 0 none, 1 causal */
+  args[n++] = fic__any_int(pl->kv_layout);
+  args[n++] = fic__any_int(pl->window_left);
   args[n++] = fic__any_bool(a->pdl);
   for (int i = 0; i < 6; i++) args[n++] = fic__any_none();
   args[n++] = fic__any_float(pl->soft_cap);
   args[n++] = fic__any_float(a->sm_scale);
   args[n++] = fic__any_float(a->rope_rcp_scale);
   args[n++] = fic__any_float(a->rope_rcp_theta);
-  args[n++] = any_int(0); /* token_pos_in_items_len */
+  args[n++] = fic__any_int(0); /* token_pos_in_items_len */
   return fic__call(pl->run, args, n, pl->device_id, stream, NULL);
 }
 
 /* The LSE and the scalars both runs share. RoPE's scale and theta go to
  * the kernel as reciprocals, as decode.py's and prefill.py's registered ops
  * pass them. */
-static fic_status check_tail(attn_run_args *a, const fic_attention_plan *pl, const fic_tensor *lse, double sm_scale,
-                             double rope_scale, double rope_theta, int64_t pdl) {
+static fic_status check_tail(fic__attn_run_args *a, const fic_attention_plan *pl, const fic_tensor *lse,
+                             double sm_scale, double rope_scale, double rope_theta, int64_t pdl) {
   FIC_CHECK(check_lse(&a->lse, lse, pl));
   a->lse_given = lse;
   a->sm_scale = sm_scale;
@@ -269,8 +262,9 @@ static fic_status check_tail(attn_run_args *a, const fic_attention_plan *pl, con
 }
 
 /* The paged-cache tensors both runs share. */
-static fic_status check_paged(attn_run_args *a, const fic_attention_plan *pl, const fic_tensor *k, const fic_tensor *v,
-                              const fic_tensor *indptr, const fic_tensor *indices, const fic_tensor *last) {
+static fic_status check_paged(fic__attn_run_args *a, const fic_attention_plan *pl, const fic_tensor *k,
+                              const fic_tensor *v, const fic_tensor *indptr, const fic_tensor *indices,
+                              const fic_tensor *last) {
   FIC_CHECK(check_cache(&a->k, k, "k_cache", pl, pl->head_dim_qk, "head_dim_qk"));
   FIC_CHECK(check_cache(&a->v, v, "v_cache", pl, pl->head_dim_vo, "head_dim_vo"));
   FIC_CHECK(same_strides(&a->v, &a->k));
@@ -283,7 +277,7 @@ fic_status fic_batch_decode_run(const fic_attention_plan *plan, const fic_batch_
                                 void *stream) {
   FIC_CHECK(check_plan(plan, 1));
   FIC_LOAD_PARAMS(fic_batch_decode_run_params, p, params);
-  attn_run_args a;
+  fic__attn_run_args a;
   FIC_CHECK(check_q_out(&a.q, &a.out, p.q, p.out, plan));
   FIC_CHECK(check_paged(&a, plan, p.k_cache, p.v_cache, p.kv_indptr, p.kv_indices, p.kv_last_page_len));
   FIC_CHECK(check_tail(&a, plan, p.lse, p.sm_scale, p.rope_scale, p.rope_theta, p.enable_pdl));
@@ -301,7 +295,7 @@ fic_status fic_batch_prefill_run(const fic_attention_plan *plan, const fic_batch
                                  void *stream) {
   FIC_CHECK(check_plan(plan, 0));
   FIC_LOAD_PARAMS(fic_batch_prefill_run_params, p, params);
-  attn_run_args a;
+  fic__attn_run_args a;
   int ragged = plan->kind == FIC__ATTN_KIND_PREFILL_RAGGED;
   FIC_CHECK(check_q_out(&a.q, &a.out, p.q, p.out, plan));
   FIC_CHECK(check_index(&a.qo_indptr, p.qo_indptr, "qo_indptr", plan, plan->batch + 1, "batch_size + 1"));
@@ -313,5 +307,6 @@ fic_status fic_batch_prefill_run(const fic_attention_plan *plan, const fic_batch
     FIC_CHECK(check_paged(&a, plan, p.k, p.v, p.kv_indptr, p.kv_indices, p.kv_last_page_len));
   }
   FIC_CHECK(check_tail(&a, plan, p.lse, p.sm_scale, p.rope_scale, p.rope_theta, p.enable_pdl));
+  if (plan->backend == FIC__BACKEND_FA3) return fic__fa3_run(plan, &a, ragged, stream);
   return call_prefill(plan, &a, ragged, stream);
 }

@@ -72,6 +72,14 @@ _Static_assert(FIC_SLOT_COUNT <= FIC_KERNEL_SLOTS, "raise FIC_KERNEL_SLOTS in ru
  * (no runtime yet, no such device, query failed): the caller then skips the
  * checks that need it. */
 int fic__kernel_sm_count(int32_t device_id);
+/* Its compute capability as major * 10 + minor (90 for SM 9.0), cached the
+ * same way; 0 when unknown. */
+int fic__kernel_compute_capability(int32_t device_id);
+#ifdef FIC_TEST_HOOKS
+/* Tests: make fic__kernel_compute_capability answer `cc` for every device
+ * (-1: ask the device again). */
+void fic__test_set_compute_capability(int cc);
+#endif
 
 /* Cells of the argument array, built by the public fic_arg_* constructors
  * (fic_arg and fic_any are the same 16 bytes: checked in src/ffi/generic.c;

@@ -64,8 +64,10 @@ static const struct {
 /* Attention modules are named by their parameters, so they are matched by
  * family: the name's prefix, and whether it ends in "_sm90" (FA3, whose
  * lists differ). decode: csrc/batch_decode.cu (14 + 5 ADDITIONAL_FUNC_PARAMS);
- * FA2 prefill: csrc/batch_prefill.cu (run: 14 or 16 + 11 ADDITIONAL); MLA
- * below. */
+ * FA2 prefill: csrc/batch_prefill.cu (run: 14 or 16 + 11 ADDITIONAL); FA3
+ * prefill: csrc/batch_prefill_sm90.cu (plan 16; run: 14 or 16 + 8
+ * ADDITIONAL for 16-bit q, + 7 for fp8 q, whose entries come first: the
+ * first match wins); MLA below. */
 static const struct {
   const char *prefix;
   int fa3;
@@ -83,6 +85,11 @@ static const struct {
     {"batch_mla_attention_", 0, "run", 15},
     {"batch_mla_attention_", 1, "plan", 9},
     {"batch_mla_attention_", 1, "run", 15},
+    {"batch_prefill_with_kv_cache_dtype_q_e4m3_", 1, "paged_run", 23},
+    {"batch_prefill_with_kv_cache_dtype_q_e4m3_", 1, "ragged_run", 21},
+    {"batch_prefill_with_kv_cache_", 1, "plan", 16},
+    {"batch_prefill_with_kv_cache_", 1, "paged_run", 24},
+    {"batch_prefill_with_kv_cache_", 1, "ragged_run", 22},
 };
 
 static int ends_with(const char *s, const char *suffix) {

@@ -11,7 +11,14 @@
  *    queued behind a long stream of work when the second plan writes the
  *    page-locked buffer (the workspace's event makes that safe);
  *  - a CUDA graph captured once and replayed with new page-table contents in
- *    the same buffers: bit-identical to an eager run.
+ *    the same buffers: bit-identical to an eager run;
+ *  - FA3 (the `_sm90` module, SM 9.0 only, from the wheel named by
+ *    FIC_FA3_WHEEL: tools/kernel-modules/jit_on_device.py builds it with
+ *    FlashInfer's own JIT): paged (page sizes 1 and 16, NHD and HND) and
+ *    ragged (NHD: FA3's ragged run reads no other layout), causal and not,
+ *    GQA 4, against the same reference, and against FA2 on the same inputs
+ *    (when the FA2 wheel is configured too). The FA2 cases force FA2, so they
+ *    test FA2 whatever modules their wheel holds.
  * Outputs are poisoned (all-ones bits: NaN in bf16 and f32) before each run.
  * Tolerance: relative L2 1e-2 for bf16 outputs. The output is rounded to
  * bf16 (relative error <= 2^-9, about 2e-3) and the tensor-core kernels also
@@ -82,12 +89,15 @@ typedef struct attn_case {
   int64_t layout;
   int64_t max_kv, max_qo; /* max_qo 0: decode (one row per sequence) */
   int causal, tensor_cores;
+  int backend; /* prefill: 0 FA2 (forced), FIC_ATTENTION_BACKEND_FA3 (forced), CASE_AUTO */
 } attn_case;
+
+#define CASE_AUTO (-1)
 
 typedef struct kv_batch {
   attn_case c;
   int64_t *qo_indptr, *kv_len, *kv_indptr, *indices, *last; /* host, int64 */
-  int32_t *qo_indptr32, *kv_indptr32;                       /* host, for the plan */
+  int32_t *qo_indptr32, *kv_indptr32, *last32;              /* host, for the plan */
   int64_t rows, pages, pool;                                /* pool: pages allocated (>= pages) */
   uint16_t *k_bits, *v_bits;                                /* the cache as stored */
   double *q, **k_seq, **v_seq;                              /* what the reference reads */
@@ -207,6 +217,7 @@ static void kv_batch_new(kv_batch *b, const attn_case *c, ref_rng *r) {
   ref_half_random(r, REF_BF16, b->q_bits, b->q, qn, 0, 1);
   b->qo_indptr32 = to_i32(b->qo_indptr, c->batch + 1);
   b->kv_indptr32 = to_i32(b->kv_indptr, c->batch + 1);
+  b->last32 = to_i32(b->last, c->batch);
   b->dq = gpu_upload(b->q_bits, qn * 2);
   b->dk = gpu_upload(b->k_bits, cache_elems(b) * 2);
   b->dv = gpu_upload(b->v_bits, cache_elems(b) * 2);
@@ -229,7 +240,8 @@ static void kv_batch_free(kv_batch *b) {
   void *dev[] = {b->dq, b->dk, b->dv, b->dqo, b->dkvi, b->dind, b->dlast, b->dout, b->dlse};
   for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++) CK(cudaFree(dev[i]));
   free(b->qo_indptr), free(b->kv_len), free(b->kv_indptr), free(b->indices), free(b->last);
-  free(b->qo_indptr32), free(b->kv_indptr32), free(b->k_bits), free(b->v_bits), free(b->q), free(b->q_bits);
+  free(b->qo_indptr32), free(b->kv_indptr32), free(b->last32), free(b->k_bits), free(b->v_bits), free(b->q),
+      free(b->q_bits);
 }
 
 /* ---- descriptors, plans and runs ---- */
@@ -278,7 +290,14 @@ static fic_attention_plan *plan_batch(fic_runtime *rt, fic_attention_workspace *
   p.qo_indptr = b->qo_indptr32, p.kv_indptr = b->kv_indptr32, p.batch_size = c->batch;
   p.num_qo_heads = c->hq, p.num_kv_heads = c->hkv, p.head_dim_qk = D, p.page_size = c->page, p.ragged = !c->page;
   p.q_dtype = p.kv_dtype = FIC_BF16, p.kv_layout = c->layout, p.causal = c->causal, p.enable_cuda_graph = graph;
+  p.backend = c->backend == CASE_AUTO ? FIC_ATTENTION_BACKEND_AUTO : c->backend ? c->backend : FIC_ATTENTION_BACKEND_FA2;
+  p.kv_last_page_len = c->page ? b->last32 : NULL; /* host: FA3's plan takes exact KV lengths */
   FIC_ASSERT_OK(fic_batch_prefill_plan(rt, ws, &p, s, &plan));
+  fic_attention_backend got = FIC_ATTENTION_BACKEND_AUTO;
+  FIC_ASSERT_OK(fic_attention_plan_backend(plan, &got));
+  /* On SM 9.0 with its module present, AUTO must choose FA3 for these parameters. */
+  int want = p.backend == FIC_ATTENTION_BACKEND_AUTO ? FIC_ATTENTION_BACKEND_FA3 : (int)p.backend;
+  if ((int)got != want) fail_msg("%s: planned on backend %d, want %d", c->name, (int)got, want);
   return plan;
 }
 
@@ -360,31 +379,31 @@ static void run_cases(void **state, const char *test, const attn_case *cases, si
 
 static void test_decode(void **state) {
   static const attn_case cases[] = {
-      {"decode g1 p1 NHD", 1, 32, 32, 1, FIC_KV_LAYOUT_NHD, 64, 0, 0, 0},
-      {"decode g4 p16 HND", 7, 32, 8, 16, FIC_KV_LAYOUT_HND, 2048, 0, 0, 0},
-      {"decode g7 p16 NHD (tensor cores)", 64, 28, 4, 16, FIC_KV_LAYOUT_NHD, 512, 0, 0, 0},
-      {"decode g8 p1 HND", 33, 64, 8, 1, FIC_KV_LAYOUT_HND, 300, 0, 0, 0},
-      {"decode g4 p16 NHD use_tensor_cores", 5, 32, 8, 16, FIC_KV_LAYOUT_NHD, 1000, 0, 0, 1},
-      {"decode g2 p16 NHD short", 16, 16, 8, 16, FIC_KV_LAYOUT_NHD, 17, 0, 0, 0},
+      {"decode g1 p1 NHD", 1, 32, 32, 1, FIC_KV_LAYOUT_NHD, 64, 0, 0, 0, 0},
+      {"decode g4 p16 HND", 7, 32, 8, 16, FIC_KV_LAYOUT_HND, 2048, 0, 0, 0, 0},
+      {"decode g7 p16 NHD (tensor cores)", 64, 28, 4, 16, FIC_KV_LAYOUT_NHD, 512, 0, 0, 0, 0},
+      {"decode g8 p1 HND", 33, 64, 8, 1, FIC_KV_LAYOUT_HND, 300, 0, 0, 0, 0},
+      {"decode g4 p16 NHD use_tensor_cores", 5, 32, 8, 16, FIC_KV_LAYOUT_NHD, 1000, 0, 0, 1, 0},
+      {"decode g2 p16 NHD short", 16, 16, 8, 16, FIC_KV_LAYOUT_NHD, 17, 0, 0, 0, 0},
   };
   run_cases(state, "test_decode", cases, sizeof cases / sizeof cases[0]);
 }
 
 static void test_prefill_paged(void **state) {
   static const attn_case cases[] = {
-      {"prefill paged causal g1 p16 NHD", 3, 16, 16, 16, FIC_KV_LAYOUT_NHD, 700, 200, 1, 0},
-      {"prefill paged g4 p1 HND", 5, 32, 8, 1, FIC_KV_LAYOUT_HND, 300, 64, 0, 0},
-      {"prefill paged causal g7 p16 HND", 4, 28, 4, 16, FIC_KV_LAYOUT_HND, 2048, 128, 1, 0},
-      {"prefill paged g8 p16 NHD", 8, 64, 8, 16, FIC_KV_LAYOUT_NHD, 500, 33, 0, 0},
+      {"prefill paged causal g1 p16 NHD", 3, 16, 16, 16, FIC_KV_LAYOUT_NHD, 700, 200, 1, 0, 0},
+      {"prefill paged g4 p1 HND", 5, 32, 8, 1, FIC_KV_LAYOUT_HND, 300, 64, 0, 0, 0},
+      {"prefill paged causal g7 p16 HND", 4, 28, 4, 16, FIC_KV_LAYOUT_HND, 2048, 128, 1, 0, 0},
+      {"prefill paged g8 p16 NHD", 8, 64, 8, 16, FIC_KV_LAYOUT_NHD, 500, 33, 0, 0, 0},
   };
   run_cases(state, "test_prefill_paged", cases, sizeof cases / sizeof cases[0]);
 }
 
 static void test_prefill_ragged(void **state) {
   static const attn_case cases[] = {
-      {"prefill ragged causal g4 NHD", 4, 32, 8, 0, FIC_KV_LAYOUT_NHD, 600, 300, 1, 0},
-      {"prefill ragged g1 HND", 3, 8, 8, 0, FIC_KV_LAYOUT_HND, 200, 50, 0, 0},
-      {"prefill ragged causal g7 HND", 2, 28, 4, 0, FIC_KV_LAYOUT_HND, 1000, 1000, 1, 0},
+      {"prefill ragged causal g4 NHD", 4, 32, 8, 0, FIC_KV_LAYOUT_NHD, 600, 300, 1, 0, 0},
+      {"prefill ragged g1 HND", 3, 8, 8, 0, FIC_KV_LAYOUT_HND, 200, 50, 0, 0, 0},
+      {"prefill ragged causal g7 HND", 2, 28, 4, 0, FIC_KV_LAYOUT_HND, 1000, 1000, 1, 0, 0},
   };
   run_cases(state, "test_prefill_ragged", cases, sizeof cases / sizeof cases[0]);
 }
@@ -409,9 +428,9 @@ static void test_plans_back_to_back(void **state) {
   ref_rng_seed(&r, gpu_seed("test_plans_back_to_back"));
   cudaStream_t s;
   CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
-  static const attn_case ca = {"reuse A", 24, 32, 8, 16, FIC_KV_LAYOUT_NHD, 1500, 0, 0, 0};
-  static const attn_case cb = {"reuse B", 40, 32, 8, 16, FIC_KV_LAYOUT_NHD, 300, 0, 0, 0};
-  static const attn_case pa = {"reuse prefill A", 6, 32, 8, 16, FIC_KV_LAYOUT_HND, 900, 100, 1, 0};
+  static const attn_case ca = {"reuse A", 24, 32, 8, 16, FIC_KV_LAYOUT_NHD, 1500, 0, 0, 0, 0};
+  static const attn_case cb = {"reuse B", 40, 32, 8, 16, FIC_KV_LAYOUT_NHD, 300, 0, 0, 0, 0};
+  static const attn_case pa = {"reuse prefill A", 6, 32, 8, 16, FIC_KV_LAYOUT_HND, 900, 100, 1, 0, 0};
   const attn_case *pairs[2][2] = {{&ca, &cb}, {&pa, &cb}};
   for (int k = 0; k < 2; k++) {
     gpu_ws w;
@@ -510,11 +529,125 @@ static void test_cuda_graph(void **state) {
   ref_rng r;
   ref_rng_seed(&r, gpu_seed("test_cuda_graph"));
   static const attn_case cases[] = {
-      {"graph decode g4 p16 NHD", 16, 32, 8, 16, FIC_KV_LAYOUT_NHD, 800, 0, 0, 0},
-      {"graph decode g7 p16 HND (tensor cores)", 8, 28, 4, 16, FIC_KV_LAYOUT_HND, 400, 0, 0, 0},
-      {"graph prefill paged causal g4 p16 NHD", 4, 32, 8, 16, FIC_KV_LAYOUT_NHD, 500, 64, 1, 0},
+      {"graph decode g4 p16 NHD", 16, 32, 8, 16, FIC_KV_LAYOUT_NHD, 800, 0, 0, 0, 0},
+      {"graph decode g7 p16 HND (tensor cores)", 8, 28, 4, 16, FIC_KV_LAYOUT_HND, 400, 0, 0, 0, 0},
+      {"graph prefill paged causal g4 p16 NHD", 4, 32, 8, 16, FIC_KV_LAYOUT_NHD, 500, 64, 1, 0, 0},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) graph_case(rt, &cases[i], &r);
+}
+
+/* ---- FA3 (SM 9.0, the module from FIC_FA3_WHEEL) ---- */
+
+static kt_runtime *g_fa2_for_fa3; /* the FA2 wheel's runtime, for the comparison */
+static int g_fa2_tried;
+
+static fic_runtime *fa3_rt(void **state) {
+  gpu_require();
+  if (*state) return ((kt_runtime *)*state)->rt;
+  if (gpu_cc_major() != 9) {
+    print_message("SKIPPED: FA3 modules hold sm_90a code only; this GPU has compute capability %d.x\n", gpu_cc_major());
+    skip();
+  }
+  const char *wheel = kt_fa3_wheel();
+  if (!wheel) {
+    print_message("SKIPPED: FIC_FA3_WHEEL is not set: no wheel with %s (see above)\n", KT_ATTN_FA3_MODULE);
+    skip();
+  }
+  static const char *const modules[] = {KT_ATTN_FA3_MODULE, NULL};
+  kt_runtime *k = kt_try_open(wheel, modules);
+  if (!k) {
+    print_message("SKIPPED: %s lacks %s (see above)\n", wheel, KT_ATTN_FA3_MODULE);
+    skip();
+  }
+  FIC_ASSERT_OK(fic_runtime_preload(k->rt, NULL));
+  *state = k;
+  return k->rt;
+}
+
+/* A runtime over the FA2 wheel (FIC_ATTN_WHEEL), opened once; NULL without it. */
+static fic_runtime *fa2_rt_for_compare(void) {
+  if (!g_fa2_tried) {
+    g_fa2_tried = 1;
+    static const char *const modules[] = {KT_ATTN_PREFILL_MODULE, NULL};
+    const char *wheel = kt_attn_wheel();
+    g_fa2_for_fa3 = wheel ? kt_try_open(wheel, modules) : NULL;
+  }
+  return g_fa2_for_fa3 ? g_fa2_for_fa3->rt : NULL;
+}
+
+static int fa3_teardown(void **state) {
+  kt_close(g_fa2_for_fa3);
+  g_fa2_for_fa3 = NULL;
+  return kt_teardown(state);
+}
+
+/* GQA 4 (32 query heads over 8), bf16, head dim 128; rows cross FA3's
+ * 128-row query tiles. */
+static void test_fa3_prefill(void **state) {
+  fic_runtime *rt = fa3_rt(state);
+  ref_rng r;
+  ref_rng_seed(&r, gpu_seed("test_fa3_prefill"));
+  static const attn_case cases[] = {
+      {"fa3 paged causal g4 p1 NHD", 5, 32, 8, 1, FIC_KV_LAYOUT_NHD, 300, 64, 1, 0, FIC_ATTENTION_BACKEND_FA3},
+      {"fa3 paged g4 p16 NHD", 8, 32, 8, 16, FIC_KV_LAYOUT_NHD, 700, 200, 0, 0, FIC_ATTENTION_BACKEND_FA3},
+      {"fa3 paged causal g4 p16 HND", 4, 32, 8, 16, FIC_KV_LAYOUT_HND, 2048, 150, 1, 0, FIC_ATTENTION_BACKEND_FA3},
+      {"fa3 paged g4 p1 HND", 3, 32, 8, 1, FIC_KV_LAYOUT_HND, 200, 50, 0, 0, FIC_ATTENTION_BACKEND_FA3},
+      {"fa3 ragged causal g4 NHD", 4, 32, 8, 0, FIC_KV_LAYOUT_NHD, 600, 300, 1, 0, FIC_ATTENTION_BACKEND_FA3},
+      {"fa3 ragged g4 NHD", 6, 32, 8, 0, FIC_KV_LAYOUT_NHD, 1000, 129, 0, 0, FIC_ATTENTION_BACKEND_FA3},
+      {"fa3 paged causal g4 p16 NHD (AUTO)", 6, 32, 8, 16, FIC_KV_LAYOUT_NHD, 800, 150, 1, 0, CASE_AUTO},
+      {"fa3 ragged g4 NHD (AUTO)", 2, 32, 8, 0, FIC_KV_LAYOUT_NHD, 300, 100, 0, 0, CASE_AUTO},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(rt, &cases[i], &r);
+}
+
+/* One batch through FA3 and FA2 (each on its own runtime and workspace):
+ * each against the reference, then FA3 against FA2. */
+static void fa3_vs_fa2_case(fic_runtime *rt3, fic_runtime *rt2, const attn_case *c, ref_rng *r) {
+  gpu_ws w[2];
+  ws_new(rt3, &w[0]);
+  ws_new(rt2, &w[1]);
+  kv_batch b;
+  kv_batch_new(&b, c, r);
+  size_t n = (size_t)(b.rows * c->hq * D), nl = (size_t)(b.rows * c->hq);
+  double *out[2], *lse[2];
+  for (int k = 0; k < 2; k++) {
+    out[k] = malloc(n * sizeof(double)), lse[k] = malloc(nl * sizeof(double));
+    assert_true(out[k] && lse[k]);
+    b.c.backend = k ? 0 : FIC_ATTENTION_BACKEND_FA3;
+    poison_outputs(&b);
+    fic_attention_plan *plan = plan_batch(k ? rt2 : rt3, w[k].ws, &b, 0, NULL);
+    FIC_ASSERT_OK(run_batch(plan, &b, b.dout, NULL));
+    CK(cudaDeviceSynchronize());
+    check_batch(&b, b.dout, k ? "FA2" : "FA3");
+    gpu_get_half(REF_BF16, b.dout, out[k], n);
+    gpu_get_f32(b.dlse, lse[k], nl);
+    FIC_ASSERT_OK(fic_attention_plan_destroy(plan));
+  }
+  char label[160];
+  snprintf(label, sizeof label, "%s: FA3 out vs FA2 out", c->name);
+  gpu_expect_close(label, out[0], out[1], n, OUT_TOL);
+  snprintf(label, sizeof label, "%s: FA3 lse vs FA2 lse", c->name);
+  gpu_expect_close(label, lse[0], lse[1], nl, LSE_TOL);
+  for (int k = 0; k < 2; k++) free(out[k]), free(lse[k]), ws_free(&w[k]);
+  kv_batch_free(&b);
+}
+
+static void test_fa3_vs_fa2(void **state) {
+  fic_runtime *rt3 = fa3_rt(state), *rt2 = fa2_rt_for_compare();
+  if (!rt2) {
+    print_message("SKIPPED: no FA2 wheel (FIC_ATTN_WHEEL) with %s to compare with (see above)\n",
+                  KT_ATTN_PREFILL_MODULE);
+    skip();
+  }
+  ref_rng r;
+  ref_rng_seed(&r, gpu_seed("test_fa3_vs_fa2"));
+  static const attn_case cases[] = {
+      {"compare paged causal g4 p16 NHD", 6, 32, 8, 16, FIC_KV_LAYOUT_NHD, 900, 200, 1, 0, 0},
+      {"compare paged g4 p1 HND", 4, 32, 8, 1, FIC_KV_LAYOUT_HND, 400, 100, 0, 0, 0},
+      {"compare ragged causal g4 NHD", 3, 32, 8, 0, FIC_KV_LAYOUT_NHD, 700, 260, 1, 0, 0},
+      {"compare ragged g4 NHD", 5, 32, 8, 0, FIC_KV_LAYOUT_NHD, 500, 80, 0, 0, 0},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) fa3_vs_fa2_case(rt3, rt2, &cases[i], &r);
 }
 
 int main(void) {
@@ -523,7 +656,9 @@ int main(void) {
       cmocka_unit_test(test_prefill_ragged), cmocka_unit_test(test_plans_back_to_back),
       cmocka_unit_test(test_cuda_graph),
   };
+  const struct CMUnitTest fa3[] = {cmocka_unit_test(test_fa3_prefill), cmocka_unit_test(test_fa3_vs_fa2)};
   int rc = cmocka_run_group_tests(tests, kt_setup_empty, kt_teardown);
+  int rc3 = fic_test_run_group("fa3", fa3, sizeof fa3 / sizeof fa3[0], kt_setup_empty, fa3_teardown);
   if (g_busy) cudaFree(g_busy);
-  return rc;
+  return kt_groups_status(rc, rc3);
 }

@@ -75,6 +75,12 @@ const char *kt_norm_wheel(void) {
                         "set FIC_NORM_WHEEL=<wheel>");
 }
 
+const char *kt_fa3_wheel(void) {
+  return wheel_from_env("FIC_FA3_WHEEL", "FIC_TEST_FA3_WHEEL", "the real FA3 (_sm90) bf16/hd128 batch prefill module",
+                        "build it on an SM 9.0 machine with tools/kernel-modules/jit_on_device.py and set "
+                        "FIC_FA3_WHEEL=<wheel> or configure with -DFIC_FA3_WHEEL=<wheel>");
+}
+
 const char *kt_attn_wheel(void) {
   return wheel_from_env("FIC_ATTN_WHEEL", "FIC_TEST_ATTN_WHEEL", "the real page, cascade and attention modules",
                         "build them with tools/kernel-modules and set FIC_ATTN_WHEEL=<wheel> or configure with "

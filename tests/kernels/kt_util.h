@@ -59,6 +59,14 @@ const char *kt_mla_wheel(void);
 #define KT_ATTN_PREFILL_MODULE                                                                                     \
   "batch_prefill_with_kv_cache_dtype_q_bf16_dtype_kv_bf16_dtype_o_bf16_dtype_idx_i32_head_dim_qk_128_head_dim_vo_" \
   "128_posenc_0_use_swa_False_use_logits_cap_False_f16qk_False"
+/* The wheel with the real FA3 batch prefill module (built with FlashInfer's
+ * own JIT on an SM 9.0 machine: tools/kernel-modules/jit_on_device.py):
+ * $FIC_FA3_WHEEL, else $FIC_TEST_FA3_WHEEL (CMake's -DFIC_FA3_WHEEL); NULL
+ * with a message. */
+const char *kt_fa3_wheel(void);
+#define KT_ATTN_FA3_MODULE                                                                                         \
+  "batch_prefill_with_kv_cache_dtype_q_bf16_dtype_kv_bf16_dtype_o_bf16_dtype_idx_i32_head_dim_qk_128_head_dim_vo_" \
+  "128_posenc_0_use_swa_False_use_logits_cap_False_f16qk_False_sm90"
 int kt_file_exists(const char *path);
 
 /* A tensor descriptor that owns its shape and strides. Refresh the pointers

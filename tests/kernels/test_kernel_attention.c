@@ -8,6 +8,7 @@
  * wrappers accept our exact argument lists and their own errors come back
  * decoded. Plans and runs here are made by hand where a GPU would be needed
  * to make them for real (tests/gpu/test_gpu_attention.c runs them). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -694,6 +695,296 @@ static void test_real_arities(void **state) {
   }
 }
 
+/* ---- FA3 through a stand-in module (tests/modules/fic_test_fa3.cc): the
+ * exports' exact parameter types under the real bf16/hd128 module name; a
+ * forced compute capability (a test hook) makes the plan choose it ---- */
+
+#define FA3_MODULE KT_ATTN_FA3_MODULE
+
+static int fa3_setup(void **state) {
+  const char *wheel = getenv("FIC_TEST_FA3_MOCK_WHEEL");
+  *state = kt_file_exists(wheel) ? kt_try_open(wheel, NULL) : NULL;
+  return 0;
+}
+
+static int fa3_teardown(void **state) {
+  fic__test_set_compute_capability(-1);
+  return kt_teardown(state);
+}
+
+/* A workspace over fake device buffers whose events are the fake's. */
+static fic_attention_workspace *fa3_ws(void **state) {
+  fic_runtime *rt = kt_need_rt(state, "no FA3 stand-in wheel (FIC_TEST_FA3_MOCK_WHEEL)");
+  fic_attention_workspace_desc d = good_desc();
+  fic_attention_workspace *ws = NULL;
+  fic_status s = fic_attention_workspace_create(rt, &d, &ws);
+  if (s == FIC_ERR_CUDART_NOT_FOUND) {
+    print_message("SKIPPED: no libcudart.so.13 for the workspace: %s\n", fic_last_error_message());
+    skip();
+  }
+  FIC_ASSERT_OK(s);
+  memset(&g_fake, 0, sizeof g_fake);
+  fic__attn_workspace_set_event_ops(ws, &k_fake_ops);
+  return ws;
+}
+
+static const int32_t k_fa3_kv_indptr[5] = {0, 3, 5, 5, 10}; /* pages; sequence 2 has none */
+static const int32_t k_fa3_last[4] = {7, 16, 0, 3};         /* KV lengths 39, 32, 0, 67 */
+
+static fic_batch_prefill_plan_params fa3_params(void) {
+  fic_batch_prefill_plan_params p = prefill_plan();
+  p.kv_indptr = k_fa3_kv_indptr;
+  p.kv_last_page_len = k_fa3_last;
+  return p;
+}
+
+/* Plan `p` on `ws`; FIC_OK with the plan's backend in *backend. */
+static fic_status plan_backend(fic_runtime *rt, fic_attention_workspace *ws, const fic_batch_prefill_plan_params *p,
+                               fic_attention_backend *backend) {
+  fic_attention_plan *pl = (fic_attention_plan *)1;
+  fic_status s = fic_batch_prefill_plan(rt, ws, p, NULL, &pl);
+  if (s != FIC_OK) {
+    assert_null(pl);
+    return s;
+  }
+  FIC_ASSERT_OK(fic_attention_plan_backend(pl, backend));
+  FIC_ASSERT_OK(fic_attention_plan_destroy(pl));
+  return FIC_OK;
+}
+
+static void expect_fa3(fic_runtime *rt, fic_attention_workspace *ws, const fic_batch_prefill_plan_params *p) {
+  fic_attention_backend b = FIC_ATTENTION_BACKEND_AUTO;
+  FIC_ASSERT_OK(plan_backend(rt, ws, p, &b));
+  assert_int_equal(b, FIC_ATTENTION_BACKEND_FA3);
+}
+
+/* The plan went to FA2: the wheel has no FA2 module, so its lookup fails
+ * with the nearest-module message (never the FA3 one). */
+static void expect_fa2(fic_runtime *rt, fic_attention_workspace *ws, const fic_batch_prefill_plan_params *p,
+                       const char *dtypes) {
+  fic_attention_backend b;
+  KT_EXPECT_STATUS(plan_backend(rt, ws, p, &b), FIC_ERR_NOT_FOUND);
+  const char *msg = fic_last_error_message();
+  char want[96];
+  snprintf(want, sizeof want, "no batch prefill module for q/kv/o/idx %s", dtypes);
+  if (!strstr(msg, want) || strstr(msg, "FIC_ATTENTION_BACKEND_FA3")) fail_msg("not the FA2 lookup: %s", msg);
+}
+
+static void test_fa3_backend_choice(void **state) {
+  fic_attention_workspace *ws = fa3_ws(state);
+  fic_runtime *rt = ((kt_runtime *)*state)->rt;
+  fic__test_set_compute_capability(90);
+  fic_batch_prefill_plan_params p = fa3_params();
+  expect_fa3(rt, ws, &p); /* AUTO, SM 9.0, module present */
+  p.ragged = 1, p.kv_last_page_len = NULL;
+  expect_fa3(rt, ws, &p); /* ragged NHD needs no last-page lengths */
+  p = fa3_params(), p.backend = FIC_ATTENTION_BACKEND_FA3;
+  expect_fa3(rt, ws, &p);
+  /* AUTO falls back to FA2 where FA3 cannot run or is absent. */
+  p = fa3_params(), p.kv_dtype = FIC_F8_E4M3FN;
+  expect_fa2(rt, ws, &p, "bf16/e4m3/bf16/i32"); /* mixed q/kv: no FA3 module */
+  p = fa3_params(), p.kv_last_page_len = NULL;
+  expect_fa2(rt, ws, &p, "bf16/bf16/bf16/i32"); /* paged without exact lengths */
+  p = fa3_params(), p.ragged = 1, p.kv_layout = FIC_KV_LAYOUT_HND;
+  expect_fa2(rt, ws, &p, "bf16/bf16/bf16/i32"); /* FA3's ragged run reads NHD only */
+  p = fa3_params(), p.q_dtype = p.kv_dtype = FIC_F16;
+  expect_fa2(rt, ws, &p, "f16/f16/f16/i32"); /* no such FA3 module in this wheel */
+  p = fa3_params(), p.backend = FIC_ATTENTION_BACKEND_FA2;
+  expect_fa2(rt, ws, &p, "bf16/bf16/bf16/i32");
+  fic__test_set_compute_capability(80);
+  p = fa3_params();
+  expect_fa2(rt, ws, &p, "bf16/bf16/bf16/i32"); /* not SM 9.0 */
+  /* A forced FA3 says why it cannot be. */
+  fic__test_set_compute_capability(90);
+  p = fa3_params(), p.backend = FIC_ATTENTION_BACKEND_FA3, p.kv_dtype = FIC_F8_E4M3FN;
+  KT_EXPECT_ARG(fic_batch_prefill_plan(rt, ws, &p, NULL, &(fic_attention_plan *){NULL}), "kv_dtype",
+                "FIC_ATTENTION_BACKEND_FA3: FA3 has no mixed q/kv dtypes");
+  p = fa3_params(), p.backend = FIC_ATTENTION_BACKEND_FA3, p.kv_last_page_len = NULL;
+  KT_EXPECT_ARG(fic_batch_prefill_plan(rt, ws, &p, NULL, &(fic_attention_plan *){NULL}), "kv_last_page_len",
+                "exact KV length");
+  p = fa3_params(), p.backend = FIC_ATTENTION_BACKEND_FA3, p.ragged = 1, p.kv_layout = FIC_KV_LAYOUT_HND;
+  KT_EXPECT_ARG(fic_batch_prefill_plan(rt, ws, &p, NULL, &(fic_attention_plan *){NULL}), "kv_layout", "NHD");
+  p = fa3_params(), p.backend = FIC_ATTENTION_BACKEND_FA3, p.o_dtype = FIC_F16;
+  KT_EXPECT_ARG(fic_batch_prefill_plan(rt, ws, &p, NULL, &(fic_attention_plan *){NULL}), "o_dtype", "q_dtype");
+  p = fa3_params(), p.backend = FIC_ATTENTION_BACKEND_FA3, p.q_dtype = p.kv_dtype = FIC_F16;
+  KT_EXPECT_STATUS(fic_batch_prefill_plan(rt, ws, &p, NULL, &(fic_attention_plan *){NULL}), FIC_ERR_NOT_FOUND);
+  assert_non_null(strstr(fic_last_error_message(),
+                         "FIC_ATTENTION_BACKEND_FA3: the jit-cache wheel has no module batch_prefill_with_kv_cache_dtype_q_"
+                         "f16_dtype_kv_f16_dtype_o_f16_dtype_idx_i32_head_dim_qk_128_head_dim_vo_128_posenc_0_use_swa_"
+                         "False_use_logits_cap_False_f16qk_False_sm90"));
+  p = fa3_params(), p.backend = FIC_ATTENTION_BACKEND_FA3, p.head_dim_qk = 192, p.head_dim_vo = 128;
+  KT_EXPECT_STATUS(fic_batch_prefill_plan(rt, ws, &p, NULL, &(fic_attention_plan *){NULL}), FIC_ERR_NOT_FOUND);
+  assert_non_null(strstr(fic_last_error_message(), "head_dim_qk_192_head_dim_vo_128_posenc_0"));
+  p.backend = FIC_ATTENTION_BACKEND_AUTO; /* 192/128 has no FA2 module at all */
+  KT_EXPECT_STATUS(fic_batch_prefill_plan(rt, ws, &p, NULL, &(fic_attention_plan *){NULL}), FIC_ERR_NOT_FOUND);
+  fic__test_set_compute_capability(80);
+  p = fa3_params(), p.backend = FIC_ATTENTION_BACKEND_FA3;
+  KT_EXPECT_STATUS(fic_batch_prefill_plan(rt, ws, &p, NULL, &(fic_attention_plan *){NULL}), FIC_ERR_UNSUPPORTED);
+  assert_non_null(strstr(fic_last_error_message(), "cuda:0 has compute capability 8.0"));
+  fic__test_set_compute_capability(0);
+  KT_EXPECT_STATUS(fic_batch_prefill_plan(rt, ws, &p, NULL, &(fic_attention_plan *){NULL}), FIC_ERR_UNSUPPORTED);
+  assert_non_null(strstr(fic_last_error_message(), "compute capability of cuda:0 is unknown"));
+  fic__test_set_compute_capability(-1);
+  FIC_ASSERT_OK(fic_attention_workspace_destroy(ws));
+}
+
+static void test_fa3_plan_validation(void **state) {
+  (void)state;
+  fixture *f = fixture_new(FIC__ATTN_KIND_PREFILL_PAGED);
+  int32_t last[4] = {7, 16, 0, 3};
+  PPLAN_EXPECT(f, p_.backend = 3, "backend", "FIC_ATTENTION_BACKEND_FA3 (2), got 3");
+  PPLAN_EXPECT(f, p_.head_dim_qk = 192, "head_dim_vo", "head_dim_vo 128");
+  PPLAN_EXPECT(f, (p_.kv_indptr = k_fa3_kv_indptr, p_.kv_last_page_len = last, last[0] = 17), "kv_last_page_len",
+               "kv_last_page_len[0] must be in [1, 16] (sequence 0 has 3 page(s) of 16), got 17");
+  PPLAN_EXPECT(f, (p_.kv_indptr = k_fa3_kv_indptr, p_.kv_last_page_len = last, last[0] = 0), "kv_last_page_len",
+               "got 0");
+  last[0] = 7;
+  PPLAN_EXPECT(f, (p_.kv_indptr = k_fa3_kv_indptr, p_.kv_last_page_len = last, last[2] = 1), "kv_last_page_len",
+               "kv_last_page_len[2] must be in [0, 0] (sequence 2 has 0 page(s)");
+  last[2] = 0;
+  int32_t big[5] = {0, 1 << 20, 1 << 20, 1 << 20, 1 << 20};
+  PPLAN_EXPECT(f, (p_.kv_indptr = big, p_.kv_last_page_len = last, p_.page_size = 4096), "kv_last_page_len",
+               "FlashInfer counts them in int32");
+  /* Plan objects: the backend getter. */
+  fic_attention_backend b = FIC_ATTENTION_BACKEND_AUTO;
+  KT_EXPECT_ARG(fic_attention_plan_backend(NULL, &b), "plan", NULL);
+  KT_EXPECT_ARG(fic_attention_plan_backend(&f->plan, NULL), "out", NULL);
+  FIC_ASSERT_OK(fic_attention_plan_backend(&f->plan, &b));
+  assert_int_equal(b, FIC_ATTENTION_BACKEND_FA2);
+  f->plan.backend = FIC__BACKEND_FA3;
+  FIC_ASSERT_OK(fic_attention_plan_backend(&f->plan, &b));
+  assert_int_equal(b, FIC_ATTENTION_BACKEND_FA3);
+  fic_batch_prefill_plan_params pp;
+  FIC_ASSERT_OK(fic_batch_prefill_plan_params_init(&pp));
+  assert_int_equal(pp.backend, FIC_ATTENTION_BACKEND_AUTO);
+  assert_null(pp.kv_last_page_len);
+  fixture_free(f);
+}
+
+/* What the stand-in recorded for its last call. */
+static size_t fa3_last_call(fic_runtime *rt, int64_t *out, size_t cap) {
+  fic_function *fn = kt_fn(rt, FA3_MODULE, "last_call");
+  fic_result r;
+  FIC_ASSERT_OK(fic_function_call(fn, NULL, 0, -1, NULL, &r));
+  size_t n = 0;
+  FIC_ASSERT_OK(fic_result_array_i64(&r, out, cap, &n));
+  FIC_ASSERT_OK(fic_result_release(&r));
+  assert_true(n <= cap);
+  return n;
+}
+
+static int64_t dbits(double x) {
+  int64_t b;
+  memcpy(&b, &x, sizeof b);
+  return b;
+}
+
+static void expect_record(fic_runtime *rt, const int64_t *want, size_t n, const char *what) {
+  int64_t got[128];
+  size_t m = fa3_last_call(rt, got, 128);
+  for (size_t i = 0; i < n && i < m; i++)
+    if (got[i] != want[i])
+      fail_msg("%s: argument record [%zu] is %lld, want %lld", what, i, (long long)got[i], (long long)want[i]);
+  if (m != n) fail_msg("%s: argument record has %zu entries, want %zu", what, m, n);
+}
+
+#define P64(x) ((int64_t)(uintptr_t)(x))
+
+/* The plan's 16 arguments and the runs' 24 / 22 reach the exports with the
+ * values and in the order FlashInfer's Python passes them. */
+static void test_fa3_argument_lists(void **state) {
+  fic_attention_workspace *ws = fa3_ws(state);
+  fic_runtime *rt = ((kt_runtime *)*state)->rt;
+  fic__test_set_compute_capability(90);
+  /* Paged, causal, CUDA graph, 24 rows for 20 query tokens. */
+  fic_batch_prefill_plan_params p = fa3_params();
+  p.causal = 1, p.enable_cuda_graph = 1, p.total_num_rows = 24, p.backend = FIC_ATTENTION_BACKEND_FA3;
+  fic_attention_plan *pl = NULL;
+  FIC_ASSERT_OK(fic_batch_prefill_plan(rt, ws, &p, (void *)0x77, &pl));
+  assert_ptr_equal(g_fake.last_stream, (void *)0x77); /* the event follows the plan on its stream */
+  const int64_t plan_want[] = {16, A_FLOAT, A_INT, P64(g_host), 5,  0,  5, 10, 15, 20, 5, 0,   3,   5, 5, 10,
+                               4,  39,      32,    0,           67, 24, 4, 32, 8,  16, 1, 128, 128, 1, -1};
+  expect_record(rt, plan_want, sizeof plan_want / sizeof plan_want[0], "paged plan");
+  run_tensors r = good_tensors(pl);
+  fic_batch_prefill_run_params rp = prefill_run(&r);
+  rp.sm_scale = 0.5, rp.enable_pdl = FIC_PDL_OFF;
+  FIC_ASSERT_OK(fic_batch_prefill_run(pl, &rp, NULL));
+  const int64_t paged_want[] = {24,          A_FLOAT,
+                                A_INT,       A_Q,
+                                A_K,         A_V,
+                                A_IDX,       A_IDX + 64,
+                                A_IDX + 128, A_IDX + 256,
+                                A_OUT,       9,
+                                901,         902,
+                                903,         904,
+                                905,         906,
+                                907,         908,
+                                1,           A_LSE,
+                                1,           FIC_KV_LAYOUT_NHD,
+                                -1,          0,
+                                0,           0,
+                                0,           0,
+                                dbits(0.0),  dbits(0.5),
+                                dbits(1.0),  0};
+  expect_record(rt, paged_want, sizeof paged_want / sizeof paged_want[0], "paged run");
+  /* The run's checks are the FA2 run's: a mismatch is refused before the call. */
+  rp.q = NULL;
+  KT_EXPECT_ARG(fic_batch_prefill_run(pl, &rp, NULL), "q", "must not be NULL");
+  FIC_ASSERT_OK(fic_attention_plan_destroy(pl));
+  /* Ragged NHD, not causal, AUTO, kv in tokens, no LSE; PDL from the plan's device (SM 9.0: on). */
+  static const int32_t kv_tokens[5] = {0, 30, 45, 45, 70};
+  p = prefill_plan();
+  p.ragged = 1, p.kv_indptr = kv_tokens;
+  FIC_ASSERT_OK(fic_batch_prefill_plan(rt, ws, &p, NULL, &pl));
+  const int64_t ragged_plan_want[] = {16, A_FLOAT, A_INT, P64(g_host), 5,  0,  5, 10, 15, 20, 5, 0,   30,  45, 45, 70,
+                                      4,  30,      15,    0,           25, 20, 4, 32, 8,  1,  0, 128, 128, 0,  -1};
+  expect_record(rt, ragged_plan_want, sizeof ragged_plan_want / sizeof ragged_plan_want[0], "ragged plan");
+  r = good_tensors(pl);
+  rp = prefill_run(&r);
+  rp.lse = NULL;
+  FIC_ASSERT_OK(fic_batch_prefill_run(pl, &rp, NULL));
+  const int64_t ragged_want[] = {22,         A_FLOAT,
+                                 A_INT,      A_Q,
+                                 A_K,        A_V,
+                                 A_IDX,      A_IDX + 64,
+                                 A_OUT,      9,
+                                 901,        902,
+                                 903,        904,
+                                 905,        906,
+                                 907,        908,
+                                 1,          0,
+                                 0,          FIC_KV_LAYOUT_NHD,
+                                 -1,         1,
+                                 0,          0,
+                                 0,          0,
+                                 dbits(0.0), dbits(1.0 / sqrt(128.0)),
+                                 dbits(1.0), 0};
+  expect_record(rt, ragged_want, sizeof ragged_want / sizeof ragged_want[0], "ragged run");
+  FIC_ASSERT_OK(fic_attention_plan_destroy(pl));
+  fic__test_set_compute_capability(-1);
+  FIC_ASSERT_OK(fic_attention_workspace_destroy(ws));
+}
+
+/* The arity table knows the FA3 exports. */
+static void test_fa3_arities(void **state) {
+  fic_runtime *rt = kt_need_rt(state, "no FA3 stand-in wheel (FIC_TEST_FA3_MOCK_WHEEL)");
+  static const struct {
+    const char *name;
+    int arity;
+  } cases[] = {{"plan", 16}, {"paged_run", 24}, {"ragged_run", 22}};
+  fic_arg args[32];
+  for (int i = 0; i < 32; i++) args[i] = fic_arg_none();
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    fic_function *fn = kt_fn(rt, FA3_MODULE, cases[i].name);
+    KT_EXPECT_STATUS(fic_function_call(fn, args, cases[i].arity + 1, -1, NULL, NULL), FIC_ERR_ABI);
+    char want[64];
+    snprintf(want, sizeof want, "takes %d arguments", cases[i].arity);
+    assert_non_null(strstr(fic_last_error_message(), want));
+    /* The right count with the wrong kinds reaches the export's own conversion. */
+    KT_EXPECT_KERNEL(fic_function_call(fn, args, cases[i].arity, -1, NULL, NULL), "TypeError", NULL);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest cpu[] = {
       cmocka_unit_test(test_params_init),
@@ -702,6 +993,7 @@ int main(void) {
       cmocka_unit_test(test_prefill_run_mismatch),
       cmocka_unit_test(test_decode_plan_validation),
       cmocka_unit_test(test_prefill_plan_validation),
+      cmocka_unit_test(test_fa3_plan_validation),
       cmocka_unit_test(test_workspace_validation),
       cmocka_unit_test(test_workspace_orders_plans),
       cmocka_unit_test(test_fake_shows_the_hazard),
@@ -714,7 +1006,15 @@ int main(void) {
       cmocka_unit_test(test_real_run_argument_lists),
       cmocka_unit_test(test_real_arities),
   };
+  const struct CMUnitTest fa3[] = {
+      cmocka_unit_test(test_fa3_backend_choice),
+      cmocka_unit_test(test_fa3_argument_lists),
+      cmocka_unit_test(test_fa3_arities),
+  };
   int failed = fic_test_run_group("attention", cpu, sizeof cpu / sizeof cpu[0], NULL, NULL);
+  int fa3_failed =
+      fic_test_run_group("attention_fa3_stand_in", fa3, sizeof fa3 / sizeof fa3[0], fa3_setup, fa3_teardown);
+  failed += fa3_failed == 77 ? 0 : fa3_failed;
   int real_failed =
       fic_test_run_group("attention_real_modules", real, sizeof real / sizeof real[0], real_setup, kt_teardown);
   /* 77 (all real-module cases skipped, each reported as such) is not a failure of the CPU group. */

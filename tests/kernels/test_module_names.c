@@ -11,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/attention.h"
 #include "kernels/module_names.h"
 #include "kernels/validate.h"
+#include "runtime/signatures.h"
 #include "test_support.h"
 
 #define LIST_TOTAL 724
@@ -448,9 +450,78 @@ static void test_pick_bad_arguments(void **state) {
   expect_in(fic_last_error_message(), "dtype_q must be float16");
 }
 
+/* Every FA3 batch prefill module of the wheel: its 16-bit ones are exactly
+ * those the typed API's FA3 rule accepts (q = kv = o f16/bf16, head dims
+ * 64/64, 128/128, 192/128, 256/256, both swa and cap bits), and the arity
+ * table gives each its plan and run counts (fp8 q: other runs). */
+static void test_fa3_prefill_names(void **state) {
+  (void)state;
+  int sixteen = 0, fp8 = 0;
+  for (size_t i = 0; i < g_count; i++) {
+    fic__attn_params p;
+    if (!fic__attn_module_match(g_names[i], &p) || p.family != FIC__ATTN_BATCH_PREFILL || p.backend != FIC__BACKEND_FA3)
+      continue;
+    int is_fp8 = fic__dtype_eq(p.dtype_q, (fic_dtype)E4M3);
+    fic__fa3_query q = {.q = p.dtype_q,
+                        .kv = p.dtype_kv,
+                        .o = p.dtype_o,
+                        .head_dim_qk = p.head_dim_qk,
+                        .head_dim_vo = p.head_dim_vo,
+                        .ragged = 0,
+                        .kv_layout = FIC_KV_LAYOUT_NHD,
+                        .kv_last_page_len = (const int32_t *)g_names};
+    const char *field = NULL, *why = fic__fa3_unfit(&q, &field);
+    q.ragged = 1, q.kv_last_page_len = NULL;
+    const char *why_ragged = fic__fa3_unfit(&q, &field);
+    if (is_fp8) {
+      fp8++;
+      assert_non_null(why); /* fp8 queries are not in the typed API */
+    } else {
+      sixteen++;
+      if (why || why_ragged) fail_msg("%s: the FA3 rule refuses it: %s", g_names[i], why ? why : why_ragged);
+    }
+    assert_int_equal(fic__signature_arity(g_names[i], "plan"), 16);
+    assert_int_equal(fic__signature_arity(g_names[i], "paged_run"), is_fp8 ? 23 : 24);
+    assert_int_equal(fic__signature_arity(g_names[i], "ragged_run"), is_fp8 ? 21 : 22);
+  }
+  assert_int_equal(sixteen, 32);
+  assert_int_equal(fp8, 16);
+  /* Conversely, every 16-bit parameter set the rule accepts has a module. */
+  static const fic_dtype halfs[2] = {F16, BF16};
+  static const int32_t dims[4][2] = {{64, 64}, {128, 128}, {192, 128}, {256, 256}};
+  for (int d = 0; d < 2; d++)
+    for (int h = 0; h < 4; h++)
+      for (int bits = 0; bits < 4; bits++) {
+        fic__attn_params p = {.family = FIC__ATTN_BATCH_PREFILL,
+                              .backend = FIC__BACKEND_FA3,
+                              .dtype_q = halfs[d],
+                              .dtype_kv = halfs[d],
+                              .dtype_o = halfs[d],
+                              .dtype_idx = I32,
+                              .head_dim_qk = dims[h][0],
+                              .head_dim_vo = dims[h][1],
+                              .use_sliding_window = bits & 1,
+                              .use_logits_soft_cap = bits >> 1};
+        char name[FIC__MODULE_NAME_CAP];
+        FIC_ASSERT_OK(fic__attn_module_name(&p, name, sizeof name));
+        int found = 0;
+        for (size_t i = 0; i < g_count && !found; i++) found = strcmp(g_names[i], name) == 0;
+        if (!found) fail_msg("no module %s in the wheel's list", name);
+      }
+  /* And the rule refuses what has none. */
+  fic__fa3_query q = {.q = BF16, .kv = BF16, .o = BF16, .head_dim_qk = 128, .head_dim_vo = 64, .ragged = 1};
+  const char *field = NULL;
+  assert_non_null(fic__fa3_unfit(&q, &field));
+  assert_string_equal(field, "head_dim_qk");
+  q.head_dim_vo = 128, q.kv = (fic_dtype)E4M3;
+  assert_non_null(fic__fa3_unfit(&q, &field));
+  assert_string_equal(field, "kv_dtype");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_listed_name_round_trips),
+      cmocka_unit_test(test_fa3_prefill_names),
       cmocka_unit_test(test_every_nameable_parameter_set_round_trips),
       cmocka_unit_test(test_known_names),
       cmocka_unit_test(test_impossible_attention_parameters),
