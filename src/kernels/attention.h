@@ -10,8 +10,10 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "ffi/call.h"
 #include "kernels/kernels.h"
 #include "kernels/module_names.h"
+#include "kernels/validate.h"
 
 /* FlashInfer's defaults (decode.py / prefill.py): 128 MiB float workspace,
  * 8 MiB int workspace and as much page-locked host memory. */
@@ -29,6 +31,8 @@ typedef struct fic__event_ops {
   int (*synchronize)(void *event);
   int (*destroy)(void *event);
   const char *(*error_string)(int error);
+  /* cudaMemcpyAsync: the tensor-core decode plan's qo_indptr (0.2.0). */
+  int (*memcpy_async)(void *dst, const void *src, size_t bytes, int kind, void *stream);
 } fic__event_ops;
 
 /* A 1-D byte tensor over one of the caller's buffers (immutable after create). */
@@ -85,6 +89,44 @@ struct fic_attention_plan {
   fic_dtype q_dtype, kv_dtype, o_dtype;
   int32_t device_id;
   int pdl_auto; /* compute capability >= 9 */
+  /* Tensor-core decode: arange(batch + 1) in the int workspace's tail,
+   * written by the plan (fic__attn_tail_*); the run's qo_indptr. */
+  fic__attn_buffer qo_arange;
+  /* Prefill: the fewest bytes a packed custom mask can hold (every
+   * sequence's ceil(qo_len * kv_len / 8) with kv_len at its smallest:
+   * exact for ragged KV, last pages of one token for paged KV). */
+  int64_t mask_min_bytes;
 };
+
+/* The int workspace's tail holding a tensor-core decode plan's
+ * arange(batch + 1): bytes (16-byte multiple) and offset from the base. */
+typedef struct fic__attn_tail {
+  size_t offset, bytes;
+  int64_t batch;
+} fic__attn_tail;
+
+/* The tail for `batch` in `ws`; FIC_ERR_INVALID_ARGUMENT when the int
+ * workspace cannot hold it with room to spare. */
+fic_status fic__attn_tail_plan(const fic_attention_workspace *ws, int64_t batch, fic__attn_tail *tail);
+/* Under the plan's lock, after FlashInfer's plan: write the arange into the
+ * page-locked buffer's tail and copy it to the int workspace on `stream`
+ * (ordered before the workspace's event, like FlashInfer's own copy). */
+fic_status fic__attn_tail_write(fic_attention_workspace *ws, const fic__attn_tail *tail, void *stream);
+/* A device int32 [batch + 1] tensor over the tail, in `store`. */
+void fic__attn_tail_tensor(const fic_attention_workspace *ws, const fic__attn_tail *tail, fic__attn_buffer *store);
+
+/* A prefill run's custom mask (attn_mask.c). */
+typedef struct fic__attn_mask {
+  fic_vt bits, offsets;
+  fic_dl_managed_versioned storage[2]; /* the Tensor objects' headers: outlive the call */
+} fic__attn_mask;
+
+/* Both given, the plan non-causal, shapes/dtypes/devices right. */
+fic_status fic__attn_mask_check(fic__attn_mask *m, const fic_attention_plan *pl, const fic_tensor *mask,
+                                const fic_tensor *indptr);
+/* The two Tensor objects for the run's Optional<ffi::Tensor> arguments;
+ * release them with fic__attn_mask_release after the call. */
+fic_status fic__attn_mask_objects(fic__attn_mask *m, const fic_attention_plan *pl, fic_any objs[2]);
+void fic__attn_mask_release(fic__attn_mask *m, const fic_attention_plan *pl, fic_any objs[2]);
 
 #endif
