@@ -123,7 +123,7 @@ static const attn_case k_cases[] = {
     {"decode f16 g1 p1 HND", 3, 16, 16, 1, HND, 900, 0, 0, 0, .q_type = AT_F16, .kv_type = AT_F16},
     {"decode f16 g7 p16 NHD tensor cores", 4, 28, 4, 16, NHD, 300, 0, 0, 0, .q_type = AT_F16, .kv_type = AT_F16},
     /* decode: e4m3 KV, k_scale folded into sm_scale */
-    {"decode e4m3 g4 p16 NHD k_scale 0.5", 40, 32, 8, 16, NHD, 1000, 0, 0, 0, .kv_type = AT_E4M3, .k_scale = 0.5,
+    {"decode e4m3 g4 p16 NHD k_scale 0.5", 40, 16, 4, 16, NHD, 600, 0, 0, 0, .kv_type = AT_E4M3, .k_scale = 0.5,
      .long_kv = 8192},
     {"decode e4m3 g1 p1 HND", 5, 8, 8, 1, HND, 700, 0, 0, 0, .kv_type = AT_E4M3},
     {"decode e4m3 g8 p16 HND", 16, 64, 8, 16, HND, 300, 0, 0, 0, .kv_type = AT_E4M3},
