@@ -1063,7 +1063,10 @@ typedef struct fic_batch_decode_run_params {
   double rope_scale;                  /* default 1 (posenc modules only) */
   double rope_theta;                  /* default 1e4 (posenc modules only) */
   int64_t enable_pdl;                 /* default FIC_PDL_AUTO: on for compute capability >= 9 */
-  const fic_tensor *qo_indptr;        /* tensor-core plans only: device int32 [batch + 1] = 0, 1, ..., batch */
+  /* (0.2.0) Ignored (checked when given: device int32
+   * [batch + 1]): a tensor-core plan keeps arange(batch + 1) in the int
+   * workspace's last bytes itself. Kept for source compatibility. */
+  const fic_tensor *qo_indptr;
 } fic_batch_decode_run_params;
 
 FIC_API fic_status fic_batch_decode_plan_params_init(fic_batch_decode_plan_params *params);
@@ -1145,6 +1148,15 @@ typedef struct fic_batch_prefill_run_params {
   double rope_scale;                  /* default 1 */
   double rope_theta;                  /* default 1e4 */
   int64_t enable_pdl;                 /* default FIC_PDL_AUTO */
+  /* (0.2.0, appended) A custom mask (FlashInfer's MaskMode::kCustom):
+   * both NULL (default) or both given, on a plan made with causal = 0.
+   * Sequence b's mask is qo_len x kv_len booleans, row-major, true = the
+   * key is visible, packed 8 a byte in little bit order (element e of the
+   * segment in bit e % 8 of byte e / 8; fic_segment_packbits with
+   * FIC_BITORDER_LITTLE); each sequence starts on a byte. A row that sees
+   * no key has an undefined output. */
+  const fic_tensor *custom_mask; /* device uint8 [>= sum over b of ceil(qo_len * kv_len / 8)], contiguous */
+  const fic_tensor *mask_indptr; /* device int32 [batch + 1]: byte offset of each sequence's mask */
 } fic_batch_prefill_run_params;
 
 /* As the decode plan/run: paged or ragged KV; causal or not; FA2 or FA3
@@ -1162,6 +1174,26 @@ FIC_API fic_status fic_batch_prefill_run(const fic_attention_plan *plan, const f
  * (decode plans: FA2, also on tensor cores). FIC_ERR_INVALID_ARGUMENT for a
  * NULL pointer. Thread-safe. (0.2.0) */
 FIC_API fic_status fic_attention_plan_backend(const fic_attention_plan *plan, fic_attention_backend *out);
+
+/* (0.2.0) CUDA graphs with new sequence lengths. A captured run keeps
+ * the plan's schedule offsets (its Array: padded batch size, split-kv flag,
+ * tile size, offsets into both workspaces) and reads the schedule itself
+ * from the int workspace when replayed. With enable_cuda_graph = 1 FlashInfer
+ * fixes the Array for a shape class, so a new plan on the same workspace
+ * with new lengths (decode: same batch size; prefill: same batch size and
+ * total_num_rows) writes a schedule the captured launch reads correctly.
+ * Call this after such a re-plan and before replaying: FIC_OK when replaying
+ * the graph captured from `captured`'s run is valid with `current`'s
+ * schedule; FIC_ERR_INVALID_ARGUMENT naming the first thing that differs
+ * otherwise (argument "current"): not the workspace's latest plan, another
+ * workspace, kind, module, batch size, heads, head dims, page size, layout,
+ * window, soft cap, causal, dtypes, total_num_rows, enable_cuda_graph = 0
+ * on either, or a different Array. `captured` may be superseded (it usually
+ * is). The graph still reads the tensors captured with it: the caller
+ * rewrites indptrs, indices, last-page lengths and q in those buffers, and
+ * the captured kv_indices must hold current's kv_indptr[batch] entries. */
+FIC_API fic_status fic_attention_plan_graph_compatible(const fic_attention_plan *captured,
+                                                       const fic_attention_plan *current);
 
 /* Release the plan's Array and the plan. NULL is accepted. Must not race
  * with a run of the same plan; the runtime must still be open (the

@@ -345,7 +345,8 @@ void ref_merge_states(const double *v, const double *s, size_t seq, size_t n, si
 
 /* ---- attention ---- */
 
-static int attn_visible(const ref_attn *p, int64_t qo_len, int64_t kv_len, int64_t i, int64_t j) {
+static int attn_visible(const ref_attn *p, size_t b, int64_t qo_len, int64_t kv_len, int64_t i, int64_t j) {
+  if (p->mask && !p->mask[b][i * kv_len + j]) return 0;
   if (p->causal && j + qo_len > kv_len + i) return 0;
   if (p->window_left >= 0 && j + qo_len + p->window_left < kv_len + i) return 0;
   return 1;
@@ -358,7 +359,7 @@ static int attn_row(const ref_attn *p, size_t b, int64_t qo_len, int64_t i, cons
   double scale = p->sm_scale > 0 ? p->sm_scale : 1.0 / sqrt((double)p->d_qk), m = -INFINITY;
   for (int64_t j = 0; j < kv_len; j++) {
     scores[j] = -INFINITY;
-    if (!attn_visible(p, qo_len, kv_len, i, j)) continue;
+    if (!attn_visible(p, b, qo_len, kv_len, i, j)) continue;
     const double *k = p->k[b] + ((size_t)j * p->hkv + kvh) * p->d_qk;
     double s = 0;
     for (size_t d = 0; d < p->d_qk; d++) s += q[d] * k[d];

@@ -125,6 +125,7 @@ void ref_merge_states(const double *v, const double *s, size_t seq, size_t n, si
  * query rows and kv_len keys, query row i may see key j when
  *   causal:      j + qo_len <= kv_len + i        (bottom-right aligned)
  *   window_left: j + qo_len + window_left >= kv_len + i   (when >= 0)
+ *   mask:        mask[b][i * kv_len + j] != 0          (when given)
  * score = sm_scale * q.k, then cap * tanh(score / cap) when soft_cap > 0;
  * out = softmax(scores) v; lse = log2(sum_j exp(score_j)): BASE 2, as
  * FlashInfer returns it (m + log2(d) with scores scaled by log2(e)).
@@ -140,6 +141,10 @@ typedef struct ref_attn {
   int causal;
   int64_t window_left; /* -1: none */
   double soft_cap;     /* 0: none */
+  /* Appended: a custom mask (FlashInfer's MaskMode::kCustom, ANDed with
+   * causal and the window), per sequence [qo_len * kv_len] row-major,
+   * nonzero = visible; NULL: none. */
+  const uint8_t *const *mask;
 } ref_attn;
 
 /* out [rows, hq, d_vo]; lse [rows, hq] (may be NULL). Returns 0, or -1 if a

@@ -158,7 +158,7 @@ int cli_run_decode(fic_runtime *rt, const cudart_dyn *cuda, int dev, void *strea
   if (rc == 0) rc = rd_device(&c, rt, dev, stream, got, got_lse);
   const double *ks[RD_BATCH], *vs[RD_BATCH];
   for (int b = 0; b < RD_BATCH; b++) ks[b] = c.ks[b], vs[b] = c.vs[b];
-  ref_attn p = {RD_BATCH, RD_HQ, RD_HKV, RD_D, RD_D, c.qo_indptr, c.kv_len, c.dq, ks, vs, 0, 0, -1, 0};
+  ref_attn p = {RD_BATCH, RD_HQ, RD_HKV, RD_D, RD_D, c.qo_indptr, c.kv_len, c.dq, ks, vs, 0, 0, -1, 0, NULL};
   if (rc == 0 && ref_attention(&p, want, want_lse) != 0) rc = 2;
   if (rc == 0) {
     ref_err e = ref_compare(got, want, qn), el = ref_compare(got_lse, want_lse, RD_BATCH * RD_HQ);

@@ -12,6 +12,8 @@ enum { FIC_CUDA_SUCCESS = 0 };
 enum { FIC_CUDA_ATTR_SM_COUNT = 16, FIC_CUDA_ATTR_CC_MAJOR = 75, FIC_CUDA_ATTR_CC_MINOR = 76 };
 /* cudaEventDisableTiming */
 enum { FIC_CUDA_EVENT_DISABLE_TIMING = 2 };
+/* cudaMemcpyKind */
+enum { FIC_CUDA_MEMCPY_HOST_TO_DEVICE = 1 };
 /* cudaStreamCaptureStatus */
 enum { FIC_CUDA_CAPTURE_STATUS_NONE = 0 };
 

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "ffi/call.h"
 #include "kernels/kernels.h"
 #include "kernels/module_names.h"
 #include "kernels/validate.h"
@@ -31,6 +32,8 @@ typedef struct fic__event_ops {
   int (*synchronize)(void *event);
   int (*destroy)(void *event);
   const char *(*error_string)(int error);
+  /* cudaMemcpyAsync: the tensor-core decode plan's qo_indptr (0.2.0). */
+  int (*memcpy_async)(void *dst, const void *src, size_t bytes, int kind, void *stream);
 } fic__event_ops;
 
 /* A 1-D byte tensor over one of the caller's buffers (immutable after create). */
@@ -92,6 +95,13 @@ struct fic_attention_plan {
   /* MLA plans: the latent cache's two parts and the plan's sm_scale */
   int64_t head_dim_ckv, head_dim_kpe;
   double sm_scale;
+  /* Tensor-core decode: arange(batch + 1) in the int workspace's tail,
+   * written by the plan (fic__attn_tail_*); the run's qo_indptr. */
+  fic__attn_buffer qo_arange;
+  /* Prefill: the fewest bytes a packed custom mask can hold (every
+   * sequence's ceil(qo_len * kv_len / 8) with kv_len at its smallest:
+   * exact for ragged KV, last pages of one token for paged KV). */
+  int64_t mask_min_bytes;
 };
 
 /* ---- shared by the plan files (attn_plan.c defines them) ---- */
@@ -131,6 +141,7 @@ fic_status fic__attn_plan_current(const fic_attention_plan *pl);
 typedef struct fic__attn_run_args {
   fic_vt q, k, v, qo_indptr, kv_indptr, kv_indices, last_page_len, out, lse;
   const fic_tensor *lse_given;
+  const fic_any *mask; /* [2] custom mask and mask indptr objects, or NULL */
   double sm_scale, rope_rcp_scale, rope_rcp_theta;
   int pdl;
 } fic__attn_run_args;
@@ -159,5 +170,36 @@ typedef struct fic__fa3_plan_in {
 fic_status fic__fa3_plan(fic_runtime *rt, fic_attention_plan *pl, const fic__fa3_plan_in *in, void *stream);
 /* The FA3 paged_run (24) or ragged_run (22) call of a 16-bit module. */
 fic_status fic__fa3_run(const fic_attention_plan *pl, const fic__attn_run_args *a, int ragged, void *stream);
+
+/* The int workspace's tail holding a tensor-core decode plan's
+ * arange(batch + 1): bytes (16-byte multiple) and offset from the base. */
+typedef struct fic__attn_tail {
+  size_t offset, bytes;
+  int64_t batch;
+} fic__attn_tail;
+
+/* The tail for `batch` in `ws`; FIC_ERR_INVALID_ARGUMENT when the int
+ * workspace cannot hold it with room to spare. */
+fic_status fic__attn_tail_plan(const fic_attention_workspace *ws, int64_t batch, fic__attn_tail *tail);
+/* Under the plan's lock, after FlashInfer's plan: write the arange into the
+ * page-locked buffer's tail and copy it to the int workspace on `stream`
+ * (ordered before the workspace's event, like FlashInfer's own copy). */
+fic_status fic__attn_tail_write(fic_attention_workspace *ws, const fic__attn_tail *tail, void *stream);
+/* A device int32 [batch + 1] tensor over the tail, in `store`. */
+void fic__attn_tail_tensor(const fic_attention_workspace *ws, const fic__attn_tail *tail, fic__attn_buffer *store);
+
+/* A prefill run's custom mask (attn_mask.c). */
+typedef struct fic__attn_mask {
+  fic_vt bits, offsets;
+  fic_dl_managed_versioned storage[2]; /* the Tensor objects' headers: outlive the call */
+} fic__attn_mask;
+
+/* Both given, the plan non-causal, shapes/dtypes/devices right. */
+fic_status fic__attn_mask_check(fic__attn_mask *m, const fic_attention_plan *pl, const fic_tensor *mask,
+                                const fic_tensor *indptr);
+/* The two Tensor objects for the run's Optional<ffi::Tensor> arguments;
+ * release them with fic__attn_mask_release after the call. */
+fic_status fic__attn_mask_objects(fic__attn_mask *m, const fic_attention_plan *pl, fic_any objs[2]);
+void fic__attn_mask_release(fic__attn_mask *m, const fic_attention_plan *pl, fic_any objs[2]);
 
 #endif

@@ -265,8 +265,12 @@ fic_status fic_attention_plan_destroy(fic_attention_plan *plan) {
   return FIC_OK;
 }
 
-fic_status fic__attn_call_plan(fic_attention_plan *p, const struct fic_function *fn, const fic_any *args, int32_t n,
-                               void *stream) {
+/* Call the upstream plan under the workspace's ordering; on success the
+ * plan owns the returned Array. `tail` (tensor-core decode, else NULL): the
+ * arange qo_indptr written and copied after FlashInfer's plan, under the
+ * same lock and before the same event. */
+static fic_status call_plan_tail(fic_attention_plan *p, const struct fic_function *fn, const fic_any *args, int32_t n,
+                                 const fic__attn_tail *tail, void *stream) {
   fic_attention_workspace *ws = p->ws;
   FIC_CHECK(fic__attn_ws_plan_begin(ws));
   fic_status st = fic__call(fn, args, n, p->device_id, stream, &p->info);
@@ -275,8 +279,14 @@ fic_status fic__attn_call_plan(fic_attention_plan *p, const struct fic_function 
     fic__object_release(ws->rt, &p->info);
     st = fic__fail(FIC_ERR_ABI, "%s's plan returned type index %d, not an Array", p->module, (int)p->info.type_index);
   }
+  if (ok && tail) st = fic__attn_tail_write(ws, tail, stream);
   fic_status ev = fic__attn_ws_plan_end(ws, stream, ok, &p->generation);
   return st != FIC_OK ? st : ev;
+}
+
+fic_status fic__attn_call_plan(fic_attention_plan *p, const struct fic_function *fn, const fic_any *args, int32_t n,
+                               void *stream) {
+  return call_plan_tail(p, fn, args, n, NULL, stream);
 }
 
 static fic_status finish(fic_attention_plan *p, fic_status st, fic_attention_plan **out) {
@@ -376,6 +386,7 @@ typedef struct fa2_plan_in {
   const int32_t *qo_indptr, *kv_indptr;
   int64_t total_rows, batch, hq, hkv, page_size, cuda_graph, dqk, dvo, causal, window_left;
   int ragged;
+  const fic__attn_tail *tail; /* tensor-core decode: FlashInfer gets the int workspace less the tail */
 } fa2_plan_in;
 
 static fic_status fa2_plan(fic_runtime *rt, fic_attention_plan *pl, const fa2_plan_in *in, void *stream) {
@@ -386,13 +397,15 @@ static fic_status fa2_plan(fic_runtime *rt, fic_attention_plan *pl, const fa2_pl
   if (!kv_len) return fic__fail(FIC_ERR_NO_MEMORY, "allocating %lld kv lengths", (long long)in->batch);
   for (int64_t i = 0; i < in->batch; i++)
     kv_len[i] = (int32_t)((int64_t)(in->kv_indptr[i + 1] - in->kv_indptr[i]) * (in->ragged ? 1 : in->page_size));
-  fic__attn_buffer qo, kv, len;
+  fic__attn_buffer qo, kv, len, int_ws = pl->ws->int_buf;
+  int_ws.t.shape = int_ws.shape, int_ws.t.strides = int_ws.strides;
+  if (in->tail) int_ws.shape[0] = (int64_t)in->tail->offset;
   fic__attn_host_tensor(&qo, in->qo_indptr, FIC_I32, in->batch + 1);
   fic__attn_host_tensor(&kv, in->kv_indptr, FIC_I32, in->batch + 1);
   fic__attn_host_tensor(&len, kv_len, FIC_I32, in->batch);
   fic_attention_workspace *ws = pl->ws;
   fic_any args[19] = {fic__any_ptr_tensor(&ws->float_buf.t),
-                      fic__any_ptr_tensor(&ws->int_buf.t),
+                      fic__any_ptr_tensor(&int_ws.t),
                       fic__any_ptr_tensor(&ws->host_buf.t),
                       fic__any_ptr_tensor(&qo.t),
                       fic__any_ptr_tensor(&kv.t),
@@ -410,13 +423,17 @@ static fic_status fa2_plan(fic_runtime *rt, fic_attention_plan *pl, const fa2_pl
                       fic__any_int(-1) /* fixed_split_size */,
                       fic__any_bool(0) /* disable_split_kv */,
                       fic__any_int(0) /* num_colocated_ctas */};
-  fic_status st = fic__attn_call_plan(pl, plan_fn, args, 19, stream);
+  fic_status st = call_plan_tail(pl, plan_fn, args, 19, in->tail, stream);
   free(kv_len);
   return st;
 }
 
+/* The tensor-core decode: the prefill module's plan with qo_indptr =
+ * arange(batch + 1), which the library also keeps on the device (attn_tail.c). */
 static fic_status decode_tensor_core_plan(fic_runtime *rt, fic_attention_plan *pl,
                                           const fic_batch_decode_plan_params *p, void *stream) {
+  fic__attn_tail tail;
+  FIC_CHECK(fic__attn_tail_plan(pl->ws, p->batch_size, &tail));
   int32_t *arange = malloc((size_t)(p->batch_size + 1) * sizeof *arange);
   if (!arange) return fic__fail(FIC_ERR_NO_MEMORY, "allocating qo_indptr");
   for (int64_t i = 0; i <= p->batch_size; i++) arange[i] = (int32_t)i;
@@ -432,9 +449,11 @@ static fic_status decode_tensor_core_plan(fic_runtime *rt, fic_attention_plan *p
                     p->head_dim,
                     0,
                     p->window_left,
-                    0};
+                    0,
+                    &tail};
   fic_status st = fa2_plan(rt, pl, &in, stream);
   free(arange);
+  if (st == FIC_OK) fic__attn_tail_tensor(pl->ws, &tail, &pl->qo_arange);
   return st;
 }
 
@@ -499,6 +518,22 @@ static fic_status check_last_page_len(const fic_batch_prefill_plan_params *p) {
   return FIC_OK;
 }
 
+/* The fewest bytes a packed custom mask for this batch holds: segment b is
+ * ceil(qo_len * kv_len / 8) bytes (segment_packbits, prefill.py), kv_len at
+ * least (pages - 1) * page_size + 1 for paged KV (the last page's length
+ * lives on the device). Saturates at INT64_MAX. */
+static int64_t mask_min_bytes(const fic_batch_prefill_plan_params *p) {
+  int64_t total = 0;
+  for (int64_t b = 0; b < p->batch_size; b++) {
+    int64_t qo = p->qo_indptr[b + 1] - p->qo_indptr[b], kv = p->kv_indptr[b + 1] - p->kv_indptr[b];
+    if (!p->ragged) kv = kv > 0 ? (kv - 1) * p->page_size + 1 : 0;
+    int64_t bytes = (qo * kv + 7) / 8; /* both < 2^31: no overflow */
+    if (total > INT64_MAX - bytes) return INT64_MAX;
+    total += bytes;
+  }
+  return total;
+}
+
 static fic_status check_prefill(fic_batch_prefill_plan_params *p) {
   FIC_CHECK(check_positive("batch_size", p->batch_size));
   FIC_CHECK(check_indptr("qo_indptr", p->qo_indptr, p->batch_size));
@@ -549,6 +584,7 @@ fic_status fic_batch_prefill_plan(fic_runtime *rt, fic_attention_workspace *ws,
   fic_attention_plan *pl = NULL;
   FIC_CHECK(plan_make(rt, ws, p.ragged ? FIC__ATTN_KIND_PREFILL_RAGGED : FIC__ATTN_KIND_PREFILL_PAGED,
                       FIC__ATTN_BATCH_PREFILL, &sh, &req, &pl));
+  pl->mask_min_bytes = mask_min_bytes(&p);
   fic_status st;
   if (pl->backend == FIC__BACKEND_FA3) {
     const fic__fa3_plan_in in = {.qo_indptr = p.qo_indptr,
@@ -569,7 +605,7 @@ fic_status fic_batch_prefill_plan(fic_runtime *rt, fic_attention_workspace *ws,
   } else {
     fa2_plan_in in = {p.qo_indptr,    p.kv_indptr,   p.total_num_rows,    p.batch_size,  p.num_qo_heads,
                       p.num_kv_heads, p.page_size,   p.enable_cuda_graph, p.head_dim_qk, p.head_dim_vo,
-                      p.causal,       p.window_left, (int)p.ragged};
+                      p.causal,       p.window_left, (int)p.ragged,       NULL};
     st = fa2_plan(rt, pl, &in, stream);
   }
   return finish(pl, st, out);

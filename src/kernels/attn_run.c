@@ -4,8 +4,9 @@
  * head count, or an indptr of the wrong length, is read as given), then the
  * export's exact argument list (csrc/batch_decode.cu, csrc/batch_prefill.cu;
  * the ADDITIONAL_FUNC_PARAMS of jit/attention/modules.py; FA3's in
- * attn_fa3.c). Optional extras (alibi slopes, custom masks, multi-item
- * scoring) are passed as None. */
+ * attn_fa3.c). A prefill's custom mask goes as Tensor objects (attn_mask.c);
+ * the other optional extras (alibi slopes, multi-item scoring) are passed as
+ * None. */
 #include <math.h>
 #include <string.h>
 
@@ -234,11 +235,13 @@ static fic_status call_prefill(const fic_attention_plan *pl, const fic__attn_run
   }
   args[n++] = fic__any_ptr_tensor(&a->out.t);
   args[n++] = opt(a->lse_given, &a->lse);
-  args[n++] = fic__any_int(pl->causal ? 1 : 0); /* mask_mode: 0 none, 1 causal */
+  args[n++] = fic__any_int(a->mask ? 2 : pl->causal ? 1 : 0); /* MaskMode: 0 none, 1 causal, 2 custom */
   args[n++] = fic__any_int(pl->kv_layout);
   args[n++] = fic__any_int(pl->window_left);
   args[n++] = fic__any_bool(a->pdl);
-  for (int i = 0; i < 6; i++) args[n++] = fic__any_none();
+  args[n++] = a->mask ? a->mask[0] : fic__any_none();
+  args[n++] = a->mask ? a->mask[1] : fic__any_none();
+  for (int i = 0; i < 4; i++) args[n++] = fic__any_none();
   args[n++] = fic__any_float(pl->soft_cap);
   args[n++] = fic__any_float(a->sm_scale);
   args[n++] = fic__any_float(a->rope_rcp_scale);
@@ -254,6 +257,7 @@ static fic_status check_tail(fic__attn_run_args *a, const fic_attention_plan *pl
                              double sm_scale, double rope_scale, double rope_theta, int64_t pdl) {
   FIC_CHECK(check_lse(&a->lse, lse, pl));
   a->lse_given = lse;
+  a->mask = NULL;
   a->sm_scale = sm_scale;
   FIC_CHECK(check_scalars(pl, &a->sm_scale, rope_scale, rope_theta, pdl, &a->pdl));
   a->rope_rcp_scale = 1.0 / rope_scale;
@@ -282,12 +286,11 @@ fic_status fic_batch_decode_run(const fic_attention_plan *plan, const fic_batch_
   FIC_CHECK(check_paged(&a, plan, p.k_cache, p.v_cache, p.kv_indptr, p.kv_indices, p.kv_last_page_len));
   FIC_CHECK(check_tail(&a, plan, p.lse, p.sm_scale, p.rope_scale, p.rope_theta, p.enable_pdl));
   if (plan->kind == FIC__ATTN_KIND_DECODE) return call_decode(plan, &a, stream);
-  if (!p.qo_indptr)
-    return fic__fail_arg("qo_indptr",
-                         "qo_indptr must not be NULL: this plan decodes on tensor cores (group size %lld or "
-                         "use_tensor_cores) and needs a device int32 [batch_size + 1] = 0, 1, ..., batch_size",
-                         (long long)(plan->qo_heads / plan->kv_heads));
-  FIC_CHECK(check_index(&a.qo_indptr, p.qo_indptr, "qo_indptr", plan, plan->batch + 1, "batch_size + 1"));
+  /* Tensor cores: the plan's own arange in the int workspace; a caller's
+   * qo_indptr (the 0.2.0 interface) is checked and otherwise ignored. */
+  if (p.qo_indptr)
+    FIC_CHECK(check_index(&a.qo_indptr, p.qo_indptr, "qo_indptr", plan, plan->batch + 1, "batch_size + 1"));
+  FIC_CHECK(fic__vt_init(&a.qo_indptr, &plan->qo_arange.t, "qo_indptr", 1, 1));
   return call_prefill(plan, &a, 0, stream);
 }
 
@@ -307,6 +310,21 @@ fic_status fic_batch_prefill_run(const fic_attention_plan *plan, const fic_batch
     FIC_CHECK(check_paged(&a, plan, p.k, p.v, p.kv_indptr, p.kv_indices, p.kv_last_page_len));
   }
   FIC_CHECK(check_tail(&a, plan, p.lse, p.sm_scale, p.rope_scale, p.rope_theta, p.enable_pdl));
-  if (plan->backend == FIC__BACKEND_FA3) return fic__fa3_run(plan, &a, ragged, stream);
-  return call_prefill(plan, &a, ragged, stream);
+  int masked = p.custom_mask || p.mask_indptr;
+  if (plan->backend == FIC__BACKEND_FA3) {
+    if (masked)
+      return fic__fail_arg("custom_mask",
+                           "custom masks run on FA2 only (FA3 has no custom mask mode); this plan uses FA3: plan "
+                           "with backend = FIC_ATTENTION_BACKEND_FA2");
+    return fic__fa3_run(plan, &a, ragged, stream);
+  }
+  if (!masked) return call_prefill(plan, &a, ragged, stream);
+  fic__attn_mask m;
+  FIC_CHECK(fic__attn_mask_check(&m, plan, p.custom_mask, p.mask_indptr));
+  fic_any objs[2];
+  FIC_CHECK(fic__attn_mask_objects(&m, plan, objs));
+  a.mask = objs;
+  fic_status st = call_prefill(plan, &a, ragged, stream);
+  fic__attn_mask_release(&m, plan, objs);
+  return st;
 }

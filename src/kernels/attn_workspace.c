@@ -75,6 +75,7 @@ static void use_cudart_events(fic_attention_workspace *ws, const fic_cudart_api 
   ws->ev.synchronize = cuda->EventSynchronize;
   ws->ev.destroy = cuda->EventDestroy;
   ws->ev.error_string = cuda->GetErrorString;
+  ws->ev.memcpy_async = cuda->MemcpyAsync;
 }
 
 fic_status fic_attention_workspace_create(fic_runtime *rt, const fic_attention_workspace_desc *desc,

@@ -121,6 +121,7 @@ static fic_status resolve_api(void *h) {
       {"cudaEventRecord", (void **)&g_api.EventRecord},
       {"cudaEventSynchronize", (void **)&g_api.EventSynchronize},
       {"cudaEventDestroy", (void **)&g_api.EventDestroy},
+      {"cudaMemcpyAsync", (void **)&g_api.MemcpyAsync},
   };
   for (size_t i = 0; i < sizeof syms / sizeof syms[0]; ++i) {
     void *sym = dlsym(h, syms[i].name);

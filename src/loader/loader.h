@@ -34,6 +34,8 @@ typedef struct fic_cudart_api {
   int (*EventRecord)(void *event, void *stream);
   int (*EventSynchronize)(void *event);
   int (*EventDestroy)(void *event);
+  /* The tensor-core decode plan's qo_indptr copy into the int workspace (0.2.0). */
+  int (*MemcpyAsync)(void *dst, const void *src, size_t bytes, int kind, void *stream);
 } fic_cudart_api;
 
 /* Find and load libcudart.so.13 (already loaded; the dynamic linker's path;

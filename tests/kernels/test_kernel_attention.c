@@ -38,6 +38,8 @@ static fic_attention_workspace *fake_ws(fic_runtime *rt) {
   assert_non_null(ws);
   assert_int_equal(pthread_mutex_init(&ws->lock, NULL), 0);
   ws->rt = rt;
+  ws->desc.int_buffer = (void *)(uintptr_t)A_INT;
+  ws->desc.int_bytes = (size_t)8 << 20;
   return ws;
 }
 
@@ -54,6 +56,11 @@ static void fake_plan(fic_attention_plan *pl, fic_attention_workspace *ws, fic__
   pl->total_rows = kind <= FIC__ATTN_KIND_DECODE_TC ? 4 : 20;
   pl->kv_total = kind == FIC__ATTN_KIND_PREFILL_RAGGED ? 70 : 10;
   pl->q_dtype = FIC_BF16, pl->kv_dtype = FIC_BF16, pl->o_dtype = FIC_BF16;
+  if (kind == FIC__ATTN_KIND_DECODE_TC) {
+    fic__attn_tail tail;
+    FIC_ASSERT_OK(fic__attn_tail_plan(ws, pl->batch, &tail));
+    fic__attn_tail_tensor(ws, &tail, &pl->qo_arange);
+  }
 }
 
 /* Tensors of a run that matches fake_plan. */
@@ -189,8 +196,11 @@ static void test_decode_run_plan_state(void **state) {
   f->plan.kind = FIC__ATTN_KIND_PREFILL_PAGED;
   KT_EXPECT_ARG(fic_batch_decode_run(&f->plan, &p, NULL), "plan",
                 "batch prefill plan; run it with fic_batch_prefill_run");
-  f->plan.kind = FIC__ATTN_KIND_DECODE_TC;
-  KT_EXPECT_ARG(fic_batch_decode_run(&f->plan, &p, NULL), "qo_indptr", "tensor cores (group size 4");
+  /* Tensor cores: a caller's qo_indptr (no longer needed) is still checked. */
+  fake_plan(&f->plan, f->ws, FIC__ATTN_KIND_DECODE_TC);
+  r.qo_indptr.shape[0] = 4;
+  p.qo_indptr = kt_t(&r.qo_indptr);
+  KT_EXPECT_ARG(fic_batch_decode_run(&f->plan, &p, NULL), "qo_indptr", "is 4, but the plan has batch_size + 1 = 5");
   fixture_free(f);
 }
 
@@ -212,6 +222,64 @@ static void test_prefill_run_mismatch(void **state) {
   PREFILL_EXPECT(f, r_.v.t.ndim = 4, "v", "must be 3-D");
   f->plan.kv_layout = FIC_KV_LAYOUT_HND;
   PREFILL_EXPECT(f, (void)0, "k", "k.shape[0] is 70, but the plan has num_kv_heads (HND layout) = 8");
+  fixture_free(f);
+}
+
+/* A custom mask: both tensors or neither, a non-causal plan, uint8 bits of
+ * at least the plan's smallest total, int32 [batch + 1] offsets. */
+static void test_prefill_custom_mask_checks(void **state) {
+  (void)state;
+  fixture *f = fixture_new(FIC__ATTN_KIND_PREFILL_PAGED);
+  f->plan.mask_min_bytes = 30;
+  kt_desc bits = kt_cuda(A_IDX + 512, FIC_U8, 1, 30, 0, 0, 0), offs = kt_cuda(A_IDX + 1024, FIC_I32, 1, 5, 0, 0, 0);
+#define MASK_EXPECT(mutate, arg, substr)                                                              \
+  do {                                                                                                \
+    kt_desc b_ = bits, o_ = offs;                                                                     \
+    PREFILL_EXPECT(f, (p_.custom_mask = kt_t(&b_), p_.mask_indptr = kt_t(&o_), mutate), arg, substr); \
+  } while (0)
+  MASK_EXPECT(p_.mask_indptr = NULL, "mask_indptr", "go together: mask_indptr is NULL");
+  MASK_EXPECT(p_.custom_mask = NULL, "custom_mask", "go together: custom_mask is NULL");
+  MASK_EXPECT(b_.shape[0] = 29, "custom_mask", "holds 29 bytes, but the plan's sequences need at least 30");
+  MASK_EXPECT(b_.t.dtype = FIC_I32, "custom_mask", "must be uint8");
+  MASK_EXPECT(b_.t.ndim = 2, "custom_mask", "1-D");
+  MASK_EXPECT(b_.t.device.device_id = 1, "custom_mask", "is on cuda:1");
+  MASK_EXPECT(o_.shape[0] = 4, "mask_indptr", "mask_indptr.shape[0] must be 5 (batch_size + 1), got 4");
+  MASK_EXPECT(o_.t.dtype = FIC_I64, "mask_indptr", "must be int32");
+  MASK_EXPECT((kt_strides(&b_, 2, 0, 0, 0), p_.custom_mask = kt_t(&b_)), "custom_mask", "contiguous");
+  f->plan.causal = 1;
+  MASK_EXPECT((void)0, "custom_mask", "causal = 0");
+#undef MASK_EXPECT
+  fixture_free(f);
+}
+
+/* What fic_attention_plan_graph_compatible refuses before it reads the
+ * Arrays (those are compared in the real-module group). */
+static void test_graph_compatible_checks(void **state) {
+  (void)state;
+  fixture *f = fixture_new(FIC__ATTN_KIND_DECODE);
+  fic_attention_plan a = f->plan, b = f->plan;
+  a.cuda_graph = b.cuda_graph = 1;
+  KT_EXPECT_ARG(fic_attention_plan_graph_compatible(NULL, &b), "captured", NULL);
+  KT_EXPECT_ARG(fic_attention_plan_graph_compatible(&a, NULL), "current", NULL);
+  a.cuda_graph = 0;
+  KT_EXPECT_ARG(fic_attention_plan_graph_compatible(&a, &b), "captured", "enable_cuda_graph = 0");
+  a.cuda_graph = 1, b.cuda_graph = 0;
+  KT_EXPECT_ARG(fic_attention_plan_graph_compatible(&a, &b), "current", "enable_cuda_graph = 0");
+  b.cuda_graph = 1, b.batch = 5;
+  KT_EXPECT_ARG(fic_attention_plan_graph_compatible(&a, &b), "current", "batch_size is 5, was 4");
+  b.batch = 4, b.total_rows = 8;
+  KT_EXPECT_ARG(fic_attention_plan_graph_compatible(&a, &b), "current", "total_num_rows is 8, was 4");
+  b.total_rows = 4, b.window_left = 7;
+  KT_EXPECT_ARG(fic_attention_plan_graph_compatible(&a, &b), "current", "window_left is 7, was -1");
+  b.window_left = -1, b.kv_dtype = FIC_F16;
+  KT_EXPECT_ARG(fic_attention_plan_graph_compatible(&a, &b), "current", "dtypes differ");
+  b.kv_dtype = FIC_BF16;
+  atomic_fetch_add(&f->ws->generation, 1); /* b is superseded */
+  KT_EXPECT_ARG(fic_attention_plan_graph_compatible(&a, &b), "current", "superseded");
+  b.generation = atomic_load(&f->ws->generation);
+  fic_attention_workspace other = {0};
+  b.ws = &other;
+  KT_EXPECT_ARG(fic_attention_plan_graph_compatible(&a, &b), "current", "another workspace");
   fixture_free(f);
 }
 
@@ -433,13 +501,67 @@ static int fake_destroy(void *event) {
 }
 static const char *fake_error_string(int e) { return e == 700 ? "cudaErrorIllegalAddress" : "?"; }
 
-static const fic__event_ops k_fake_ops = {fake_create, fake_record, fake_sync, fake_destroy, fake_error_string};
+/* cudaMemcpyAsync: records the last copy; fails with g_copy_error. */
+static struct {
+  void *dst;
+  const void *src;
+  size_t bytes;
+  int kind, calls, error;
+  void *stream;
+} g_copy;
+static int fake_memcpy(void *dst, const void *src, size_t bytes, int kind, void *stream) {
+  g_copy.dst = dst, g_copy.src = src, g_copy.bytes = bytes, g_copy.kind = kind, g_copy.stream = stream;
+  g_copy.calls++;
+  return g_copy.error;
+}
+
+static const fic__event_ops k_fake_ops = {fake_create,  fake_record,       fake_sync,
+                                          fake_destroy, fake_error_string, fake_memcpy};
 
 /* One plan as the library makes it: begin, write the host buffer, end. */
 static fic_status fake_plan_write(fic_attention_workspace *ws, const char *schedule, int succeeded, uint64_t *gen) {
   FIC_CHECK(fic__attn_ws_plan_begin(ws));
   snprintf(g_fake.host, sizeof g_fake.host, "%s", schedule);
   return fic__attn_ws_plan_end(ws, (void *)0x5, succeeded, gen);
+}
+
+/* The tensor-core decode's qo_indptr in the int workspace's last bytes:
+ * written into the page-locked buffer at the same offset and copied there. */
+static void test_decode_tail(void **state) {
+  (void)state;
+  fic_runtime *rt = empty_runtime();
+  fic_attention_workspace *ws = fake_ws(rt);
+  static _Alignas(16) unsigned char host[4096];
+  ws->desc.host_buffer = host, ws->desc.host_bytes = sizeof host, ws->desc.int_bytes = sizeof host;
+  ws->ev = k_fake_ops;
+  fic__attn_tail t;
+  FIC_ASSERT_OK(fic__attn_tail_plan(ws, 4, &t));
+  assert_int_equal(t.bytes, 32); /* 5 int32 rounded up to 16 bytes */
+  assert_int_equal(t.offset, sizeof host - 32);
+  memset(&g_copy, 0, sizeof g_copy);
+  FIC_ASSERT_OK(fic__attn_tail_write(ws, &t, (void *)0x7));
+  int32_t got[5];
+  memcpy(got, host + t.offset, sizeof got);
+  for (int i = 0; i < 5; i++) assert_int_equal(got[i], i);
+  assert_int_equal(g_copy.calls, 1);
+  assert_ptr_equal(g_copy.dst, (char *)(uintptr_t)A_INT + t.offset);
+  assert_ptr_equal(g_copy.src, host + t.offset);
+  assert_int_equal(g_copy.bytes, 32);
+  assert_int_equal(g_copy.kind, 1); /* cudaMemcpyHostToDevice */
+  assert_ptr_equal(g_copy.stream, (void *)0x7);
+  fic__attn_buffer b;
+  fic__attn_tail_tensor(ws, &t, &b);
+  assert_ptr_equal(b.t.data, (char *)(uintptr_t)A_INT + t.offset);
+  assert_int_equal(b.t.shape[0], 5);
+  assert_int_equal(b.t.device.device_type, FIC_DEVICE_CUDA);
+  g_copy.error = 700;
+  KT_EXPECT_STATUS(fic__attn_tail_write(ws, &t, NULL), FIC_ERR_CUDA);
+  assert_non_null(strstr(fic_last_error_message(), "cudaErrorIllegalAddress"));
+  g_copy.error = 0;
+  KT_EXPECT_ARG(fic__attn_tail_plan(ws, 1020, &t), "int_buffer", "too small for a tensor-core decode of batch 1020");
+  pthread_mutex_destroy(&ws->lock);
+  free(ws);
+  free(rt);
 }
 
 static void test_workspace_orders_plans(void **state) {
@@ -571,22 +693,24 @@ static fic_attention_workspace *real_ws(fic_runtime *rt) {
   return ws;
 }
 
-/* The wheel has bf16/hd128 modules only: the error names what it has. */
+/* Combinations neither the bf16/hd128 wheel nor the larger attention test
+ * wheel (hd64/256, window, soft cap, f16, e4m3 KV) has: the error names
+ * what the wheel has (what is asserted is in both wheels' answers). */
 static void test_real_nearest_module(void **state) {
   fic_runtime *rt = need_real(state);
   fic_attention_workspace *ws = real_ws(rt);
   fic_batch_decode_plan_params d = decode_plan();
   fic_attention_plan *out = NULL;
-  d.head_dim = 64;
+  d.head_dim = 256, d.q_dtype = d.kv_dtype = FIC_F16;
   KT_EXPECT_STATUS(fic_batch_decode_plan(rt, ws, &d, NULL, &out), FIC_ERR_NOT_FOUND);
-  assert_non_null(
-      strstr(fic_last_error_message(), "with the same dtypes it has batch decode modules for: head dims 128/128"));
+  assert_non_null(strstr(fic_last_error_message(), "batch decode modules for: "));
+  assert_non_null(strstr(fic_last_error_message(), "head dims 128/128"));
   d = decode_plan();
-  d.q_dtype = d.kv_dtype = FIC_F16;
+  d.kv_dtype = FIC_F8_E5M2;
   KT_EXPECT_STATUS(fic_batch_decode_plan(rt, ws, &d, NULL, &out), FIC_ERR_NOT_FOUND);
   assert_non_null(strstr(fic_last_error_message(), "q/kv/o/idx bf16/bf16/bf16/i32"));
   fic_batch_prefill_plan_params p = prefill_plan();
-  p.logits_soft_cap = 30;
+  p.logits_soft_cap = 30, p.window_left = 100;
   KT_EXPECT_STATUS(fic_batch_prefill_plan(rt, ws, &p, NULL, &out), FIC_ERR_NOT_FOUND);
   assert_non_null(strstr(fic_last_error_message(), "soft cap no"));
   assert_null(out);
@@ -629,7 +753,8 @@ static void test_real_plan_without_gpu(void **state) {
  * zeros: the wrapper converts every argument before its body runs (a wrong
  * count or kind is a TypeError), and the body first rebuilds the plan info
  * from the Array (a wrong length is FromVector's InternalError). */
-static fic_status real_run(fic_runtime *rt, const char *module, const char *fn, fic__attn_kind kind, size_t info_len) {
+static fic_status real_run_mask(fic_runtime *rt, const char *module, const char *fn, fic__attn_kind kind,
+                                size_t info_len, int with_mask) {
   fic_attention_workspace *ws = real_ws(rt);
   fic_attention_plan pl;
   fake_plan(&pl, ws, kind);
@@ -648,11 +773,17 @@ static fic_status real_run(fic_runtime *rt, const char *module, const char *fn, 
     s = fic_batch_decode_run(&pl, &p, NULL);
   } else {
     fic_batch_prefill_run_params p = prefill_run(&r);
+    kt_desc bits = kt_cuda(A_IDX + 512, FIC_U8, 1, 64, 0, 0, 0), offs = kt_cuda(A_IDX + 1024, FIC_I32, 1, 5, 0, 0, 0);
+    if (with_mask) p.custom_mask = kt_t(&bits), p.mask_indptr = kt_t(&offs);
     s = fic_batch_prefill_run(&pl, &p, NULL);
   }
   fic__object_release(rt, &pl.info);
   FIC_ASSERT_OK(fic_attention_workspace_destroy(ws));
   return s;
+}
+
+static fic_status real_run(fic_runtime *rt, const char *module, const char *fn, fic__attn_kind kind, size_t info_len) {
+  return real_run_mask(rt, module, fn, kind, info_len, 0);
 }
 
 static void test_real_run_argument_lists(void **state) {
@@ -665,11 +796,48 @@ static void test_real_run_argument_lists(void **state) {
                       "paged prefill");
   expect_no_gpu_error(real_run(rt, KT_ATTN_PREFILL_MODULE, "ragged_run", FIC__ATTN_KIND_PREFILL_RAGGED, 15),
                       "ragged prefill");
+  /* The custom mask as Tensor objects: the wrapper takes them (a plain
+   * tensor there would be a TypeError, not the device guard's error). */
+  expect_no_gpu_error(real_run_mask(rt, KT_ATTN_PREFILL_MODULE, "paged_run", FIC__ATTN_KIND_PREFILL_PAGED, 15, 1),
+                      "paged prefill with a custom mask");
+  expect_no_gpu_error(real_run_mask(rt, KT_ATTN_PREFILL_MODULE, "ragged_run", FIC__ATTN_KIND_PREFILL_RAGGED, 15, 1),
+                      "ragged prefill with a custom mask");
   /* The plan lengths are the wrappers' (DecodePlanInfo 10, PrefillPlanInfo 15). */
   KT_EXPECT_STATUS(real_run(rt, KT_ATTN_DECODE_MODULE, "run", FIC__ATTN_KIND_DECODE, 9), FIC_ERR_KERNEL);
   assert_non_null(strstr(fic_last_error_message(), "vec.size() should be 10, but got 9"));
   KT_EXPECT_STATUS(real_run(rt, KT_ATTN_PREFILL_MODULE, "paged_run", FIC__ATTN_KIND_PREFILL_PAGED, 10), FIC_ERR_KERNEL);
   assert_non_null(strstr(fic_last_error_message(), "should be 15, but got 10"));
+}
+
+/* Two graph plans compare their Arrays: equal passes, one element off is
+ * refused naming it (Arrays made by hand; the GPU test makes real ones). */
+static void test_real_graph_compatible(void **state) {
+  fic_runtime *rt = need_real(state);
+  fic_attention_workspace *ws = real_ws(rt);
+  fic_attention_plan a, b;
+  fake_plan(&a, ws, FIC__ATTN_KIND_PREFILL_PAGED);
+  fake_plan(&b, ws, FIC__ATTN_KIND_PREFILL_PAGED);
+  a.cuda_graph = b.cuda_graph = 1;
+  int64_t x[15], y[15];
+  for (int i = 0; i < 15; i++) x[i] = y[i] = 100 + i;
+  y[3] = 64;
+  fic_result ra, rb;
+  FIC_ASSERT_OK(fic_array_i64_new(rt, x, 15, &ra));
+  FIC_ASSERT_OK(fic_array_i64_new(rt, x, 15, &rb));
+  memcpy(&a.info, &ra, sizeof a.info);
+  memcpy(&b.info, &rb, sizeof b.info);
+  FIC_ASSERT_OK(fic_attention_plan_graph_compatible(&a, &b));
+  FIC_ASSERT_OK(fic_result_release(&rb));
+  FIC_ASSERT_OK(fic_array_i64_new(rt, y, 15, &rb));
+  memcpy(&b.info, &rb, sizeof b.info);
+  KT_EXPECT_ARG(fic_attention_plan_graph_compatible(&a, &b), "current", "plan Array element 3 is 64, was 103");
+  FIC_ASSERT_OK(fic_result_release(&rb));
+  FIC_ASSERT_OK(fic_array_i64_new(rt, y, 10, &rb));
+  memcpy(&b.info, &rb, sizeof b.info);
+  KT_EXPECT_ARG(fic_attention_plan_graph_compatible(&a, &b), "current", "the plan Array's length is 10, was 15");
+  FIC_ASSERT_OK(fic_result_release(&rb));
+  FIC_ASSERT_OK(fic_result_release(&ra));
+  FIC_ASSERT_OK(fic_attention_workspace_destroy(ws));
 }
 
 /* The arity table knows the attention exports by family. */
@@ -991,6 +1159,9 @@ int main(void) {
       cmocka_unit_test(test_decode_run_mismatch),
       cmocka_unit_test(test_decode_run_plan_state),
       cmocka_unit_test(test_prefill_run_mismatch),
+      cmocka_unit_test(test_prefill_custom_mask_checks),
+      cmocka_unit_test(test_decode_tail),
+      cmocka_unit_test(test_graph_compatible_checks),
       cmocka_unit_test(test_decode_plan_validation),
       cmocka_unit_test(test_prefill_plan_validation),
       cmocka_unit_test(test_fa3_plan_validation),
@@ -1001,10 +1172,9 @@ int main(void) {
       cmocka_unit_test(test_workspace_threads),
   };
   const struct CMUnitTest real[] = {
-      cmocka_unit_test(test_real_nearest_module),
-      cmocka_unit_test(test_real_plan_without_gpu),
-      cmocka_unit_test(test_real_run_argument_lists),
-      cmocka_unit_test(test_real_arities),
+      cmocka_unit_test(test_real_nearest_module),     cmocka_unit_test(test_real_plan_without_gpu),
+      cmocka_unit_test(test_real_run_argument_lists), cmocka_unit_test(test_real_arities),
+      cmocka_unit_test(test_real_graph_compatible),
   };
   const struct CMUnitTest fa3[] = {
       cmocka_unit_test(test_fa3_backend_choice),

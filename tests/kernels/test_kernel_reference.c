@@ -330,7 +330,7 @@ static void test_attention_by_hand(void **state) {
   const double k[3] = {0, 1, 2}, v[3] = {10, 20, 30};
   const double *ks[1] = {k}, *vs[1] = {v};
   const int64_t qo_indptr[2] = {0, 2}, kv_len[1] = {3};
-  ref_attn p = {1, 1, 1, 1, 1, qo_indptr, kv_len, q, ks, vs, 1.0, 0, -1, 0};
+  ref_attn p = {1, 1, 1, 1, 1, qo_indptr, kv_len, q, ks, vs, 1.0, 0, -1, 0, NULL};
   double out[2], lse[2];
   assert_int_equal(ref_attention(&p, out, lse), 0);
   double z = exp(0) + exp(1) + exp(2);
@@ -352,6 +352,14 @@ static void test_attention_by_hand(void **state) {
   assert_int_equal(ref_attention(&p, out, lse), 0);
   double w0 = 1, w1 = exp(tanh(1)), w2 = exp(tanh(2));
   assert_float_equal(out[0], (10 * w0 + 20 * w1 + 30 * w2) / (w0 + w1 + w2), 1e-12);
+  /* A custom mask (row-major [qo_len * kv_len]) ANDed with the rest. */
+  const uint8_t bits[6] = {1, 0, 1, 0, 0, 1};
+  const uint8_t *masks[1] = {bits};
+  p.soft_cap = 0, p.mask = masks;
+  assert_int_equal(ref_attention(&p, out, lse), 0);
+  assert_float_equal(out[0], (10 + 30 * exp(2)) / (1 + exp(2)), 1e-12);
+  assert_float_equal(out[1], 30, 1e-12);
+  p.mask = NULL, p.soft_cap = 1;
   /* sm_scale 0 means 1/sqrt(d) = 1 here; GQA mismatch and empty rows are refused. */
   p.hq = 2, p.hkv = 3;
   assert_int_equal(ref_attention(&p, out, lse), -1);
