@@ -79,6 +79,10 @@ static decode_times measure_decode(ds_model *m, int graph, int measure_gpu) {
   m->plan_cuda_graph = graph; /* eager: FlashInfer's default (non-graph) plan */
   ds_decode_begin(m, c->greedy);
   for (int s = 0; s < S; s++) ds_decode_step(m, s, graph, 0); /* warm-up (graph: capture) */
+  if (graph && !m->graph) {                                   /* --steps 1: the warm-up step ran eagerly; capture now */
+    ds_decode_prepare(m, 0);
+    ds_graph_capture(m);
+  }
   CK(cudaStreamSynchronize(m->stream));
 
   double runs[5];

@@ -19,10 +19,12 @@
  * 14336 terms adds ~sqrt(K) 2^-24, negligible). Layer 0's outputs pass through
  * about six rounded intermediates (qkv, rope, attention, o, gate/up, silu,
  * down): a few 2^-9 of the rms, with maxima over ~10^5 elements at ~4-5
- * sigma; 0.03 x rms (~8 ulps of an rms-sized value) covers that with margin.
- * The logits see every layer plus the final norm and a 512-term LM head with
- * fp32 output: 0.05 x rms x sqrt(layers). A wrong layout, position, page, head
- * mapping or norm gives errors of the order of the rms itself. */
+ * sigma, plus one-ulp flips of an intermediate carried into a later store (up
+ * to 2^-7 of that intermediate); 0.05 x rms (~13 ulps of an rms-sized value)
+ * covers that with margin. The logits see every layer plus the final norm and
+ * a 512-term LM head with fp32 output: 0.06 x rms x sqrt(layers). A wrong
+ * layout, position, page, head mapping or norm gives errors of the order of
+ * the rms itself. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,7 +224,7 @@ int ds_reference_check(ds_model *m, const ds_ref_inputs *in) {
   for (int64_t i = 0, row = 0; i < B; i++)
     for (int64_t pos = 0; pos < m->ctx[i]; pos++, row++)
       token(&R, i, pos, m->prompt[i * c->context + pos], rr + row * H, rh + row * H, NULL);
-  const double tol0 = 0.03, tol_logits = 0.05 * sqrt((double)c->layers);
+  const double tol0 = 0.05, tol_logits = 0.06 * sqrt((double)c->layers);
   err_acc er = {0, 0, 0, 0, 0}, eh = {0, 0, 0, 0, 0};
   for (int64_t k = 0; k < T * H; k++) acc_pass1(&er, rr[k]), acc_pass1(&eh, rh[k]);
   for (int64_t k = 0; k < T * H; k++) {
