@@ -39,7 +39,7 @@ prepare() {
   rm -rf "$G" && mkdir -p "$G/libs" "$G/full"
   tar -C "$build" --exclude='*.o' --exclude='*.a' --exclude='*.d' --exclude='CompilerId*' -cf - . | (mkdir -p "$G/build" && tar -C "$G/build" -xf -)
   find "$G/build" -type f -perm -u+x -exec ldd {} \; 2>/dev/null | awk '/=> \// {print $3}' | sort -u |
-    grep -v -E '/(libc|libm|libpthread|libdl|librt|libstdc\+\+|libgcc_s|libcudart|libcuda|libflashinfer-c)[.-]' |
+    grep -v -E '/(libc|libm|libpthread|libdl|librt|libstdc\+\+|libgcc_s|libcudart|libcuda|libcublas|libcublasLt|libflashinfer-c)[.-]' |
     grep -v -E 'ld-linux|libresolv' | while read -r f; do cp -L "$f" "$G/libs/"; done
   cp "$DEV"/wheels/apache_tvm_ffi-0.1.3-*.whl "$G/"
   local norm attn
@@ -107,6 +107,13 @@ run() {
   full=$(ls "$G"/full/*.whl)
   cp "$full" "$attn_wheel"
   export LD_LIBRARY_PATH="$here/$G/libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  # examples/decode_step links libcublas.so.13 (too large to carry): this
+  # machine's CUDA toolkit or PyTorch's wheels provide it (else its test skips).
+  local d
+  for d in /usr/local/cuda/lib64 /usr/local/cuda-13*/lib64 \
+    $(python3 -c 'import site; print(" ".join(p + "/nvidia/cu13/lib " + p + "/nvidia/cublas/lib" for p in site.getsitepackages()))' 2>/dev/null); do
+    [ -e "$d/libcublas.so.13" ] && export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$d" && break
+  done
   {
     date -u +%Y-%m-%dT%H:%M:%SZ
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
