@@ -312,7 +312,7 @@ static void fa3_vs_fa2_case(fic_runtime *rt3, fic_runtime *rt2, const attn_case 
     out[k] = malloc(n * sizeof(double)), lse[k] = malloc(nl * sizeof(double));
     assert_true(out[k] && lse[k]);
     b.c.backend = k ? 0 : FIC_ATTENTION_BACKEND_FA3;
-    poison_outputs(&b);
+    kv_batch_poison(&b);
     fic_attention_plan *plan = plan_batch(k ? rt2 : rt3, w[k].ws, &b, 0, NULL);
     FIC_ASSERT_OK(run_batch(plan, &b, b.dout, NULL));
     CK(cudaDeviceSynchronize());

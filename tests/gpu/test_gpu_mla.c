@@ -308,7 +308,8 @@ static void reference(const mla_batch *b, double *want, double *want_lse) {
                 b->sm_scale,
                 c->causal,
                 -1,
-                0};
+                0,
+                NULL};
   assert_int_equal(ref_attention(&p, want, want_lse), 0);
   for (int64_t s = 0; s < c->batch; s++) free(k[s]), free(v[s]);
   free(k), free(v), free(q);
