@@ -71,7 +71,7 @@ for n in z.namelist():
     echo "dev=$DEV"
     echo "norm_wheel=$norm"
     echo "attn_wheel=$attn"
-    echo "commit=$(git rev-parse HEAD)$(git status --porcelain --untracked-files=no | grep -q . && echo ' (dirty)')"
+    echo "commit='$(git rev-parse HEAD)$(git status --porcelain --untracked-files=no | grep -q . && echo ' (dirty)')'"
   } >"$G/paths"
   du -sh "$G"
 }
