@@ -43,16 +43,54 @@ typedef struct fic__attn_buffer {
   int64_t strides[1];
 } fic__attn_buffer;
 
+/* The exports a plan resolves (fic__attn_plan_fn). */
+typedef enum fic__attn_export {
+  FIC__ATTN_EXPORT_PLAN = 0,
+  FIC__ATTN_EXPORT_RUN,        /* decode and MLA */
+  FIC__ATTN_EXPORT_PAGED_RUN,  /* prefill */
+  FIC__ATTN_EXPORT_RAGGED_RUN, /* prefill */
+  FIC__ATTN_EXPORT_COUNT
+} fic__attn_export;
+
+/* What a module pick depends on: the module parameters wanted (backend
+ * zero), the backend the caller asked for, whether FA3 can run the plan's
+ * parameters (fic__fa3_unfit; 0 for decode), and the device's compute
+ * capability. Compared with memcmp: build it over memset zeros. */
+typedef struct fic__attn_pick_key {
+  fic__attn_params want;
+  int64_t backend; /* fic_attention_backend */
+  int32_t fa3_fit;
+  int32_t cc;
+} fic__attn_pick_key;
+
+/* A successful module pick a workspace remembers, so that the next plan
+ * with the same key skips naming the module, looking it up (a missing FA3
+ * module is a look in the wheel each time) and resolving its exports.
+ * Immutable once published, except `fns`, filled as resolved (racing
+ * stores write the same pointer). Freed with the workspace. */
+typedef struct fic__attn_pick {
+  struct fic__attn_pick *next;
+  fic__attn_pick_key key;
+  fic__attn_backend backend;
+  _Atomic(const struct fic_function *) fns[FIC__ATTN_EXPORT_COUNT];
+  char module[FIC__MODULE_NAME_CAP];
+} fic__attn_pick;
+
+/* At most this many picks per workspace (a serving loop uses a few). */
+#define FIC__ATTN_MAX_PICKS 64
+
 struct fic_attention_workspace {
   fic_runtime *rt;
   fic_attention_workspace_desc desc;
   fic__attn_buffer float_buf, int_buf, host_buf; /* host_buf is a CPU tensor */
   pthread_mutex_t lock;                          /* serialises plans */
   fic__event_ops ev;
-  void *event;                 /* created by the first record */
-  int event_pending;           /* recorded after a plan, not yet waited for */
-  int broken;                  /* an event call failed: the buffer's state is unknown */
-  _Atomic uint64_t generation; /* plans made so far; a plan runs only while it is the last */
+  void *event;                     /* created by the first record */
+  int event_pending;               /* recorded after a plan, not yet waited for */
+  int broken;                      /* an event call failed: the buffer's state is unknown */
+  _Atomic uint64_t generation;     /* plans made so far; a plan runs only while it is the last */
+  _Atomic(fic__attn_pick *) picks; /* lock-free list, newest first (pushed with CAS) */
+  _Atomic int num_picks;
 };
 
 /* Before a plan writes the page-locked buffer: take the lock, wait for the
@@ -64,6 +102,12 @@ fic_status fic__attn_ws_plan_begin(fic_attention_workspace *ws);
  * advance the generation, release the lock. *generation receives the new
  * plan's generation. */
 fic_status fic__attn_ws_plan_end(fic_attention_workspace *ws, void *stream, int succeeded, uint64_t *generation);
+/* The pick remembered for `key`, or NULL. */
+fic__attn_pick *fic__attn_pick_find(fic_attention_workspace *ws, const fic__attn_pick_key *key);
+/* Remember that `key` picked `module` with `backend`; NULL (nothing
+ * remembered, nothing recorded) when out of memory or at the limit. */
+fic__attn_pick *fic__attn_pick_add(fic_attention_workspace *ws, const fic__attn_pick_key *key,
+                                   fic__attn_backend backend, const char *module);
 /* Replace the event calls (tests). */
 void fic__attn_workspace_set_event_ops(fic_attention_workspace *ws, const fic__event_ops *ops);
 
@@ -82,7 +126,8 @@ struct fic_attention_plan {
   fic__attn_kind kind;
   fic__attn_backend backend; /* the module's: FA3 only for prefill kinds */
   const struct fic_function *run;
-  fic_any info; /* the plan's Array<int64_t>, owned: released once by destroy */
+  fic__attn_pick *pick; /* the workspace's record of this plan's module pick, or NULL */
+  fic_any info;         /* the plan's Array<int64_t>, owned: released once by destroy */
   char module[FIC__MODULE_NAME_CAP];
   int64_t batch, qo_heads, kv_heads, head_dim_qk, head_dim_vo, page_size;
   int64_t kv_layout, window_left, causal, cuda_graph;
@@ -119,6 +164,10 @@ fic_status fic__attn_plan_finish(fic_attention_plan *p, fic_status st, fic_atten
 /* Export `name` of `module`. */
 fic_status fic__attn_get_fn(fic_runtime *rt, const char *module, const char *name, void *stream,
                             const struct fic_function **out);
+/* Export `e` of the plan's module: from the plan's pick when resolved
+ * before, else fic__attn_get_fn (remembered in the pick). */
+fic_status fic__attn_plan_fn(fic_runtime *rt, fic_attention_plan *pl, fic__attn_export e, void *stream,
+                             const struct fic_function **out);
 /* A host (CPU) 1-D tensor over `data`; shape and stride live in `store`. */
 void fic__attn_host_tensor(fic__attn_buffer *store, const void *data, fic_dtype dtype, int64_t n);
 /* `failure` (module `want` is not in the wheel) replaced, when the wheel can

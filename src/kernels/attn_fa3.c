@@ -52,8 +52,9 @@ const char *fic__fa3_unfit(const fic__fa3_query *q, const char **field) {
 
 fic_status fic__fa3_plan(fic_runtime *rt, fic_attention_plan *pl, const fic__fa3_plan_in *in, void *stream) {
   const struct fic_function *plan_fn;
-  FIC_CHECK(fic__attn_get_fn(rt, pl->module, "plan", stream, &plan_fn));
-  FIC_CHECK(fic__attn_get_fn(rt, pl->module, in->ragged ? "ragged_run" : "paged_run", stream, &pl->run));
+  FIC_CHECK(fic__attn_plan_fn(rt, pl, FIC__ATTN_EXPORT_PLAN, stream, &plan_fn));
+  FIC_CHECK(fic__attn_plan_fn(rt, pl, in->ragged ? FIC__ATTN_EXPORT_RAGGED_RUN : FIC__ATTN_EXPORT_PAGED_RUN, stream,
+                              &pl->run));
   int32_t *kv_len = malloc((size_t)in->batch * sizeof *kv_len);
   if (!kv_len) return fic__fail(FIC_ERR_NO_MEMORY, "allocating %lld kv lengths", (long long)in->batch);
   /* prefill.py: ragged kv_indptr[1:] - kv_indptr[:-1]; paged get_seq_lens

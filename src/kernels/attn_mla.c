@@ -163,13 +163,9 @@ static fic_status check_mla_plan(fic_batch_mla_plan_params *p, int32_t device_id
 /* Python's determine_mla_backend (flashinfer/utils.py): FA3 on SM 9.x. The
  * `_sm90` modules hold sm_90a code only, so AUTO takes FA3 on SM 9.0 when
  * the wheel has it and FA2 otherwise; an explicit FA3 elsewhere is refused. */
-static fic_status pick_mla_module(fic_runtime *rt, const fic_batch_mla_plan_params *p, fic_attention_plan *pl) {
-  fic__attn_params m;
-  memset(&m, 0, sizeof m);
-  m.family = FIC__ATTN_BATCH_MLA;
-  m.dtype_q = p->q_dtype, m.dtype_kv = p->kv_dtype, m.dtype_o = p->o_dtype, m.dtype_idx = FIC_I32;
-  m.head_dim_qk = (int32_t)p->head_dim_ckv, m.head_dim_vo = (int32_t)p->head_dim_kpe;
-  int cc = fic__kernel_compute_capability(pl->device_id), major = cc / 10, minor = cc % 10;
+static fic_status pick_mla_uncached(fic_runtime *rt, const fic_batch_mla_plan_params *p, fic_attention_plan *pl,
+                                    fic__attn_params m, int cc) {
+  int major = cc / 10, minor = cc % 10;
   int sm90 = major == 9 && minor == 0;
   if (p->backend == FIC_ATTENTION_BACKEND_FA3 && major != 0 && !sm90)
     return fic__fail_arg("backend",
@@ -198,13 +194,38 @@ static fic_status pick_mla_module(fic_runtime *rt, const fic_batch_mla_plan_para
   return st;
 }
 
+/* The pick above, remembered by the workspace per (parameters, backend
+ * asked for, compute capability) once it succeeded (attention.h). */
+static fic_status pick_mla_module(fic_runtime *rt, const fic_batch_mla_plan_params *p, fic_attention_plan *pl) {
+  fic__attn_params m;
+  memset(&m, 0, sizeof m);
+  m.family = FIC__ATTN_BATCH_MLA;
+  m.dtype_q = p->q_dtype, m.dtype_kv = p->kv_dtype, m.dtype_o = p->o_dtype, m.dtype_idx = FIC_I32;
+  m.head_dim_qk = (int32_t)p->head_dim_ckv, m.head_dim_vo = (int32_t)p->head_dim_kpe;
+  int cc = fic__kernel_compute_capability(pl->device_id);
+  fic__attn_pick_key key;
+  memset(&key, 0, sizeof key);
+  memcpy(&key.want, &m, sizeof key.want);
+  key.backend = p->backend;
+  key.cc = cc;
+  pl->pick = fic__attn_pick_find(pl->ws, &key);
+  if (pl->pick) {
+    memcpy(pl->module, pl->pick->module, sizeof pl->module);
+    pl->backend = pl->pick->backend;
+    return FIC_OK;
+  }
+  FIC_CHECK(pick_mla_uncached(rt, p, pl, m, cc));
+  pl->pick = fic__attn_pick_add(pl->ws, &key, pl->backend, pl->module);
+  return FIC_OK;
+}
+
 /* MLAPlan's 9 arguments (mla.py plan: the three arrays on the host,
  * head_dim_o = head_dim_ckv). */
 static fic_status call_mla_plan(fic_runtime *rt, fic_attention_plan *pl, const fic_batch_mla_plan_params *p,
                                 void *stream) {
   const struct fic_function *plan_fn;
-  FIC_CHECK(fic__attn_get_fn(rt, pl->module, "plan", stream, &plan_fn));
-  FIC_CHECK(fic__attn_get_fn(rt, pl->module, "run", stream, &pl->run));
+  FIC_CHECK(fic__attn_plan_fn(rt, pl, FIC__ATTN_EXPORT_PLAN, stream, &plan_fn));
+  FIC_CHECK(fic__attn_plan_fn(rt, pl, FIC__ATTN_EXPORT_RUN, stream, &pl->run));
   fic__attn_buffer qo, kv, len;
   fic__attn_host_tensor(&qo, p->qo_indptr, FIC_I32, p->batch_size + 1);
   fic__attn_host_tensor(&kv, p->kv_indptr, FIC_I32, p->batch_size + 1);

@@ -226,6 +226,29 @@ fic_status fic__attn_get_fn(fic_runtime *rt, const char *module, const char *nam
   return FIC_OK;
 }
 
+fic_status fic__attn_plan_fn(fic_runtime *rt, fic_attention_plan *pl, fic__attn_export e, void *stream,
+                             const struct fic_function **out) {
+  static const char *const names[FIC__ATTN_EXPORT_COUNT] = {"plan", "run", "paged_run", "ragged_run"};
+  const struct fic_function *fn = pl->pick ? atomic_load_explicit(&pl->pick->fns[e], memory_order_acquire) : NULL;
+  if (!fn) {
+    FIC_CHECK(fic__attn_get_fn(rt, pl->module, names[e], stream, &fn));
+    if (pl->pick) atomic_store_explicit(&pl->pick->fns[e], fn, memory_order_release);
+  }
+  *out = fn;
+  return FIC_OK;
+}
+
+/* The key of a pick for `want` (backend ignored) on compute capability `cc`. */
+static void pick_key(fic__attn_pick_key *key, const fic__attn_params *want, const backend_request *req, int cc) {
+  memset(key, 0, sizeof *key);
+  memcpy(&key->want, want, sizeof key->want);
+  key->want.backend = FIC__BACKEND_FA2;
+  key->backend = req->backend;
+  const char *field = NULL;
+  key->fa3_fit = req->fa3 && !fic__fa3_unfit(req->fa3, &field);
+  key->cc = cc;
+}
+
 void fic__attn_host_tensor(fic__attn_buffer *store, const void *data, fic_dtype dtype, int64_t n) {
   memset(store, 0, sizeof *store);
   store->shape[0] = n;
@@ -332,7 +355,8 @@ static fic_status plan_make(fic_runtime *rt, fic_attention_workspace *ws, fic__a
   pl->head_dim_vo = sh->dvo, pl->page_size = sh->page, pl->kv_layout = sh->layout, pl->window_left = sh->window;
   pl->soft_cap = sh->cap, pl->cuda_graph = sh->graph, pl->causal = sh->causal, pl->total_rows = sh->rows;
   pl->kv_total = sh->kv_total, pl->q_dtype = sh->q, pl->kv_dtype = sh->kv, pl->o_dtype = sh->o;
-  pl->pdl_auto = fic__kernel_compute_capability(pl->device_id) >= 90;
+  int cc = fic__kernel_compute_capability(pl->device_id);
+  pl->pdl_auto = cc >= 90;
   fic__attn_params m;
   memset(&m, 0, sizeof m);
   m.family = family;
@@ -340,22 +364,37 @@ static fic_status plan_make(fic_runtime *rt, fic_attention_workspace *ws, fic__a
   m.head_dim_qk = (int32_t)sh->dqk, m.head_dim_vo = (int32_t)sh->dvo;
   m.use_sliding_window = sh->window >= 0;
   m.use_logits_soft_cap = sh->cap > 0;
+  /* The same key picks the same module: only a first pick (or a failing
+   * one, which is never remembered) names it and looks it up. */
+  fic__attn_pick_key key;
+  pick_key(&key, &m, req, cc);
+  pl->pick = fic__attn_pick_find(ws, &key);
+  if (pl->pick) {
+    memcpy(pl->module, pl->pick->module, sizeof pl->module);
+    pl->backend = pl->pick->backend;
+    *out = pl;
+    return FIC_OK;
+  }
   fic_status st = pick_module(rt, &m, req, pl->device_id, pl->module);
   if (st != FIC_OK) {
     fic_attention_plan_destroy(pl);
     return st;
   }
   pl->backend = m.backend;
+  pl->pick = fic__attn_pick_add(ws, &key, m.backend, pl->module);
   *out = pl;
   return FIC_OK;
 }
+
+/* Host arrays of up to this many sequences live on the stack (2 KiB). */
+#define FIC__ATTN_STACK_BATCH 512
 
 /* DecodePlan's 15 arguments (decode.py:1094-1121). */
 static fic_status decode_cuda_core_plan(fic_runtime *rt, fic_attention_plan *pl, const fic_batch_decode_plan_params *p,
                                         void *stream) {
   const struct fic_function *plan_fn;
-  FIC_CHECK(fic__attn_get_fn(rt, pl->module, "plan", stream, &plan_fn));
-  FIC_CHECK(fic__attn_get_fn(rt, pl->module, "run", stream, &pl->run));
+  FIC_CHECK(fic__attn_plan_fn(rt, pl, FIC__ATTN_EXPORT_PLAN, stream, &plan_fn));
+  FIC_CHECK(fic__attn_plan_fn(rt, pl, FIC__ATTN_EXPORT_RUN, stream, &pl->run));
   fic__attn_buffer indptr, empty_q, empty_kv;
   fic__attn_host_tensor(&indptr, p->kv_indptr, FIC_I32, p->batch_size + 1);
   fic__attn_host_tensor(&empty_q, NULL, p->q_dtype, 0); /* unused by the 0.6.3 plan; Python passes empty CPU tensors */
@@ -391,9 +430,11 @@ typedef struct fa2_plan_in {
 
 static fic_status fa2_plan(fic_runtime *rt, fic_attention_plan *pl, const fa2_plan_in *in, void *stream) {
   const struct fic_function *plan_fn;
-  FIC_CHECK(fic__attn_get_fn(rt, pl->module, "plan", stream, &plan_fn));
-  FIC_CHECK(fic__attn_get_fn(rt, pl->module, in->ragged ? "ragged_run" : "paged_run", stream, &pl->run));
-  int32_t *kv_len = malloc((size_t)in->batch * sizeof *kv_len);
+  FIC_CHECK(fic__attn_plan_fn(rt, pl, FIC__ATTN_EXPORT_PLAN, stream, &plan_fn));
+  FIC_CHECK(fic__attn_plan_fn(rt, pl, in->ragged ? FIC__ATTN_EXPORT_RAGGED_RUN : FIC__ATTN_EXPORT_PAGED_RUN, stream,
+                              &pl->run));
+  int32_t kv_len_stack[FIC__ATTN_STACK_BATCH];
+  int32_t *kv_len = in->batch <= FIC__ATTN_STACK_BATCH ? kv_len_stack : malloc((size_t)in->batch * sizeof *kv_len);
   if (!kv_len) return fic__fail(FIC_ERR_NO_MEMORY, "allocating %lld kv lengths", (long long)in->batch);
   for (int64_t i = 0; i < in->batch; i++)
     kv_len[i] = (int32_t)((int64_t)(in->kv_indptr[i + 1] - in->kv_indptr[i]) * (in->ragged ? 1 : in->page_size));
@@ -424,7 +465,7 @@ static fic_status fa2_plan(fic_runtime *rt, fic_attention_plan *pl, const fa2_pl
                       fic__any_bool(0) /* disable_split_kv */,
                       fic__any_int(0) /* num_colocated_ctas */};
   fic_status st = call_plan_tail(pl, plan_fn, args, 19, in->tail, stream);
-  free(kv_len);
+  if (kv_len != kv_len_stack) free(kv_len);
   return st;
 }
 
@@ -434,7 +475,9 @@ static fic_status decode_tensor_core_plan(fic_runtime *rt, fic_attention_plan *p
                                           const fic_batch_decode_plan_params *p, void *stream) {
   fic__attn_tail tail;
   FIC_CHECK(fic__attn_tail_plan(pl->ws, p->batch_size, &tail));
-  int32_t *arange = malloc((size_t)(p->batch_size + 1) * sizeof *arange);
+  int32_t arange_stack[FIC__ATTN_STACK_BATCH + 1];
+  int32_t *arange =
+      p->batch_size <= FIC__ATTN_STACK_BATCH ? arange_stack : malloc((size_t)(p->batch_size + 1) * sizeof *arange);
   if (!arange) return fic__fail(FIC_ERR_NO_MEMORY, "allocating qo_indptr");
   for (int64_t i = 0; i <= p->batch_size; i++) arange[i] = (int32_t)i;
   fa2_plan_in in = {arange,
@@ -452,7 +495,7 @@ static fic_status decode_tensor_core_plan(fic_runtime *rt, fic_attention_plan *p
                     0,
                     &tail};
   fic_status st = fa2_plan(rt, pl, &in, stream);
-  free(arange);
+  if (arange != arange_stack) free(arange);
   if (st == FIC_OK) fic__attn_tail_tensor(pl->ws, &tail, &pl->qo_arange);
   return st;
 }

@@ -154,6 +154,36 @@ fic_status fic__attn_ws_plan_end(fic_attention_workspace *ws, void *stream, int 
   return st;
 }
 
+fic__attn_pick *fic__attn_pick_find(fic_attention_workspace *ws, const fic__attn_pick_key *key) {
+  for (fic__attn_pick *p = atomic_load_explicit(&ws->picks, memory_order_acquire); p; p = p->next)
+    if (memcmp(&p->key, key, sizeof *key) == 0) return p;
+  return NULL;
+}
+
+fic__attn_pick *fic__attn_pick_add(fic_attention_workspace *ws, const fic__attn_pick_key *key,
+                                   fic__attn_backend backend, const char *module) {
+  if (atomic_fetch_add_explicit(&ws->num_picks, 1, memory_order_relaxed) >= FIC__ATTN_MAX_PICKS) {
+    atomic_fetch_sub_explicit(&ws->num_picks, 1, memory_order_relaxed);
+    return NULL;
+  }
+  fic__attn_pick *p = calloc(1, sizeof *p);
+  size_t len = strlen(module);
+  if (!p || len >= sizeof p->module) {
+    free(p);
+    atomic_fetch_sub_explicit(&ws->num_picks, 1, memory_order_relaxed);
+    return NULL;
+  }
+  memcpy(&p->key, key, sizeof *key);
+  p->backend = backend;
+  memcpy(p->module, module, len + 1);
+  /* Racing plans of one key may both push: the list's first match wins, the other is only memory. */
+  fic__attn_pick *head = atomic_load_explicit(&ws->picks, memory_order_relaxed);
+  do {
+    p->next = head;
+  } while (!atomic_compare_exchange_weak_explicit(&ws->picks, &head, p, memory_order_release, memory_order_relaxed));
+  return p;
+}
+
 void fic__attn_workspace_set_event_ops(fic_attention_workspace *ws, const fic__event_ops *ops) { ws->ev = *ops; }
 
 fic_status fic_attention_workspace_destroy(fic_attention_workspace *ws) {
@@ -164,6 +194,10 @@ fic_status fic_attention_workspace_destroy(fic_attention_workspace *ws) {
   if (ws->event) ws->ev.destroy(ws->event);
   pthread_mutex_unlock(&ws->lock);
   pthread_mutex_destroy(&ws->lock);
+  for (fic__attn_pick *p = atomic_load_explicit(&ws->picks, memory_order_acquire), *next; p; p = next) {
+    next = p->next;
+    free(p);
+  }
   free(ws);
   return st;
 }

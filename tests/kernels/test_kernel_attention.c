@@ -996,6 +996,32 @@ static void test_fa3_backend_choice(void **state) {
   FIC_ASSERT_OK(fic_attention_workspace_destroy(ws));
 }
 
+/* The workspace remembers a successful module pick per (parameters,
+ * backend asked for, FA3 fitness, compute capability): a repeated plan
+ * gets the same module without the look-up, and a plan differing in any
+ * of them is picked afresh (never the remembered module). */
+static void test_fa3_pick_remembered(void **state) {
+  fic_attention_workspace *ws = fa3_ws(state);
+  fic_runtime *rt = ((kt_runtime *)*state)->rt;
+  fic__test_set_compute_capability(90);
+  fic_batch_prefill_plan_params p = fa3_params();
+  for (int i = 0; i < 3; i++) expect_fa3(rt, ws, &p);
+  fic__test_set_compute_capability(80);
+  expect_fa2(rt, ws, &p, "bf16/bf16/bf16/i32"); /* another compute capability */
+  fic__test_set_compute_capability(90);
+  expect_fa3(rt, ws, &p);
+  p.backend = FIC_ATTENTION_BACKEND_FA2;
+  expect_fa2(rt, ws, &p, "bf16/bf16/bf16/i32"); /* another backend asked for */
+  p = fa3_params(), p.kv_last_page_len = NULL;
+  expect_fa2(rt, ws, &p, "bf16/bf16/bf16/i32"); /* FA3 cannot run it */
+  p = fa3_params(), p.window_left = 10;         /* another module: not in the wheel at all */
+  KT_EXPECT_STATUS(plan_backend(rt, ws, &p, &(fic_attention_backend){0}), FIC_ERR_NOT_FOUND);
+  p = fa3_params();
+  expect_fa3(rt, ws, &p);
+  fic__test_set_compute_capability(-1);
+  FIC_ASSERT_OK(fic_attention_workspace_destroy(ws));
+}
+
 static void test_fa3_plan_validation(void **state) {
   (void)state;
   fixture *f = fixture_new(FIC__ATTN_KIND_PREFILL_PAGED);
@@ -1178,6 +1204,7 @@ int main(void) {
   };
   const struct CMUnitTest fa3[] = {
       cmocka_unit_test(test_fa3_backend_choice),
+      cmocka_unit_test(test_fa3_pick_remembered),
       cmocka_unit_test(test_fa3_argument_lists),
       cmocka_unit_test(test_fa3_arities),
   };

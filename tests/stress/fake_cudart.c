@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A fake libcudart exporting everything src/loader/cudart.c resolves, for the
  * capture-refusal test without a GPU: cudaStreamIsCapturing reports an active
- * capture while FIC_FAKE_CUDART_CAPTURING=1. Nothing else does anything. */
+ * capture while FIC_FAKE_CUDART_CAPTURING=1. FIC_FAKE_CUDART_CC=<major><minor>
+ * (e.g. 90) makes cudaDeviceGetAttribute report that compute capability
+ * (bench/bench_plan_host.c --sm90); otherwise every attribute is 0. Nothing
+ * else does anything. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,8 +34,10 @@ int cudaGetDeviceCount(int *count) {
   return 0;
 }
 int cudaDeviceGetAttribute(int *value, int attr, int device) {
-  (void)attr, (void)device;
-  *value = 0;
+  (void)device;
+  const char *cc = getenv("FIC_FAKE_CUDART_CC");
+  int v = cc ? atoi(cc) : 0;
+  *value = attr == 75 ? v / 10 : attr == 76 ? v % 10 : 0; /* cudaDevAttrComputeCapabilityMajor / Minor */
   return 0;
 }
 int cudaRuntimeGetVersion(int *version) {
