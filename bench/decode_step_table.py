@@ -5,9 +5,15 @@ evaluated from the data, and a plot, from the JSON lines of the decode-step
 benchmark (examples/decode_step, impl "c"; bench/decode_step_py.py, impl
 "python").
 
-usage: decode_step_table.py JSONL... [--plot PNG]
+usage: decode_step_table.py JSONL... [--plot PNG] [--layers N]
        decode_step_table.py --compare-tokens A.jsonl B.jsonl
          (greedy tokens of A against B, per matching batch/context/layers/steps)
+The decode and prefill tables and the goals take the objects of one layer
+count (--layers; default the largest among the decode objects): the 2-layer
+correctness runs (tokens) stay out of them. C objects carry "gemm" ("lt":
+cublasLtMatmul, "ex": cublasGemmEx; none: ex, from before the switch); the
+main table takes C's lt objects where present, a second table compares both,
+and "host_profile" objects (--host-profile) get a table of their own.
 Standard library only; matplotlib for --plot when installed.
 """
 import argparse
@@ -44,11 +50,25 @@ def ratio(a, b):
     return a / b if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else None
 
 
-def decode_index(objs):
-    d = {}
+def gemm_of(o):
+    return o.get("gemm", "ex") if o.get("impl") == "c" else ""
+
+
+def decode_index(objs, c_gemm=None):
+    """(impl, mode, batch, context) -> object; C objects of GEMM path c_gemm
+    (None: lt where a point has it, else ex)."""
+    d, by = {}, {}
     for o in objs:
         if o.get("phase") == "decode":
-            d[(o["impl"], o["mode"], o["batch"], o["context"])] = o  # the last one wins
+            by[(o["impl"], o["mode"], o["batch"], o["context"], gemm_of(o))] = o  # the last one wins
+    for (impl, mode, b, ln, g), o in by.items():
+        if impl != "c":
+            d[(impl, mode, b, ln)] = o
+        elif c_gemm is not None:
+            if g == c_gemm:
+                d[(impl, mode, b, ln)] = o
+        elif g == "lt" or (impl, mode, b, ln, "lt") not in by:
+            d[(impl, mode, b, ln)] = o
     return d
 
 
@@ -56,8 +76,11 @@ def decode_table(objs):
     d = decode_index(objs)
     keys = sorted({(k[2], k[3]) for k in d}, key=lambda t: (t[1], t[0]))
     layers = sorted({o["layers"] for o in d.values()})
-    lines = ["Decode step, %s layer(s), ms per step (medians; GPU = CUDA events around the graph replay)." %
-             "/".join(str(x) for x in layers), "",
+    gemms = sorted({gemm_of(o) for o in d.values() if o.get("impl") == "c"})
+    lines = ["Decode step, %s layer(s), ms per step (medians; GPU = CUDA events around the graph replay); "
+             "C GEMMs: %s." % ("/".join(str(x) for x in layers),
+                               " and ".join({"lt": "cublasLtMatmul (--gemm lt)", "ex": "cublasGemmEx (--gemm ex)"}
+                                            .get(g, g) for g in gemms) or "-"), "",
              "| batch | context | C eager | C graph | Python eager | Python graph | GPU C | GPU Python | "
              "GPU C/Py | host C eager | host Py eager | host Py/C eager | host C graph | host Py graph | "
              "C graph/GPU | tok/s C graph | tok/s Py graph |",
@@ -101,6 +124,89 @@ def prefill_table(objs):
             b, ln, b * ln, f(c.get("ms")), f(p.get("ms")), f(c.get("tokens_per_s"), "%.0f"),
             f(p.get("tokens_per_s"), "%.0f"), f(ratio(c.get("ms"), p.get("ms")), "%.3fx")))
     return lines
+
+
+def gemm_table(objs):
+    """C with cublasGemmEx (ex) against cublasLtMatmul (lt), per point with both."""
+    ex, lt = decode_index(objs, "ex"), decode_index(objs, "lt")
+    keys = sorted({(k[2], k[3]) for k in ex if k[0] == "c"} & {(k[2], k[3]) for k in lt if k[0] == "c"},
+                  key=lambda t: (t[1], t[0]))
+    if not keys:
+        return []
+    lines = ["", "C GEMM path: cublasGemmEx (ex, per-call heuristic) vs cublasLtMatmul (lt, descriptors and "
+             "algorithm fixed at start-up); ms.", "",
+             "| batch | context | host eager ex | host eager lt | ex/lt | eager step ex | eager step lt | "
+             "graph step ex | graph step lt | GPU ex | GPU lt | GPU lt/ex |",
+             "|" + "---|" * 12]
+    for b, ln in keys:
+        g = lambda d, mode, key: d.get(("c", mode, b, ln), {}).get(key)  # noqa: E731
+        lines.append("| %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            b, ln, f(g(ex, "eager", "host_ms")), f(g(lt, "eager", "host_ms")),
+            f(ratio(g(ex, "eager", "host_ms"), g(lt, "eager", "host_ms")), "%.2fx"),
+            f(g(ex, "eager", "step_ms")), f(g(lt, "eager", "step_ms")), f(g(ex, "graph", "step_ms")),
+            f(g(lt, "graph", "step_ms")), f(g(ex, "graph", "gpu_ms")), f(g(lt, "graph", "gpu_ms")),
+            f(ratio(g(lt, "graph", "gpu_ms"), g(ex, "graph", "gpu_ms")), "%.3fx")))
+    return lines
+
+
+def host_profile_table(objs):
+    """--host-profile objects: microseconds per eager step per category."""
+    profs = {}
+    for o in objs:
+        if o.get("phase") == "host_profile":
+            profs[(o.get("batch"), o.get("context"), o.get("layers"), gemm_of(o))] = o  # the last one wins
+    if not profs:
+        return []
+    keys = sorted(profs)
+    cats = []
+    for k in keys:
+        for name in profs[k].get("categories", {}):
+            if name not in cats:
+                cats.append(name)
+    head = ["C %s, batch %s, context %s, %s layers" % (k[3], k[0], k[1], k[2]) for k in keys]
+    lines = ["", "Host time of one eager C step by call (--host-profile: a clock read around each call, summed "
+             "over the steps, each issued after a stream sync): us per step (calls per step, us per call).", "",
+             "| category | " + " | ".join(head) + " |", "|" + "---|" * (len(keys) + 1)]
+    for name in cats:
+        cells = []
+        for k in keys:
+            c = profs[k].get("categories", {}).get(name)
+            cells.append("%.1f (%g x %.2f)" % (c["us_per_step"], round(c["calls_per_step"], 2), c["us_per_call"])
+                         if c else "-")
+        lines.append("| %s | %s |" % (name, " | ".join(cells)))
+    lines.append("| other (descriptors, params, loops) | %s |" % " | ".join(
+        f(profs[k].get("other_us"), "%.1f") for k in keys))
+    lines.append("| **total (profiled)** | %s |" % " | ".join(f(profs[k].get("step_us"), "%.1f") for k in keys))
+    lines.append("| total, median step (profiled) | %s |" % " | ".join(
+        f(profs[k].get("step_us_median"), "%.1f") for k in keys))
+    lines.append("| host_ms median, no profile (us) | %s |" % " | ".join(
+        f(profs[k]["host_ms"] * 1e3 if isinstance(profs[k].get("host_ms"), float) else None, "%.1f") for k in keys))
+    algos = [(k, a) for k in keys for a in profs[k].get("gemm_algos", [])]
+    if algos:
+        lines += ["", "cuBLASLt algorithms of the decode GEMMs (--gemm lt; m rows x k in -> n out):", "",
+                  "| run | GEMM | m | k | n | algo | tile | stages | split-k | reduction | workspace B |",
+                  "|" + "---|" * 11]
+        for k, a in algos:
+            lines.append("| C %s b%s c%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                k[3], k[0], k[1], a.get("kind"), a.get("m"), a.get("k"), a.get("n"), a.get("algo"), a.get("tile"),
+                a.get("stages"), a.get("splitk"), a.get("reduction"), a.get("workspace")))
+    return lines
+
+
+def select_layers(objs, layers=None):
+    """Decode and prefill objects of one layer count (default: the largest
+    among the decode objects); every other object is kept."""
+    counts = [o.get("layers") for o in objs if o.get("phase") == "decode"]
+    if layers is None:
+        layers = max(counts) if counts else None
+    if layers is None:
+        return objs, None
+    kept = [o for o in objs if o.get("phase") not in ("decode", "prefill") or o.get("layers") == layers]
+    dropped = len(objs) - len(kept)
+    if dropped:
+        print("decode_step_table: %d decode/prefill object(s) of another layer count than %d left out" %
+              (dropped, layers), file=sys.stderr)
+    return kept, layers
 
 
 def same_tokens(a, b):
@@ -225,6 +331,8 @@ def main():
     ap.add_argument("jsonl", nargs="+")
     ap.add_argument("--plot", default=None)
     ap.add_argument("--compare-tokens", action="store_true")
+    ap.add_argument("--layers", type=int, default=None,
+                    help="layer count of the decode/prefill tables (default: the largest in the data)")
     a = ap.parse_args()
     if a.compare_tokens:
         if len(a.jsonl) != 2:
@@ -237,9 +345,9 @@ def main():
             print("tokens %s vs %s (batch %s, context %s, %s layers, %s steps): %d / %d identical (%.1f %%)" %
                   ((la, lb) + k[:4] + (same, n, 100.0 * same / max(n, 1))))
         return
-    objs = load(a.jsonl)
+    objs, _ = select_layers(load(a.jsonl), a.layers)
     lines, rows = decode_table(objs)
-    lines += prefill_table(objs) + tokens_table(objs) + goals(rows)
+    lines += gemm_table(objs) + prefill_table(objs) + tokens_table(objs) + host_profile_table(objs) + goals(rows)
     print("\n".join(lines))
     if a.plot and rows:
         plot(rows, a.plot)

@@ -14,7 +14,11 @@
 #      context 64, 8 steps, real prefill (bf16 GEMM algorithms may flip
 #      near-ties: reported, not failed)
 #   c. the decode grid: batch 1, 8, 64, 256 x context 1024, 8192, --fill
-#      random, FIC_LAYERS layers (default 4), both stacks, eager and graph
+#      random, FIC_LAYERS layers (default 4), both stacks, eager and graph; C
+#      once with cublasLtMatmul (--gemm lt, its default: algorithms fixed at
+#      start-up) and once with cublasGemmEx (--gemm ex) per point; then
+#      --host-profile (per-call host time of the eager step) at batch 8,
+#      context 1024 (FIC_PROFILE_POINT) with both --gemm settings
 #   d. prefill: context 1024 (batch 8) and 8192 (batch 1), both stacks
 #   then bench/decode_step_table.py: Markdown tables, goals, plot.
 # Results in $OUT (few files): run.log, decode_step.jsonl (every JSON line of
@@ -122,7 +126,9 @@ if ! skip b 60; then
   py tokens "${TOK[@]}" --both --json "$R/tok_py.jsonl"
   tokcmp "$R/tok_c_graph.jsonl" "$R/tok_py.jsonl"
   tokcmp "$R/tok_c_eager.jsonl" "$R/tok_py.jsonl"
-  cat "$R"/tok_*.jsonl >>"$J" 2>/dev/null
+  # only the tokens objects: these 2-layer correctness runs are not the grid's
+  # decode/prefill measurements (they must stay out of the tables and goals)
+  grep -h '"phase": *"tokens"' "$R"/tok_*.jsonl >>"$J" 2>/dev/null
 fi
 
 DEC=(--layers "$LAYERS" --steps "$STEPS" --fill random)
@@ -130,15 +136,30 @@ if ! skip c 90; then
   step "c. decode grid $GRID, $LAYERS layers, $STEPS steps: Python (one process, both modes)"
   py decode_py "${DEC[@]}" --grid "$GRID" --both --json "$J"
   step "c. decode grid: C"
+  # Per point: the fast settings (--gemm lt: graph and eager), then the same
+  # with cublasGemmEx (--gemm ex), which replaces the former second, eager-only
+  # run (its eager numbers repeated the first run's): as many processes as
+  # before. The objects carry "gemm"; the tables take lt for the main table.
   if LD_LIBRARY_PATH="$FIC_LD" "$BIN" --help 2>&1 | grep -q -- '--grid'; then
-    c decode_c "${DEC[@]}" --grid "$GRID" --json "$J"
-    c decode_c "${DEC[@]}" --grid "$GRID" --eager --json "$J"
+    c decode_c "${DEC[@]}" --grid "$GRID" --gemm lt --json "$J"
+    c decode_c "${DEC[@]}" --grid "$GRID" --gemm ex --json "$J"
   else
     for bl in ${GRID//,/ }; do
       skip c 20 && break
-      c decode_c "${DEC[@]}" --batch "${bl%%:*}" --context "${bl##*:}" --json "$J"
-      c decode_c "${DEC[@]}" --batch "${bl%%:*}" --context "${bl##*:}" --eager --json "$J"
+      c decode_c "${DEC[@]}" --batch "${bl%%:*}" --context "${bl##*:}" --gemm lt --json "$J"
+      c decode_c "${DEC[@]}" --batch "${bl%%:*}" --context "${bl##*:}" --gemm ex --json "$J"
     done
+  fi
+  PP=${FIC_PROFILE_POINT:-8:1024}
+  if ! skip c 20; then
+    step "c. C host profile of the eager step at batch ${PP%%:*}, context ${PP##*:} (--gemm lt, ex)"
+    for g in lt ex; do
+      c hostprof "${DEC[@]}" --batch "${PP%%:*}" --context "${PP##*:}" --eager --host-profile --gemm "$g" \
+        --json "$R/hostprof.jsonl"
+    done
+    # only the host_profile objects (the decode objects of these runs repeat the grid's)
+    grep -h '"phase": *"host_profile"' "$R/hostprof.jsonl" >>"$J"
+    sed -n '/^host profile:/,/^  total/p' "$R/hostprof.log" | tee -a "$LOG"
   fi
 fi
 

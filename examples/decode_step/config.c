@@ -24,8 +24,11 @@ void ds_usage(const char *prog) {
       "          [--fill prefill|random] [--greedy] [--eager] [--seed S] [--small] [--check]\n"
       "          [--json FILE] [--jit-cache-wheel W] [--tvmffi-wheel T] [--cache-dir D]\n"
       "          [--q-heads N] [--kv-heads N] [--head-dim N] [--pages N] [--no-pdl]\n"
+      "          [--gemm lt|ex] [--host-profile]\n"
       "A Llama-3-8B-shaped decoder on flashinfer-c and cuBLAS: prefill, then S decode steps\n"
       "(CUDA graph unless --eager). --check: small shape, float64 reference, eager == graph.\n"
+      "--gemm: cublasLtMatmul with algorithms fixed at start-up (lt, default) or cublasGemmEx (ex).\n"
+      "--host-profile: measure (as --json does) and break the eager step's host time down per call.\n"
       "Exit: 0 ok, 1 a check failed, 2 bad configuration or missing module, 3 no CUDA device.\n"
       "See examples/decode_step/README.md.\n",
       prog);
@@ -46,6 +49,7 @@ static int parse_int(const char *flag, const char *s, int64_t lo, int64_t hi, in
 int ds_parse(int argc, char **argv, ds_config *c, int *done, char *err, size_t n) {
   memset(c, 0, sizeof *c);
   c->layers = 2, c->batch = 8, c->context = 1024, c->steps = 16, c->page_size = 16, c->seed = 1234;
+  c->gemm_lt = 1;
   *done = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -75,6 +79,9 @@ int ds_parse(int argc, char **argv, ds_config *c, int *done, char *err, size_t n
       if (!v || (strcmp(v, "random") && strcmp(v, "prefill")))
         return fail(err, n, "--fill takes 'prefill' or 'random'");
       c->fill_random = !strcmp(v, "random");
+    } else if (!strcmp(a, "--gemm")) {
+      if (!v || (strcmp(v, "lt") && strcmp(v, "ex"))) return fail(err, n, "--gemm takes 'lt' or 'ex'");
+      c->gemm_lt = !strcmp(v, "lt");
     } else if (!strcmp(a, "--json")) {
       if (!v) return fail(err, n, "--json needs a file name");
       c->json = v;
@@ -99,6 +106,8 @@ int ds_parse(int argc, char **argv, ds_config *c, int *done, char *err, size_t n
         c->check = 1;
       else if (!strcmp(a, "--no-pdl"))
         c->no_pdl = 1;
+      else if (!strcmp(a, "--host-profile"))
+        c->host_profile = 1;
       else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
         ds_usage(argv[0]);
         *done = 1;

@@ -27,6 +27,10 @@ typedef struct ds_config {
    * enough), programmatic dependent launch (default on where supported) */
   int64_t q_heads, kv_heads, head_dim, pages;
   int no_pdl;
+  /* matrix products: 1 cublasLtMatmul with per-shape descriptors and algorithm
+   * fixed at start-up (default), 0 cublasGemmEx (--gemm ex); --host-profile:
+   * a per-call host-time breakdown of the eager steps */
+  int gemm_lt, host_profile;
   /* the model shape (filled by ds_config_finish) */
   int64_t hidden, mlp, vocab;
   double eps, rope_theta, rope_scale, rope_low, rope_high, rope_old_ctx;

@@ -81,7 +81,7 @@ static int run_check(ds_model *m) {
     }
   }
   fails += !same;
-  if (c->json) ds_json_tokens(m, tok2, 1);
+  if (c->json) ds_json_tokens(m, tok2, 1, "graph");
 
   /* (c) top-k 50 / top-p 0.9 sampling, graph and eager: ids in range. */
   for (int graph = 1; graph >= 0; graph--) {
@@ -138,10 +138,8 @@ static int run(ds_model *m) {
     for (int64_t s = 0; s < S && s < 16; s++) printf(" %d", tok[s * B + i]);
     printf("%s\n", S > 16 ? " ..." : "");
   }
-  if (c->json) {
-    ds_json_tokens(m, tok, c->greedy);
-    ds_bench(m);
-  }
+  if (c->json) ds_json_tokens(m, tok, c->greedy, c->eager ? "eager" : "graph");
+  if (c->json || c->host_profile) ds_bench(m);
   free(tok);
   return DS_EXIT_OK;
 }
@@ -192,11 +190,12 @@ int main(int argc, char **argv) {
     return config_error(err);
   }
   printf(
-      "decode_step: %s shape, %d layers, batch %d, context %d, %d steps, page size %d, fill %s, %s%s; "
+      "decode_step: %s shape, %d layers, batch %d, context %d, %d steps, page size %d, fill %s, %s%s, %s; "
       "~%.1f GiB of GPU memory\n",
       c.small ? "small" : "Llama-3-8B", c.layers, c.batch, c.context, c.steps, c.page_size,
       c.fill_random ? "random" : "prefill", c.greedy ? "greedy" : "top-k 50 / top-p 0.9",
-      c.check ? ", check" : (c.eager ? ", eager" : ", graph"), need / (1 << 30));
+      c.check ? ", check" : (c.eager ? ", eager" : ", graph"), c.gemm_lt ? "cublasLtMatmul" : "cublasGemmEx",
+      need / (1 << 30));
 
   ds_model m;
   ds_model_init(&m, &c, rt);

@@ -83,22 +83,23 @@ void ds_fill_kv_random(ds_model *m) {
   CK(cudaStreamSynchronize(m->stream));
 }
 
-/* Table layout for a forward of `rows` tokens over `seqs` sequences. The
- * decode step uses it with rows = seqs = batch. */
-ds_table_layout ds_layout(const ds_config *c, int64_t rows, int64_t seqs);
+/* Table layout for a forward of `rows` tokens over `seqs` sequences (ds.h).
+ * The decode step uses it with rows = seqs = batch. */
 ds_table_layout ds_layout(const ds_config *c, int64_t rows, int64_t seqs) {
   ds_table_layout L;
   int64_t o = 0;
   /* every table starts 16-byte aligned */
 #define PUT(f, n) (L.f = o, o += ((n) + 3) / 4 * 4)
-  PUT(kv_indptr, seqs + 1);
-  PUT(kv_indices, seqs * c->pages_per_seq);
-  PUT(last, seqs);
-  PUT(batch_idx, rows);
-  PUT(positions, rows);
+  /* fixed during decode */
   PUT(qo_indptr, seqs + 1);
+  PUT(batch_idx, rows);
   PUT(ids, rows);
   PUT(last_rows, seqs);
+  /* a decode step's changes: a tail of the table */
+  PUT(kv_indices, seqs * c->pages_per_seq);
+  PUT(kv_indptr, seqs + 1);
+  PUT(last, seqs);
+  PUT(positions, rows);
 #undef PUT
   L.total = o;
   return L;
@@ -121,9 +122,11 @@ void ds_model_init(ds_model *m, ds_config *c, fic_runtime *rt) {
    * the same algorithms. cublasSetStream resets the workspace: set it after. */
   BK(cublasCreate(&m->blas));
   BK(cublasSetStream(m->blas, m->stream));
-  size_t blas_ws = (size_t)32 << 20;
-  m->blas_ws = dalloc(blas_ws);
-  BK(cublasSetWorkspace(m->blas, m->blas_ws, blas_ws));
+  m->blas_ws_bytes = (size_t)32 << 20;
+  m->blas_ws = dalloc(m->blas_ws_bytes);
+  BK(cublasSetWorkspace(m->blas, m->blas_ws, m->blas_ws_bytes));
+  /* --gemm lt: cuBLASLt on the same workspace, the decode shapes' algorithms chosen now */
+  ds_gemm_init(m);
 
   /* Weights, streams and scales of the specification. */
   m->embed = weight(m, (size_t)V * H, 1, 1.0f, 0.0f);
@@ -201,6 +204,8 @@ void ds_model_init(ds_model *m, ds_config *c, fic_runtime *rt) {
   m->arange = halloc((size_t)(B + 1) * 4);
   for (int64_t i = 0; i <= B; i++) m->arange[i] = (int32_t)i;
   m->seq_lens = halloc((size_t)B * 4);
+  m->dec_pages = halloc((size_t)B * 4);
+  m->dec_indptr = halloc((size_t)(B + 1) * 4);
 
   /* FlashInfer's attention workspace (128 MiB float, 8 MiB int, 8 MiB host). */
   fic_attention_workspace_desc wd;
@@ -237,8 +242,10 @@ void ds_model_free(ds_model *m) {
     CK(cudaEventDestroy(m->tab_ev[i]));
   }
   CK(cudaFreeHost(m->ws_host));
+  ds_gemm_free(m);
   BK(cublasDestroy(m->blas));
   CK(cudaStreamDestroy(m->stream));
   free(m->layer), free(m->ctx), free(m->prompt), free(m->page_perm), free(m->arange), free(m->seq_lens);
+  free(m->dec_pages), free(m->dec_indptr);
   free(m->hook_resid), free(m->hook_h);
 }

@@ -42,6 +42,8 @@ expect "page size range" 2 "--page-size 0 is out of range" --page-size 0 "${nowh
 expect "layers range" 2 "--layers 0 is out of range" --layers 0 "${nowheel[@]}"
 expect "not a number" 2 "--batch: 'x8' is not an integer" --batch x8 "${nowheel[@]}"
 expect "fill" 2 "--fill takes 'prefill' or 'random'" --fill zeros "${nowheel[@]}"
+expect "gemm" 2 "--gemm takes 'lt' or 'ex'" --gemm cublas "${nowheel[@]}"
+expect "gemm (no value)" 2 "--gemm takes 'lt' or 'ex'" --gemm
 expect "unknown flag" 2 "unknown option '--frobnicate'" --frobnicate
 expect "no wheel" 2 "cannot open the flashinfer-c runtime .*FIC_ERR_NOT_FOUND" "${nowheel[@]}"
 
