@@ -195,6 +195,11 @@ typedef struct fic__attn_run_args {
   int pdl;
 } fic__attn_run_args;
 
+/* The arguments every batch prefill run starts with, FA2 and FA3 alike
+ * (attn_run.c): writes 13 (ragged) or 15 (paged) into args, returns the count. */
+int fic__attn_prefill_run_head(const fic_attention_plan *pl, const fic__attn_run_args *a, int ragged, int mask_mode,
+                               fic_any *args);
+
 /* ---- FA3 prefill (attn_fa3.c) ---- */
 
 /* What the FA3 rule reads from a prefill plan's parameters. */

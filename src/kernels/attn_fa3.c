@@ -91,26 +91,8 @@ fic_status fic__fa3_plan(fic_runtime *rt, fic_attention_plan *pl, const fic__fa3
 }
 
 fic_status fic__fa3_run(const fic_attention_plan *pl, const fic__attn_run_args *a, int ragged, void *stream) {
-  fic_attention_workspace *ws = pl->ws;
   fic_any args[24];
-  int n = 0;
-  args[n++] = fic__any_ptr_tensor(&ws->float_buf.t);
-  args[n++] = fic__any_ptr_tensor(&ws->int_buf.t);
-  args[n++] = pl->info;
-  args[n++] = fic__any_ptr_tensor(&a->q.t);
-  args[n++] = fic__any_ptr_tensor(&a->k.t);
-  args[n++] = fic__any_ptr_tensor(&a->v.t);
-  args[n++] = fic__any_ptr_tensor(&a->qo_indptr.t);
-  args[n++] = fic__any_ptr_tensor(&a->kv_indptr.t);
-  if (!ragged) {
-    args[n++] = fic__any_ptr_tensor(&a->kv_indices.t);
-    args[n++] = fic__any_ptr_tensor(&a->last_page_len.t);
-  }
-  args[n++] = fic__any_ptr_tensor(&a->out.t);
-  args[n++] = a->lse_given ? fic__any_ptr_tensor(&a->lse.t) : fic__any_none();
-  args[n++] = fic__any_int(pl->causal ? 1 : 0); /* mask_mode: 0 none, 1 causal */
-  args[n++] = fic__any_int(pl->kv_layout);
-  args[n++] = fic__any_int(pl->window_left);
+  int n = fic__attn_prefill_run_head(pl, a, ragged, pl->causal ? 1 : 0, args);
   args[n++] = fic__any_bool(a->pdl);
   for (int i = 0; i < 4; i++) args[n++] = fic__any_none(); /* prefix len, token pos, max item len, scale_v */
   args[n++] = fic__any_float(pl->soft_cap);

@@ -214,12 +214,14 @@ static fic_status call_decode(const fic_attention_plan *pl, const fic__attn_run_
   return fic__call(pl->run, args, 19, pl->device_id, stream, NULL);
 }
 
-/* The FA2 paged_run (27) and ragged_run (25) arguments: the fixed ones,
- * then six optional tensors (custom mask, mask indptr, alibi slopes, prefix
- * length, token positions, max item length: all None) and five scalars. */
-static fic_status call_prefill(const fic_attention_plan *pl, const fic__attn_run_args *a, int ragged, void *stream) {
+/* The first arguments of every batch prefill run, FA2 and FA3 alike
+ * (csrc/batch_prefill.cu, batch_prefill_sm90.cu): both workspaces, the
+ * plan's Array, q, k, v, the indptrs (paged: indices and last-page lengths
+ * too), out, the LSE or None, the MaskMode (0 none, 1 causal, 2 custom), the
+ * layout and window_left. Returns how many it wrote (13 or 15). */
+int fic__attn_prefill_run_head(const fic_attention_plan *pl, const fic__attn_run_args *a, int ragged, int mask_mode,
+                               fic_any *args) {
   fic_attention_workspace *ws = pl->ws;
-  fic_any args[27];
   int n = 0;
   args[n++] = fic__any_ptr_tensor(&ws->float_buf.t);
   args[n++] = fic__any_ptr_tensor(&ws->int_buf.t);
@@ -235,9 +237,19 @@ static fic_status call_prefill(const fic_attention_plan *pl, const fic__attn_run
   }
   args[n++] = fic__any_ptr_tensor(&a->out.t);
   args[n++] = opt(a->lse_given, &a->lse);
-  args[n++] = fic__any_int(a->mask ? 2 : pl->causal ? 1 : 0); /* MaskMode: 0 none, 1 causal, 2 custom */
+  args[n++] = fic__any_int(mask_mode);
   args[n++] = fic__any_int(pl->kv_layout);
   args[n++] = fic__any_int(pl->window_left);
+  return n;
+}
+
+/* The FA2 paged_run (27) and ragged_run (25) arguments: the shared head,
+ * PDL, six optional tensors (the custom mask and its indptr as Tensor
+ * objects or None; alibi slopes, prefix length, token positions, max item
+ * length: None) and five scalars. */
+static fic_status call_prefill(const fic_attention_plan *pl, const fic__attn_run_args *a, int ragged, void *stream) {
+  fic_any args[27];
+  int n = fic__attn_prefill_run_head(pl, a, ragged, a->mask ? 2 : pl->causal ? 1 : 0, args);
   args[n++] = fic__any_bool(a->pdl);
   args[n++] = a->mask ? a->mask[0] : fic__any_none();
   args[n++] = a->mask ? a->mask[1] : fic__any_none();
