@@ -66,6 +66,27 @@ def gpu_table(d, fam):
                                                               rate, prate, tail))
 
 
+def fa3_table(d):
+    """Prefill FA2 vs FA3 (TFLOP/s), both sides, where either CSV has FA3 columns with figures."""
+    c = load(d, "attn_prefill.csv")
+    py = {(r["batch"], r["len"]): r for r in load(d, "attn_prefill_py.csv")}
+    if not any(r.get("fa3_tflops") for r in c + list(py.values())):
+        return
+    print("\n| prefill batch x len | c TFLOP/s FA2 | c FA3 | c FA3/FA2 | Python TFLOP/s FA2 | Python FA3 "
+          "| Python FA3/FA2 | FA3 us: c | Python | c/Python | FA3 vs FA2 rel. L2: c | Python |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    keys = [(r["batch"], r["len"]) for r in c] + [k for k in py if k not in {(r["batch"], r["len"]) for r in c}]
+    cby = {(r["batch"], r["len"]): r for r in c}
+    for k in keys:
+        a, p = cby.get(k, {}), py.get(k, {})
+        g = lambda r, col: r.get(col) or "-"
+        print("| %s x %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            k[0], k[1], g(a, "tflops"), g(a, "fa3_tflops"), ratio(a.get("fa3_tflops"), a.get("tflops")),
+            g(p, "tflops"), g(p, "fa3_tflops"), ratio(p.get("fa3_tflops"), p.get("tflops")),
+            g(a, "fa3_us_med"), g(p, "fa3_us_med"), ratio(a.get("fa3_us_med"), p.get("fa3_us_med")),
+            g(a, "fa3_rel_l2_vs_fa2"), g(p, "fa3_rel_l2_vs_fa2")))
+
+
 def main():
     d = sys.argv[1]
     for r in load(d, "attn_copy.csv"):
@@ -79,6 +100,7 @@ def main():
     gpu_table(d, "decode")
     print()
     gpu_table(d, "prefill")
+    fa3_table(d)
     bd = load(d, "attn_breakdown.csv")
     if bd:
         print("\n| breakdown | family | batch | len | path | us (median) | min | max |")

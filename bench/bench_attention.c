@@ -13,15 +13,21 @@
  *      (dlsym'ed, the floor for any caller of the module);
  *   2. decode GPU time and KV-read GB/s, batch x context grid, vs a
  *      device-to-device copy measured in the same run;
- *   3. causal prefill GPU time and TFLOP/s at a few (batch, length) points.
+ *   3. causal prefill GPU time and TFLOP/s at a few (batch, length) points,
+ *      FA2 (typed, raw) and FA3 (the `_sm90` module, typed; its output checked
+ *      against FA2's on the same inputs first; skipped with a message where
+ *      the wheel lacks the module or the GPU is not SM 9.0).
  *
  *   4. --breakdown: the typed plan's CUDA calls timed alone, and plans timed
  *      with the previous plan's copy already done ("settled").
  *
  * usage: bench_attention --jit-cache-wheel W --tvmffi-wheel T [--out DIR]
  *                        [--cache-dir DIR] [--quick] [--no-host] [--breakdown]
+ *                        [--only prefill|decode]
  * Writes attn_check.csv, attn_host.csv, attn_decode.csv, attn_prefill.csv,
- * attn_copy.csv (and attn_breakdown.csv) and prints a table. Exits 1 if a correctness check fails. */
+ * attn_copy.csv (and attn_breakdown.csv) and prints a table. Exits 1 if a correctness check fails.
+ * --only prefill: the prefill checks and the prefill GPU times only (attn_check.csv, attn_prefill.csv);
+ * --only decode: the decode checks, the copy and the decode GPU times only. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -50,13 +56,14 @@
 #define PREFILL_MOD                                                                                         \
   "batch_prefill_with_kv_cache_dtype_q_bf16_dtype_kv_bf16_dtype_o_bf16_dtype_idx_i32_head_dim_qk_128_head_" \
   "dim_vo_128_posenc_0_use_swa_False_use_logits_cap_False_f16qk_False"
+/* FA3 (PREFILL_MOD "_sm90") is not preloaded: the typed plan loads it on first use. */
 
 /* ---- utilities ---- */
 
 static struct {
-  const char *jit, *tvmffi, *out, *cache;
+  const char *jit, *tvmffi, *out, *cache, *only;
   int quick, no_host, breakdown;
-} opt = {NULL, NULL, "bench-attn-out", "/tmp/fic-attn-cache", 0, 0, 0};
+} opt = {NULL, NULL, "bench-attn-out", "/tmp/fic-attn-cache", NULL, 0, 0, 0};
 
 static void parse(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
@@ -76,11 +83,17 @@ static void parse(int argc, char **argv) {
       opt.out = argv[++i];
     else if (!strcmp(a, "--cache-dir"))
       opt.cache = argv[++i];
-    else
+    else if (!strcmp(a, "--only")) {
+      opt.only = argv[++i];
+      if (strcmp(opt.only, "prefill") && strcmp(opt.only, "decode")) die("--only takes prefill or decode");
+    } else
       die("unknown option %s", a);
   }
-  if (!opt.jit || !opt.tvmffi) die("usage: bench_attention --jit-cache-wheel W --tvmffi-wheel T [--out DIR] [--quick]");
+  if (!opt.jit || !opt.tvmffi)
+    die("usage: bench_attention --jit-cache-wheel W --tvmffi-wheel T [--out DIR] [--quick] [--only prefill|decode]");
 }
+/* Whether a section runs: all without --only, else the one named. */
+static int section(const char *name) { return !opt.only || !strcmp(opt.only, name); }
 
 static FILE *csv_open(const char *name, const char *header) {
   char path[1024];
@@ -346,6 +359,9 @@ static int prefill_plan_args(fic_arg *a, const batch *b, prefill_plan_store *s) 
   return n;
 }
 
+/* 1: the typed prefill plan uses FA3 (the `_sm90` module), 0: FA2. */
+static int g_fa3;
+
 static fic_status typed_plan(fic_runtime *rt, const batch *b, int decode, fic_attention_plan **out) {
   if (decode) {
     fic_batch_decode_plan_params p;
@@ -359,6 +375,8 @@ static fic_status typed_plan(fic_runtime *rt, const batch *b, int decode, fic_at
   p.qo_indptr = b->qo_indptr_h, p.kv_indptr = b->kv_indptr_h, p.batch_size = b->batch, p.num_qo_heads = HQ;
   p.num_kv_heads = HKV, p.head_dim_qk = HD, p.page_size = PAGE, p.q_dtype = FIC_BF16, p.kv_dtype = FIC_BF16;
   p.causal = 1;
+  p.backend = g_fa3 ? FIC_ATTENTION_BACKEND_FA3 : FIC_ATTENTION_BACKEND_FA2;
+  if (g_fa3) p.kv_last_page_len = b->last_h; /* FA3's plan needs the exact KV lengths */
   return fic_batch_prefill_plan(rt, W.ws, &p, g_stream, out);
 }
 
@@ -695,6 +713,69 @@ static void bench_decode(fic_runtime *rt, FILE *csv) {
     }
 }
 
+static int g_fa3_off; /* FA3 not measured: no `_sm90` module in the wheel, not SM 9.0, or a failure */
+static int g_failed;  /* a correctness check or an FA3 call failed: exit 1 at the end */
+
+/* FA3 through the typed API on b (rotation 0) against FA2's output on the
+ * same inputs, both outputs poisoned (NaN) first. Returns 1 where FA3 is to
+ * be timed; *err: the relative L2 difference (NAN where FA3 did not run).
+ * A plan refused with FIC_ERR_NOT_FOUND / FIC_ERR_UNSUPPORTED turns FA3 off
+ * with one line; any other failure, or a difference over 1e-2, also marks
+ * the run failed. */
+static int fa3_check(fic_runtime *rt, const batch *b, double *err) {
+  size_t n = (size_t)b->rows * HQ * HD;
+  planned pl;
+  memset(&pl, 0, sizeof pl);
+  *err = NAN;
+  CK(cudaMemset(b->out, 0xFF, n * 2));
+  CK(cudaMemset(b->out2, 0xFF, n * 2));
+  g_fa3 = 0;
+  if (typed_plan(rt, b, 0, &pl.plan) != FIC_OK) die("FA2 plan failed: %s", fic_last_error_message());
+  if (typed_run(&pl, b, 0, 0, &b->ot) != FIC_OK) die("FA2 run failed: %s", fic_last_error_message());
+  CK(cudaStreamSynchronize(g_stream));
+  planned_free(&pl);
+  g_fa3 = 1;
+  fic_status st = typed_plan(rt, b, 0, &pl.plan);
+  g_fa3 = 0;
+  if (st != FIC_OK) {
+    g_fa3_off = 1;
+    if (st == FIC_ERR_NOT_FOUND || st == FIC_ERR_UNSUPPORTED) {
+      printf("prefill FA3: not measured (%s: %s)\n", fic_status_name(st), fic_last_error_message());
+    } else {
+      printf("prefill FA3: plan FAILED (%s: %s); FA3 not measured\n", fic_status_name(st), fic_last_error_message());
+      g_failed = 1;
+    }
+    planned_free(&pl);
+    return 0;
+  }
+  fic_attention_backend be = FIC_ATTENTION_BACKEND_AUTO;
+  FK(fic_attention_plan_backend(pl.plan, &be));
+  if (be != FIC_ATTENTION_BACKEND_FA3) die("the FA3 plan runs backend %d", (int)be);
+  st = typed_run(&pl, b, 0, 0, &b->ot2);
+  if (st != FIC_OK) {
+    printf("prefill FA3: run FAILED (%s: %s); FA3 not measured\n", fic_status_name(st), fic_last_error_message());
+    planned_free(&pl);
+    g_fa3_off = 1, g_failed = 1;
+    return 0;
+  }
+  CK(cudaStreamSynchronize(g_stream));
+  planned_free(&pl);
+  uint16_t *o2 = download16(b->out, n), *o3 = download16(b->out2, n);
+  double num = 0, den = 0;
+  for (size_t i = 0; i < n; i++) {
+    double x = bf2f(o3[i]), y = bf2f(o2[i]);
+    num += (x - y) * (x - y);
+    den += y * y;
+  }
+  free(o2), free(o3);
+  *err = sqrt(num / den);
+  int ok = *err <= 1e-2; /* false for NaN */
+  printf("check prefill FA3 batch %3lld len %5lld: rel. L2 difference vs FA2 %.2e%s\n", (long long)b->batch,
+         (long long)b->kv_len, *err, ok ? "" : " FAILED (over 1e-2): FA3 not timed here");
+  if (!ok) g_failed = 1;
+  return ok;
+}
+
 static void bench_prefill(fic_runtime *rt, FILE *csv) {
   static const int64_t pts[][2] = {{1, 1024}, {1, 4096}, {1, 16384}, {16, 1024}, {4, 8192}};
   int reps = opt.quick ? 10 : 20;
@@ -703,12 +784,29 @@ static void bench_prefill(fic_runtime *rt, FILE *csv) {
     batch_new(&b, pts[i][0], pts[i][1], pts[i][1]);
     /* causal: row i sees i + 1 keys; QK^T and PV, 2 flops per multiply-add each */
     double flops = (double)b.batch * HQ * 4.0 * HD * ((double)b.kv_len * (double)(b.kv_len + 1) / 2.0);
-    timing t = time_case(rt, PATH_TYPED, &b, 0, reps), r = time_case(rt, PATH_RAW, &b, 0, reps);
-    double tf = flops / (t.med * 1e-6) / 1e12;
-    fprintf(csv, "%lld,%lld,%.0f,%lld,%.2f,%.2f,%.2f,%.2f,%.1f\n", (long long)b.batch, (long long)b.kv_len, flops,
+    double e3 = NAN;
+    int fa3 = !g_fa3_off && fa3_check(rt, &b, &e3);
+    timing t = time_case(rt, PATH_TYPED, &b, 0, reps), r = time_case(rt, PATH_RAW, &b, 0, reps), t3 = {NAN, NAN, NAN};
+    if (fa3) {
+      g_fa3 = 1;
+      t3 = time_case(rt, PATH_TYPED, &b, 0, reps);
+      g_fa3 = 0;
+    }
+    double tf = flops / (t.med * 1e-6) / 1e12, tf3 = flops / (t3.med * 1e-6) / 1e12;
+    fprintf(csv, "%lld,%lld,%.0f,%lld,%.2f,%.2f,%.2f,%.2f,%.1f", (long long)b.batch, (long long)b.kv_len, flops,
             (long long)b.rot, t.med, t.p10, t.p90, r.med, tf);
-    printf("prefill b=%-3lld len=%-5lld typed %9.2f us (raw %9.2f)  %6.1f TFLOP/s\n", (long long)b.batch,
+    if (fa3)
+      fprintf(csv, ",%.2f,%.2f,%.2f,%.1f,%.3e\n", t3.med, t3.p10, t3.p90, tf3, e3);
+    else if (!isnan(e3))
+      fprintf(csv, ",,,,,%.3e\n", e3);
+    else
+      fprintf(csv, ",,,,,\n");
+    printf("prefill b=%-3lld len=%-5lld typed %9.2f us (raw %9.2f)  %6.1f TFLOP/s", (long long)b.batch,
            (long long)b.kv_len, t.med, r.med, tf);
+    if (fa3)
+      printf("  | FA3 typed %9.2f us  %6.1f TFLOP/s  %.2fx FA2\n", t3.med, tf3, tf3 / tf);
+    else
+      printf("  | FA3 -\n");
     fflush(stdout);
     batch_free(&b);
   }
@@ -831,13 +929,17 @@ int main(int argc, char **argv) {
   workspace_init(rt);
   pool_init(256 * 32768 / PAGE + 64); /* the largest decode batch, 256 x 32k tokens: 34 GB of K and V */
   FILE *f = csv_open("attn_check.csv", "family,batch,len,rel_l2_vs_f64");
-  check_case(rt, 3, 777, 1, f);
-  check_case(rt, 7, 100, 1, f);
-  check_case(rt, 2, 200, 0, f);
-  check_case(rt, 1, 333, 0, f);
+  if (section("decode")) {
+    check_case(rt, 3, 777, 1, f);
+    check_case(rt, 7, 100, 1, f);
+  }
+  if (section("prefill")) {
+    check_case(rt, 2, 200, 0, f);
+    check_case(rt, 1, 333, 0, f);
+  }
   fclose(f);
   if (opt.breakdown) breakdown(rt);
-  if (!opt.no_host) {
+  if (!opt.no_host && !opt.only) {
     f = csv_open("attn_host.csv",
                  "family,batch,len,path,plan_us_med,plan_us_min,plan_us_max,run_us_med,run_us_min,run_us_max");
     host_cost(rt, 1, 1, 1024, 1, f);
@@ -847,17 +949,25 @@ int main(int argc, char **argv) {
     host_cost(rt, 0, 64, 1024, 0, f);
     fclose(f);
   }
-  f = csv_open("attn_copy.csv", "what,bytes,us_med,gbs");
-  bench_copy(f);
-  fclose(f);
-  f = csv_open("attn_decode.csv", "batch,ctx,kv_bytes,rotations,us_med,us_p10,us_p90,raw_us_med,gbs,of_copy");
-  bench_decode(rt, f);
-  fclose(f);
-  f = csv_open("attn_prefill.csv", "batch,len,flops,rotations,us_med,us_p10,us_p90,raw_us_med,tflops");
-  bench_prefill(rt, f);
-  fclose(f);
+  if (section("decode")) {
+    f = csv_open("attn_copy.csv", "what,bytes,us_med,gbs");
+    bench_copy(f);
+    fclose(f);
+    f = csv_open("attn_decode.csv", "batch,ctx,kv_bytes,rotations,us_med,us_p10,us_p90,raw_us_med,gbs,of_copy");
+    bench_decode(rt, f);
+    fclose(f);
+  }
+  if (section("prefill")) {
+    /* fa3_*: the typed FA3 plan+run (empty where not measured); fa3_rel_l2_vs_fa2: its output vs FA2's */
+    f = csv_open("attn_prefill.csv",
+                 "batch,len,flops,rotations,us_med,us_p10,us_p90,raw_us_med,tflops,fa3_us_med,fa3_us_p10,fa3_us_p90,"
+                 "fa3_tflops,fa3_rel_l2_vs_fa2");
+    bench_prefill(rt, f);
+    fclose(f);
+  }
   FK(fic_attention_workspace_destroy(W.ws));
   fic_runtime_close(rt);
   printf("gate timeouts: %d\n", g_gate_timeouts);
-  return g_gate_timeouts ? 2 : 0;
+  if (g_failed) printf("FAILED: an FA3 check or call failed (see above)\n");
+  return g_gate_timeouts ? 2 : g_failed ? 1 : 0;
 }

@@ -13,9 +13,12 @@ FlashInfer loads prebuilt (AOT) modules from, so both sides run the same .so.
      chunks behind torch.cuda._sleep so the host never waits for the GPU);
   2. decode GPU time per run (CUDA events, runs queued behind the sleep),
      kv_indices rotated over disjoint page ranges as the C side does;
-  3. causal prefill GPU time per run.
+  3. causal prefill GPU time per run, FA2 and FA3
+     (BatchPrefillWithPagedKVCacheWrapper(backend="fa3"), the `_sm90` module:
+     its output checked against FA2's on the same inputs first; a failure to
+     plan or run it prints a message and leaves the FA3 columns empty).
 
-usage: bench_attention_py.py [--out DIR] [--quick]
+usage: bench_attention_py.py [--out DIR] [--quick] [--only-prefill]
        bench_attention_py.py --jit-build [--out DIR]   (time FlashInfer's JIT
        build of the two modules, in a fresh process with an empty JIT cache)
 """
@@ -81,17 +84,19 @@ class Attn:
         self.ws = torch.zeros(128 * 1024 * 1024, dtype=torch.uint8, device="cuda")
         self.dec = fi.BatchDecodeWithPagedKVCacheWrapper(self.ws, "NHD", use_tensor_cores=False)
         self.pre = fi.BatchPrefillWithPagedKVCacheWrapper(self.ws, "NHD", backend="fa2")
+        self.pre3 = fi.BatchPrefillWithPagedKVCacheWrapper(self.ws, "NHD", backend="fa3")
+        self.fa3 = False  # the prefill plan/run below use pre3 (FA3) instead of pre (FA2)
 
     def plan(self, b, decode):
         bf16 = self.torch.bfloat16
         if decode:
             self.dec.plan(b.kv_indptr, b.indices[0], b.last, HQ, HKV, HD, PAGE, q_data_type=bf16, kv_data_type=bf16)
         else:
-            self.pre.plan(b.qo_indptr, b.kv_indptr, b.indices[0], b.last, HQ, HKV, HD, PAGE, causal=True,
-                          q_data_type=bf16, kv_data_type=bf16)
+            (self.pre3 if self.fa3 else self.pre).plan(b.qo_indptr, b.kv_indptr, b.indices[0], b.last, HQ, HKV, HD,
+                                                       PAGE, causal=True, q_data_type=bf16, kv_data_type=bf16)
 
     def run(self, b, decode, rot=0):
-        w = self.dec if decode else self.pre
+        w = self.dec if decode else (self.pre3 if self.fa3 else self.pre)
         if b.rot > 1:  # the page table of rotation `rot` (same lengths: no new plan, as in C)
             w._paged_kv_indices_buf = b.indices[rot]
         w.run(b.q, (self.pool.k, self.pool.v), out=b.out)
@@ -121,9 +126,11 @@ def reference_error(torch, pool, b, decode):
     return math.sqrt(num / den)
 
 
-def check(torch, attn, pool, out_dir):
+def check(torch, attn, pool, out_dir, only_prefill=False):
     rows = []
     for decode, nb, ln in ((1, 3, 777), (1, 7, 100), (0, 2, 200), (0, 1, 333)):
+        if only_prefill and decode:
+            continue
         b = Batch(torch, pool, nb, ln, 1 if decode else ln)
         b.out.fill_(float("nan"))
         attn.plan(b, decode)
@@ -216,18 +223,91 @@ def bench_decode(torch, gate, attn, pool, reps, out_dir):
               ["batch", "ctx", "kv_bytes", "rotations", "us_med", "us_p10", "us_p90", "gbs"], rows)
 
 
+FA3_MOD = ("batch_prefill_with_kv_cache_dtype_q_bf16_dtype_kv_bf16_dtype_o_bf16_dtype_idx_i32_head_dim_qk_128_"
+           "head_dim_vo_128_posenc_0_use_swa_False_use_logits_cap_False_f16qk_False_sm90")
+
+
+def fa3_available(torch):
+    """An SM 9.0 GPU (FA3's module holds sm_90a code only), and the FA3 module
+    where FlashInfer loads prebuilt modules from (else its plan would JIT-build
+    it for minutes instead of failing)."""
+    cc = torch.cuda.get_device_capability()
+    if tuple(cc) != (9, 0):
+        print("prefill FA3: not measured (compute capability %d.%d, FA3 needs 9.0)" % tuple(cc))
+        return False
+    try:
+        from flashinfer.jit import env as jit_env
+        p = jit_env.FLASHINFER_AOT_DIR / FA3_MOD / (FA3_MOD + ".so")
+    except Exception as e:  # noqa: BLE001
+        print("prefill FA3: not measured (cannot locate FlashInfer's AOT dir: %r)" % (e,))
+        return False
+    if not p.exists():
+        print("prefill FA3: not measured (no prebuilt module %s)" % p)
+        return False
+    return True
+
+
+def fa3_check(torch, attn, b):
+    """FA3's output vs FA2's on b (rotation 0), both poisoned (NaN) first:
+    the relative L2 difference, or None where FA3 failed to plan or run."""
+    b.out.fill_(float("nan"))
+    attn.fa3 = False
+    attn.plan(b, 0)
+    attn.run(b, 0)
+    ref = b.out.double()
+    b.out.fill_(float("nan"))
+    try:
+        attn.fa3 = True
+        attn.plan(b, 0)
+        attn.run(b, 0)
+        torch.cuda.synchronize()
+    except Exception as e:  # noqa: BLE001
+        print("prefill FA3: plan/run FAILED (%s: %s); FA3 not measured" % (type(e).__name__, e), flush=True)
+        return None
+    finally:
+        attn.fa3 = False
+    got = b.out.double()
+    return math.sqrt(float(((got - ref) ** 2).sum()) / float((ref ** 2).sum()))
+
+
 def bench_prefill(torch, gate, attn, pool, reps, out_dir):
     rows = []
+    fa3_on = fa3_available(torch)
+    failed = False
     for nb, ln in ((1, 1024), (1, 4096), (1, 16384), (16, 1024), (4, 8192)):
         b = Batch(torch, pool, nb, ln, ln)
         flops = nb * HQ * 4.0 * HD * (ln * (ln + 1) / 2.0)
+        e3 = fa3_check(torch, attn, b) if fa3_on else None
+        if fa3_on and e3 is None:
+            fa3_on, failed = False, True
+        fa3 = e3 is not None and e3 <= 1e-2  # False for NaN
+        if e3 is not None:
+            print("check prefill FA3 batch %3d len %5d: rel. L2 difference vs FA2 %.2e%s" %
+                  (nb, ln, e3, "" if fa3 else " FAILED (over 1e-2): FA3 not timed here"), flush=True)
+            failed = failed or not fa3
         med, p10, p90 = gpu_time(torch, gate, attn, b, 0, reps)
         tf = flops / (med * 1e-6) / 1e12
-        rows.append((nb, ln, "%.0f" % flops, b.rot, "%.2f" % med, "%.2f" % p10, "%.2f" % p90, "%.1f" % tf))
-        print("prefill b=%-3d len=%-5d FlashInfer Python %9.2f us  %6.1f TFLOP/s" % (nb, ln, med, tf), flush=True)
+        row = (nb, ln, "%.0f" % flops, b.rot, "%.2f" % med, "%.2f" % p10, "%.2f" % p90, "%.1f" % tf)
+        line = "prefill b=%-3d len=%-5d FlashInfer Python %9.2f us  %6.1f TFLOP/s" % (nb, ln, med, tf)
+        if fa3:
+            attn.fa3 = True
+            try:
+                med3, p10_3, p90_3 = gpu_time(torch, gate, attn, b, 0, reps)
+            finally:
+                attn.fa3 = False
+            tf3 = flops / (med3 * 1e-6) / 1e12
+            row += ("%.2f" % med3, "%.2f" % p10_3, "%.2f" % p90_3, "%.1f" % tf3, "%.3e" % e3)
+            line += "  | FA3 %9.2f us  %6.1f TFLOP/s  %.2fx FA2" % (med3, tf3, tf3 / tf)
+        else:
+            row += ("", "", "", "", "%.3e" % e3 if e3 is not None else "")
+            line += "  | FA3 -"
+        rows.append(row)
+        print(line, flush=True)
         del b
     write_csv(os.path.join(out_dir, "attn_prefill_py.csv"),
-              ["batch", "len", "flops", "rotations", "us_med", "us_p10", "us_p90", "tflops"], rows)
+              ["batch", "len", "flops", "rotations", "us_med", "us_p10", "us_p90", "tflops", "fa3_us_med",
+               "fa3_us_p10", "fa3_us_p90", "fa3_tflops", "fa3_rel_l2_vs_fa2"], rows)
+    return failed
 
 
 def jit_build(out_dir):
@@ -255,6 +335,8 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--jit-build", action="store_true")
     ap.add_argument("--no-host", action="store_true", help="skip the host-cost section")
+    ap.add_argument("--only-prefill", action="store_true",
+                    help="the prefill checks and prefill GPU times only (FA2 and FA3)")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     if a.jit_build:
@@ -267,10 +349,10 @@ def main():
     pool = Pool(torch, 256 * 32768 // PAGE + 64)
     attn = Attn(torch, fi, pool)
     gate = Gate(torch)
-    check(torch, attn, pool, a.out)
+    check(torch, attn, pool, a.out, a.only_prefill)
     print("modules:", attn.dec._cached_module, attn.pre._cached_module)
     rows = []
-    if a.no_host:
+    if a.no_host or a.only_prefill:
         rows = None
     else:
         host_cost(torch, gate, attn, pool, 1, 1, 1024, True, a.quick, rows)
@@ -282,9 +364,13 @@ def main():
         write_csv(os.path.join(a.out, "attn_host_py.csv"),
                   ["family", "batch", "len", "path", "plan_us_med", "plan_us_min", "plan_us_max", "run_us_med",
                    "run_us_min", "run_us_max"], rows)
-    bench_decode(torch, gate, attn, pool, 10 if a.quick else 30, a.out)
-    bench_prefill(torch, gate, attn, pool, 10 if a.quick else 20, a.out)
+    if not a.only_prefill:
+        bench_decode(torch, gate, attn, pool, 10 if a.quick else 30, a.out)
+    failed = bench_prefill(torch, gate, attn, pool, 10 if a.quick else 20, a.out)
+    print("modules:", attn.pre._cached_module, attn.pre3._cached_module)
     print("gate expired: %d" % gate.expired)
+    if failed:
+        sys.exit("bench_attention_py: an FA3 check or call failed (see above)")
 
 
 if __name__ == "__main__":

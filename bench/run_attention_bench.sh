@@ -13,6 +13,8 @@
 #      FlashInfer's own JIT build of both modules in a fresh process, timed
 #   6. bench/attn_table.py: Markdown tables (printed last)
 # Results: $OUT/results.tgz (CSVs, logs, tables.md), $OUT/run.log, $OUT/tables.md.
+# Prefill only (FA2 and, with the wheel's bf16/hd128 `_sm90` module on SM 9.0, FA3; both sides):
+#   FIC_C_ARGS="--only prefill" FIC_PY_ARGS="--only-prefill" FIC_SKIP_JIT=1 bash bench/run_attention_bench.sh
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 DEV=${FIC_DEVICE_DIR:-.device}
