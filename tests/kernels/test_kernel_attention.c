@@ -976,10 +976,11 @@ static void test_fa3_backend_choice(void **state) {
   KT_EXPECT_ARG(fic_batch_prefill_plan(rt, ws, &p, NULL, &(fic_attention_plan *){NULL}), "o_dtype", "q_dtype");
   p = fa3_params(), p.backend = FIC_ATTENTION_BACKEND_FA3, p.q_dtype = p.kv_dtype = FIC_F16;
   KT_EXPECT_STATUS(fic_batch_prefill_plan(rt, ws, &p, NULL, &(fic_attention_plan *){NULL}), FIC_ERR_NOT_FOUND);
-  assert_non_null(strstr(fic_last_error_message(),
-                         "FIC_ATTENTION_BACKEND_FA3: the jit-cache wheel has no module batch_prefill_with_kv_cache_dtype_q_"
-                         "f16_dtype_kv_f16_dtype_o_f16_dtype_idx_i32_head_dim_qk_128_head_dim_vo_128_posenc_0_use_swa_"
-                         "False_use_logits_cap_False_f16qk_False_sm90"));
+  assert_non_null(
+      strstr(fic_last_error_message(),
+             "FIC_ATTENTION_BACKEND_FA3: the jit-cache wheel has no module batch_prefill_with_kv_cache_dtype_q_"
+             "f16_dtype_kv_f16_dtype_o_f16_dtype_idx_i32_head_dim_qk_128_head_dim_vo_128_posenc_0_use_swa_"
+             "False_use_logits_cap_False_f16qk_False_sm90"));
   p = fa3_params(), p.backend = FIC_ATTENTION_BACKEND_FA3, p.head_dim_qk = 192, p.head_dim_vo = 128;
   KT_EXPECT_STATUS(fic_batch_prefill_plan(rt, ws, &p, NULL, &(fic_attention_plan *){NULL}), FIC_ERR_NOT_FOUND);
   assert_non_null(strstr(fic_last_error_message(), "head_dim_qk_192_head_dim_vo_128_posenc_0"));
