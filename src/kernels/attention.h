@@ -178,6 +178,9 @@ fic_status fic__attn_module_missing(fic_runtime *rt, const fic__attn_params *wan
 fic_status fic__attn_check_flag(const char *name, int64_t v);
 fic_status fic__attn_check_positive(const char *name, int64_t v);
 fic_status fic__attn_check_indptr(const char *name, const int32_t *indptr, int64_t batch);
+/* total_num_rows: 0 becomes `rows` (qo_indptr[batch_size]); else it must be
+ * in [rows, INT32_MAX] and >= 1. */
+fic_status fic__attn_check_total_rows(int64_t *total_num_rows, int64_t rows);
 
 /* ---- shared by the run files (attn_run.c) ---- */
 
@@ -200,6 +203,23 @@ typedef struct fic__attn_run_args {
 int fic__attn_prefill_run_head(const fic_attention_plan *pl, const fic__attn_run_args *a, int ragged, int mask_mode,
                                fic_any *args);
 
+/* A batch prefill plan's inputs, FA2 and FA3 (host arrays as the caller
+ * gave them). kv_last_page_len: FA3 paged only; tail: FA2 only. */
+typedef struct fic__attn_prefill_plan_in {
+  const int32_t *qo_indptr, *kv_indptr, *kv_last_page_len;
+  int64_t total_rows, batch, hq, hkv, page_size, cuda_graph, dqk, dvo, causal, window_left;
+  int ragged;
+  const struct fic__attn_tail *tail; /* tensor-core decode: FlashInfer gets the int workspace less the tail */
+} fic__attn_prefill_plan_in;
+
+/* The 16 arguments every batch prefill plan starts with, FA2's PrefillPlan
+ * and FA3's SM90Plan alike (attn_plan.c): the workspaces with `int_ws` as
+ * the int workspace FlashInfer sees, host qo_indptr, kv_indptr and `kv_len`
+ * (over `bufs`, which must outlive the call), then the shape. */
+void fic__attn_prefill_plan_head(const fic_attention_plan *pl, const fic_tensor *int_ws,
+                                 const fic__attn_prefill_plan_in *in, const int32_t *kv_len, fic__attn_buffer bufs[3],
+                                 fic_any *args);
+
 /* ---- FA3 prefill (attn_fa3.c) ---- */
 
 /* What the FA3 rule reads from a prefill plan's parameters. */
@@ -213,15 +233,8 @@ typedef struct fic__fa3_query {
  * why not, with *field the parameter to name. */
 const char *fic__fa3_unfit(const fic__fa3_query *q, const char **field);
 
-/* The FA3 plan's inputs (host arrays as the caller gave them). */
-typedef struct fic__fa3_plan_in {
-  const int32_t *qo_indptr, *kv_indptr, *kv_last_page_len;
-  int64_t total_rows, batch, hq, hkv, page_size, cuda_graph, dqk, dvo, causal, window_left;
-  int ragged;
-} fic__fa3_plan_in;
-
 /* BatchPrefillWithKVCacheSM90Plan's 16 arguments; resolves the plan's run. */
-fic_status fic__fa3_plan(fic_runtime *rt, fic_attention_plan *pl, const fic__fa3_plan_in *in, void *stream);
+fic_status fic__fa3_plan(fic_runtime *rt, fic_attention_plan *pl, const fic__attn_prefill_plan_in *in, void *stream);
 /* The FA3 paged_run (24) or ragged_run (22) call of a 16-bit module. */
 fic_status fic__fa3_run(const fic_attention_plan *pl, const fic__attn_run_args *a, int ragged, void *stream);
 

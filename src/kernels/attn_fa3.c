@@ -50,7 +50,7 @@ const char *fic__fa3_unfit(const fic__fa3_query *q, const char **field) {
   return NULL;
 }
 
-fic_status fic__fa3_plan(fic_runtime *rt, fic_attention_plan *pl, const fic__fa3_plan_in *in, void *stream) {
+fic_status fic__fa3_plan(fic_runtime *rt, fic_attention_plan *pl, const fic__attn_prefill_plan_in *in, void *stream) {
   const struct fic_function *plan_fn;
   FIC_CHECK(fic__attn_plan_fn(rt, pl, FIC__ATTN_EXPORT_PLAN, stream, &plan_fn));
   FIC_CHECK(fic__attn_plan_fn(rt, pl, in->ragged ? FIC__ATTN_EXPORT_RAGGED_RUN : FIC__ATTN_EXPORT_PAGED_RUN, stream,
@@ -64,27 +64,9 @@ fic_status fic__fa3_plan(fic_runtime *rt, fic_attention_plan *pl, const fic__fa3
     int64_t n = (int64_t)in->kv_indptr[i + 1] - in->kv_indptr[i];
     kv_len[i] = (int32_t)(in->ragged ? n : n == 0 ? 0 : (n - 1) * in->page_size + in->kv_last_page_len[i]);
   }
-  fic__attn_buffer qo, kv, len;
-  fic__attn_host_tensor(&qo, in->qo_indptr, FIC_I32, in->batch + 1);
-  fic__attn_host_tensor(&kv, in->kv_indptr, FIC_I32, in->batch + 1);
-  fic__attn_host_tensor(&len, kv_len, FIC_I32, in->batch);
-  fic_attention_workspace *ws = pl->ws;
-  fic_any args[16] = {fic__any_ptr_tensor(&ws->float_buf.t),
-                      fic__any_ptr_tensor(&ws->int_buf.t),
-                      fic__any_ptr_tensor(&ws->host_buf.t),
-                      fic__any_ptr_tensor(&qo.t),
-                      fic__any_ptr_tensor(&kv.t),
-                      fic__any_ptr_tensor(&len.t),
-                      fic__any_int(in->total_rows),
-                      fic__any_int(in->batch),
-                      fic__any_int(in->hq),
-                      fic__any_int(in->hkv),
-                      fic__any_int(in->ragged ? 1 : in->page_size),
-                      fic__any_bool((int)in->cuda_graph),
-                      fic__any_int(in->dqk),
-                      fic__any_int(in->dvo),
-                      fic__any_bool((int)in->causal),
-                      fic__any_int(in->window_left)};
+  fic__attn_buffer bufs[3];
+  fic_any args[16];
+  fic__attn_prefill_plan_head(pl, &pl->ws->int_buf.t, in, kv_len, bufs, args);
   fic_status st = fic__attn_call_plan(pl, plan_fn, args, 16, stream);
   free(kv_len);
   return st;

@@ -149,12 +149,7 @@ static fic_status check_mla_plan(fic_batch_mla_plan_params *p, int32_t device_id
   FIC_CHECK(fic__attn_check_indptr("qo_indptr", p->qo_indptr, p->batch_size));
   FIC_CHECK(fic__attn_check_indptr("kv_indptr", p->kv_indptr, p->batch_size));
   FIC_CHECK(check_mla_scalars(p));
-  int64_t rows = p->qo_indptr[p->batch_size];
-  if (p->total_num_rows == 0) p->total_num_rows = rows;
-  if (p->total_num_rows < rows || p->total_num_rows > INT32_MAX || p->total_num_rows < 1)
-    return fic__fail_arg("total_num_rows",
-                         "total_num_rows must be in [qo_indptr[batch_size] = %lld, %d] and >= 1, got %lld",
-                         (long long)rows, INT32_MAX, (long long)p->total_num_rows);
+  FIC_CHECK(fic__attn_check_total_rows(&p->total_num_rows, p->qo_indptr[p->batch_size]));
   return check_mla_lengths(p, device_id);
 }
 

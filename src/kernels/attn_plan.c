@@ -421,14 +421,7 @@ static fic_status decode_cuda_core_plan(fic_runtime *rt, fic_attention_plan *pl,
 /* The FA2 prefill plan's 19 arguments (prefill.py:1595-1990; decode.py:1038-1090
  * for the tensor-core decode). kv_len_arr is not read by the FA2 plan in 0.6.3
  * (only FA3's is): for paged KV it gets an upper bound, pages * page_size. */
-typedef struct fa2_plan_in {
-  const int32_t *qo_indptr, *kv_indptr;
-  int64_t total_rows, batch, hq, hkv, page_size, cuda_graph, dqk, dvo, causal, window_left;
-  int ragged;
-  const fic__attn_tail *tail; /* tensor-core decode: FlashInfer gets the int workspace less the tail */
-} fa2_plan_in;
-
-static fic_status fa2_plan(fic_runtime *rt, fic_attention_plan *pl, const fa2_plan_in *in, void *stream) {
+static fic_status fa2_plan(fic_runtime *rt, fic_attention_plan *pl, const fic__attn_prefill_plan_in *in, void *stream) {
   const struct fic_function *plan_fn;
   FIC_CHECK(fic__attn_plan_fn(rt, pl, FIC__ATTN_EXPORT_PLAN, stream, &plan_fn));
   FIC_CHECK(fic__attn_plan_fn(rt, pl, in->ragged ? FIC__ATTN_EXPORT_RAGGED_RUN : FIC__ATTN_EXPORT_PAGED_RUN, stream,
@@ -438,32 +431,14 @@ static fic_status fa2_plan(fic_runtime *rt, fic_attention_plan *pl, const fa2_pl
   if (!kv_len) return fic__fail(FIC_ERR_NO_MEMORY, "allocating %lld kv lengths", (long long)in->batch);
   for (int64_t i = 0; i < in->batch; i++)
     kv_len[i] = (int32_t)((int64_t)(in->kv_indptr[i + 1] - in->kv_indptr[i]) * (in->ragged ? 1 : in->page_size));
-  fic__attn_buffer qo, kv, len, int_ws = pl->ws->int_buf;
+  fic__attn_buffer bufs[3], int_ws = pl->ws->int_buf;
   int_ws.t.shape = int_ws.shape, int_ws.t.strides = int_ws.strides;
   if (in->tail) int_ws.shape[0] = (int64_t)in->tail->offset;
-  fic__attn_host_tensor(&qo, in->qo_indptr, FIC_I32, in->batch + 1);
-  fic__attn_host_tensor(&kv, in->kv_indptr, FIC_I32, in->batch + 1);
-  fic__attn_host_tensor(&len, kv_len, FIC_I32, in->batch);
-  fic_attention_workspace *ws = pl->ws;
-  fic_any args[19] = {fic__any_ptr_tensor(&ws->float_buf.t),
-                      fic__any_ptr_tensor(&int_ws.t),
-                      fic__any_ptr_tensor(&ws->host_buf.t),
-                      fic__any_ptr_tensor(&qo.t),
-                      fic__any_ptr_tensor(&kv.t),
-                      fic__any_ptr_tensor(&len.t),
-                      fic__any_int(in->total_rows),
-                      fic__any_int(in->batch),
-                      fic__any_int(in->hq),
-                      fic__any_int(in->hkv),
-                      fic__any_int(in->ragged ? 1 : in->page_size),
-                      fic__any_bool((int)in->cuda_graph),
-                      fic__any_int(in->dqk),
-                      fic__any_int(in->dvo),
-                      fic__any_bool((int)in->causal),
-                      fic__any_int(in->window_left),
-                      fic__any_int(-1) /* fixed_split_size */,
-                      fic__any_bool(0) /* disable_split_kv */,
-                      fic__any_int(0) /* num_colocated_ctas */};
+  fic_any args[19];
+  fic__attn_prefill_plan_head(pl, &int_ws.t, in, kv_len, bufs, args);
+  args[16] = fic__any_int(-1); /* fixed_split_size */
+  args[17] = fic__any_bool(0); /* disable_split_kv */
+  args[18] = fic__any_int(0);  /* num_colocated_ctas */
   fic_status st = call_plan_tail(pl, plan_fn, args, 19, in->tail, stream);
   if (kv_len != kv_len_stack) free(kv_len);
   return st;
@@ -480,20 +455,20 @@ static fic_status decode_tensor_core_plan(fic_runtime *rt, fic_attention_plan *p
       p->batch_size <= FIC__ATTN_STACK_BATCH ? arange_stack : malloc((size_t)(p->batch_size + 1) * sizeof *arange);
   if (!arange) return fic__fail(FIC_ERR_NO_MEMORY, "allocating qo_indptr");
   for (int64_t i = 0; i <= p->batch_size; i++) arange[i] = (int32_t)i;
-  fa2_plan_in in = {arange,
-                    p->kv_indptr,
-                    p->batch_size,
-                    p->batch_size,
-                    p->num_qo_heads,
-                    p->num_kv_heads,
-                    p->page_size,
-                    p->enable_cuda_graph,
-                    p->head_dim,
-                    p->head_dim,
-                    0,
-                    p->window_left,
-                    0,
-                    &tail};
+  const fic__attn_prefill_plan_in in = {.qo_indptr = arange,
+                                        .kv_indptr = p->kv_indptr,
+                                        .total_rows = p->batch_size,
+                                        .batch = p->batch_size,
+                                        .hq = p->num_qo_heads,
+                                        .hkv = p->num_kv_heads,
+                                        .page_size = p->page_size,
+                                        .cuda_graph = p->enable_cuda_graph,
+                                        .dqk = p->head_dim,
+                                        .dvo = p->head_dim,
+                                        .causal = 0,
+                                        .window_left = p->window_left,
+                                        .ragged = 0,
+                                        .tail = &tail};
   fic_status st = fa2_plan(rt, pl, &in, stream);
   if (arange != arange_stack) free(arange);
   if (st == FIC_OK) fic__attn_tail_tensor(pl->ws, &tail, &pl->qo_arange);
@@ -597,13 +572,7 @@ static fic_status check_prefill(fic_batch_prefill_plan_params *p) {
         "(2), got %lld",
         (long long)p->backend);
   FIC_CHECK(check_last_page_len(p));
-  int64_t rows = p->qo_indptr[p->batch_size];
-  if (p->total_num_rows == 0) p->total_num_rows = rows;
-  if (p->total_num_rows < rows || p->total_num_rows > INT32_MAX || p->total_num_rows < 1)
-    return fic__fail_arg("total_num_rows",
-                         "total_num_rows must be in [qo_indptr[batch_size] = %lld, %d] and >= 1, got %lld",
-                         (long long)rows, INT32_MAX, (long long)p->total_num_rows);
-  return FIC_OK;
+  return fic__attn_check_total_rows(&p->total_num_rows, p->qo_indptr[p->batch_size]);
 }
 
 fic_status fic_batch_prefill_plan(fic_runtime *rt, fic_attention_workspace *ws,
@@ -628,33 +597,50 @@ fic_status fic_batch_prefill_plan(fic_runtime *rt, fic_attention_workspace *ws,
   FIC_CHECK(plan_make(rt, ws, p.ragged ? FIC__ATTN_KIND_PREFILL_RAGGED : FIC__ATTN_KIND_PREFILL_PAGED,
                       FIC__ATTN_BATCH_PREFILL, &sh, &req, &pl));
   pl->mask_min_bytes = mask_min_bytes(&p);
-  fic_status st;
-  if (pl->backend == FIC__BACKEND_FA3) {
-    const fic__fa3_plan_in in = {.qo_indptr = p.qo_indptr,
-                                 .kv_indptr = p.kv_indptr,
-                                 .kv_last_page_len = p.kv_last_page_len,
-                                 .total_rows = p.total_num_rows,
-                                 .batch = p.batch_size,
-                                 .hq = p.num_qo_heads,
-                                 .hkv = p.num_kv_heads,
-                                 .page_size = p.page_size,
-                                 .cuda_graph = p.enable_cuda_graph,
-                                 .dqk = p.head_dim_qk,
-                                 .dvo = p.head_dim_vo,
-                                 .causal = p.causal,
-                                 .window_left = p.window_left,
-                                 .ragged = (int)p.ragged};
-    st = fic__fa3_plan(rt, pl, &in, stream);
-  } else {
-    fa2_plan_in in = {p.qo_indptr,    p.kv_indptr,   p.total_num_rows,    p.batch_size,  p.num_qo_heads,
-                      p.num_kv_heads, p.page_size,   p.enable_cuda_graph, p.head_dim_qk, p.head_dim_vo,
-                      p.causal,       p.window_left, (int)p.ragged,       NULL};
-    st = fa2_plan(rt, pl, &in, stream);
-  }
+  const fic__attn_prefill_plan_in in = {.qo_indptr = p.qo_indptr,
+                                        .kv_indptr = p.kv_indptr,
+                                        .kv_last_page_len = p.kv_last_page_len,
+                                        .total_rows = p.total_num_rows,
+                                        .batch = p.batch_size,
+                                        .hq = p.num_qo_heads,
+                                        .hkv = p.num_kv_heads,
+                                        .page_size = p.page_size,
+                                        .cuda_graph = p.enable_cuda_graph,
+                                        .dqk = p.head_dim_qk,
+                                        .dvo = p.head_dim_vo,
+                                        .causal = p.causal,
+                                        .window_left = p.window_left,
+                                        .ragged = (int)p.ragged};
+  fic_status st = pl->backend == FIC__BACKEND_FA3 ? fic__fa3_plan(rt, pl, &in, stream) : fa2_plan(rt, pl, &in, stream);
   return finish(pl, st, out);
 }
 
 /* ---- for the other plan files (attention.h) ---- */
+
+void fic__attn_prefill_plan_head(const fic_attention_plan *pl, const fic_tensor *int_ws,
+                                 const fic__attn_prefill_plan_in *in, const int32_t *kv_len, fic__attn_buffer bufs[3],
+                                 fic_any *args) {
+  fic__attn_host_tensor(&bufs[0], in->qo_indptr, FIC_I32, in->batch + 1);
+  fic__attn_host_tensor(&bufs[1], in->kv_indptr, FIC_I32, in->batch + 1);
+  fic__attn_host_tensor(&bufs[2], kv_len, FIC_I32, in->batch);
+  const fic_attention_workspace *ws = pl->ws;
+  args[0] = fic__any_ptr_tensor(&ws->float_buf.t);
+  args[1] = fic__any_ptr_tensor(int_ws);
+  args[2] = fic__any_ptr_tensor(&ws->host_buf.t);
+  args[3] = fic__any_ptr_tensor(&bufs[0].t);
+  args[4] = fic__any_ptr_tensor(&bufs[1].t);
+  args[5] = fic__any_ptr_tensor(&bufs[2].t);
+  args[6] = fic__any_int(in->total_rows);
+  args[7] = fic__any_int(in->batch);
+  args[8] = fic__any_int(in->hq);
+  args[9] = fic__any_int(in->hkv);
+  args[10] = fic__any_int(in->ragged ? 1 : in->page_size);
+  args[11] = fic__any_bool((int)in->cuda_graph);
+  args[12] = fic__any_int(in->dqk);
+  args[13] = fic__any_int(in->dvo);
+  args[14] = fic__any_bool((int)in->causal);
+  args[15] = fic__any_int(in->window_left);
+}
 
 fic_status fic__attn_plan_start(fic_runtime *rt, fic_attention_workspace *ws, fic_attention_plan **out) {
   return plan_start(rt, ws, out);
@@ -674,6 +660,15 @@ fic_status fic__attn_module_missing(fic_runtime *rt, const fic__attn_params *wan
 
 fic_status fic__attn_check_flag(const char *name, int64_t v) { return check_flag(name, v); }
 fic_status fic__attn_check_positive(const char *name, int64_t v) { return check_positive(name, v); }
+fic_status fic__attn_check_total_rows(int64_t *total_num_rows, int64_t rows) {
+  if (*total_num_rows == 0) *total_num_rows = rows;
+  if (*total_num_rows < rows || *total_num_rows > INT32_MAX || *total_num_rows < 1)
+    return fic__fail_arg("total_num_rows",
+                         "total_num_rows must be in [qo_indptr[batch_size] = %lld, %d] and >= 1, got %lld",
+                         (long long)rows, INT32_MAX, (long long)*total_num_rows);
+  return FIC_OK;
+}
+
 fic_status fic__attn_check_indptr(const char *name, const int32_t *indptr, int64_t batch) {
   return check_indptr(name, indptr, batch);
 }

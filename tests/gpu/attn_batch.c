@@ -8,19 +8,8 @@
 
 /* ---- small helpers ---- */
 
-static int64_t rand_in(ref_rng *r, int64_t lo, int64_t hi) {
-  return lo + (int64_t)(ref_rng_uniform(r) * (double)(hi - lo + 1));
-}
-
-static int32_t *to_i32(const int64_t *x, int64_t n) {
-  int32_t *y = malloc((size_t)(n > 0 ? n : 1) * sizeof *y);
-  assert_non_null(y);
-  for (int64_t i = 0; i < n; i++) y[i] = (int32_t)x[i];
-  return y;
-}
-
 static void *upload_i32(const int64_t *x, int64_t n) {
-  int32_t *y = to_i32(x, n);
+  int32_t *y = gpu_to_i32(x, n);
   void *d = gpu_upload(y, (size_t)(n > 0 ? n : 1) * sizeof *y);
   free(y);
   return d;
@@ -53,11 +42,11 @@ static void make_lengths(kv_batch *b, ref_rng *r) {
   b->last = calloc((size_t)c->batch, sizeof(int64_t));
   int64_t unit = c->page ? c->page : 1;
   for (int64_t i = 0; i < c->batch; i++) {
-    int64_t kv = rand_in(r, 1, c->max_kv);
+    int64_t kv = gpu_rand_in(r, 1, c->max_kv);
     if (c->batch > 2 && (i == 0 || i == c->batch - 1)) kv = i == 0 ? 1 : c->max_kv;
     if (c->long_kv > 0 && c->batch >= 4 && (i == 1 || i == 2)) kv = c->long_kv;
     if (c->kv_lens) kv = c->kv_lens[i];
-    int64_t qo = c->max_qo ? rand_in(r, 1, kv < c->max_qo ? kv : c->max_qo) : 1;
+    int64_t qo = c->max_qo ? gpu_rand_in(r, 1, kv < c->max_qo ? kv : c->max_qo) : 1;
     if (c->qo_lens) qo = c->qo_lens[i];
     b->kv_len[i] = kv;
     b->qo_indptr[i + 1] = b->qo_indptr[i] + qo;
@@ -71,14 +60,7 @@ static void make_lengths(kv_batch *b, ref_rng *r) {
 /* A random page table: `pages` distinct ids out of a pool of 1.5x + 3, shuffled. */
 static void make_page_table(kv_batch *b, ref_rng *r) {
   b->pool = b->c.page ? b->pages + b->pages / 2 + 3 : b->pages;
-  int64_t *perm = malloc((size_t)b->pool * sizeof *perm);
-  assert_non_null(perm);
-  for (int64_t i = 0; i < b->pool; i++) perm[i] = i;
-  for (int64_t i = b->pool - 1; i > 0 && b->c.page; i--) {
-    int64_t j = rand_in(r, 0, i), t = perm[i];
-    perm[i] = perm[j], perm[j] = t;
-  }
-  b->indices = perm; /* the first `pages` entries are used */
+  b->indices = gpu_permutation(r, b->pool, b->c.page != 0); /* the first `pages` entries are used */
 }
 
 /* Element offset of (page, slot, head, 0) in the cache (ragged: page = token, one slot). */
@@ -162,7 +144,7 @@ static void make_mask(kv_batch *b, ref_rng *r) {
     uint8_t *m = calloc((size_t)(qo * kv) + 1, 1);
     for (int64_t i = 0; i < qo; i++) {
       for (int64_t j = 0; j < kv; j++) m[i * kv + j] = ref_rng_uniform(r) < 0.35;
-      m[i * kv + rand_in(r, 0, kv - 1)] = 1;
+      m[i * kv + gpu_rand_in(r, 0, kv - 1)] = 1;
     }
     b->mask_seq[s] = m;
     b->mask_indptr[s + 1] = b->mask_indptr[s] + (qo * kv + 7) / 8;
@@ -199,9 +181,9 @@ void kv_batch_new(kv_batch *b, const attn_case *c, ref_rng *r) {
   b->q = malloc(qn * sizeof *b->q);
   b->q_bits = malloc(qn * 2);
   ref_half_random(r, q_kind(c), b->q_bits, b->q, qn, 0, 1);
-  b->qo_indptr32 = to_i32(b->qo_indptr, c->batch + 1);
-  b->kv_indptr32 = to_i32(b->kv_indptr, c->batch + 1);
-  b->last32 = to_i32(b->last, c->batch);
+  b->qo_indptr32 = gpu_to_i32(b->qo_indptr, c->batch + 1);
+  b->kv_indptr32 = gpu_to_i32(b->kv_indptr, c->batch + 1);
+  b->last32 = gpu_to_i32(b->last, c->batch);
   b->dq = gpu_upload(b->q_bits, qn * 2);
   b->dk = gpu_upload(b->k_bytes, cache_elems(b) * (size_t)b->kvsize);
   b->dv = gpu_upload(b->v_bytes, cache_elems(b) * (size_t)b->kvsize);
@@ -226,7 +208,7 @@ void kv_batch_new_pages(kv_batch *b, ref_rng *r) {
   free(b->k_bytes), free(b->v_bytes);
   make_page_table(b, r);
   fill_cache(b, r);
-  int32_t *ind = to_i32(b->indices, b->pages);
+  int32_t *ind = gpu_to_i32(b->indices, b->pages);
   CK(cudaMemcpy(b->dind, ind, (size_t)(b->pages > 0 ? b->pages : 1) * 4, cudaMemcpyHostToDevice));
   free(ind);
   CK(cudaMemcpy(b->dk, b->k_bytes, cache_elems(b) * (size_t)b->kvsize, cudaMemcpyHostToDevice));
@@ -344,24 +326,17 @@ void at_check(const kv_batch *b, const void *out, const void *lse, const char *w
   free(want), free(want_lse), free(got), free(got_lse);
 }
 
-/* ---- workspaces ---- */
+/* ---- runtime ---- */
 
-void at_ws_new(fic_runtime *rt, gpu_ws *w) {
-  fic_attention_workspace_desc d;
-  FIC_ASSERT_OK(fic_attention_workspace_desc_init(&d));
-  FIC_ASSERT_OK(fic_attention_workspace_sizes(&d.float_bytes, &d.int_bytes, &d.host_bytes));
-  w->fbuf = gpu_alloc(d.float_bytes);
-  w->ibuf = gpu_alloc(d.int_bytes);
-  CK(cudaHostAlloc(&w->hbuf, d.host_bytes, cudaHostAllocDefault));
-  d.float_buffer = w->fbuf, d.int_buffer = w->ibuf, d.host_buffer = w->hbuf;
-  FIC_ASSERT_OK(fic_attention_workspace_create(rt, &d, &w->ws));
-}
-
-void at_ws_free(gpu_ws *w) {
-  FIC_ASSERT_OK(fic_attention_workspace_destroy(w->ws)); /* waits for the last plan's copy */
-  CK(cudaFree(w->fbuf));
-  CK(cudaFree(w->ibuf));
-  CK(cudaFreeHost(w->hbuf));
+fic_runtime *at_group_rt(void **state) {
+  gpu_require();
+  if (!*state) {
+    static const char *const modules[] = {KT_ATTN_DECODE_MODULE, KT_ATTN_PREFILL_MODULE, NULL};
+    /* preloaded: no module load during graph capture */
+    *state = gpu_open_wheel(kt_attn_wheel(), modules, "no wheel with the attention modules",
+                            "the bf16/hd128 decode or FA2 prefill module");
+  }
+  return ((kt_runtime *)*state)->rt;
 }
 
 void at_expect_same_bits(const void *x, const void *y, size_t bytes, const char *what) {

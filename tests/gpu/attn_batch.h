@@ -86,13 +86,10 @@ fic_status at_run(const fic_attention_plan *plan, const kv_batch *b, at_descs *d
 /* Compare out and lse at these device pointers with the reference. */
 void at_check(const kv_batch *b, const void *out, const void *lse, const char *what);
 
-/* Device workspaces of FlashInfer's sizes. */
-typedef struct gpu_ws {
-  void *fbuf, *ibuf, *hbuf;
-  fic_attention_workspace *ws;
-} gpu_ws;
-void at_ws_new(fic_runtime *rt, gpu_ws *w);
-void at_ws_free(gpu_ws *w);
+/* The group's runtime over FIC_ATTN_WHEEL with the bf16/hd128 decode and
+ * FA2 prefill modules, opened (preloaded) by the first test that asks;
+ * skips without a GPU, the wheel or a module. Teardown: kt_teardown. */
+fic_runtime *at_group_rt(void **state);
 
 void at_expect_same_bits(const void *x, const void *y, size_t bytes, const char *what);
 

@@ -101,6 +101,60 @@ fic_runtime *gpu_group_rt_attn(void **state, const char *const *modules) {
   return ((kt_runtime *)*state)->rt;
 }
 
+kt_runtime *gpu_open_wheel(const char *wheel, const char *const *modules, const char *no_wheel, const char *lacks) {
+  if (!wheel) {
+    print_message("SKIPPED: %s (see above)\n", no_wheel);
+    skip();
+  }
+  kt_runtime *k = kt_try_open(wheel, modules);
+  if (!k) {
+    print_message("SKIPPED: %s lacks %s (see above)\n", wheel, lacks);
+    skip();
+  }
+  FIC_ASSERT_OK(fic_runtime_preload(k->rt, NULL));
+  return k;
+}
+
+void gpu_ws_new(fic_runtime *rt, gpu_ws *w) {
+  fic_attention_workspace_desc d;
+  FIC_ASSERT_OK(fic_attention_workspace_desc_init(&d));
+  FIC_ASSERT_OK(fic_attention_workspace_sizes(&d.float_bytes, &d.int_bytes, &d.host_bytes));
+  w->fbuf = gpu_alloc(d.float_bytes);
+  w->ibuf = gpu_alloc(d.int_bytes);
+  CK(cudaHostAlloc(&w->hbuf, d.host_bytes, cudaHostAllocDefault));
+  d.float_buffer = w->fbuf, d.int_buffer = w->ibuf, d.host_buffer = w->hbuf;
+  FIC_ASSERT_OK(fic_attention_workspace_create(rt, &d, &w->ws));
+}
+
+void gpu_ws_free(gpu_ws *w) {
+  FIC_ASSERT_OK(fic_attention_workspace_destroy(w->ws)); /* waits for the last plan's copy */
+  CK(cudaFree(w->fbuf));
+  CK(cudaFree(w->ibuf));
+  CK(cudaFreeHost(w->hbuf));
+}
+
+int64_t gpu_rand_in(ref_rng *r, int64_t lo, int64_t hi) {
+  return lo + (int64_t)(ref_rng_uniform(r) * (double)(hi - lo + 1));
+}
+
+int32_t *gpu_to_i32(const int64_t *x, int64_t n) {
+  int32_t *y = malloc((size_t)(n > 0 ? n : 1) * sizeof *y);
+  assert_non_null(y);
+  for (int64_t i = 0; i < n; i++) y[i] = (int32_t)x[i];
+  return y;
+}
+
+int64_t *gpu_permutation(ref_rng *r, int64_t n, int shuffle) {
+  int64_t *perm = malloc((size_t)(n > 0 ? n : 1) * sizeof *perm);
+  assert_non_null(perm);
+  for (int64_t i = 0; i < n; i++) perm[i] = i;
+  for (int64_t i = n - 1; i > 0 && shuffle; i--) {
+    int64_t j = gpu_rand_in(r, 0, i), t = perm[i];
+    perm[i] = perm[j], perm[j] = t;
+  }
+  return perm;
+}
+
 fic_dtype gpu_half_dtype(ref_half kind) { return kind == REF_BF16 ? FIC_BF16 : FIC_F16; }
 
 void gpu_get_half(ref_half kind, const void *dev, double *out, size_t n) {

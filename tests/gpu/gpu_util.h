@@ -43,6 +43,25 @@ fic_runtime *gpu_group_rt(void **state, const char *module);
  * skips when that wheel is not configured or lacks one of them. */
 fic_runtime *gpu_group_rt_attn(void **state, const char *const *modules);
 
+/* A preloaded runtime over `wheel` holding `modules`; skips the test with
+ * "SKIPPED: <no_wheel> (see above)" when wheel is NULL and with
+ * "SKIPPED: <wheel> lacks <lacks> (see above)" when it does not open. */
+kt_runtime *gpu_open_wheel(const char *wheel, const char *const *modules, const char *no_wheel, const char *lacks);
+
+/* Device workspaces of FlashInfer's sizes. */
+typedef struct gpu_ws {
+  void *fbuf, *ibuf, *hbuf;
+  fic_attention_workspace *ws;
+} gpu_ws;
+void gpu_ws_new(fic_runtime *rt, gpu_ws *w);
+void gpu_ws_free(gpu_ws *w);
+
+/* Random batches: an integer in [lo, hi]; int64 values narrowed to a new
+ * int32 array (at least one element); 0..n-1, shuffled when `shuffle`. */
+int64_t gpu_rand_in(ref_rng *r, int64_t lo, int64_t hi);
+int32_t *gpu_to_i32(const int64_t *x, int64_t n);
+int64_t *gpu_permutation(ref_rng *r, int64_t n, int shuffle);
+
 fic_dtype gpu_half_dtype(ref_half kind);
 /* Download n half values and decode them. */
 void gpu_get_half(ref_half kind, const void *dev, double *out, size_t n);

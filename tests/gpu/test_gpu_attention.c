@@ -23,26 +23,7 @@
 
 #include "attn_batch.h"
 
-/* ---- runtime and workspace ---- */
-
-static fic_runtime *attn_rt(void **state) {
-  gpu_require();
-  if (*state) return ((kt_runtime *)*state)->rt;
-  const char *wheel = kt_attn_wheel();
-  if (!wheel) {
-    print_message("SKIPPED: no wheel with the attention modules (see above)\n");
-    skip();
-  }
-  static const char *const modules[] = {KT_ATTN_DECODE_MODULE, KT_ATTN_PREFILL_MODULE, NULL};
-  kt_runtime *k = kt_try_open(wheel, modules);
-  if (!k) {
-    print_message("SKIPPED: %s lacks the bf16/hd128 decode or FA2 prefill module (see above)\n", wheel);
-    skip();
-  }
-  FIC_ASSERT_OK(fic_runtime_preload(k->rt, NULL)); /* no module load during graph capture */
-  *state = k;
-  return k->rt;
-}
+/* ---- plan and run ---- */
 
 static fic_attention_plan *plan_batch(fic_runtime *rt, fic_attention_workspace *ws, const kv_batch *b, int graph,
                                       cudaStream_t s) {
@@ -70,7 +51,7 @@ static void check_batch(const kv_batch *b, const void *out, const char *what) { 
 
 static void run_case(fic_runtime *rt, const attn_case *c, ref_rng *r) {
   gpu_ws w;
-  at_ws_new(rt, &w);
+  gpu_ws_new(rt, &w);
   kv_batch b;
   kv_batch_new(&b, c, r);
   print_message("%s: batch %lld, heads %lld/%lld, page %lld, %s, %lld rows, %lld pages of a pool of %lld\n", c->name,
@@ -82,13 +63,13 @@ static void run_case(fic_runtime *rt, const attn_case *c, ref_rng *r) {
   check_batch(&b, b.dout, "eager");
   FIC_ASSERT_OK(fic_attention_plan_destroy(plan));
   kv_batch_free(&b);
-  at_ws_free(&w);
+  gpu_ws_free(&w);
 }
 
 /* ---- cases ---- */
 
 static void run_cases(void **state, const char *test, const attn_case *cases, size_t n) {
-  fic_runtime *rt = attn_rt(state);
+  fic_runtime *rt = at_group_rt(state);
   ref_rng r;
   ref_rng_seed(&r, gpu_seed(test));
   for (size_t i = 0; i < n; i++) run_case(rt, &cases[i], &r);
@@ -140,7 +121,7 @@ static void keep_busy(cudaStream_t s) {
  * plan B's host scheduling runs: without the workspace's event B would
  * overwrite A's schedule before A's copy read it. */
 static void test_plans_back_to_back(void **state) {
-  fic_runtime *rt = attn_rt(state);
+  fic_runtime *rt = at_group_rt(state);
   ref_rng r;
   ref_rng_seed(&r, gpu_seed("test_plans_back_to_back"));
   cudaStream_t s;
@@ -151,7 +132,7 @@ static void test_plans_back_to_back(void **state) {
   const attn_case *pairs[2][2] = {{&ca, &cb}, {&pa, &cb}};
   for (int k = 0; k < 2; k++) {
     gpu_ws w;
-    at_ws_new(rt, &w);
+    gpu_ws_new(rt, &w);
     kv_batch a, b;
     kv_batch_new(&a, pairs[k][0], &r);
     kv_batch_new(&b, pairs[k][1], &r);
@@ -170,7 +151,7 @@ static void test_plans_back_to_back(void **state) {
     FIC_ASSERT_OK(fic_attention_plan_destroy(plan_b));
     kv_batch_free(&a);
     kv_batch_free(&b);
-    at_ws_free(&w);
+    gpu_ws_free(&w);
   }
   CK(cudaStreamDestroy(s));
 }
@@ -179,7 +160,7 @@ static void test_plans_back_to_back(void **state) {
  * after writing new page-table contents into the same buffers. */
 static void graph_case(fic_runtime *rt, const attn_case *c, ref_rng *r) {
   gpu_ws w;
-  at_ws_new(rt, &w);
+  gpu_ws_new(rt, &w);
   kv_batch b;
   kv_batch_new(&b, c, r);
   cudaStream_t s;
@@ -212,11 +193,11 @@ static void graph_case(fic_runtime *rt, const attn_case *c, ref_rng *r) {
   CK(cudaFree(eager));
   FIC_ASSERT_OK(fic_attention_plan_destroy(plan));
   kv_batch_free(&b);
-  at_ws_free(&w);
+  gpu_ws_free(&w);
 }
 
 static void test_cuda_graph(void **state) {
-  fic_runtime *rt = attn_rt(state);
+  fic_runtime *rt = at_group_rt(state);
   ref_rng r;
   ref_rng_seed(&r, gpu_seed("test_cuda_graph"));
   static const attn_case cases[] = {
@@ -239,18 +220,9 @@ static fic_runtime *fa3_rt(void **state) {
     print_message("SKIPPED: FA3 modules hold sm_90a code only; this GPU has compute capability %d.x\n", gpu_cc_major());
     skip();
   }
-  const char *wheel = kt_fa3_wheel();
-  if (!wheel) {
-    print_message("SKIPPED: FIC_FA3_WHEEL is not set: no wheel with %s (see above)\n", KT_ATTN_FA3_MODULE);
-    skip();
-  }
   static const char *const modules[] = {KT_ATTN_FA3_MODULE, NULL};
-  kt_runtime *k = kt_try_open(wheel, modules);
-  if (!k) {
-    print_message("SKIPPED: %s lacks %s (see above)\n", wheel, KT_ATTN_FA3_MODULE);
-    skip();
-  }
-  FIC_ASSERT_OK(fic_runtime_preload(k->rt, NULL));
+  kt_runtime *k = gpu_open_wheel(kt_fa3_wheel(), modules, "FIC_FA3_WHEEL is not set: no wheel with " KT_ATTN_FA3_MODULE,
+                                 KT_ATTN_FA3_MODULE);
   *state = k;
   return k->rt;
 }
@@ -302,8 +274,8 @@ static void test_fa3_prefill(void **state) {
  * each against the reference, then FA3 against FA2. */
 static void fa3_vs_fa2_case(fic_runtime *rt3, fic_runtime *rt2, const attn_case *c, ref_rng *r) {
   gpu_ws w[2];
-  at_ws_new(rt3, &w[0]);
-  at_ws_new(rt2, &w[1]);
+  gpu_ws_new(rt3, &w[0]);
+  gpu_ws_new(rt2, &w[1]);
   kv_batch b;
   kv_batch_new(&b, c, r);
   size_t n = (size_t)(b.rows * c->hq * 128), nl = (size_t)(b.rows * c->hq);
@@ -326,7 +298,7 @@ static void fa3_vs_fa2_case(fic_runtime *rt3, fic_runtime *rt2, const attn_case 
   gpu_expect_close(label, out[0], out[1], n, AT_OUT_TOL);
   snprintf(label, sizeof label, "%s: FA3 lse vs FA2 lse", c->name);
   gpu_expect_close(label, lse[0], lse[1], nl, AT_LSE_TOL);
-  for (int k = 0; k < 2; k++) free(out[k]), free(lse[k]), at_ws_free(&w[k]);
+  for (int k = 0; k < 2; k++) free(out[k]), free(lse[k]), gpu_ws_free(&w[k]);
   kv_batch_free(&b);
 }
 

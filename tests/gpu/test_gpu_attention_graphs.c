@@ -25,25 +25,6 @@
 
 #include "attn_batch.h"
 
-static fic_runtime *graphs_rt(void **state) {
-  gpu_require();
-  if (*state) return ((kt_runtime *)*state)->rt;
-  const char *wheel = kt_attn_wheel();
-  if (!wheel) {
-    print_message("SKIPPED: no wheel with the attention modules (see above)\n");
-    skip();
-  }
-  static const char *const modules[] = {KT_ATTN_DECODE_MODULE, KT_ATTN_PREFILL_MODULE, NULL};
-  kt_runtime *k = kt_try_open(wheel, modules);
-  if (!k) {
-    print_message("SKIPPED: %s lacks the bf16/hd128 decode or FA2 prefill module (see above)\n", wheel);
-    skip();
-  }
-  FIC_ASSERT_OK(fic_runtime_preload(k->rt, NULL)); /* no module load during graph capture */
-  *state = k;
-  return k->rt;
-}
-
 /* The captured buffers: sized for every round's batch. */
 typedef struct slot {
   int64_t rows, pool, ind;
@@ -116,7 +97,7 @@ typedef struct round_lengths {
 
 static void graph_case(fic_runtime *rt, const attn_case *base, const round_lengths *rounds, int n, ref_rng *r) {
   gpu_ws w;
-  at_ws_new(rt, &w);
+  gpu_ws_new(rt, &w);
   kv_batch b[4];
   attn_case cases[4];
   for (int i = 0; i < n; i++) {
@@ -169,14 +150,14 @@ static void graph_case(fic_runtime *rt, const attn_case *base, const round_lengt
   FIC_ASSERT_OK(fic_attention_plan_destroy(captured));
   slot_free(&s);
   for (int i = 0; i < n; i++) kv_batch_free(&b[i]);
-  at_ws_free(&w);
+  gpu_ws_free(&w);
 }
 
 #define ONES16 \
   { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 }
 
 static void test_decode_new_lengths(void **state) {
-  fic_runtime *rt = graphs_rt(state);
+  fic_runtime *rt = at_group_rt(state);
   ref_rng r;
   ref_rng_seed(&r, gpu_seed("test_decode_new_lengths"));
   static const round_lengths rounds[] = {
@@ -194,7 +175,7 @@ static void test_decode_new_lengths(void **state) {
 }
 
 static void test_prefill_new_lengths(void **state) {
-  fic_runtime *rt = graphs_rt(state);
+  fic_runtime *rt = at_group_rt(state);
   ref_rng r;
   ref_rng_seed(&r, gpu_seed("test_prefill_new_lengths"));
   /* batch 4, total_num_rows 256: one sequence may have 253 rows. */

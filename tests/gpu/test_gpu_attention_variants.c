@@ -75,13 +75,13 @@ static void run_variant(void **state) {
   kv_batch b;
   kv_batch_new(&b, c, &r);
   gpu_ws w;
-  at_ws_new(rt, &w);
+  gpu_ws_new(rt, &w);
   fic_attention_plan *plan = NULL;
   fic_status st = at_plan(rt, w.ws, &b, 0, NULL, &plan);
   if (st == FIC_ERR_NOT_FOUND || (st == FIC_ERR_UNSUPPORTED && c->backend == FIC_ATTENTION_BACKEND_FA3)) {
     char why[1024];
     snprintf(why, sizeof why, "%s", fic_last_error_message());
-    at_ws_free(&w);
+    gpu_ws_free(&w);
     kv_batch_free(&b);
     print_message("SKIPPED: %s: %s: %s\n", c->name,
                   st == FIC_ERR_NOT_FOUND ? "the wheel lacks its module" : "FA3 needs an SM 9.0 GPU", why);
@@ -96,7 +96,7 @@ static void run_variant(void **state) {
   CK(cudaDeviceSynchronize());
   at_check(&b, b.dout, b.dlse, "eager");
   FIC_ASSERT_OK(fic_attention_plan_destroy(plan));
-  at_ws_free(&w);
+  gpu_ws_free(&w);
   kv_batch_free(&b);
 }
 

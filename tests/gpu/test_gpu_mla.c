@@ -37,7 +37,7 @@
 #define OUT_TOL 1e-2
 #define LSE_TOL 1e-3
 
-/* ---- runtime, backends, workspace ---- */
+/* ---- runtime and backends ---- */
 
 typedef struct mla_state {
   kt_runtime *k;
@@ -54,18 +54,9 @@ static int teardown(void **state) {
 static mla_state *mla_rt(void **state) {
   gpu_require();
   if (*state) return *state;
-  const char *wheel = kt_mla_wheel();
-  if (!wheel) {
-    print_message("SKIPPED: no wheel with the MLA modules: set FIC_MLA_WHEEL (see above)\n");
-    skip();
-  }
   static const char *const modules[] = {KT_MLA_MODULE_BF16, NULL};
-  kt_runtime *k = kt_try_open(wheel, modules);
-  if (!k) {
-    print_message("SKIPPED: %s lacks %s (see above)\n", wheel, KT_MLA_MODULE_BF16);
-    skip();
-  }
-  FIC_ASSERT_OK(fic_runtime_preload(k->rt, NULL));
+  kt_runtime *k =
+      gpu_open_wheel(kt_mla_wheel(), modules, "no wheel with the MLA modules: set FIC_MLA_WHEEL", KT_MLA_MODULE_BF16);
   mla_state *s = calloc(1, sizeof *s);
   assert_non_null(s);
   s->k = k;
@@ -77,29 +68,6 @@ static mla_state *mla_rt(void **state) {
   print_message("MLA backends: FA2%s\n", s->fa3 ? " and FA3 (_sm90)" : " only (no SM 9.0 GPU or no _sm90 module)");
   *state = s;
   return s;
-}
-
-typedef struct gpu_ws {
-  void *fbuf, *ibuf, *hbuf;
-  fic_attention_workspace *ws;
-} gpu_ws;
-
-static void ws_new(fic_runtime *rt, gpu_ws *w) {
-  fic_attention_workspace_desc d;
-  FIC_ASSERT_OK(fic_attention_workspace_desc_init(&d));
-  FIC_ASSERT_OK(fic_attention_workspace_sizes(&d.float_bytes, &d.int_bytes, &d.host_bytes));
-  w->fbuf = gpu_alloc(d.float_bytes);
-  w->ibuf = gpu_alloc(d.int_bytes);
-  CK(cudaHostAlloc(&w->hbuf, d.host_bytes, cudaHostAllocDefault));
-  d.float_buffer = w->fbuf, d.int_buffer = w->ibuf, d.host_buffer = w->hbuf;
-  FIC_ASSERT_OK(fic_attention_workspace_create(rt, &d, &w->ws));
-}
-
-static void ws_free(gpu_ws *w) {
-  FIC_ASSERT_OK(fic_attention_workspace_destroy(w->ws));
-  CK(cudaFree(w->fbuf));
-  CK(cudaFree(w->ibuf));
-  CK(cudaFreeHost(w->hbuf));
 }
 
 /* ---- a batch ---- */
@@ -123,17 +91,6 @@ typedef struct mla_batch {
   void *dq, *dq_pe, *dkv, *dkpe, *dind, *dout, *dlse; /* dq_pe / dkpe: separate layout only */
 } mla_batch;
 
-static int64_t rand_in(ref_rng *r, int64_t lo, int64_t hi) {
-  return lo + (int64_t)(ref_rng_uniform(r) * (double)(hi - lo + 1));
-}
-
-static int32_t *to_i32(const int64_t *x, int64_t n) {
-  int32_t *y = malloc((size_t)(n > 0 ? n : 1) * sizeof *y);
-  assert_non_null(y);
-  for (int64_t i = 0; i < n; i++) y[i] = (int32_t)x[i];
-  return y;
-}
-
 /* kv in [1, max_kv] (with more than 2 sequences the first has 1 key and the
  * last max_kv); rows in [1, min(kv, max_qo)], so a causal row sees a key. */
 static void make_lengths(mla_batch *b, ref_rng *r) {
@@ -142,31 +99,24 @@ static void make_lengths(mla_batch *b, ref_rng *r) {
   b->kv_len = calloc((size_t)c->batch, sizeof(int64_t));
   b->kv_indptr = calloc((size_t)c->batch + 1, sizeof(int64_t));
   for (int64_t i = 0; i < c->batch; i++) {
-    int64_t kv = rand_in(r, 1, c->max_kv);
+    int64_t kv = gpu_rand_in(r, 1, c->max_kv);
     if (c->batch > 2 && (i == 0 || i == c->batch - 1)) kv = i == 0 ? 1 : c->max_kv;
-    int64_t qo = c->max_qo ? rand_in(r, 1, kv < c->max_qo ? kv : c->max_qo) : 1;
+    int64_t qo = c->max_qo ? gpu_rand_in(r, 1, kv < c->max_qo ? kv : c->max_qo) : 1;
     b->kv_len[i] = kv;
     b->qo_indptr[i + 1] = b->qo_indptr[i] + qo;
     b->kv_indptr[i + 1] = b->kv_indptr[i] + (kv + c->page - 1) / c->page;
   }
   b->rows = b->qo_indptr[c->batch];
   b->pages = b->kv_indptr[c->batch];
-  b->qo32 = to_i32(b->qo_indptr, c->batch + 1);
-  b->kv32 = to_i32(b->kv_indptr, c->batch + 1);
-  b->len32 = to_i32(b->kv_len, c->batch);
+  b->qo32 = gpu_to_i32(b->qo_indptr, c->batch + 1);
+  b->kv32 = gpu_to_i32(b->kv_indptr, c->batch + 1);
+  b->len32 = gpu_to_i32(b->kv_len, c->batch);
 }
 
 /* `pages` distinct page ids out of a pool of 1.5x + 3, shuffled. */
 static void make_page_table(mla_batch *b, ref_rng *r) {
   b->pool = b->pages + b->pages / 2 + 3;
-  int64_t *perm = malloc((size_t)b->pool * sizeof *perm);
-  assert_non_null(perm);
-  for (int64_t i = 0; i < b->pool; i++) perm[i] = i;
-  for (int64_t i = b->pool - 1; i > 0; i--) {
-    int64_t j = rand_in(r, 0, i), t = perm[i];
-    perm[i] = perm[j], perm[j] = t;
-  }
-  b->indices = perm; /* the first `pages` entries are used */
+  b->indices = gpu_permutation(r, b->pool, 1); /* the first `pages` entries are used */
 }
 
 /* Upload `rows` rows of 576 as one buffer (views) or as a [rows, 512] and a
@@ -207,7 +157,7 @@ static void mla_batch_new(mla_batch *b, const mla_case *c, ref_rng *r) {
   ref_half_random(r, REF_BF16, b->kv_bits, NULL, kvn, 0, 1);
   upload_split(b->q_bits, (size_t)(b->rows * c->heads), c->views, &b->dq, &b->dq_pe);
   upload_split(b->kv_bits, (size_t)(b->pool * c->page), c->views, &b->dkv, &b->dkpe);
-  int32_t *ind = to_i32(b->indices, b->pages);
+  int32_t *ind = gpu_to_i32(b->indices, b->pages);
   b->dind = gpu_upload(ind, (size_t)b->pages * 4);
   free(ind);
   b->dout = gpu_alloc((size_t)(b->rows * c->heads * CKV * 2));
@@ -338,7 +288,7 @@ static const char *backend_name(int64_t backend) {
 /* One case on each backend in `backends` (n of them): plan, run, compare. */
 static void run_case(fic_runtime *rt, const mla_case *c, ref_rng *r, const int64_t *backends, int n) {
   gpu_ws w;
-  ws_new(rt, &w);
+  gpu_ws_new(rt, &w);
   mla_batch b;
   mla_batch_new(&b, c, r);
   print_message("%s: batch %lld, %lld heads, page %lld, %lld rows, %lld pages of a pool of %lld%s%s\n", c->name,
@@ -358,7 +308,7 @@ static void run_case(fic_runtime *rt, const mla_case *c, ref_rng *r, const int64
   }
   free(want), free(want_lse);
   mla_batch_free(&b);
-  ws_free(&w);
+  gpu_ws_free(&w);
 }
 
 static void run_cases(void **state, const char *test, const mla_case *cases, size_t n) {
@@ -399,7 +349,7 @@ static void test_mla_auto_and_options(void **state) {
   ref_rng_seed(&r, gpu_seed("test_mla_auto_and_options"));
   static const mla_case c = {"auto h128 p64 causal", 6, 128, 64, 900, 2, 1, 0};
   gpu_ws w;
-  ws_new(s->k->rt, &w);
+  gpu_ws_new(s->k->rt, &w);
   mla_batch b;
   mla_batch_new(&b, &c, &r);
   size_t n_out = (size_t)(b.rows * c.heads) * CKV, nl = (size_t)(b.rows * c.heads);
@@ -431,7 +381,7 @@ static void test_mla_auto_and_options(void **state) {
   FIC_ASSERT_OK(fic_attention_plan_destroy(plan));
   free(want), free(want_lse);
   mla_batch_free(&b);
-  ws_free(&w);
+  gpu_ws_free(&w);
 }
 
 /* Append then attend: the caches start zeroed and are filled by
@@ -450,7 +400,7 @@ static void test_mla_append_then_attend(void **state) {
   ref_rng_seed(&r, gpu_seed("test_mla_append_then_attend"));
   static const mla_case c = {"append+attend h16 p64", 7, 16, 64, 400, 3, 1, 0};
   gpu_ws w;
-  ws_new(s->k->rt, &w);
+  gpu_ws_new(s->k->rt, &w);
   mla_batch b;
   mla_batch_new(&b, &c, &r);
   /* Zero the caches, then append each sequence's tokens in order. */
@@ -507,7 +457,7 @@ static void test_mla_append_then_attend(void **state) {
   for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++) CK(cudaFree(dev[i]));
   free(append_indptr), free(bi), free(pos), free(last), free(app), free(want), free(want_lse);
   mla_batch_free(&b);
-  ws_free(&w);
+  gpu_ws_free(&w);
   kt_close(pk);
 }
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "kernels/attention.h"
+#include "kt_attn.h"
 #include "kt_util.h"
 
 #define A_Q 0x7f0000100000u
@@ -27,17 +28,8 @@
 
 /* ---- hand-made workspaces and plans ---- */
 
-static fic_runtime *empty_runtime(void) {
-  fic_runtime *rt = calloc(1, sizeof *rt); /* no modules */
-  assert_non_null(rt);
-  return rt;
-}
-
 static fic_attention_workspace *fake_ws(fic_runtime *rt) {
-  fic_attention_workspace *ws = calloc(1, sizeof *ws);
-  assert_non_null(ws);
-  assert_int_equal(pthread_mutex_init(&ws->lock, NULL), 0);
-  ws->rt = rt;
+  fic_attention_workspace *ws = kt_fake_ws(rt);
   ws->desc.int_buffer = (void *)(uintptr_t)A_INT;
   ws->desc.int_bytes = (size_t)8 << 20;
   return ws;
@@ -116,7 +108,7 @@ typedef struct fixture {
 static fixture *fixture_new(fic__attn_kind kind) {
   fixture *f = calloc(1, sizeof *f);
   assert_non_null(f);
-  f->rt = empty_runtime();
+  f->rt = kt_fake_runtime();
   f->ws = fake_ws(f->rt);
   fake_plan(&f->plan, f->ws, kind);
   f->r = good_tensors(&f->plan);
@@ -124,8 +116,7 @@ static fixture *fixture_new(fic__attn_kind kind) {
 }
 
 static void fixture_free(fixture *f) {
-  pthread_mutex_destroy(&f->ws->lock);
-  free(f->ws);
+  kt_fake_ws_free(f->ws);
   free(f->rt);
   free(f);
 }
@@ -328,7 +319,7 @@ static void test_decode_plan_validation(void **state) {
   KT_EXPECT_ARG(fic_batch_decode_plan(NULL, f->ws, &p, NULL, &out), "rt", NULL);
   KT_EXPECT_ARG(fic_batch_decode_plan(f->rt, NULL, &p, NULL, &out), "ws", NULL);
   KT_EXPECT_ARG(fic_batch_decode_plan(f->rt, f->ws, NULL, NULL, &out), "params", NULL);
-  fic_runtime *other = empty_runtime();
+  fic_runtime *other = kt_fake_runtime();
   KT_EXPECT_ARG(fic_batch_decode_plan(other, f->ws, &p, NULL, &out), "ws", "another runtime");
   free(other);
   DPLAN_EXPECT(f, p_.struct_size = 4, "params", "struct_size is 4");
@@ -429,7 +420,7 @@ static fic_attention_workspace_desc good_desc(void) {
 
 static void test_workspace_validation(void **state) {
   (void)state;
-  fic_runtime *rt = empty_runtime();
+  fic_runtime *rt = kt_fake_runtime();
   fic_attention_workspace_desc d = good_desc();
   fic_attention_workspace *ws = NULL;
   KT_EXPECT_ARG(fic_attention_workspace_create(rt, &d, NULL), "out", NULL);
@@ -529,7 +520,7 @@ static fic_status fake_plan_write(fic_attention_workspace *ws, const char *sched
  * written into the page-locked buffer at the same offset and copied there. */
 static void test_decode_tail(void **state) {
   (void)state;
-  fic_runtime *rt = empty_runtime();
+  fic_runtime *rt = kt_fake_runtime();
   fic_attention_workspace *ws = fake_ws(rt);
   static _Alignas(16) unsigned char host[4096];
   ws->desc.host_buffer = host, ws->desc.host_bytes = sizeof host, ws->desc.int_bytes = sizeof host;
@@ -559,15 +550,14 @@ static void test_decode_tail(void **state) {
   assert_non_null(strstr(fic_last_error_message(), "cudaErrorIllegalAddress"));
   g_copy.error = 0;
   KT_EXPECT_ARG(fic__attn_tail_plan(ws, 1020, &t), "int_buffer", "too small for a tensor-core decode of batch 1020");
-  pthread_mutex_destroy(&ws->lock);
-  free(ws);
+  kt_fake_ws_free(ws);
   free(rt);
 }
 
 static void test_workspace_orders_plans(void **state) {
   (void)state;
   memset(&g_fake, 0, sizeof g_fake);
-  fic_runtime *rt = empty_runtime();
+  fic_runtime *rt = kt_fake_runtime();
   fic_attention_workspace *ws = fake_ws(rt);
   fic__attn_workspace_set_event_ops(ws, &k_fake_ops);
   uint64_t gen = 0;
@@ -633,7 +623,7 @@ static void *plan_thread(void *arg) {
 static void test_workspace_threads(void **state) {
   (void)state;
   memset(&g_fake, 0, sizeof g_fake);
-  fic_runtime *rt = empty_runtime();
+  fic_runtime *rt = kt_fake_runtime();
   fic_attention_workspace *ws = fake_ws(rt);
   fic__attn_workspace_set_event_ops(ws, &k_fake_ops);
   pthread_t t[PLAN_THREADS];
@@ -655,7 +645,7 @@ static void test_workspace_threads(void **state) {
 static void test_workspace_event_failure(void **state) {
   (void)state;
   memset(&g_fake, 0, sizeof g_fake);
-  fic_runtime *rt = empty_runtime();
+  fic_runtime *rt = kt_fake_runtime();
   fic_attention_workspace *ws = fake_ws(rt);
   fic__attn_workspace_set_event_ops(ws, &k_fake_ops);
   uint64_t gen = 0;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "kernels/attention.h"
+#include "kt_attn.h"
 #include "kt_util.h"
 
 #define A_QN 0x7f0000100000u
@@ -67,20 +68,15 @@ static void good_tensors(fixture *f) {
 static fixture *fixture_new(void) {
   fixture *f = calloc(1, sizeof *f);
   assert_non_null(f);
-  f->rt = calloc(1, sizeof *f->rt); /* no modules */
-  f->ws = calloc(1, sizeof *f->ws);
-  assert_non_null(f->rt);
-  assert_non_null(f->ws);
-  assert_int_equal(pthread_mutex_init(&f->ws->lock, NULL), 0);
-  f->ws->rt = f->rt;
+  f->rt = kt_fake_runtime();
+  f->ws = kt_fake_ws(f->rt);
   fake_mla_plan(&f->plan, f->ws);
   good_tensors(f);
   return f;
 }
 
 static void fixture_free(fixture *f) {
-  pthread_mutex_destroy(&f->ws->lock);
-  free(f->ws);
+  kt_fake_ws_free(f->ws);
   free(f->rt);
   free(f);
 }
