@@ -47,10 +47,6 @@ static const char *const k_modules[] = {"page", "cascade", KT_ATTN_DECODE_MODULE
 #define DIM 128
 #define PAGE 16
 
-static int64_t rand_in(ref_rng *r, int64_t lo, int64_t hi) {
-  return lo + (int64_t)(ref_rng_next(r) % (uint64_t)(hi - lo + 1));
-}
-
 static void *xmalloc(size_t n) {
   void *p = malloc(n ? n : 1);
   assert_non_null(p);
@@ -79,8 +75,8 @@ static void append_decode_case(fic_runtime *rt, ref_rng *r, int64_t batch, int64
   int32_t *app_indptr = xmalloc(((size_t)batch + 1) * 4), *seq32 = xmalloc((size_t)batch * 4);
   app_indptr[0] = 0;
   for (int64_t i = 0; i < batch; i++) {
-    old[i] = i < (int64_t)(sizeof edges / sizeof edges[0]) ? edges[i] : rand_in(r, 1, 700);
-    int64_t app = rand_in(r, 1, 3);
+    old[i] = i < (int64_t)(sizeof edges / sizeof edges[0]) ? edges[i] : gpu_rand_in(r, 1, 700);
+    int64_t app = gpu_rand_in(r, 1, 3);
     len[i] = old[i] + app;
     seq32[i] = (int32_t)len[i];
     app_indptr[i + 1] = app_indptr[i] + (int32_t)app;
@@ -133,7 +129,7 @@ static void append_decode_case(fic_runtime *rt, ref_rng *r, int64_t batch, int64
   CK(cudaDeviceSynchronize()); /* uploads and poison on the legacy stream; the work below on a non-blocking one */
   cudaStream_t s = new_stream();
   gpu_ws w;
-  at_ws_new(rt, &w);
+  gpu_ws_new(rt, &w);
   at_descs d = at_make_descs(&b);
   kt_desc key = gpu_desc(dkey, FIC_BF16, 3, nnz, HKV, DIM, 0), val = gpu_desc(dval, FIC_BF16, 3, nnz, HKV, DIM, 0);
   kt_desc dbid = gpu_desc(dbi, FIC_I32, 1, nnz, 0, 0, 0), dposd = gpu_desc(dpos, FIC_I32, 1, nnz, 0, 0, 0);
@@ -165,7 +161,7 @@ static void append_decode_case(fic_runtime *rt, ref_rng *r, int64_t batch, int64
   at_check(&b, b.dout, b.dlse, "decode over old + appended keys");
 
   FIC_ASSERT_OK(fic_attention_plan_destroy(plan));
-  at_ws_free(&w);
+  gpu_ws_free(&w);
   CK(cudaStreamDestroy(s));
   void *dev[] = {dkey, dval, dbi, dpos};
   for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++) CK(cudaFree(dev[i]));
@@ -297,11 +293,11 @@ static void chunked_case(fic_runtime *rt, ref_rng *r, int64_t batch, int64_t max
   double *kx[64], *vx[64];
   qo_indptr[0] = 0, qo32[0] = 0;
   for (int64_t s = 0; s < batch; s++) {
-    n[s] = rand_in(r, 2, max_n);
+    n[s] = gpu_rand_in(r, 2, max_n);
     if (s == 1) n[s] = max_n;
-    ka[s] = s == 0 ? 1 : s == 2 ? n[s] - 1 : rand_in(r, 1, n[s] - 1); /* both edges of the split */
+    ka[s] = s == 0 ? 1 : s == 2 ? n[s] - 1 : gpu_rand_in(r, 1, n[s] - 1); /* both edges of the split */
     kb[s] = n[s] - ka[s], zero[s] = 0;
-    qo_indptr[s + 1] = qo_indptr[s] + rand_in(r, 1, 70);
+    qo_indptr[s + 1] = qo_indptr[s] + gpu_rand_in(r, 1, 70);
     qo32[s + 1] = (int32_t)qo_indptr[s + 1];
     size_t e = (size_t)n[s] * HKV * DIM;
     kseq[s] = xmalloc(e * 2), vseq[s] = xmalloc(e * 2), kx[s] = xmalloc(e * 8), vx[s] = xmalloc(e * 8);
@@ -329,7 +325,7 @@ static void chunked_case(fic_runtime *rt, ref_rng *r, int64_t batch, int64_t max
   CK(cudaDeviceSynchronize());
   cudaStream_t s = new_stream();
   gpu_ws w;
-  at_ws_new(rt, &w);
+  gpu_ws_new(rt, &w);
   /* One stream: each plan's copy and each run are ordered after the last. */
   chunk_prefill(rt, w.ws, &a, layout, batch, qo32, dq, dqo, s);
   chunk_prefill(rt, w.ws, &b, layout, batch, qo32, dq, dqo, s);
@@ -354,7 +350,7 @@ static void chunked_case(fic_runtime *rt, ref_rng *r, int64_t batch, int64_t max
   expect_state(label, "merge_state(A, B) vs one pass", dvm, dsm, want, want_lse, (size_t)rows);
 
   chunk_free(&a), chunk_free(&b), chunk_free(&full);
-  at_ws_free(&w);
+  gpu_ws_free(&w);
   CK(cudaStreamDestroy(s));
   CK(cudaFree(dq)), CK(cudaFree(dqo)), CK(cudaFree(dvm)), CK(cudaFree(dsm));
   for (int64_t i = 0; i < batch; i++) free(kseq[i]), free(vseq[i]), free(kx[i]), free(vx[i]);
@@ -446,7 +442,7 @@ static void make_batches(ref_rng *r, int threads, kv_batch *b, char (*names)[64]
   static const int64_t max_kv[] = {40, 700, 1800, 300, 1100};
   for (int i = 0; i < threads * JOBS_PER_THREAD; i++) {
     snprintf(names[i], 64, "%s thread %d job %d", tag, i / JOBS_PER_THREAD, i % JOBS_PER_THREAD);
-    int64_t batch = rand_in(r, 1, 24), kv = max_kv[(i + rand_in(r, 0, 4)) % 5];
+    int64_t batch = gpu_rand_in(r, 1, 24), kv = max_kv[(i + gpu_rand_in(r, 0, 4)) % 5];
     int64_t layout = i % 2 ? FIC_KV_LAYOUT_HND : FIC_KV_LAYOUT_NHD;
     attn_case c = {names[i], batch, HQ, HKV, PAGE, layout, kv, 0, 0, 0, .dim = DIM};
     kv_batch_new(&b[i], &c, r);
@@ -481,14 +477,14 @@ static void test_threads_streams(void **state) {
   make_batches(&r, OWN, b, names, "own workspace");
   memset(k, 0, sizeof k);
   for (int i = 0; i < OWN; i++) {
-    at_ws_new(rt, &w[i]);
+    gpu_ws_new(rt, &w[i]);
     k[i].rt = rt, k[i].ws = w[i].ws;
     for (int j = 0; j < JOBS_PER_THREAD; j++) k[i].b[j] = &b[i * JOBS_PER_THREAD + j];
   }
   run_workers(k, OWN);
   print_message("  %d threads x %d decode plans + runs, own workspaces and streams: all match the reference\n", OWN,
                 JOBS_PER_THREAD);
-  for (int i = 0; i < OWN; i++) at_ws_free(&w[i]);
+  for (int i = 0; i < OWN; i++) gpu_ws_free(&w[i]);
   for (int i = 0; i < OWN * JOBS_PER_THREAD; i++) kv_batch_free(&b[i]);
 
   /* One workspace shared by two threads, pairs serialised by a mutex. */
@@ -497,7 +493,7 @@ static void test_threads_streams(void **state) {
   int has_last = 0;
   CK(cudaEventCreateWithFlags(&last, cudaEventDisableTiming));
   make_batches(&r, SHARED, b, names, "shared workspace");
-  at_ws_new(rt, &w[0]);
+  gpu_ws_new(rt, &w[0]);
   memset(k, 0, sizeof k);
   for (int i = 0; i < SHARED; i++) {
     k[i].rt = rt, k[i].ws = w[0].ws, k[i].lock = &lock, k[i].last = &last, k[i].has_last = &has_last;
@@ -506,7 +502,7 @@ static void test_threads_streams(void **state) {
   run_workers(k, SHARED);
   print_message("  %d threads x %d decode plans + runs on one workspace (mutex): all match the reference\n", SHARED,
                 JOBS_PER_THREAD);
-  at_ws_free(&w[0]);
+  gpu_ws_free(&w[0]);
   for (int i = 0; i < SHARED * JOBS_PER_THREAD; i++) kv_batch_free(&b[i]);
   CK(cudaEventDestroy(last));
   pthread_mutex_destroy(&lock);
