@@ -37,7 +37,11 @@ prepare() {
   local build=${1:-build} gdn=${2:-}
   grep -qx "/$G/" .git/info/exclude 2>/dev/null || echo "/$G/" >>.git/info/exclude
   rm -rf "$G" && mkdir -p "$G/libs" "$G/full"
-  tar -C "$build" --exclude='*.o' --exclude='*.a' --exclude='*.d' --exclude='CompilerId*' -cf - . | (mkdir -p "$G/build" && tar -C "$G/build" -xf -)
+  # (stress tests, fuzzers and benchmarks are not run there)
+  tar -C "$build" --exclude='*.o' --exclude='*.a' --exclude='*.d' --exclude='CompilerId*' --exclude=./tests/stress \
+    --exclude=./tests/fuzz --exclude=./bench -cf - . | (mkdir -p "$G/build" && tar -C "$G/build" -xf -)
+  # Debug info is most of the test binaries' size and is not needed there.
+  find "$G/build" -type f \( -perm -u+x -o -name '*.so' -o -name '*.so.*' \) -exec strip --strip-debug {} + 2>/dev/null || true
   find "$G/build" -type f -perm -u+x -exec ldd {} \; 2>/dev/null | awk '/=> \// {print $3}' | sort -u |
     grep -v -E '/(libc|libm|libpthread|libdl|librt|libstdc\+\+|libgcc_s|libcudart|libcuda|libcublas|libcublasLt|libflashinfer-c)[.-]' |
     grep -v -E 'ld-linux|libresolv' | while read -r f; do cp -L "$f" "$G/libs/"; done

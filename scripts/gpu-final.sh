@@ -21,7 +21,8 @@ cd "$(dirname "$0")/.." || exit 1
 
 pack() {
   bash scripts/gpu-check.sh pack
-  tar -czf .gpupack/device.tgz --exclude=.device/decode.whl --exclude=.device/attn.whl --exclude=.device/libs .device
+  tar -czf .gpupack/device.tgz --exclude=.device/decode.whl --exclude=.device/attn.whl --exclude=.device/libs \
+    --exclude='.device/wheels/apache_tvm_ffi-0.1.3-*' .device
   du -sh .gpupack .whl
 }
 
@@ -32,6 +33,7 @@ run() {
   tar -C /tmp/gc-logs -czf "$out/gpucheck-logs.tgz" .
   rm -rf .device && tar -xzf .gpupack/device.tgz
   ln -sfn "$(pwd)/.gpucheck/libs" .device/libs
+  cp .gpucheck/apache_tvm_ffi-0.1.3-*.whl .device/wheels/
   cp .gpucheck/full/*.whl .device/decode.whl
   ln -sf decode.whl .device/attn.whl
   # Attention prefill, FA2 and FA3, both stacks (bench_attention --only prefill).
