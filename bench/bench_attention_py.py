@@ -350,7 +350,8 @@ def main():
     attn = Attn(torch, fi, pool)
     gate = Gate(torch)
     check(torch, attn, pool, a.out, a.only_prefill)
-    print("modules:", attn.dec._cached_module, attn.pre._cached_module)
+    # (a wrapper that was never planned, e.g. decode under --only-prefill, has no module yet)
+    print("modules:", getattr(attn.dec, "_cached_module", None), getattr(attn.pre, "_cached_module", None))
     rows = []
     if a.no_host or a.only_prefill:
         rows = None
@@ -367,7 +368,7 @@ def main():
     if not a.only_prefill:
         bench_decode(torch, gate, attn, pool, 10 if a.quick else 30, a.out)
     failed = bench_prefill(torch, gate, attn, pool, 10 if a.quick else 20, a.out)
-    print("modules:", attn.pre._cached_module, attn.pre3._cached_module)
+    print("modules:", getattr(attn.pre, "_cached_module", None), getattr(attn.pre3, "_cached_module", None))
     print("gate expired: %d" % gate.expired)
     if failed:
         sys.exit("bench_attention_py: an FA3 check or call failed (see above)")
