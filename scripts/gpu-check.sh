@@ -133,6 +133,7 @@ run() {
   [ "$st" = 0 ] || rc=1
   tail -n 25 "$out/run-norm.log"
   local mods="norm,page,cascade,sampling,batch_decode_with_kv_cache_dtype_q_bf16_dtype_kv_bf16_dtype_o_bf16_dtype_idx_i32_head_dim_qk_128_head_dim_vo_128_posenc_0_use_swa_False_use_logits_cap_False"
+  mods="$mods,batch_prefill_with_kv_cache_dtype_q_bf16_dtype_kv_bf16_dtype_o_bf16_dtype_idx_i32_head_dim_qk_128_head_dim_vo_128_posenc_0_use_swa_False_use_logits_cap_False_f16qk_False"
   python3 -c 'import sys, zipfile; sys.exit(not any("gdn_prefill_sm90" in n for n in zipfile.ZipFile(sys.argv[1]).namelist()))' \
     "$attn_wheel" && mods="$mods,gdn_prefill_sm90"
   echo "== main job, full wheel ($mods)" | tee "$out/run-full.log"

@@ -37,6 +37,12 @@ int cli_has_module(const fic_runtime *rt, const char *module);
 struct cudart_dyn;
 struct ref_rng;
 int cli_run_decode(fic_runtime *rt, const struct cudart_dyn *cuda, int dev, void *stream, struct ref_rng *rng);
+/* The causal batch prefill check of `run` (run_attention.c, the FA2 bf16 /
+ * head dim 128 module). Returns as cli_run_decode. */
+#define CLI_PREFILL_MODULE                                                                                         \
+  "batch_prefill_with_kv_cache_dtype_q_bf16_dtype_kv_bf16_dtype_o_bf16_dtype_idx_i32_head_dim_qk_128_head_dim_vo_" \
+  "128_posenc_0_use_swa_False_use_logits_cap_False_f16qk_False"
+int cli_run_prefill(fic_runtime *rt, const struct cudart_dyn *cuda, int dev, void *stream, struct ref_rng *rng);
 /* The sampling check of `run` (run_sampling.c): softmax vs float64, top-p
  * sampling reproducible for one (seed, offset). Returns as cli_run_decode. */
 int cli_run_sampling(fic_runtime *rt, const struct cudart_dyn *cuda, int dev, void *stream, struct ref_rng *rng);

@@ -603,6 +603,12 @@ static void run_kernels(st_ctx *c, const fic_config *cfg) {
     printf("batch decode vs float64 (paged KV, shuffled pages):\n");
     note(c, cli_run_decode(c->rt, &c->cuda, c->dev, c->stream, &c->rng));
   }
+  if (!cli_has_module(c->rt, CLI_PREFILL_MODULE)) {
+    printf("batch prefill: not run (module %s not prepared)\n", CLI_PREFILL_MODULE);
+  } else {
+    printf("batch prefill vs float64 (paged KV, shuffled pages, causal):\n");
+    note(c, cli_run_prefill(c->rt, &c->cuda, c->dev, c->stream, &c->rng));
+  }
 }
 
 int cli_run(const fic_config *base, int argc, char **argv) {
