@@ -63,9 +63,10 @@ static void make_page_table(kv_batch *b, ref_rng *r) {
   b->indices = gpu_permutation(r, b->pool, b->c.page != 0); /* the first `pages` entries are used */
 }
 
-/* Element offset of (page, slot, head, 0) in the cache (ragged: page = token, one slot). */
-static size_t cache_offset(const kv_batch *b, int64_t page, int64_t slot, int64_t h) {
-  int64_t P = b->c.page ? b->c.page : 1, H = b->c.hkv, D = b->dim;
+/* Element offset of (page, slot, head, 0) in a cache of head dim D (K: dim,
+ * V: dim_vo; each cache dense in its own dim) (ragged: page = token, one slot). */
+static size_t cache_offset(const kv_batch *b, int64_t page, int64_t slot, int64_t h, int64_t D) {
+  int64_t P = b->c.page ? b->c.page : 1, H = b->c.hkv;
   if (!b->c.page) /* ragged: NHD [tokens, H, D], HND [H, tokens, D] */
     return (size_t)(b->c.layout == FIC_KV_LAYOUT_NHD ? page * H + h : h * b->pool + page) * (size_t)D;
   if (b->c.layout == FIC_KV_LAYOUT_NHD) return (size_t)((page * P + slot) * H + h) * (size_t)D;
@@ -83,26 +84,26 @@ static void decode_kv(const kv_batch *b, const unsigned char *bytes, size_t at, 
 /* Gather each sequence's keys and values, densely, for the reference. */
 static void gather(kv_batch *b) {
   const attn_case *c = &b->c;
-  int64_t unit = c->page ? c->page : 1, D = b->dim;
+  int64_t unit = c->page ? c->page : 1, D = b->dim, DV = b->dim_vo;
   b->k_seq = calloc((size_t)c->batch, sizeof *b->k_seq);
   b->v_seq = calloc((size_t)c->batch, sizeof *b->v_seq);
   for (int64_t s = 0; s < c->batch; s++) {
-    size_t n = (size_t)(b->kv_len[s] * c->hkv * D);
+    size_t n = (size_t)(b->kv_len[s] * c->hkv * D), nv = (size_t)(b->kv_len[s] * c->hkv * DV);
     b->k_seq[s] = malloc((n ? n : 1) * sizeof(double));
-    b->v_seq[s] = malloc((n ? n : 1) * sizeof(double));
+    b->v_seq[s] = malloc((nv ? nv : 1) * sizeof(double));
     for (int64_t t = 0; t < b->kv_len[s]; t++) {
       int64_t page = b->indices[b->kv_indptr[s] + t / unit], slot = t % unit;
       for (int64_t h = 0; h < c->hkv; h++) {
-        size_t at = cache_offset(b, page, slot, h), to = (size_t)((t * c->hkv + h) * D);
-        decode_kv(b, b->k_bytes, at, b->k_seq[s] + to, (size_t)D);
-        decode_kv(b, b->v_bytes, at, b->v_seq[s] + to, (size_t)D);
+        decode_kv(b, b->k_bytes, cache_offset(b, page, slot, h, D), b->k_seq[s] + (t * c->hkv + h) * D, (size_t)D);
+        decode_kv(b, b->v_bytes, cache_offset(b, page, slot, h, DV), b->v_seq[s] + (t * c->hkv + h) * DV, (size_t)DV);
       }
     }
   }
 }
 
-static size_t cache_elems(const kv_batch *b) {
-  return (size_t)(b->pool * (b->c.page ? b->c.page : 1) * b->c.hkv * b->dim);
+/* Elements of a cache of head dim D (K: dim, V: dim_vo). */
+static size_t cache_elems(const kv_batch *b, int64_t D) {
+  return (size_t)(b->pool * (b->c.page ? b->c.page : 1) * b->c.hkv * D);
 }
 
 /* e4m3 codes drawn directly (converting normals through
@@ -124,11 +125,11 @@ static void random_kv(kv_batch *b, ref_rng *r, unsigned char *bytes, size_t n) {
 }
 
 static void fill_cache(kv_batch *b, ref_rng *r) {
-  size_t n = cache_elems(b);
+  size_t n = cache_elems(b, b->dim), nv = cache_elems(b, b->dim_vo);
   b->k_bytes = malloc((n ? n : 1) * (size_t)b->kvsize);
-  b->v_bytes = malloc((n ? n : 1) * (size_t)b->kvsize);
+  b->v_bytes = malloc((nv ? nv : 1) * (size_t)b->kvsize);
   random_kv(b, r, b->k_bytes, n);
-  random_kv(b, r, b->v_bytes, n);
+  random_kv(b, r, b->v_bytes, nv);
   gather(b);
 }
 
@@ -164,7 +165,7 @@ static void make_mask(kv_batch *b, ref_rng *r) {
 /* ---- the batch ---- */
 
 void kv_batch_poison(kv_batch *b) {
-  CK(cudaMemset(b->dout, 0xff, (size_t)(b->rows * b->c.hq * b->dim * b->qsize)));
+  CK(cudaMemset(b->dout, 0xff, (size_t)(b->rows * b->c.hq * b->dim_vo * b->qsize)));
   CK(cudaMemset(b->dlse, 0xff, (size_t)(b->rows * b->c.hq * 4)));
 }
 
@@ -172,6 +173,8 @@ void kv_batch_new(kv_batch *b, const attn_case *c, ref_rng *r) {
   memset(b, 0, sizeof *b);
   b->c = *c;
   b->dim = c->dim ? c->dim : 128;
+  b->dim_vo = c->dim_vo ? c->dim_vo : b->dim;
+  if (!c->max_qo && b->dim_vo != b->dim) fail_msg("%s: decode has one head dim (dim_vo must be 0 or dim)", c->name);
   b->qsize = 2;
   b->kvsize = c->kv_type == AT_E4M3 ? 1 : 2;
   make_lengths(b, r);
@@ -185,13 +188,13 @@ void kv_batch_new(kv_batch *b, const attn_case *c, ref_rng *r) {
   b->kv_indptr32 = gpu_to_i32(b->kv_indptr, c->batch + 1);
   b->last32 = gpu_to_i32(b->last, c->batch);
   b->dq = gpu_upload(b->q_bits, qn * 2);
-  b->dk = gpu_upload(b->k_bytes, cache_elems(b) * (size_t)b->kvsize);
-  b->dv = gpu_upload(b->v_bytes, cache_elems(b) * (size_t)b->kvsize);
+  b->dk = gpu_upload(b->k_bytes, cache_elems(b, b->dim) * (size_t)b->kvsize);
+  b->dv = gpu_upload(b->v_bytes, cache_elems(b, b->dim_vo) * (size_t)b->kvsize);
   b->dqo = upload_i32(b->qo_indptr, c->batch + 1);
   b->dkvi = upload_i32(b->kv_indptr, c->batch + 1);
   b->dind = upload_i32(b->indices, b->pages);
   b->dlast = upload_i32(b->last, c->batch);
-  b->dout = gpu_alloc(qn * 2);
+  b->dout = gpu_alloc((size_t)(b->rows * c->hq * b->dim_vo) * 2);
   b->dlse = gpu_alloc((size_t)(b->rows * c->hq * 4));
   if (c->custom_mask) make_mask(b, r);
   kv_batch_poison(b);
@@ -211,8 +214,8 @@ void kv_batch_new_pages(kv_batch *b, ref_rng *r) {
   int32_t *ind = gpu_to_i32(b->indices, b->pages);
   CK(cudaMemcpy(b->dind, ind, (size_t)(b->pages > 0 ? b->pages : 1) * 4, cudaMemcpyHostToDevice));
   free(ind);
-  CK(cudaMemcpy(b->dk, b->k_bytes, cache_elems(b) * (size_t)b->kvsize, cudaMemcpyHostToDevice));
-  CK(cudaMemcpy(b->dv, b->v_bytes, cache_elems(b) * (size_t)b->kvsize, cudaMemcpyHostToDevice));
+  CK(cudaMemcpy(b->dk, b->k_bytes, cache_elems(b, b->dim) * (size_t)b->kvsize, cudaMemcpyHostToDevice));
+  CK(cudaMemcpy(b->dv, b->v_bytes, cache_elems(b, b->dim_vo) * (size_t)b->kvsize, cudaMemcpyHostToDevice));
 }
 
 void kv_batch_free(kv_batch *b) {
@@ -234,18 +237,18 @@ at_descs at_make_descs(const kv_batch *b) {
   const attn_case *c = &b->c;
   at_descs d;
   memset(&d, 0, sizeof d);
-  int64_t P = c->page, H = c->hkv, D = b->dim;
+  int64_t P = c->page, H = c->hkv, D = b->dim, DV = b->dim_vo;
   fic_dtype qt = at_q_dtype(c), kt = at_kv_dtype(c);
   d.q = gpu_desc(b->dq, qt, 3, b->rows, c->hq, D, 0);
-  d.out = gpu_desc(b->dout, qt, 3, b->rows, c->hq, D, 0);
+  d.out = gpu_desc(b->dout, qt, 3, b->rows, c->hq, DV, 0);
   d.lse = gpu_desc(b->dlse, FIC_F32, 2, b->rows, c->hq, 0, 0);
   int nhd = c->layout == FIC_KV_LAYOUT_NHD;
   if (P) {
     d.k = gpu_desc(b->dk, kt, 4, b->pool, nhd ? P : H, nhd ? H : P, D);
-    d.v = gpu_desc(b->dv, kt, 4, b->pool, nhd ? P : H, nhd ? H : P, D);
+    d.v = gpu_desc(b->dv, kt, 4, b->pool, nhd ? P : H, nhd ? H : P, DV);
   } else {
     d.k = gpu_desc(b->dk, kt, 3, nhd ? b->pool : H, nhd ? H : b->pool, D, 0);
-    d.v = gpu_desc(b->dv, kt, 3, nhd ? b->pool : H, nhd ? H : b->pool, D, 0);
+    d.v = gpu_desc(b->dv, kt, 3, nhd ? b->pool : H, nhd ? H : b->pool, DV, 0);
   }
   d.qo = gpu_desc(b->dqo, FIC_I32, 1, c->batch + 1, 0, 0, 0);
   d.kvi = gpu_desc(b->dkvi, FIC_I32, 1, c->batch + 1, 0, 0, 0);
@@ -274,7 +277,8 @@ fic_status at_plan(fic_runtime *rt, fic_attention_workspace *ws, const kv_batch 
   fic_batch_prefill_plan_params p;
   FIC_ASSERT_OK(fic_batch_prefill_plan_params_init(&p));
   p.qo_indptr = b->qo_indptr32, p.kv_indptr = b->kv_indptr32, p.batch_size = c->batch;
-  p.num_qo_heads = c->hq, p.num_kv_heads = c->hkv, p.head_dim_qk = b->dim, p.page_size = c->page, p.ragged = !c->page;
+  p.num_qo_heads = c->hq, p.num_kv_heads = c->hkv, p.head_dim_qk = b->dim, p.head_dim_vo = b->dim_vo;
+  p.page_size = c->page, p.ragged = !c->page;
   p.q_dtype = at_q_dtype(c), p.kv_dtype = at_kv_dtype(c), p.kv_layout = c->layout, p.causal = c->causal;
   p.enable_cuda_graph = graph, p.window_left = window, p.logits_soft_cap = c->soft_cap;
   p.total_num_rows = c->total_num_rows;
@@ -303,13 +307,13 @@ fic_status at_run(const fic_attention_plan *plan, const kv_batch *b, at_descs *d
 
 void at_check(const kv_batch *b, const void *out, const void *lse, const char *what) {
   const attn_case *c = &b->c;
-  size_t n = (size_t)(b->rows * c->hq * b->dim), nl = (size_t)(b->rows * c->hq);
+  size_t n = (size_t)(b->rows * c->hq * b->dim_vo), nl = (size_t)(b->rows * c->hq);
   double *want = malloc(n * sizeof *want), *want_lse = malloc(nl * sizeof *want_lse);
   double *got = malloc(n * sizeof *got), *got_lse = malloc(nl * sizeof *got_lse);
   ref_attn p;
   memset(&p, 0, sizeof p);
   p.batch = (size_t)c->batch, p.hq = (size_t)c->hq, p.hkv = (size_t)c->hkv;
-  p.d_qk = p.d_vo = (size_t)b->dim;
+  p.d_qk = (size_t)b->dim, p.d_vo = (size_t)b->dim_vo;
   p.qo_indptr = b->qo_indptr, p.kv_len = b->kv_len, p.q = b->q;
   p.k = (const double *const *)b->k_seq, p.v = (const double *const *)b->v_seq;
   p.sm_scale = at_sm_scale(b), p.causal = c->causal, p.window_left = c->windowed ? c->window_left : -1;

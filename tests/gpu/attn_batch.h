@@ -44,16 +44,18 @@ typedef struct attn_case {
   const int64_t *qo_lens; /* [batch]: these query rows (prefill) */
   int64_t total_num_rows; /* prefill plan's total_num_rows (0: the rows) */
   int backend;            /* prefill: 0 FA2 (forced), FIC_ATTENTION_BACKEND_FA3 (forced), AT_AUTO */
+  int64_t dim_vo;         /* prefill: head dim of V and out (0: dim); q and K use dim */
 } attn_case;
 
 typedef struct kv_batch {
   attn_case c;
-  int64_t dim, qsize, kvsize;                               /* bytes per element */
+  int64_t dim, dim_vo;                                      /* q/K, and V/out head dims */
+  int64_t qsize, kvsize;                                    /* bytes per element */
   int64_t *qo_indptr, *kv_len, *kv_indptr, *indices, *last; /* host, int64 */
   int32_t *qo_indptr32, *kv_indptr32, *last32;              /* host, for the plan */
   int64_t rows, pages, pool;                                /* pool: pages allocated (>= pages) */
   unsigned char *k_bytes, *v_bytes;                         /* the cache as stored */
-  double *q, **k_seq, **v_seq;                              /* what the reference reads */
+  double *q, **k_seq, **v_seq;                              /* what the reference reads (V: dim_vo) */
   uint16_t *q_bits;
   uint8_t **mask_seq;   /* custom mask per sequence [qo_len * kv_len] */
   int64_t *mask_indptr; /* bytes, [batch + 1] */

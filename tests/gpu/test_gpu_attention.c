@@ -166,7 +166,7 @@ static void graph_case(fic_runtime *rt, const attn_case *c, ref_rng *r) {
   cudaStream_t s;
   CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
   fic_attention_plan *plan = plan_batch(rt, w.ws, &b, 1, s);
-  size_t out_bytes = (size_t)(b.rows * c->hq * b.dim * 2);
+  size_t out_bytes = (size_t)(b.rows * c->hq * b.dim_vo * 2);
   void *eager = gpu_alloc(out_bytes);
   cudaGraph_t graph;
   cudaGraphExec_t exec;

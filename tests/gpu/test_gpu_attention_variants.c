@@ -8,7 +8,13 @@
  * couple of long sequences), GQA groups 1, 4, 7 (tensor-core decode), 8,
  * NHD and HND, page sizes 1 and 16 with partial last pages, paged and
  * ragged prefill; FA3 (forced) at head dims 64/256, with a window and with a
- * soft cap. Each case is its own cmocka test, skipped (with the
+ * soft cap, and at DeepSeek's head_dim_qk 192 / head_dim_vo 128 (ragged
+ * only: FlashInfer 0.6.3's FA3 paged run dispatches head_dim_qk ==
+ * head_dim_vo only, BatchPrefillWithPagedKVCacheDispatched in
+ * include/flashinfer/attention/hopper/prefill_sm90.cuh returns
+ * cudaErrorNotSupported otherwise; its sparse mainloop static_asserts equal
+ * dims and batch_prefill_sm90.cu checks K and V share page and token
+ * strides). Each case is its own cmocka test, skipped (with the
  * module's name and what the wheel has instead) when the wheel lacks its
  * module.
  *
@@ -88,9 +94,9 @@ static void run_variant(void **state) {
     skip();
   }
   FIC_ASSERT_OK(st);
-  print_message("%s: batch %lld, heads %lld/%lld, head dim %lld, page %lld, %s, %lld rows, %lld pages\n", c->name,
-                (long long)c->batch, (long long)c->hq, (long long)c->hkv, (long long)b.dim, (long long)c->page,
-                c->layout ? "HND" : "NHD", (long long)b.rows, (long long)b.pages);
+  print_message("%s: batch %lld, heads %lld/%lld, head dims %lld/%lld, page %lld, %s, %lld rows, %lld pages\n", c->name,
+                (long long)c->batch, (long long)c->hq, (long long)c->hkv, (long long)b.dim, (long long)b.dim_vo,
+                (long long)c->page, c->layout ? "HND" : "NHD", (long long)b.rows, (long long)b.pages);
   at_descs d = at_make_descs(&b);
   FIC_ASSERT_OK(at_run(plan, &b, &d, NULL));
   CK(cudaDeviceSynchronize());
@@ -104,6 +110,10 @@ static void run_variant(void **state) {
 
 #define NHD FIC_KV_LAYOUT_NHD
 #define HND FIC_KV_LAYOUT_HND
+
+/* Whole-sequence prefill (every key a query row): 1024 rows and keys (eight
+ * of FA3 192/128's 128 x 128 tiles) and 333 (a partial last tile). */
+static const int64_t k_full_prefill[] = {1024, 333};
 
 static const attn_case k_cases[] = {
     /* decode: head dims 64 / 256 */
@@ -169,6 +179,14 @@ static const attn_case k_cases[] = {
      .backend = FIC_ATTENTION_BACKEND_FA3},
     {"fa3 prefill soft cap ragged g4 NHD", 3, 32, 8, 0, NHD, 300, 60, 0, 0, .soft_cap = 1.5,
      .backend = FIC_ATTENTION_BACKEND_FA3},
+    /* FA3 head_dim_qk 192 / head_dim_vo 128 (DeepSeek prefill; ragged NHD only, see above): q and K 192, V and
+     * out 128, sm_scale 1 / sqrt(192) */
+    {"fa3 prefill 192/128 ragged causal g4 NHD", 4, 32, 8, 0, NHD, 900, 300, 1, 0, .dim = 192, .dim_vo = 128,
+     .backend = FIC_ATTENTION_BACKEND_FA3},
+    {"fa3 prefill 192/128 ragged g1 NHD", 3, 16, 16, 0, NHD, 500, 129, 0, 0, .dim = 192, .dim_vo = 128,
+     .backend = FIC_ATTENTION_BACKEND_FA3},
+    {"fa3 prefill 192/128 ragged causal g1 NHD qo = kv", 2, 16, 16, 0, NHD, 1024, 1024, 1, 0, .dim = 192, .dim_vo = 128,
+     .kv_lens = k_full_prefill, .qo_lens = k_full_prefill, .backend = FIC_ATTENTION_BACKEND_FA3},
 };
 
 int main(void) {
