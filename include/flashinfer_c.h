@@ -1093,7 +1093,7 @@ FIC_API fic_status fic_batch_decode_run(const fic_attention_plan *plan, const fi
  * AUTO (the default) follows FlashInfer's determine_attention_backend: FA3
  * (the `..._sm90` module, sm_90a code only) on a compute capability 9.0
  * device when the parameters allow it (q and kv of one dtype, head dims
- * 64/64, 128/128, 192/128 or 256/256; ragged K/V in NHD; paged KV with
+ * 64/64, 128/128, 192/128 (ragged only) or 256/256; ragged K/V in NHD; paged KV with
  * `kv_last_page_len` given) and the wheel has that module; FA2 otherwise.
  * FA2 and FA3 force one: FA3 where the parameters rule it out is
  * FIC_ERR_INVALID_ARGUMENT naming the field, on another GPU

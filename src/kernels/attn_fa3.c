@@ -40,6 +40,12 @@ const char *fic__fa3_unfit(const fic__fa3_query *q, const char **field) {
   *field = "head_dim_qk";
   if (!((qk == vo && (qk == 64 || qk == 128 || qk == 256)) || (qk == 192 && vo == 128)))
     return "FA3 head dims (qk/vo) are 64/64, 128/128, 192/128 or 256/256";
+  /* FlashInfer 0.6.3's paged FA3 mainloop (hopper/sparse_mainloop.cuh)
+   * static_asserts HEAD_DIM_QK == HEAD_DIM_VO and its dispatch returns
+   * cudaErrorNotSupported otherwise: 192/128 runs ragged only. */
+  *field = "head_dim_vo";
+  if (!q->ragged && qk != vo)
+    return "FA3's paged run needs head_dim_qk == head_dim_vo (192/128 runs on ragged K/V only)";
   *field = "kv_layout";
   if (q->ragged && q->kv_layout != FIC_KV_LAYOUT_NHD)
     return "FA3's ragged run reads K/V as NHD [tokens, kv_heads, head_dim] only";

@@ -972,10 +972,14 @@ static void test_fa3_backend_choice(void **state) {
              "f16_dtype_kv_f16_dtype_o_f16_dtype_idx_i32_head_dim_qk_128_head_dim_vo_128_posenc_0_use_swa_"
              "False_use_logits_cap_False_f16qk_False_sm90"));
   p = fa3_params(), p.backend = FIC_ATTENTION_BACKEND_FA3, p.head_dim_qk = 192, p.head_dim_vo = 128;
+  KT_EXPECT_ARG(fic_batch_prefill_plan(rt, ws, &p, NULL, &(fic_attention_plan *){NULL}), "head_dim_vo",
+                "192/128 runs on ragged K/V only"); /* FA3's paged kernels need qk == vo */
+  p.backend = FIC_ATTENTION_BACKEND_AUTO;           /* paged 192/128: no FA3, and FA2 has no 192/128 module at all */
+  KT_EXPECT_STATUS(fic_batch_prefill_plan(rt, ws, &p, NULL, &(fic_attention_plan *){NULL}), FIC_ERR_NOT_FOUND);
+  p = fa3_params(), p.backend = FIC_ATTENTION_BACKEND_FA3, p.head_dim_qk = 192, p.head_dim_vo = 128;
+  p.ragged = 1, p.kv_last_page_len = NULL; /* ragged: the rule accepts it, the stand-in wheel lacks the module */
   KT_EXPECT_STATUS(fic_batch_prefill_plan(rt, ws, &p, NULL, &(fic_attention_plan *){NULL}), FIC_ERR_NOT_FOUND);
   assert_non_null(strstr(fic_last_error_message(), "head_dim_qk_192_head_dim_vo_128_posenc_0"));
-  p.backend = FIC_ATTENTION_BACKEND_AUTO; /* 192/128 has no FA2 module at all */
-  KT_EXPECT_STATUS(fic_batch_prefill_plan(rt, ws, &p, NULL, &(fic_attention_plan *){NULL}), FIC_ERR_NOT_FOUND);
   fic__test_set_compute_capability(80);
   p = fa3_params(), p.backend = FIC_ATTENTION_BACKEND_FA3;
   KT_EXPECT_STATUS(fic_batch_prefill_plan(rt, ws, &p, NULL, &(fic_attention_plan *){NULL}), FIC_ERR_UNSUPPORTED);
