@@ -125,6 +125,25 @@ run() {
   } | tee "$out/machine.txt"
   local rc=0 cli="$G/build/flashinfer-c" tvm
   tvm=$(ls "$dev"/wheels/apache_tvm_ffi-0.1.3-*.whl)
+  # FIC_GPU_CHECK_ONLY=<regex>: only the GPU tests matching it (a short re-check).
+  if [ -z "${FIC_GPU_CHECK_ONLY:-}" ]; then main_jobs "$out" "$cli" "$tvm" || rc=1; fi
+  echo "== ctest: GPU tests (FIC_NORM_WHEEL and FIC_ATTN_WHEEL = the full wheel)"
+  (cd build && FIC_NORM_WHEEL="$attn_wheel" FIC_ATTN_WHEEL="$attn_wheel" FIC_FA3_WHEEL="$attn_wheel" \
+    FIC_MLA_WHEEL="$attn_wheel" ctest -L gpu ${FIC_GPU_CHECK_ONLY:+-R "$FIC_GPU_CHECK_ONLY"} -V \
+    --timeout 900 >"$out/ctest-gpu.log" 2>&1) || rc=1
+  grep -E "^[0-9]+/[0-9]+ Test|tests passed|Skipped|Failed|FAILED" "$out/ctest-gpu.log" | tail -n 20
+  if [ -z "${FIC_GPU_CHECK_ONLY:-}" ]; then
+    echo "== ctest: CPU labels on the GPU machine"
+    (cd build && ctest -L 'kernels|ffi|cli|modules' -j8 --output-on-failure >"$out/ctest-cpu.log" 2>&1) || rc=1
+    grep -E "tests passed|Skipped|Failed" "$out/ctest-cpu.log" | tail -n 12
+  fi
+  echo "gpu-check: exit $rc"
+  return $rc
+}
+
+# `flashinfer-c run` with the norm-only wheel and with the full wheel.
+main_jobs() {
+  local out=$1 cli=$2 tvm=$3 rc=0
   echo "== main job, norm-only wheel" | tee "$out/run-norm.log"
   local st=0
   "$cli" run --offline --cache-dir /tmp/gc-norm --jit-cache-wheel "$norm_wheel" --tvmffi-wheel "$tvm" \
@@ -143,15 +162,6 @@ run() {
   echo "exit $st" >>"$out/run-full.log"
   [ "$st" = 0 ] || rc=1
   tail -n 40 "$out/run-full.log"
-  echo "== ctest: GPU tests (FIC_NORM_WHEEL and FIC_ATTN_WHEEL = the full wheel)"
-  (cd build && FIC_NORM_WHEEL="$attn_wheel" FIC_ATTN_WHEEL="$attn_wheel" FIC_FA3_WHEEL="$attn_wheel" \
-    FIC_MLA_WHEEL="$attn_wheel" ctest -L gpu -V \
-    --timeout 900 >"$out/ctest-gpu.log" 2>&1) || rc=1
-  grep -E "^[0-9]+/[0-9]+ Test|tests passed|Skipped|Failed|FAILED" "$out/ctest-gpu.log" | tail -n 20
-  echo "== ctest: CPU labels on the GPU machine"
-  (cd build && ctest -L 'kernels|ffi|cli|modules' -j8 --output-on-failure >"$out/ctest-cpu.log" 2>&1) || rc=1
-  grep -E "tests passed|Skipped|Failed" "$out/ctest-cpu.log" | tail -n 12
-  echo "gpu-check: exit $rc"
   return $rc
 }
 
