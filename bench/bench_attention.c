@@ -150,52 +150,16 @@ static void vec_i32(tens *x, void *data, int dev_type, int64_t n) {
   tens_set(x, data, dev_type, FIC_I32, 1, sh);
 }
 
-/* ---- the raw TVM-FFI safe call (dlsym'ed), arguments as fic_arg (the
- * TVMFFIAny layout: 16 bytes, kind = type index) ---- */
+/* ---- the raw TVM-FFI safe call (bench_host.h) ---- */
 
-typedef int (*raw_fn)(void *self, const fic_arg *args, int32_t n, fic_arg *result);
-typedef int (*raw_set_stream_fn)(int32_t device_type, int32_t device_id, void *stream, void **prev);
-typedef void (*raw_move_raised_fn)(void **out);
-typedef int (*raw_decref_fn)(void *obj);
 static struct {
+  raw_ffi ffi;
   raw_fn decode_plan, decode_run, prefill_plan, prefill_run;
-  raw_set_stream_fn set_stream;
-  raw_move_raised_fn move_raised;
-  raw_decref_fn decref;
 } raw;
-
-#define SYM(dst, h, name)            \
-  do {                               \
-    void *s_ = sym_or_die(h, name);  \
-    memcpy(&(dst), &s_, sizeof(s_)); \
-  } while (0)
 static void raw_init(fic_runtime *rt) {
-  void *d = module_handle(rt, DECODE_MOD), *p = module_handle(rt, PREFILL_MOD), *th = tvm_ffi_handle(rt);
-  SYM(raw.decode_plan, d, "__tvm_ffi_plan");
-  SYM(raw.decode_run, d, "__tvm_ffi_run");
-  SYM(raw.prefill_plan, p, "__tvm_ffi_plan");
-  SYM(raw.prefill_run, p, "__tvm_ffi_paged_run");
-  SYM(raw.set_stream, th, "TVMFFIEnvSetStream");
-  SYM(raw.move_raised, th, "TVMFFIErrorMoveFromRaised");
-  SYM(raw.decref, th, "TVMFFIObjectDecRef");
-}
-/* Set the env stream, call, restore it (what any caller must do). */
-static int raw_call(raw_fn f, const fic_arg *args, int32_t n, fic_arg *res) {
-  fic_arg r = fic_arg_none();
-  void *prev = NULL;
-  raw.set_stream(FIC_DEVICE_CUDA, 0, g_stream, &prev);
-  int rc = f(NULL, args, n, res ? res : &r);
-  raw.set_stream(FIC_DEVICE_CUDA, 0, prev, NULL);
-  if (rc != 0) {
-    void *err = NULL;
-    raw.move_raised(&err);
-    if (err) raw.decref(err);
-  }
-  return rc;
-}
-static void raw_release(fic_arg *obj) {
-  if (obj->kind >= 64 && obj->v.p) raw.decref((void *)obj->v.p);
-  *obj = fic_arg_none();
+  raw_ffi_init(&raw.ffi, rt);
+  raw.decode_plan = raw_export(rt, DECODE_MOD, "plan"), raw.decode_run = raw_export(rt, DECODE_MOD, "run");
+  raw.prefill_plan = raw_export(rt, PREFILL_MOD, "plan"), raw.prefill_run = raw_export(rt, PREFILL_MOD, "paged_run");
 }
 
 /* ---- the workspace (shared by every path: typed, generic and raw) ---- */
@@ -395,8 +359,8 @@ static int do_plan(fic_runtime *rt, path_kind path, const batch *b, int decode, 
     fic_result_release(&pl->info);
     return fic_function_call(decode ? g_fn_decode_plan : g_fn_prefill_plan, a, n, 0, g_stream, &pl->info) != FIC_OK;
   }
-  raw_release(&pl->raw_info);
-  return raw_call(decode ? raw.decode_plan : raw.prefill_plan, a, n, &pl->raw_info);
+  raw_release(&raw.ffi, &pl->raw_info);
+  return raw_call(&raw.ffi, decode ? raw.decode_plan : raw.prefill_plan, a, n, &pl->raw_info, g_stream);
 }
 
 /* ---- the three paths: run ---- */
@@ -446,12 +410,12 @@ static int do_run(path_kind path, const planned *pl, const batch *b, int decode,
   int n = decode ? decode_run_args(a, b, rot, out, info) : prefill_run_args(a, b, rot, out, info);
   if (path == PATH_GENERIC)
     return fic_function_call(decode ? g_fn_decode_run : g_fn_prefill_run, a, n, 0, g_stream, NULL) != FIC_OK;
-  return raw_call(decode ? raw.decode_run : raw.prefill_run, a, n, NULL);
+  return raw_call(&raw.ffi, decode ? raw.decode_run : raw.prefill_run, a, n, NULL, g_stream);
 }
 static void planned_free(planned *pl) {
   fic_attention_plan_destroy(pl->plan);
   fic_result_release(&pl->info);
-  raw_release(&pl->raw_info);
+  raw_release(&raw.ffi, &pl->raw_info);
   memset(pl, 0, sizeof *pl);
   pl->raw_info = fic_arg_none();
 }

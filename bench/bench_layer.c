@@ -131,50 +131,18 @@ static void tens_new(tens *x, fic_dtype dt, int nd, const int64_t *shape, size_t
 
 /* ---- raw TVM-FFI safe calls ---- */
 
-typedef int (*raw_fn)(void *self, const fic_arg *args, int32_t n, fic_arg *result);
-typedef int (*raw_set_stream_fn)(int32_t device_type, int32_t device_id, void *stream, void **prev);
-typedef void (*raw_move_raised_fn)(void **out);
-typedef int (*raw_decref_fn)(void *obj);
 enum { K_ROPE, K_SILU, K_SOFTMAX, K_TOP_P, K_TOP_K_RENORM, K_COUNT };
 static const char *const k_name[K_COUNT] = {"apply_rope_pos_ids", "silu_and_mul", "softmax",
                                             "top_p_sampling_from_probs", "top_k_renorm_probs"};
 static const char *const k_module[K_COUNT] = {"rope", "silu_and_mul", "sampling", "sampling", "sampling"};
 static struct {
+  raw_ffi ffi;
   raw_fn fn[K_COUNT];
-  raw_set_stream_fn set_stream;
-  raw_move_raised_fn move_raised;
-  raw_decref_fn decref;
 } raw;
 
-#define SYM(dst, h, name)            \
-  do {                               \
-    void *s_ = sym_or_die(h, name);  \
-    memcpy(&(dst), &s_, sizeof(s_)); \
-  } while (0)
 static void raw_init(fic_runtime *rt) {
-  char sym[128];
-  for (int k = 0; k < K_COUNT; k++) {
-    snprintf(sym, sizeof sym, "__tvm_ffi_%s", k_name[k]);
-    SYM(raw.fn[k], module_handle(rt, k_module[k]), sym);
-  }
-  void *th = tvm_ffi_handle(rt);
-  SYM(raw.set_stream, th, "TVMFFIEnvSetStream");
-  SYM(raw.move_raised, th, "TVMFFIErrorMoveFromRaised");
-  SYM(raw.decref, th, "TVMFFIObjectDecRef");
-}
-/* Set the env stream, call, restore it (what any caller must do). */
-static int raw_call(raw_fn f, const fic_arg *args, int32_t n) {
-  fic_arg r = fic_arg_none();
-  void *prev = NULL;
-  raw.set_stream(FIC_DEVICE_CUDA, 0, g_stream, &prev);
-  int rc = f(NULL, args, n, &r);
-  raw.set_stream(FIC_DEVICE_CUDA, 0, prev, NULL);
-  if (rc != 0) {
-    void *err = NULL;
-    raw.move_raised(&err);
-    if (err) raw.decref(err);
-  }
-  return rc;
+  raw_ffi_init(&raw.ffi, rt);
+  for (int k = 0; k < K_COUNT; k++) raw.fn[k] = raw_export(rt, k_module[k], k_name[k]);
 }
 
 /* ---- the small problems of the host-cost section ---- */
@@ -250,7 +218,7 @@ static int small_call(fic_runtime *rt, int k, int use_raw) {
       a[n++] = fic_arg_int(TOP_K), a[n++] = fic_arg_tensor(&S.rs.t);
       break;
   }
-  return raw_call(raw.fn[k], a, n);
+  return raw_call(&raw.ffi, raw.fn[k], a, n, NULL, g_stream);
 }
 static void small_call_or_die(fic_runtime *rt, int k, int use_raw) {
   if (small_call(rt, k, use_raw))

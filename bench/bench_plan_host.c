@@ -44,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_host.h"
 #include "flashinfer_c.h"
 
 #define HQ 32
@@ -57,33 +58,6 @@
 #define PREFILL_MOD                                                                                             \
   "batch_prefill_with_kv_cache_dtype_q_bf16_dtype_kv_bf16_dtype_o_bf16_dtype_idx_i32_head_dim_qk_128_head_dim_" \
   "vo_128_posenc_0_use_swa_False_use_logits_cap_False_f16qk_False"
-
-static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
-static void die(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "bench_plan_host: ");
-  vfprintf(stderr, fmt, ap);
-  fprintf(stderr, "\n");
-  va_end(ap);
-  exit(1);
-}
-#define FK(call)                                                                                            \
-  do {                                                                                                      \
-    fic_status s_ = (call);                                                                                 \
-    if (s_ != FIC_OK)                                                                                       \
-      die("%s:%d: %s: %s: %s", __FILE__, __LINE__, #call, fic_status_string(s_), fic_last_error_message()); \
-  } while (0)
-
-static double now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
 
 /* A tensor descriptor owning its shape and strides (row-major). */
 typedef struct tens {
@@ -108,61 +82,16 @@ static void vec_i32(tens *x, uintptr_t addr, int dev_type, int64_t n) { tens_set
 static uintptr_t g_next_dev = (uintptr_t)1 << 40;
 static uintptr_t fake_dev(void) { return g_next_dev += (uintptr_t)1 << 30; }
 
-/* ---- the raw safe call ---- */
+/* ---- the raw safe call (bench_host.h) ---- */
 
-typedef int (*raw_fn)(void *self, const fic_arg *args, int32_t n, fic_arg *result);
 static struct {
+  raw_ffi ffi;
   raw_fn decode_plan, decode_run, prefill_plan, prefill_run;
-  int (*set_stream)(int32_t device_type, int32_t device_id, void *stream, void **prev);
-  void (*move_raised)(void **out);
-  int (*decref)(void *obj);
 } raw;
-
-static void *sym(void *h, const char *name) {
-  dlerror();
-  void *s = dlsym(h, name);
-  if (!s) die("dlsym(%s): %s", name, dlerror());
-  return s;
-}
-#define SYM(dst, h, name)            \
-  do {                               \
-    void *s_ = sym(h, name);         \
-    memcpy(&(dst), &s_, sizeof(s_)); \
-  } while (0)
-static void *module_handle(fic_runtime *rt, const char *module) {
-  const char *path = NULL;
-  FK(fic_runtime_module_path(rt, module, &path));
-  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD); /* the copy the runtime loaded */
-  if (!h) die("dlopen(%s): %s", path, dlerror());
-  return h;
-}
 static void raw_init(fic_runtime *rt) {
-  void *d = module_handle(rt, DECODE_MOD), *p = module_handle(rt, PREFILL_MOD);
-  SYM(raw.decode_plan, d, "__tvm_ffi_plan");
-  SYM(raw.decode_run, d, "__tvm_ffi_run");
-  SYM(raw.prefill_plan, p, "__tvm_ffi_plan");
-  SYM(raw.prefill_run, p, "__tvm_ffi_paged_run");
-  SYM(raw.set_stream, RTLD_DEFAULT, "TVMFFIEnvSetStream");
-  SYM(raw.move_raised, RTLD_DEFAULT, "TVMFFIErrorMoveFromRaised");
-  SYM(raw.decref, RTLD_DEFAULT, "TVMFFIObjectDecRef");
-}
-/* Set the env stream, call, restore it (what any caller must do). */
-static int raw_call(raw_fn f, const fic_arg *args, int32_t n, fic_arg *res) {
-  fic_arg r = fic_arg_none();
-  void *prev = NULL;
-  raw.set_stream(FIC_DEVICE_CUDA, 0, NULL, &prev);
-  int rc = f(NULL, args, n, res ? res : &r);
-  raw.set_stream(FIC_DEVICE_CUDA, 0, prev, NULL);
-  if (rc != 0) {
-    void *err = NULL;
-    raw.move_raised(&err);
-    if (err) raw.decref(err);
-  }
-  return rc;
-}
-static void raw_release(fic_arg *obj) {
-  if (obj->kind >= 64 && obj->v.p) raw.decref((void *)obj->v.p);
-  *obj = fic_arg_none();
+  raw_ffi_init(&raw.ffi, rt);
+  raw.decode_plan = raw_export(rt, DECODE_MOD, "plan"), raw.decode_run = raw_export(rt, DECODE_MOD, "run");
+  raw.prefill_plan = raw_export(rt, PREFILL_MOD, "plan"), raw.prefill_run = raw_export(rt, PREFILL_MOD, "paged_run");
 }
 
 /* ---- the workspace (host memory; the "device" buffers are never touched) ---- */
@@ -300,8 +229,8 @@ static int do_plan(path_kind path, const batch *b, int decode, planned *pl) {
     fic_result_release(&pl->info);
     return fic_function_call(decode ? g_fn_decode_plan : g_fn_prefill_plan, a, n, 0, NULL, &pl->info) != FIC_OK;
   }
-  raw_release(&pl->raw_info);
-  return raw_call(decode ? raw.decode_plan : raw.prefill_plan, a, n, &pl->raw_info);
+  raw_release(&raw.ffi, &pl->raw_info);
+  return raw_call(&raw.ffi, decode ? raw.decode_plan : raw.prefill_plan, a, n, &pl->raw_info, NULL);
 }
 
 static int decode_run_args(fic_arg *a, const batch *b, fic_arg info) {
@@ -348,12 +277,12 @@ static int do_run(path_kind path, const planned *pl, const batch *b, int decode)
   int n = decode ? decode_run_args(a, b, info) : prefill_run_args(a, b, info);
   if (path == PATH_GENERIC)
     return fic_function_call(decode ? g_fn_decode_run : g_fn_prefill_run, a, n, 0, NULL, NULL) != FIC_OK;
-  return raw_call(decode ? raw.decode_run : raw.prefill_run, a, n, NULL);
+  return raw_call(&raw.ffi, decode ? raw.decode_run : raw.prefill_run, a, n, NULL, NULL);
 }
 static void planned_free(planned *pl) {
   fic_attention_plan_destroy(pl->plan);
   fic_result_release(&pl->info);
-  raw_release(&pl->raw_info);
+  raw_release(&raw.ffi, &pl->raw_info);
   memset(pl, 0, sizeof *pl);
   pl->raw_info = fic_arg_none();
 }
@@ -384,6 +313,7 @@ static void prepare(const bench_case *c, path_kind path, planned *pl) {
 }
 
 int main(int argc, char **argv) {
+  bench_name = "bench_plan_host";
   const char *wheel = FIC_BENCH_ATTN_MOCK_WHEEL, *tvmffi = FIC_BENCH_TVMFFI_WHEEL, *cudart = FIC_BENCH_FAKE_CUDART;
   const char *csv = NULL, *loop_case = NULL, *loop_path = NULL;
   long calls = 20000, rounds = 7;
@@ -482,8 +412,7 @@ int main(int argc, char **argv) {
       double med[PATH_COUNT];
       char cell[PATH_COUNT][40];
       for (int p = 0; p < PATH_COUNT; p++) {
-        qsort(v[p], (size_t)rounds, sizeof(double), cmp_double);
-        med[p] = v[p][rounds / 2];
+        med[p] = quantile(v[p], (int)rounds, 0.5); /* sorts v[p]: min and max below */
         snprintf(cell[p], sizeof cell[p], "%.0f (%.0f-%.0f)", med[p], v[p][0], v[p][rounds - 1]);
         if (f)
           fprintf(f, "%s,%s,%.1f,%.1f,%.1f,%ld,%ld\n", c->label, path_name[p], med[p], v[p][0], v[p][rounds - 1], calls,

@@ -31,3 +31,21 @@ for d in /usr/local/cuda/lib64 /usr/local/cuda-13*/lib64 \
   $(python3 -c 'import site; print(" ".join(p + "/nvidia/cu13/lib " + p + "/nvidia/cuda_runtime/lib" for p in site.getsitepackages()))' 2>/dev/null); do
   [ -e "$d/libcudart.so.13" ] && FIC_LD="$FIC_LD:$d" && break
 done
+
+# install_aot WHEEL [PREFIX]: every module of the jit-cache wheel (whose name
+# starts with PREFIX) copied to flashinfer/data/aot/<name>/<name>.so, where
+# FlashInfer 0.6.3's Python loads prebuilt modules from, so both sides of a
+# benchmark run the same .so files. Prints one "aot: <file>" line each.
+install_aot() {
+  python3 -c '
+import os, sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+for n in z.namelist():
+    base = os.path.basename(n)
+    if base.startswith(sys.argv[2]) and base.endswith(".so"):
+        d = os.path.join("/tmp/site/flashinfer/data/aot", base[:-3])
+        os.makedirs(d, exist_ok=True)
+        open(os.path.join(d, base), "wb").write(z.read(n))
+        print("aot:", base)
+' "$1" "${2:-}"
+}

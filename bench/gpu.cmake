@@ -33,12 +33,12 @@ else()
     CUDA_RUNTIME_LIBRARY Shared
     CUDA_ARCHITECTURES "${FIC_BENCH_CUDA_ARCHITECTURES}")
 
-  # The GPU benchmarks: each one C program plus bench_util.c and the helper
+  # The GPU benchmarks: each one C program plus bench_util.c, bench_host.c and the helper
   # kernels. BUILD_RPATH finds libflashinfer-c next to the build folder
   # wherever it is carried, and libcudart.so.13 where it was at build time
   # (the run scripts also search for it when it is elsewhere).
   function(fic_add_gpu_bench name)
-    add_executable(${name} ${name}.c bench_util.c $<TARGET_OBJECTS:bench_gpu_kernels>)
+    add_executable(${name} ${name}.c bench_util.c bench_host.c $<TARGET_OBJECTS:bench_gpu_kernels>)
     target_include_directories(${name} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
     target_link_libraries(${name} PRIVATE flashinfer-c CUDA::cudart ${CMAKE_DL_LIBS} m)
     target_compile_options(${name} PRIVATE ${FIC_WARNINGS})

@@ -4,7 +4,7 @@
 # stress tests' fake libcudart). Included by bench/CMakeLists.txt. Its
 # default paths are this build tree's fixtures (tests/modules and
 # tests/stress add the dependencies on them).
-add_executable(bench_plan_host ${CMAKE_CURRENT_LIST_DIR}/bench_plan_host.c)
+add_executable(bench_plan_host ${CMAKE_CURRENT_LIST_DIR}/bench_plan_host.c ${CMAKE_CURRENT_LIST_DIR}/bench_host.c)
 file(GLOB fic_bench_tvmffi_wheel "${FIC_TVMFFI_ROOT}/../wheels/apache_tvm_ffi-0.1.3-*.whl")
 target_compile_definitions(
   bench_plan_host

@@ -41,17 +41,7 @@ run_c() {
 run_py() {
   step "FlashInfer Python (same modules, loaded as prebuilt)"
   # the two modules of the wheel, where FlashInfer loads prebuilt (AOT) modules from
-  python3 -c '
-import os, sys, zipfile
-z = zipfile.ZipFile(sys.argv[1])
-for n in z.namelist():
-    base = os.path.basename(n)
-    if base.startswith("batch_") and base.endswith(".so"):
-        d = os.path.join("/tmp/site/flashinfer/data/aot", base[:-3])
-        os.makedirs(d, exist_ok=True)
-        open(os.path.join(d, base), "wb").write(z.read(n))
-        print("aot:", base)
-' "$WHEEL" 2>&1 | tee -a "$LOG"
+  install_aot "$WHEEL" batch_ 2>&1 | tee -a "$LOG"
   # shellcheck disable=SC2086
   PYTHONUNBUFFERED=1 python3 bench/bench_attention_py.py --out "$R" ${FIC_QUICK:+--quick} ${FIC_PY_ARGS:-} 2>&1 |
     tee "$R/bench_attention_py.log" >>"$LOG"

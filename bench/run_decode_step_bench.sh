@@ -78,17 +78,7 @@ EOF
 [ "${PIPESTATUS[0]}" -eq 0 ] || exit 2
 
 step "modules into FlashInfer's prebuilt (AOT) directory"
-python3 -c '
-import os, sys, zipfile
-z = zipfile.ZipFile(sys.argv[1])
-for n in z.namelist():
-    base = os.path.basename(n)
-    if base.endswith(".so"):
-        d = os.path.join("/tmp/site/flashinfer/data/aot", base[:-3])
-        os.makedirs(d, exist_ok=True)
-        open(os.path.join(d, base), "wb").write(z.read(n))
-        print("aot:", base)
-' "$WHEEL" >>"$LOG" 2>&1
+install_aot "$WHEEL" >>"$LOG" 2>&1
 python3 bench/decode_step_py.py --self-test-hash >>"$LOG" 2>&1 || step "pure-Python hash self-test FAILED"
 
 c() { # c LOGNAME ARGS...: the C example, its exit status logged

@@ -39,17 +39,7 @@ LD_LIBRARY_PATH="$FIC_LD" "$DEV/build/bench/bench_layer" --jit-cache-wheel "$WHE
 echo "bench_layer exit: ${PIPESTATUS[0]}" | tee -a "$LOG"
 
 step "FlashInfer Python (same modules, loaded as prebuilt)"
-python3 -c '
-import os, sys, zipfile
-z = zipfile.ZipFile(sys.argv[1])
-for n in z.namelist():
-    base = os.path.basename(n)
-    if base.endswith(".so"):
-        d = os.path.join("/tmp/site/flashinfer/data/aot", base[:-3])
-        os.makedirs(d, exist_ok=True)
-        open(os.path.join(d, base), "wb").write(z.read(n))
-        print("aot:", base)
-' "$WHEEL" 2>&1 | tee -a "$LOG"
+install_aot "$WHEEL" 2>&1 | tee -a "$LOG"
 # shellcheck disable=SC2086
 PYTHONUNBUFFERED=1 python3 bench/bench_layer_py.py --out "$R" ${FIC_QUICK:+--quick} ${FIC_PY_ARGS:-} 2>&1 |
   tee "$R/bench_layer_py.log" >>"$LOG"
