@@ -152,15 +152,7 @@ static void vec_i32(tens *x, void *data, int dev_type, int64_t n) {
 
 /* ---- the raw TVM-FFI safe call (bench_host.h) ---- */
 
-static struct {
-  raw_ffi ffi;
-  raw_fn decode_plan, decode_run, prefill_plan, prefill_run;
-} raw;
-static void raw_init(fic_runtime *rt) {
-  raw_ffi_init(&raw.ffi, rt);
-  raw.decode_plan = raw_export(rt, DECODE_MOD, "plan"), raw.decode_run = raw_export(rt, DECODE_MOD, "run");
-  raw.prefill_plan = raw_export(rt, PREFILL_MOD, "plan"), raw.prefill_run = raw_export(rt, PREFILL_MOD, "paged_run");
-}
+static raw_attn raw;
 
 /* ---- the workspace (shared by every path: typed, generic and raw) ---- */
 
@@ -889,7 +881,7 @@ int main(int argc, char **argv) {
   parse(argc, argv);
   device_init();
   fic_runtime *rt = open_runtime();
-  raw_init(rt);
+  raw_attn_init(&raw, rt, DECODE_MOD, PREFILL_MOD);
   workspace_init(rt);
   pool_init(256 * 32768 / PAGE + 64); /* the largest decode batch, 256 x 32k tokens: 34 GB of K and V */
   FILE *f = csv_open("attn_check.csv", "family,batch,len,rel_l2_vs_f64");

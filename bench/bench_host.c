@@ -112,3 +112,10 @@ void raw_release(const raw_ffi *r, fic_arg *obj) {
   if (obj->kind >= 64 && obj->v.p) r->decref((void *)obj->v.p);
   *obj = fic_arg_none();
 }
+
+void raw_attn_init(raw_attn *r, fic_runtime *rt, const char *decode_module, const char *prefill_module) {
+  raw_ffi_init(&r->ffi, rt);
+  r->decode_plan = raw_export(rt, decode_module, "plan"), r->decode_run = raw_export(rt, decode_module, "run");
+  r->prefill_plan = raw_export(rt, prefill_module, "plan");
+  r->prefill_run = raw_export(rt, prefill_module, "paged_run");
+}

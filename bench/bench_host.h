@@ -55,4 +55,12 @@ int raw_call(const raw_ffi *r, raw_fn f, const fic_arg *args, int32_t n, fic_arg
 /* Release an object result (kind >= 64) and clear it. */
 void raw_release(const raw_ffi *r, fic_arg *obj);
 
+/* The attention benchmarks' raw exports: the decode module's plan/run and
+ * the FA2 prefill module's plan/paged_run. */
+typedef struct raw_attn {
+  raw_ffi ffi;
+  raw_fn decode_plan, decode_run, prefill_plan, prefill_run;
+} raw_attn;
+void raw_attn_init(raw_attn *r, fic_runtime *rt, const char *decode_module, const char *prefill_module);
+
 #endif

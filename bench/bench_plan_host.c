@@ -84,15 +84,7 @@ static uintptr_t fake_dev(void) { return g_next_dev += (uintptr_t)1 << 30; }
 
 /* ---- the raw safe call (bench_host.h) ---- */
 
-static struct {
-  raw_ffi ffi;
-  raw_fn decode_plan, decode_run, prefill_plan, prefill_run;
-} raw;
-static void raw_init(fic_runtime *rt) {
-  raw_ffi_init(&raw.ffi, rt);
-  raw.decode_plan = raw_export(rt, DECODE_MOD, "plan"), raw.decode_run = raw_export(rt, DECODE_MOD, "run");
-  raw.prefill_plan = raw_export(rt, PREFILL_MOD, "plan"), raw.prefill_run = raw_export(rt, PREFILL_MOD, "paged_run");
-}
+static raw_attn raw;
 
 /* ---- the workspace (host memory; the "device" buffers are never touched) ---- */
 
@@ -358,7 +350,7 @@ int main(int argc, char **argv) {
   FK(fic_function_get(g_rt, DECODE_MOD, "run", NULL, &g_fn_decode_run));
   FK(fic_function_get(g_rt, PREFILL_MOD, "plan", NULL, &g_fn_prefill_plan));
   FK(fic_function_get(g_rt, PREFILL_MOD, "paged_run", NULL, &g_fn_prefill_run));
-  raw_init(g_rt);
+  raw_attn_init(&raw, g_rt, DECODE_MOD, PREFILL_MOD);
 
   bench_case cases[] = {{"decode plan b=1", 1, 0, {0}},   {"decode plan b=64", 1, 0, {0}},
                         {"decode plan b=256", 1, 0, {0}}, {"prefill plan 4x256", 0, 0, {0}},
