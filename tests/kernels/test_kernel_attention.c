@@ -1116,6 +1116,10 @@ static void test_fa3_argument_lists(void **state) {
                                 dbits(0.0),  dbits(0.5),
                                 dbits(1.0),  0};
   expect_record(rt, paged_want, sizeof paged_want / sizeof paged_want[0], "paged run");
+  /* FA3 has no custom mask mode: a mask on an FA3 plan is refused, naming it. */
+  rp.custom_mask = rp.out, rp.mask_indptr = rp.qo_indptr;
+  KT_EXPECT_ARG(fic_batch_prefill_run(pl, &rp, NULL), "custom_mask", "FA3 has no custom mask mode");
+  rp.custom_mask = rp.mask_indptr = NULL;
   /* The run's checks are the FA2 run's: a mismatch is refused before the call. */
   rp.q = NULL;
   KT_EXPECT_ARG(fic_batch_prefill_run(pl, &rp, NULL), "q", "must not be NULL");
