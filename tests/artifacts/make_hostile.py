@@ -10,6 +10,7 @@ member paths. Every hostile wheel targets one member the library extracts
 or, for name checks, adds one bad name next to good members.
 """
 import os
+import random
 import sys
 import zipfile
 
@@ -108,7 +109,13 @@ def main():
     write(p("badcrc_stored.whl"), [(info(TVM, method=zipfile.ZIP_STORED), so), (info(MOD), so)], patch=badcrc)
 
     # Corrupted deflate data (flip bytes in the middle of the member's data).
-    write(p("baddata.whl"), [(info(TVM), so), (info(MOD), so)])
+    # The member is a fixed payload, not the test module: the module's bytes
+    # change with its build (paths in its debug info), and so would what the
+    # flipped bytes decode to (a malformed stream, a wrong CRC, or more bytes
+    # than declared), which made the expected error depend on the build dir.
+    rng = random.Random(20261129)
+    payload = bytes(rng.getrandbits(8) if i % 5 == 0 else i % 251 for i in range(1 << 19))
+    write(p("baddata.whl"), [(info(TVM), payload), (info(MOD), so)])
     with open(p("baddata.whl"), "r+b") as f:
         f.seek(2000)
         chunk = bytearray(f.read(64))
