@@ -95,27 +95,13 @@ static void parse(int argc, char **argv) {
 /* Whether a section runs: all without --only, else the one named. */
 static int section(const char *name) { return !opt.only || !strcmp(opt.only, name); }
 
-static FILE *csv_open(const char *name, const char *header) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/%s", opt.out, name);
-  FILE *f = fopen(path, "w");
-  if (!f) die("cannot write %s", path);
-  fprintf(f, "%s\n", header);
-  return f;
-}
+static FILE *csv_open(const char *name, const char *header) { return bench_csv_open(opt.out, name, header, 0); }
 
 /* ---- device state: stream, gate, events ---- */
 
 static cudaEvent_t g_ev0[MAX_REPS], g_ev1[MAX_REPS];
 
-static void device_init(void) {
-  CK(cudaSetDevice(0));
-  gate_init();
-  for (int i = 0; i < MAX_REPS; ++i) {
-    CK(cudaEventCreate(&g_ev0[i]));
-    CK(cudaEventCreate(&g_ev1[i]));
-  }
-}
+static void device_init(void) { bench_device_init(g_ev0, g_ev1, MAX_REPS); }
 static void *upload_i32(const int32_t *x, int64_t n) {
   void *d = dalloc((size_t)n * 4);
   CK(cudaMemcpy(d, x, (size_t)n * 4, cudaMemcpyHostToDevice));

@@ -172,13 +172,7 @@ static void parse(int argc, char **argv) {
 }
 
 static FILE *csv_open(const char *name, const char *header, int append) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/%s", opt.out, name);
-  int exists = access(path, F_OK) == 0;
-  FILE *f = fopen(path, append ? "a" : "w");
-  if (!f) die("cannot write %s: %s", path, strerror(errno));
-  if (!append || !exists) fprintf(f, "%s\n", header);
-  return f;
+  return bench_csv_open(opt.out, name, header, append);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -5,11 +5,13 @@
 #include "bench_host.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 const char *bench_name = "bench";
 
@@ -44,6 +46,16 @@ float bf2f(uint16_t h) {
   uint32_t u = (uint32_t)h << 16;
   float f;
   memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+FILE *bench_csv_open(const char *dir, const char *name, const char *header, int append) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  int exists = access(path, F_OK) == 0;
+  FILE *f = fopen(path, append ? "a" : "w");
+  if (!f) die("cannot write %s: %s", path, strerror(errno));
+  if (!append || !exists) fprintf(f, "%s\n", header);
   return f;
 }
 

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "flashinfer_c.h"
 
@@ -28,6 +29,9 @@ double now_ns(void);
 double quantile(double *v, int n, double q);
 /* A bfloat16 bit pattern as a float. */
 float bf2f(uint16_t h);
+/* DIR/NAME opened for writing (append: for appending), with `header` as its
+ * first line unless it is appended to an existing file; or die. */
+FILE *bench_csv_open(const char *dir, const char *name, const char *header, int append);
 /* dlsym(h, name), or die naming it. */
 void *sym_or_die(void *h, const char *name);
 /* The dlopen handle of `module` as the runtime loaded it (for raw calls). */

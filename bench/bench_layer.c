@@ -81,27 +81,13 @@ static void parse(int argc, char **argv) {
   }
   if (!opt.jit || !opt.tvmffi) die("usage: bench_layer --jit-cache-wheel W --tvmffi-wheel T [--out DIR] [--quick]");
 }
-static FILE *csv_open(const char *name, const char *header) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/%s", opt.out, name);
-  FILE *f = fopen(path, "w");
-  if (!f) die("cannot write %s", path);
-  fprintf(f, "%s\n", header);
-  return f;
-}
+static FILE *csv_open(const char *name, const char *header) { return bench_csv_open(opt.out, name, header, 0); }
 
 /* ---- stream, gate, events ---- */
 
 static cudaEvent_t g_ev0[MAX_REPS], g_ev1[MAX_REPS];
 
-static void device_init(void) {
-  CK(cudaSetDevice(0));
-  gate_init();
-  for (int i = 0; i < MAX_REPS; ++i) {
-    CK(cudaEventCreate(&g_ev0[i]));
-    CK(cudaEventCreate(&g_ev1[i]));
-  }
-}
+static void device_init(void) { bench_device_init(g_ev0, g_ev1, MAX_REPS); }
 
 typedef struct tens {
   fic_tensor t;

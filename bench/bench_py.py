@@ -35,6 +35,8 @@ import platform
 import sys
 import time
 
+import bench_common
+
 EPS = 1e-6
 SHAPES = [(1, 4096), (512, 4096), (2048, 8192), (8192, 8192), (16384, 8192)]
 KERNELS = ["gemma_rmsnorm", "rmsnorm", "fused_add_rmsnorm"]
@@ -148,24 +150,13 @@ def make_calls(torch, fi, case):
 # --------------------------------------------------------------------------
 
 
-class Gate:
-    """Holds torch's current stream with torch.cuda._sleep, calibrated once."""
+class Gate(bench_common.Gate):
+    """bench_common's gate (the same calibration), counting its expiries apart
+    for host chunks and GPU batches."""
 
     def __init__(self, torch):
-        self.torch = torch
-        torch.cuda._sleep(1000)
-        torch.cuda.synchronize()
-        e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        cycles = 20_000_000
-        e0.record()
-        torch.cuda._sleep(cycles)
-        e1.record()
-        torch.cuda.synchronize()
-        self.cycles_per_us = cycles / (e0.elapsed_time(e1) * 1e3)
+        super().__init__(torch)
         self.expired = {"host": 0, "gpu": 0}
-
-    def hold(self, us):
-        self.torch.cuda._sleep(int(us * self.cycles_per_us))
 
     def check(self, where):
         """Call after enqueueing, before synchronising: was the GPU still held?

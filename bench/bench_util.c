@@ -30,6 +30,15 @@ void gate_init(void) {
   __atomic_store_n(g_gate_to, 0u, __ATOMIC_SEQ_CST);
 }
 
+void bench_device_init(cudaEvent_t *ev0, cudaEvent_t *ev1, int n) {
+  CK(cudaSetDevice(0));
+  gate_init();
+  for (int i = 0; i < n; ++i) {
+    CK(cudaEventCreate(&ev0[i]));
+    CK(cudaEventCreate(&ev1[i]));
+  }
+}
+
 void gate_close(void) {
   ++g_gate_gen;
   CK(bgk_launch_gate(g_gate_flag_dev, g_gate_gen, 5000000000ull, g_gate_to_dev, g_stream));

@@ -20,6 +20,8 @@
     if (e_ != cudaSuccess) die("%s:%d: %s: %s", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
   } while (0)
 
+/* cudaSetDevice(0), gate_init(), and n timing events in each of ev0 and ev1. */
+void bench_device_init(cudaEvent_t *ev0, cudaEvent_t *ev1, int n);
 /* cudaMalloc of `bytes` (at least 16), or die. */
 void *dalloc(size_t bytes);
 
