@@ -38,18 +38,18 @@ fic_status fic_batch_prefill_plan_params_init(fic_batch_prefill_plan_params *par
 
 /* ---- checks shared by both plans ---- */
 
-static fic_status check_flag(const char *name, int64_t v) {
+fic_status fic__attn_check_flag(const char *name, int64_t v) {
   if (v == 0 || v == 1) return FIC_OK;
   return fic__fail_arg(name, "%s must be 0 or 1, got %lld", name, (long long)v);
 }
 
-static fic_status check_positive(const char *name, int64_t v) {
+fic_status fic__attn_check_positive(const char *name, int64_t v) {
   if (v >= 1 && v <= INT32_MAX) return FIC_OK;
   return fic__fail_arg(name, "%s must be in [1, %d], got %lld", name, INT32_MAX, (long long)v);
 }
 
 /* A host indptr of batch + 1 entries: 0 first, non-decreasing. */
-static fic_status check_indptr(const char *name, const int32_t *indptr, int64_t batch) {
+fic_status fic__attn_check_indptr(const char *name, const int32_t *indptr, int64_t batch) {
   if (!indptr) return fic__fail_arg(name, "%s must not be NULL (a host array of batch_size + 1 int32)", name);
   if (indptr[0] != 0) return fic__fail_arg(name, "%s[0] must be 0, got %d", name, (int)indptr[0]);
   for (int64_t i = 0; i < batch; i++)
@@ -60,8 +60,8 @@ static fic_status check_indptr(const char *name, const int32_t *indptr, int64_t 
 }
 
 static fic_status check_heads(int64_t qo, int64_t kv) {
-  FIC_CHECK(check_positive("num_qo_heads", qo));
-  FIC_CHECK(check_positive("num_kv_heads", kv));
+  FIC_CHECK(fic__attn_check_positive("num_qo_heads", qo));
+  FIC_CHECK(fic__attn_check_positive("num_kv_heads", kv));
   if (qo % kv != 0)
     return fic__fail_arg("num_qo_heads", "num_qo_heads (%lld) must be a multiple of num_kv_heads (%lld)", (long long)qo,
                          (long long)kv);
@@ -105,7 +105,7 @@ static fic_status check_common(int64_t layout, int64_t window_left, double soft_
     return fic__fail_arg("window_left", "window_left must be -1 (no window) or in [0, %d], got %lld", INT32_MAX,
                          (long long)window_left);
   FIC_CHECK(fic__check_finite("logits_soft_cap", soft_cap, 1, 0));
-  return check_flag("enable_cuda_graph", cuda_graph);
+  return fic__attn_check_flag("enable_cuda_graph", cuda_graph);
 }
 
 /* ---- the module ---- */
@@ -133,7 +133,7 @@ static int collect_name(void *user, const char *module, uint64_t size) {
 /* `failure` (the module is not in the wheel) replaced, when the runtime
  * knows its wheel, by a message naming what the wheel has for the nearest
  * parameters. */
-static fic_status nearest_module_error(fic_runtime *rt, const fic__attn_params *want, fic_status failure) {
+fic_status fic__attn_module_missing(fic_runtime *rt, const fic__attn_params *want, fic_status failure) {
   const char *wheel = rt->artifacts ? rt->artifacts->jit_cache_wheel : "";
   name_list l = {NULL, 0, 0};
   fic_status st = failure;
@@ -215,7 +215,7 @@ static fic_status pick_module(fic_runtime *rt, fic__attn_params *want, const bac
   FIC_CHECK(fic__attn_module_name(want, name, FIC__MODULE_NAME_CAP));
   const char *path = NULL;
   fic_status st = fic_runtime_module_path(rt, name, &path);
-  return st == FIC_ERR_NOT_FOUND ? nearest_module_error(rt, want, st) : st;
+  return st == FIC_ERR_NOT_FOUND ? fic__attn_module_missing(rt, want, st) : st;
 }
 
 fic_status fic__attn_get_fn(fic_runtime *rt, const char *module, const char *name, void *stream,
@@ -263,7 +263,7 @@ void fic__attn_host_tensor(fic__attn_buffer *store, const void *data, fic_dtype 
 
 /* ---- the plan object ---- */
 
-static fic_status plan_new(fic_attention_workspace *ws, fic__attn_kind kind, fic_attention_plan **out) {
+fic_status fic__attn_plan_new(fic_attention_workspace *ws, fic__attn_kind kind, fic_attention_plan **out) {
   fic_attention_plan *p = calloc(1, sizeof *p);
   if (!p) return fic__fail(FIC_ERR_NO_MEMORY, "allocating an attention plan");
   p->rt = ws->rt;
@@ -312,7 +312,7 @@ fic_status fic__attn_call_plan(fic_attention_plan *p, const struct fic_function 
   return call_plan_tail(p, fn, args, n, NULL, stream);
 }
 
-static fic_status finish(fic_attention_plan *p, fic_status st, fic_attention_plan **out) {
+fic_status fic__attn_plan_finish(fic_attention_plan *p, fic_status st, fic_attention_plan **out) {
   if (st != FIC_OK) {
     fic_attention_plan_destroy(p);
     return st;
@@ -324,14 +324,14 @@ static fic_status finish(fic_attention_plan *p, fic_status st, fic_attention_pla
 /* ---- batch decode ---- */
 
 static fic_status check_decode(fic_batch_decode_plan_params *p) {
-  FIC_CHECK(check_positive("batch_size", p->batch_size));
-  FIC_CHECK(check_indptr("kv_indptr", p->kv_indptr, p->batch_size));
+  FIC_CHECK(fic__attn_check_positive("batch_size", p->batch_size));
+  FIC_CHECK(fic__attn_check_indptr("kv_indptr", p->kv_indptr, p->batch_size));
   FIC_CHECK(check_heads(p->num_qo_heads, p->num_kv_heads));
   FIC_CHECK(check_head_dim("head_dim", p->head_dim));
-  FIC_CHECK(check_positive("page_size", p->page_size));
+  FIC_CHECK(fic__attn_check_positive("page_size", p->page_size));
   FIC_CHECK(check_dtypes(p->q_dtype, p->kv_dtype, &p->o_dtype, p->reserved0));
   FIC_CHECK(check_common(p->kv_layout, p->window_left, p->logits_soft_cap, p->enable_cuda_graph));
-  return check_flag("use_tensor_cores", p->use_tensor_cores);
+  return fic__attn_check_flag("use_tensor_cores", p->use_tensor_cores);
 }
 
 /* DISPATCH_GQA_GROUP_SIZE (include/flashinfer/utils.cuh) in the decode kernels. */
@@ -350,7 +350,7 @@ typedef struct plan_shape {
 static fic_status plan_make(fic_runtime *rt, fic_attention_workspace *ws, fic__attn_kind kind, fic__attn_family family,
                             const plan_shape *sh, const backend_request *req, fic_attention_plan **out) {
   fic_attention_plan *pl = NULL;
-  FIC_CHECK(plan_new(ws, kind, &pl));
+  FIC_CHECK(fic__attn_plan_new(ws, kind, &pl));
   pl->batch = sh->batch, pl->qo_heads = sh->hq, pl->kv_heads = sh->hkv, pl->head_dim_qk = sh->dqk;
   pl->head_dim_vo = sh->dvo, pl->page_size = sh->page, pl->kv_layout = sh->layout, pl->window_left = sh->window;
   pl->soft_cap = sh->cap, pl->cuda_graph = sh->graph, pl->causal = sh->causal, pl->total_rows = sh->rows;
@@ -475,7 +475,7 @@ static fic_status decode_tensor_core_plan(fic_runtime *rt, fic_attention_plan *p
   return st;
 }
 
-static fic_status plan_start(fic_runtime *rt, fic_attention_workspace *ws, fic_attention_plan **out) {
+fic_status fic__attn_plan_start(fic_runtime *rt, fic_attention_workspace *ws, fic_attention_plan **out) {
   if (!out) return fic__fail_arg("out", "out must not be NULL");
   *out = NULL;
   if (!rt) return fic__fail_arg("rt", "rt must not be NULL");
@@ -486,7 +486,7 @@ static fic_status plan_start(fic_runtime *rt, fic_attention_workspace *ws, fic_a
 
 fic_status fic_batch_decode_plan(fic_runtime *rt, fic_attention_workspace *ws,
                                  const fic_batch_decode_plan_params *params, void *stream, fic_attention_plan **out) {
-  FIC_CHECK(plan_start(rt, ws, out));
+  FIC_CHECK(fic__attn_plan_start(rt, ws, out));
   FIC_LOAD_PARAMS(fic_batch_decode_plan_params, p, params);
   FIC_CHECK(check_decode(&p));
   int tc = p.use_tensor_cores || !cuda_core_group(p.num_qo_heads / p.num_kv_heads);
@@ -499,7 +499,7 @@ fic_status fic_batch_decode_plan(fic_runtime *rt, fic_attention_workspace *ws,
   FIC_CHECK(plan_make(rt, ws, tc ? FIC__ATTN_KIND_DECODE_TC : FIC__ATTN_KIND_DECODE,
                       tc ? FIC__ATTN_BATCH_PREFILL : FIC__ATTN_BATCH_DECODE, &sh, &fa2_only, &pl));
   fic_status st = tc ? decode_tensor_core_plan(rt, pl, &p, stream) : decode_cuda_core_plan(rt, pl, &p, stream);
-  return finish(pl, st, out);
+  return fic__attn_plan_finish(pl, st, out);
 }
 
 /* ---- batch prefill ---- */
@@ -553,17 +553,17 @@ static int64_t mask_min_bytes(const fic_batch_prefill_plan_params *p) {
 }
 
 static fic_status check_prefill(fic_batch_prefill_plan_params *p) {
-  FIC_CHECK(check_positive("batch_size", p->batch_size));
-  FIC_CHECK(check_indptr("qo_indptr", p->qo_indptr, p->batch_size));
-  FIC_CHECK(check_indptr("kv_indptr", p->kv_indptr, p->batch_size));
+  FIC_CHECK(fic__attn_check_positive("batch_size", p->batch_size));
+  FIC_CHECK(fic__attn_check_indptr("qo_indptr", p->qo_indptr, p->batch_size));
+  FIC_CHECK(fic__attn_check_indptr("kv_indptr", p->kv_indptr, p->batch_size));
   FIC_CHECK(check_heads(p->num_qo_heads, p->num_kv_heads));
   FIC_CHECK(check_prefill_head_dims(p));
-  FIC_CHECK(check_flag("ragged", p->ragged));
+  FIC_CHECK(fic__attn_check_flag("ragged", p->ragged));
   if (p->ragged) p->page_size = 1; /* prefill.py:2883 */
-  FIC_CHECK(check_positive("page_size", p->page_size));
+  FIC_CHECK(fic__attn_check_positive("page_size", p->page_size));
   FIC_CHECK(check_dtypes(p->q_dtype, p->kv_dtype, &p->o_dtype, p->reserved0));
   FIC_CHECK(check_common(p->kv_layout, p->window_left, p->logits_soft_cap, p->enable_cuda_graph));
-  FIC_CHECK(check_flag("causal", p->causal));
+  FIC_CHECK(fic__attn_check_flag("causal", p->causal));
   if (p->backend != FIC_ATTENTION_BACKEND_AUTO && p->backend != FIC_ATTENTION_BACKEND_FA2 &&
       p->backend != FIC_ATTENTION_BACKEND_FA3)
     return fic__fail_arg(
@@ -577,7 +577,7 @@ static fic_status check_prefill(fic_batch_prefill_plan_params *p) {
 
 fic_status fic_batch_prefill_plan(fic_runtime *rt, fic_attention_workspace *ws,
                                   const fic_batch_prefill_plan_params *params, void *stream, fic_attention_plan **out) {
-  FIC_CHECK(plan_start(rt, ws, out));
+  FIC_CHECK(fic__attn_plan_start(rt, ws, out));
   FIC_LOAD_PARAMS(fic_batch_prefill_plan_params, p, params);
   FIC_CHECK(check_prefill(&p));
   plan_shape sh = {p.batch_size,        p.num_qo_heads, p.num_kv_heads,   p.head_dim_qk,
@@ -612,7 +612,7 @@ fic_status fic_batch_prefill_plan(fic_runtime *rt, fic_attention_workspace *ws,
                                         .window_left = p.window_left,
                                         .ragged = (int)p.ragged};
   fic_status st = pl->backend == FIC__BACKEND_FA3 ? fic__fa3_plan(rt, pl, &in, stream) : fa2_plan(rt, pl, &in, stream);
-  return finish(pl, st, out);
+  return fic__attn_plan_finish(pl, st, out);
 }
 
 /* ---- for the other plan files (attention.h) ---- */
@@ -642,24 +642,6 @@ void fic__attn_prefill_plan_head(const fic_attention_plan *pl, const fic_tensor 
   args[15] = fic__any_int(in->window_left);
 }
 
-fic_status fic__attn_plan_start(fic_runtime *rt, fic_attention_workspace *ws, fic_attention_plan **out) {
-  return plan_start(rt, ws, out);
-}
-
-fic_status fic__attn_plan_new(fic_attention_workspace *ws, fic__attn_kind kind, fic_attention_plan **out) {
-  return plan_new(ws, kind, out);
-}
-
-fic_status fic__attn_plan_finish(fic_attention_plan *p, fic_status st, fic_attention_plan **out) {
-  return finish(p, st, out);
-}
-
-fic_status fic__attn_module_missing(fic_runtime *rt, const fic__attn_params *want, fic_status failure) {
-  return nearest_module_error(rt, want, failure);
-}
-
-fic_status fic__attn_check_flag(const char *name, int64_t v) { return check_flag(name, v); }
-fic_status fic__attn_check_positive(const char *name, int64_t v) { return check_positive(name, v); }
 fic_status fic__attn_check_total_rows(int64_t *total_num_rows, int64_t rows) {
   if (*total_num_rows == 0) *total_num_rows = rows;
   if (*total_num_rows < rows || *total_num_rows > INT32_MAX || *total_num_rows < 1)
@@ -667,8 +649,4 @@ fic_status fic__attn_check_total_rows(int64_t *total_num_rows, int64_t rows) {
                          "total_num_rows must be in [qo_indptr[batch_size] = %lld, %d] and >= 1, got %lld",
                          (long long)rows, INT32_MAX, (long long)*total_num_rows);
   return FIC_OK;
-}
-
-fic_status fic__attn_check_indptr(const char *name, const int32_t *indptr, int64_t batch) {
-  return check_indptr(name, indptr, batch);
 }
