@@ -509,6 +509,16 @@ static int fake_memcpy(void *dst, const void *src, size_t bytes, int kind, void 
 static const fic__event_ops k_fake_ops = {fake_create,  fake_record,       fake_sync,
                                           fake_destroy, fake_error_string, fake_memcpy};
 
+/* A fake runtime and a workspace whose CUDA events are the fakes above, with
+ * g_fake reset. */
+static fic_attention_workspace *fake_events_ws(fic_runtime **rt) {
+  memset(&g_fake, 0, sizeof g_fake);
+  *rt = kt_fake_runtime();
+  fic_attention_workspace *ws = fake_ws(*rt);
+  fic__attn_workspace_set_event_ops(ws, &k_fake_ops);
+  return ws;
+}
+
 /* One plan as the library makes it: begin, write the host buffer, end. */
 static fic_status fake_plan_write(fic_attention_workspace *ws, const char *schedule, int succeeded, uint64_t *gen) {
   FIC_CHECK(fic__attn_ws_plan_begin(ws));
@@ -556,10 +566,8 @@ static void test_decode_tail(void **state) {
 
 static void test_workspace_orders_plans(void **state) {
   (void)state;
-  memset(&g_fake, 0, sizeof g_fake);
-  fic_runtime *rt = kt_fake_runtime();
-  fic_attention_workspace *ws = fake_ws(rt);
-  fic__attn_workspace_set_event_ops(ws, &k_fake_ops);
+  fic_runtime *rt = NULL;
+  fic_attention_workspace *ws = fake_events_ws(&rt);
   uint64_t gen = 0;
   FIC_ASSERT_OK(fake_plan_write(ws, "plan A", 1, &gen));
   assert_int_equal(gen, 1);
@@ -622,10 +630,8 @@ static void *plan_thread(void *arg) {
 
 static void test_workspace_threads(void **state) {
   (void)state;
-  memset(&g_fake, 0, sizeof g_fake);
-  fic_runtime *rt = kt_fake_runtime();
-  fic_attention_workspace *ws = fake_ws(rt);
-  fic__attn_workspace_set_event_ops(ws, &k_fake_ops);
+  fic_runtime *rt = NULL;
+  fic_attention_workspace *ws = fake_events_ws(&rt);
   pthread_t t[PLAN_THREADS];
   for (int i = 0; i < PLAN_THREADS; i++) assert_int_equal(pthread_create(&t[i], NULL, plan_thread, ws), 0);
   for (int i = 0; i < PLAN_THREADS; i++) {
@@ -644,10 +650,8 @@ static void test_workspace_threads(void **state) {
 
 static void test_workspace_event_failure(void **state) {
   (void)state;
-  memset(&g_fake, 0, sizeof g_fake);
-  fic_runtime *rt = kt_fake_runtime();
-  fic_attention_workspace *ws = fake_ws(rt);
-  fic__attn_workspace_set_event_ops(ws, &k_fake_ops);
+  fic_runtime *rt = NULL;
+  fic_attention_workspace *ws = fake_events_ws(&rt);
   uint64_t gen = 0;
   FIC_ASSERT_OK(fake_plan_write(ws, "plan A", 1, &gen));
   g_fake.sync_error = 700;
