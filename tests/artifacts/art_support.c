@@ -9,6 +9,18 @@
 
 void art_clean_env(void) { fic_test_clean_env(); }
 
+char *art_root_new(const char *name) {
+  art_clean_env();
+  return fic_test_mkdtemp(name);
+}
+
+void art_root_free(char **root) {
+  art_clean_env();
+  fic_test_rmtree(*root);
+  free(*root);
+  *root = NULL;
+}
+
 void art_cfg(fic_config *c, const char *root, const char *jit, const char *tvm, const char *const *modules) {
   static const char *const default_mods[] = {"fic_test", NULL};
   memset(c, 0, sizeof *c);

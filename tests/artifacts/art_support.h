@@ -11,6 +11,11 @@
 /* Unset every FLASHINFER_C_*, FLASHINFER_RS_* and FIC_TEST_HOOK_* variable
  * (so the developer's environment never leaks into a test). */
 void art_clean_env(void);
+/* A group's set-up and tear-down: a clean environment and a fresh temporary
+ * cache root named after `name`; then a clean environment again and the root
+ * removed, freed and set to NULL. */
+char *art_root_new(const char *name);
+void art_root_free(char **root);
 /* A zeroed config with struct_size, cache_dir, wheels and modules set;
  * lock_timeout_s 120. modules may be NULL ({"fic_test"}). */
 void art_cfg(fic_config *c, const char *root, const char *jit, const char *tvm, const char *const *modules);

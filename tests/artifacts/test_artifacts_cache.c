@@ -27,17 +27,13 @@ static char *root;
 
 static int setup(void **state) {
   (void)state;
-  art_clean_env();
-  root = fic_test_mkdtemp("art-cache");
+  root = art_root_new("art-cache");
   return 0;
 }
 
 static int teardown(void **state) {
   (void)state;
-  art_clean_env();
-  fic_test_rmtree(root);
-  free(root);
-  root = NULL;
+  art_root_free(&root);
   return 0;
 }
 

@@ -33,8 +33,7 @@ static char log_path[4096];
 
 static int setup(void **state) {
   (void)state;
-  art_clean_env();
-  root = fic_test_mkdtemp("art-conc");
+  root = art_root_new("art-conc");
   snprintf(log_path, sizeof log_path, "%s/extractions.log", root);
   setenv("FIC_TEST_HOOK_EXTRACT_LOG", log_path, 1);
   return 0;
@@ -42,9 +41,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
-  art_clean_env();
-  fic_test_rmtree(root);
-  free(root);
+  art_root_free(&root);
   return 0;
 }
 

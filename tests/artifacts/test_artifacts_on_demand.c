@@ -67,17 +67,13 @@ static int group_teardown(void **state) {
 
 static int setup(void **state) {
   (void)state;
-  art_clean_env();
-  root = fic_test_mkdtemp("art-ondemand");
+  root = art_root_new("art-ondemand");
   return 0;
 }
 
 static int teardown(void **state) {
   (void)state;
-  art_clean_env();
-  fic_test_rmtree(root);
-  free(root);
-  root = NULL;
+  art_root_free(&root);
   return 0;
 }
 
