@@ -110,32 +110,6 @@ static void *upload_i32(const int32_t *x, int64_t n) {
 
 /* ---- tensors ---- */
 
-typedef struct tens {
-  fic_tensor t;
-  int64_t shape[4], strides[4];
-} tens;
-
-static void tens_set(tens *x, void *data, int dev_type, fic_dtype dt, int nd, const int64_t *shape) {
-  memset(x, 0, sizeof *x);
-  int64_t s = 1;
-  for (int i = nd - 1; i >= 0; i--) {
-    x->shape[i] = shape[i];
-    x->strides[i] = s;
-    s *= shape[i];
-  }
-  x->t.data = data;
-  x->t.device.device_type = dev_type;
-  x->t.device.device_id = 0;
-  x->t.ndim = nd;
-  x->t.dtype = dt;
-  x->t.shape = x->shape;
-  x->t.strides = x->strides;
-}
-static void vec_i32(tens *x, void *data, int dev_type, int64_t n) {
-  const int64_t sh[1] = {n};
-  tens_set(x, data, dev_type, FIC_I32, 1, sh);
-}
-
 /* ---- the raw TVM-FFI safe call (bench_host.h) ---- */
 
 static raw_attn raw;

@@ -85,6 +85,25 @@ void *tvm_ffi_handle(fic_runtime *rt) {
   die("TVMFFIEnvSetStream not found");
 }
 
+void tens_set(tens *x, void *data, int dev_type, fic_dtype dt, int nd, const int64_t *shape) {
+  memset(x, 0, sizeof *x);
+  int64_t s = 1;
+  for (int i = nd - 1; i >= 0; i--) {
+    x->shape[i] = shape[i];
+    x->strides[i] = s;
+    s *= shape[i];
+  }
+  x->t.data = data;
+  x->t.device.device_type = dev_type;
+  x->t.device.device_id = 0;
+  x->t.ndim = nd;
+  x->t.dtype = dt;
+  x->t.shape = x->shape;
+  x->t.strides = x->strides;
+}
+
+void vec_i32(tens *x, void *data, int dev_type, int64_t n) { tens_set(x, data, dev_type, FIC_I32, 1, &n); }
+
 #define SYM(dst, h, name)               \
   do {                                  \
     void *s_ = sym_or_die((h), (name)); \

@@ -39,6 +39,15 @@ void *module_handle(fic_runtime *rt, const char *module);
 /* The handle of libtvm_ffi that defines TVMFFIEnvSetStream. */
 void *tvm_ffi_handle(fic_runtime *rt);
 
+/* A contiguous (row-major) tensor descriptor owning its shape and strides. */
+typedef struct tens {
+  fic_tensor t;
+  int64_t shape[4], strides[4];
+} tens;
+void tens_set(tens *x, void *data, int dev_type, fic_dtype dt, int nd, const int64_t *shape);
+/* A 1-D int32 tensor of n elements. */
+void vec_i32(tens *x, void *data, int dev_type, int64_t n);
+
 /* ---- the raw safe call: `__tvm_ffi_<name>` dlsym'ed from the module,
  * arguments as fic_arg (the TVMFFIAny layout: 16 bytes, kind = type index) ---- */
 

@@ -89,30 +89,10 @@ static cudaEvent_t g_ev0[MAX_REPS], g_ev1[MAX_REPS];
 
 static void device_init(void) { bench_device_init(g_ev0, g_ev1, MAX_REPS); }
 
-typedef struct tens {
-  fic_tensor t;
-  int64_t shape[4], strides[4];
-} tens;
-static void tens_set(tens *x, void *data, fic_dtype dt, int nd, const int64_t *shape) {
-  memset(x, 0, sizeof *x);
-  int64_t s = 1;
-  for (int i = nd - 1; i >= 0; i--) {
-    x->shape[i] = shape[i];
-    x->strides[i] = s;
-    s *= shape[i];
-  }
-  x->t.data = data;
-  x->t.device.device_type = FIC_DEVICE_CUDA;
-  x->t.device.device_id = 0;
-  x->t.ndim = nd;
-  x->t.dtype = dt;
-  x->t.shape = x->shape;
-  x->t.strides = x->strides;
-}
 static void tens_new(tens *x, fic_dtype dt, int nd, const int64_t *shape, size_t elem) {
   size_t n = 1;
   for (int i = 0; i < nd; i++) n *= (size_t)shape[i];
-  tens_set(x, dalloc(n * elem), dt, nd, shape);
+  tens_set(x, dalloc(n * elem), FIC_DEVICE_CUDA, dt, nd, shape);
 }
 
 /* ---- raw TVM-FFI safe calls ---- */
@@ -325,11 +305,16 @@ static void breakdown(fic_runtime *rt, FILE *csv) {
   const int64_t q0[3] = {0, 32, 128}, k0[3] = {0, 8, 128}, n0[1] = {0}, ai[2] = {0, 8192}, ao[2] = {0, 4096};
   const int64_t r0[2] = {0, SMALL_VOCAB};
   tens e[10];
-  tens_set(&e[0], S.q.t.data, FIC_BF16, 3, q0), tens_set(&e[1], S.k.t.data, FIC_BF16, 3, k0);
-  tens_set(&e[2], S.qr.t.data, FIC_BF16, 3, q0), tens_set(&e[3], S.kr.t.data, FIC_BF16, 3, k0);
-  tens_set(&e[4], S.pos.t.data, FIC_I32, 1, n0), tens_set(&e[5], S.act_in.t.data, FIC_BF16, 2, ai);
-  tens_set(&e[6], S.act_out.t.data, FIC_BF16, 2, ao), tens_set(&e[7], S.probs.t.data, FIC_F32, 2, r0);
-  tens_set(&e[8], S.renorm.t.data, FIC_F32, 2, r0), tens_set(&e[9], S.ids.t.data, FIC_I32, 1, n0);
+  tens_set(&e[0], S.q.t.data, FIC_DEVICE_CUDA, FIC_BF16, 3, q0),
+      tens_set(&e[1], S.k.t.data, FIC_DEVICE_CUDA, FIC_BF16, 3, k0);
+  tens_set(&e[2], S.qr.t.data, FIC_DEVICE_CUDA, FIC_BF16, 3, q0),
+      tens_set(&e[3], S.kr.t.data, FIC_DEVICE_CUDA, FIC_BF16, 3, k0);
+  tens_set(&e[4], S.pos.t.data, FIC_DEVICE_CUDA, FIC_I32, 1, n0),
+      tens_set(&e[5], S.act_in.t.data, FIC_DEVICE_CUDA, FIC_BF16, 2, ai);
+  tens_set(&e[6], S.act_out.t.data, FIC_DEVICE_CUDA, FIC_BF16, 2, ao),
+      tens_set(&e[7], S.probs.t.data, FIC_DEVICE_CUDA, FIC_F32, 2, r0);
+  tens_set(&e[8], S.renorm.t.data, FIC_DEVICE_CUDA, FIC_F32, 2, r0),
+      tens_set(&e[9], S.ids.t.data, FIC_DEVICE_CUDA, FIC_I32, 1, n0);
   const int n = 20000;
   for (int k = 0; k < K_COUNT; k++) {
     double v[ROUNDS];
@@ -449,7 +434,7 @@ static void throughput(fic_runtime *rt, FILE *csv, FILE *ids_csv) {
     sampler s;
     const int64_t full[2] = {MAX_BATCH, V}, mib[1] = {1 << 20}, ob[1] = {MAX_BATCH};
     tens lt, ws;
-    tens_set(&lt, logits, FIC_F32, 2, full);
+    tens_set(&lt, logits, FIC_DEVICE_CUDA, FIC_F32, 2, full);
     tens_new(&s.probs, FIC_F32, 2, full, 4), tens_new(&s.renorm, FIC_F32, 2, full, 4);
     tens_new(&s.ids, FIC_I32, 1, ob, 4), tens_new(&s.rs, FIC_U8, 1, mib, 1), tens_new(&ws, FIC_U8, 1, mib, 1);
     CK(cudaMemsetAsync(s.rs.t.data, 0, 1 << 20, g_stream));

@@ -59,28 +59,9 @@
   "batch_prefill_with_kv_cache_dtype_q_bf16_dtype_kv_bf16_dtype_o_bf16_dtype_idx_i32_head_dim_qk_128_head_dim_" \
   "vo_128_posenc_0_use_swa_False_use_logits_cap_False_f16qk_False"
 
-/* A tensor descriptor owning its shape and strides (row-major). */
-typedef struct tens {
-  fic_tensor t;
-  int64_t shape[4], strides[4];
-} tens;
-static void tens_set(tens *x, uintptr_t addr, int dev_type, fic_dtype dt, int nd, const int64_t *sh) {
-  memset(x, 0, sizeof *x);
-  int64_t s = 1;
-  for (int i = nd - 1; i >= 0; i--) x->shape[i] = sh[i], x->strides[i] = s, s *= sh[i];
-  x->t.data = (void *)addr;
-  x->t.device.device_type = dev_type;
-  x->t.device.device_id = 0;
-  x->t.ndim = nd;
-  x->t.dtype = dt;
-  x->t.shape = x->shape;
-  x->t.strides = x->strides;
-}
-static void vec_i32(tens *x, uintptr_t addr, int dev_type, int64_t n) { tens_set(x, addr, dev_type, FIC_I32, 1, &n); }
-
 /* Fake device addresses: distinct, aligned, never dereferenced. */
 static uintptr_t g_next_dev = (uintptr_t)1 << 40;
-static uintptr_t fake_dev(void) { return g_next_dev += (uintptr_t)1 << 30; }
+static void *fake_dev(void) { return (void *)(g_next_dev += (uintptr_t)1 << 30); }
 
 /* ---- the raw safe call (bench_host.h) ---- */
 
@@ -103,9 +84,9 @@ static void workspace_init(fic_runtime *rt) {
   d.float_bytes = d.int_bytes = d.host_bytes = bytes;
   FK(fic_attention_workspace_create(rt, &d, &W.ws));
   int64_t n = (int64_t)bytes;
-  tens_set(&W.ft, (uintptr_t)d.float_buffer, FIC_DEVICE_CUDA, FIC_U8, 1, &n);
-  tens_set(&W.it, (uintptr_t)d.int_buffer, FIC_DEVICE_CUDA, FIC_U8, 1, &n);
-  tens_set(&W.ht, (uintptr_t)d.host_buffer, FIC_DEVICE_CPU, FIC_U8, 1, &n);
+  tens_set(&W.ft, d.float_buffer, FIC_DEVICE_CUDA, FIC_U8, 1, &n);
+  tens_set(&W.it, d.int_buffer, FIC_DEVICE_CUDA, FIC_U8, 1, &n);
+  tens_set(&W.ht, d.host_buffer, FIC_DEVICE_CPU, FIC_U8, 1, &n);
 }
 
 /* ---- one batch: host indptrs and fake device tensors ---- */
@@ -158,10 +139,10 @@ static fic_function *g_fn_decode_plan, *g_fn_decode_run, *g_fn_prefill_plan, *g_
 
 /* The arguments bench_attention passes (decode.py / prefill.py's). */
 static int decode_plan_args(fic_arg *a, const batch *b, tens *indptr, tens *eq, tens *ek) {
-  vec_i32(indptr, (uintptr_t)b->kv_indptr_h, FIC_DEVICE_CPU, b->batch + 1);
+  vec_i32(indptr, b->kv_indptr_h, FIC_DEVICE_CPU, b->batch + 1);
   const int64_t zero = 0;
-  tens_set(eq, 0, FIC_DEVICE_CPU, FIC_BF16, 1, &zero);
-  tens_set(ek, 0, FIC_DEVICE_CPU, FIC_BF16, 1, &zero);
+  tens_set(eq, NULL, FIC_DEVICE_CPU, FIC_BF16, 1, &zero);
+  tens_set(ek, NULL, FIC_DEVICE_CPU, FIC_BF16, 1, &zero);
   int n = 0;
   a[n++] = fic_arg_tensor(&W.ft.t), a[n++] = fic_arg_tensor(&W.it.t), a[n++] = fic_arg_tensor(&W.ht.t);
   a[n++] = fic_arg_tensor(&indptr->t), a[n++] = fic_arg_int(b->batch), a[n++] = fic_arg_int(HQ);
@@ -174,9 +155,9 @@ typedef struct prefill_plan_store {
   tens qo, kv, len;
 } prefill_plan_store;
 static int prefill_plan_args(fic_arg *a, const batch *b, prefill_plan_store *s) {
-  vec_i32(&s->qo, (uintptr_t)b->qo_indptr_h, FIC_DEVICE_CPU, b->batch + 1);
-  vec_i32(&s->kv, (uintptr_t)b->kv_indptr_h, FIC_DEVICE_CPU, b->batch + 1);
-  vec_i32(&s->len, (uintptr_t)b->kv_len_h, FIC_DEVICE_CPU, b->batch);
+  vec_i32(&s->qo, b->qo_indptr_h, FIC_DEVICE_CPU, b->batch + 1);
+  vec_i32(&s->kv, b->kv_indptr_h, FIC_DEVICE_CPU, b->batch + 1);
+  vec_i32(&s->len, b->kv_len_h, FIC_DEVICE_CPU, b->batch);
   int n = 0;
   a[n++] = fic_arg_tensor(&W.ft.t), a[n++] = fic_arg_tensor(&W.it.t), a[n++] = fic_arg_tensor(&W.ht.t);
   a[n++] = fic_arg_tensor(&s->qo.t), a[n++] = fic_arg_tensor(&s->kv.t), a[n++] = fic_arg_tensor(&s->len.t);
